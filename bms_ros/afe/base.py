@@ -1,0 +1,53 @@
+"""The AFE interface: one timestamped read, and a handful of commands."""
+from __future__ import annotations
+
+import abc
+
+from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
+
+
+class AfeError(RuntimeError):
+    """The AFE could not be reached or refused a command (after the driver's own retries)."""
+
+
+class Afe(abc.ABC):
+    """A battery analog front end.
+
+    ``read(now)`` never raises for a communication failure: it returns ``PackSample.missing(...)`` with
+    ``comm_ok=False`` and the error counters, so the core can treat it as stale data. Commands raise
+    AfeError when they could not be applied.
+    """
+
+    @property
+    @abc.abstractmethod
+    def cell_count(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def thermistor_count(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def balancing_constraints(self) -> BalancingConstraints: ...
+
+    @abc.abstractmethod
+    def read(self, now: float) -> PackSample:
+        """Measure everything once. ``now`` is the caller's clock in s (simulators advance to it)."""
+
+    @abc.abstractmethod
+    def set_fets(self, charge: bool, discharge: bool) -> None: ...
+
+    @abc.abstractmethod
+    def set_balancing(self, mask: int) -> None:
+        """Bleed the cells whose bits are set (bit 0 = cell 1); 0 stops balancing."""
+
+    @abc.abstractmethod
+    def clear_faults(self, flags: AfeFlag) -> None:
+        """Clear latched AFE status flags (write-1-to-clear on bq769x0)."""
+
+    @abc.abstractmethod
+    def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
+        """Program the hardware protections; returns the effective (quantised, safe-side) values."""
+
+    def close(self) -> None:
+        """Release the bus. Default: nothing to release."""

@@ -1,0 +1,71 @@
+"""An ideal simulated AFE: measures the pack model directly (no register level), with seeded sensor noise.
+
+Fast and simple; the register-level bq769x0 simulator behind the real driver is the faithful one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from bms_ros.afe.base import Afe
+from bms_ros.afe.sim.pack_model import PackModel
+from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
+
+
+class SimulatedAfe(Afe):
+    def __init__(self, pack: PackModel, thermistor_count: int = 1, voltage_noise_v: float = 0.0,
+                 current_noise_a: float = 0.0, seed: int = 0, start_time: float | None = None):
+        self.pack = pack
+        self._thermistors = thermistor_count
+        self._vn, self._in = voltage_noise_v, current_noise_a
+        self._rng = np.random.default_rng(seed)
+        self._t = start_time
+        n = pack.cell_count
+        self._constraints = BalancingConstraints(
+            groups=tuple((s, min(s + 5, n)) for s in range(0, n, 5)), max_per_group=5, allow_adjacent=False)
+
+    @property
+    def cell_count(self) -> int:
+        return self.pack.cell_count
+
+    @property
+    def thermistor_count(self) -> int:
+        return self._thermistors
+
+    @property
+    def balancing_constraints(self) -> BalancingConstraints:
+        return self._constraints
+
+    def advance(self, now: float) -> None:
+        """Run the pack model up to ``now`` in steps of at most 1 s."""
+        if self._t is None:
+            self._t = now
+        while self._t < now - 1e-9:
+            dt = min(1.0, now - self._t)
+            self.pack.step(dt)
+            self._t += dt
+
+    def read(self, now: float) -> PackSample:
+        self.advance(now)
+        n = self.cell_count
+        cells = self.pack.cell_voltages() + self._vn * self._rng.standard_normal(n)
+        current = self.pack.current_a + self._in * self._rng.standard_normal()
+        temps = np.full(self._thermistors, self.pack.temperature_c)
+        return PackSample(
+            stamp=now, cell_voltages=cells, pack_voltage=float(cells.sum()), current=float(current),
+            temperatures=temps, die_temperature=self.pack.temperature_c,
+            charge_fet=self.pack.charge_fet, discharge_fet=self.pack.discharge_fet,
+            balancing_mask=self.pack.bleed_mask, load_present=self.pack.load_a > 0)
+
+    def set_fets(self, charge: bool, discharge: bool) -> None:
+        self.pack.charge_fet, self.pack.discharge_fet = bool(charge), bool(discharge)
+
+    def set_balancing(self, mask: int) -> None:
+        if not self._constraints.permits(mask):
+            raise ValueError(f"balancing mask {mask:#x} violates the AFE constraints")
+        self.pack.bleed_mask = int(mask)
+
+    def clear_faults(self, flags: AfeFlag) -> None:
+        pass  # the ideal AFE has no hardware protections of its own
+
+    def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
+        return wanted

@@ -1,0 +1,36 @@
+"""Fault identifiers. Bit positions are part of the interface: BmsStatus.msg mirrors them (a test checks)."""
+from __future__ import annotations
+
+import enum
+
+
+class Fault(enum.IntFlag):
+    NONE = 0
+    CELL_OVERVOLTAGE = 1 << 0
+    CELL_UNDERVOLTAGE = 1 << 1
+    CELL_OVERVOLTAGE_HARD = 1 << 2       # above the hard limit: always latches
+    CELL_UNDERVOLTAGE_DEEP = 1 << 3      # deep discharge: always latches
+    PACK_OVERVOLTAGE = 1 << 4
+    PACK_UNDERVOLTAGE = 1 << 5
+    CHARGE_OVERCURRENT = 1 << 6
+    DISCHARGE_OVERCURRENT = 1 << 7       # fast, high level
+    DISCHARGE_OVERCURRENT_SUSTAINED = 1 << 8
+    SHORT_CIRCUIT = 1 << 9               # from the AFE: always latches
+    CHARGE_OVERTEMPERATURE = 1 << 10
+    CHARGE_UNDERTEMPERATURE = 1 << 11
+    DISCHARGE_OVERTEMPERATURE = 1 << 12
+    DISCHARGE_UNDERTEMPERATURE = 1 << 13
+    AFE_OVERTEMPERATURE = 1 << 14
+    CELL_IMBALANCE = 1 << 15
+    IMPLAUSIBLE_DATA = 1 << 16
+    SENSOR_LOSS = 1 << 17
+    AFE_COMM_LOSS = 1 << 18
+    AFE_DEVICE_FAULT = 1 << 19
+    AFE_HW_OVERVOLTAGE = 1 << 20
+    AFE_HW_UNDERVOLTAGE = 1 << 21
+    AFE_HW_OVERCURRENT = 1 << 22
+
+
+def fault_names(mask: int) -> list[str]:
+    """Names of the set bits, lowest first (``['CELL_OVERVOLTAGE', ...]``)."""
+    return [f.name for f in Fault if f.value and mask & f.value]

@@ -1,0 +1,155 @@
+"""Data that crosses the layer boundaries: what the AFE measured and what the core decided.
+
+Conventions: SI units (V, A, degC, s, Ah, Wh), current > 0 while charging (ROS BatteryState), NaN where a
+value is unknown. Arrays are float64 numpy arrays, one entry per cell or thermistor.
+"""
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NAN = math.nan
+
+
+class AfeFlag(enum.IntFlag):
+    """Status the AFE itself latched (bq769x0 SYS_STAT and equivalents), as read."""
+
+    NONE = 0
+    OVERVOLTAGE = 1 << 0        # hardware cell OV trip (chip opened CHG)
+    UNDERVOLTAGE = 1 << 1       # hardware cell UV trip (chip opened DSG)
+    OVERCURRENT_DISCHARGE = 1 << 2  # hardware OCD trip
+    SHORT_CIRCUIT = 1 << 3      # hardware SCD trip
+    DEVICE_FAULT = 1 << 4       # internal chip fault (bq769x0 DEVICE_XREADY)
+    ALERT_OVERRIDE = 1 << 5     # external ALERT override (bq769x0 OVRD_ALERT)
+
+
+@dataclass(frozen=True)
+class PackSample:
+    """One read of the AFE, stamped on the reader's clock (node clock, sim time or a recording)."""
+
+    stamp: float                      # s
+    cell_voltages: np.ndarray         # V, shape (n_cells,)
+    pack_voltage: float               # V
+    current: float                    # A, > 0 charging
+    temperatures: np.ndarray          # degC, one per thermistor
+    die_temperature: float = NAN      # degC
+    afe_flags: AfeFlag = AfeFlag.NONE
+    charge_fet: bool = False          # FET states read back from the AFE
+    discharge_fet: bool = False
+    balancing_mask: int = 0           # bit i set: cell i (0-based) is bleeding, as read back
+    comm_ok: bool = True              # False: the read failed; measured fields are NaN
+    read_errors: int = 0              # cumulative I2C errors (NACK, timeout) since start
+    crc_errors: int = 0               # cumulative CRC mismatches since start
+    load_present: bool = False        # AFE load detection (meaningful with CHG off)
+
+    @property
+    def cell_count(self) -> int:
+        return int(self.cell_voltages.shape[0])
+
+    @staticmethod
+    def missing(stamp: float, cell_count: int, thermistor_count: int, read_errors: int = 0,
+                crc_errors: int = 0) -> PackSample:
+        """A sample for a failed read: everything measured is unknown."""
+        return PackSample(
+            stamp=stamp,
+            cell_voltages=np.full(cell_count, NAN),
+            pack_voltage=NAN,
+            current=NAN,
+            temperatures=np.full(thermistor_count, NAN),
+            comm_ok=False,
+            read_errors=read_errors,
+            crc_errors=crc_errors,
+        )
+
+
+@dataclass(frozen=True)
+class BalancingConstraints:
+    """What the AFE allows to bleed at once.
+
+    ``groups`` are half-open cell index ranges that share a balancing register; within a group no two
+    adjacent cells may bleed together unless ``allow_adjacent``, and at most ``max_per_group`` at once.
+    """
+
+    groups: tuple[tuple[int, int], ...]
+    max_per_group: int = 5
+    allow_adjacent: bool = False
+
+    def permits(self, mask: int) -> bool:
+        for start, stop in self.groups:
+            bits = [(mask >> i) & 1 for i in range(start, stop)]
+            if sum(bits) > self.max_per_group:
+                return False
+            if not self.allow_adjacent and any(a and b for a, b in zip(bits, bits[1:])):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class HardwareProtection:
+    """Thresholds the AFE enforces on its own, independent of the host (SI)."""
+
+    cell_overvoltage: float = 4.25           # V
+    cell_overvoltage_delay: float = 2.0      # s
+    cell_undervoltage: float = 2.6           # V
+    cell_undervoltage_delay: float = 4.0     # s
+    discharge_overcurrent: float = 40.0      # A (magnitude)
+    discharge_overcurrent_delay: float = 0.32  # s
+    short_circuit: float = 80.0              # A (magnitude)
+    short_circuit_delay: float = 0.0002      # s
+
+
+class BmsState(enum.IntEnum):
+    """FET control state (see core.fet_control)."""
+
+    INIT = 0
+    STANDBY = 1
+    CHARGING = 2
+    DISCHARGING = 3
+    FAULT = 4
+    SHUTDOWN = 5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """State estimation output (core.estimation)."""
+
+    soc: float = NAN                  # 0..1, pack (weakest cell) definition
+    soc_std: float = NAN              # 1-sigma, 0..1
+    cell_soc: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    soh: float = NAN                  # capacity / design capacity, 0..1
+    capacity_ah: float = NAN          # learned usable capacity
+    design_capacity_ah: float = NAN
+    charge_ah: float = NAN            # remaining charge
+    resistance_ohm: float = NAN       # pack internal resistance
+    energy_wh: float = NAN            # remaining energy
+    time_to_empty_s: float = NAN
+    time_to_full_s: float = NAN
+    cycle_count: float = 0.0          # equivalent full cycles
+    current_offset_a: float = NAN     # estimated sensor offset
+
+
+@dataclass(frozen=True)
+class BmsOutput:
+    """Everything the core decided for one sample; the node only transports it."""
+
+    stamp: float
+    sample: PackSample
+    state: BmsState
+    charge_fet: bool                  # commanded
+    discharge_fet: bool
+    faults_active: int                # core.faults.Fault bitmask
+    faults_latched: int
+    warnings: int                     # Fault bits whose condition is present but not (yet) tripped
+    charge_enable_requested: bool
+    discharge_enable_requested: bool
+    charge_current_limit: float       # A, >= 0
+    discharge_current_limit: float    # A, >= 0 (magnitude)
+    limit_reason: str
+    balancing_mask: int
+    estimate: Estimate
+    charger_present: bool = False
+    charge_complete: bool = False
+    data_fresh: bool = True
