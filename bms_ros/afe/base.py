@@ -49,5 +49,5 @@ class Afe(abc.ABC):
     def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
         """Program the hardware protections; returns the effective (quantised, safe-side) values."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Release the bus. Default: nothing to release."""

@@ -6,6 +6,7 @@ value is unknown. Arrays are float64 numpy arrays, one entry per cell or thermis
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -82,7 +83,7 @@ class BalancingConstraints:
             bits = [(mask >> i) & 1 for i in range(start, stop)]
             if sum(bits) > self.max_per_group:
                 return False
-            if not self.allow_adjacent and any(a and b for a, b in zip(bits, bits[1:])):
+            if not self.allow_adjacent and any(a and b for a, b in itertools.pairwise(bits)):
                 return False
         return True
 

@@ -1,0 +1,1 @@
+"""State estimation: SoC, SoH, internal resistance, runtime."""
