@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from bms_ros.afe.config import AfeConfig, SimConfig
 from bms_ros.core.config import BmsConfig, chemistry_defaults
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten_yaml, param, specs
 
@@ -19,36 +20,14 @@ ROS_OWNED = ("use_sim_time", "start_type_description_service", "qos_overrides.",
 
 
 @dataclass
-class AfeConfig:
-    type: str = param("sim", "AFE driver: sim (simulated pack) or bq769x0 (I2C)", choices=("sim", "bq769x0"))
-    i2c_bus: int = param(1, "I2C bus number (/dev/i2c-N)", min=0, max=255)
-    i2c_address: int = param(8, "7-bit I2C address (0x08 or 0x18)", choices=None, min=1, max=127)
-    crc: bool = param(True, "The part checks a CRC-8 per byte (order code ...01/...03/7693007)")
-    shunt_resistance: float = param(0.001, "Current sense shunt", "ohm", 1e-5, 1.0)
-    thermistor_count: int = param(1, "Thermistors wired to TS1..TS3", min=0, max=3)
-    thermistor_beta: float = param(3435.0, "NTC Beta (25/85 degC)", "K", 1000.0, 10000.0)
-    thermistor_r25: float = param(10000.0, "NTC resistance at 25 degC", "ohm", 100.0, 1e6)
-
-
-@dataclass
-class SimConfig:
-    initial_soc: float = param(0.8, "Simulated pack: initial state of charge", min=0.0, max=1.0)
-    ambient_temperature: float = param(25.0, "Simulated pack: ambient temperature", "degC", -40.0, 80.0,
-                                       runtime=True)
-    seed: int = param(1, "Simulated pack: seed of the cell-to-cell variation", min=0, max=2**31 - 1)
-    load_current: float = param(2.0, "Simulated load drawn from the pack (> 0 discharges)", "A", -1000.0,
-                                1000.0, runtime=True)
-    charger_connected: bool = param(False, "Simulated charger on the pack terminals", runtime=True)
-    charger_current: float = param(5.0, "Simulated charger constant-current limit", "A", 0.0, 1000.0,
-                                   runtime=True)
-
-
-@dataclass
 class BmsRosConfig(BmsConfig):
     rate_hz: float = param(10.0, "AFE read and battery_state publish rate", "Hz", 0.5, 100.0)
     frame_id: str = param("battery", "frame_id of published headers")
     location: str = param("", "BatteryState.location (slot or connector)")
     serial_number: str = param("", "BatteryState.serial_number")
+    shutdown_fets: str = param(
+        "charge_off", "FETs when the node stops: off (both open), charge_off (no unsupervised charging; "
+        "discharge as it was, the AFE's own UV/OCD/SCD still protect) or keep", choices=("off", "charge_off", "keep"))
     afe: AfeConfig = field(default_factory=AfeConfig)
     sim: SimConfig = field(default_factory=SimConfig)
 

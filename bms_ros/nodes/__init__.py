@@ -1,0 +1,1 @@
+"""rclpy nodes: ROS transport around the core. No safety decision is made here."""

@@ -1,0 +1,256 @@
+"""bms_node: reads the AFE, runs the core, publishes what it decided.
+
+Data flows one way: AFE sample -> core (Bms.step) -> FET/balancing commands and publishers. Callbacks are
+thin: every safety decision is the core's; services only forward host requests to it.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import BatteryState
+from std_msgs.msg import Bool
+from std_srvs.srv import SetBool, Trigger
+
+from bms_ros.afe.base import Afe, AfeError
+from bms_ros.afe.factory import apply_sim_inputs, make_afe, pack_model_of
+from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
+from bms_ros.core.bms import Bms
+from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
+from bms_ros.core.types import BmsOutput, PackSample
+from bms_ros.msg import AfeSample, BmsStatus
+from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
+from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
+from bms_ros.nodes.diagnostics import RateMonitor, make_updater
+from bms_ros.nodes.messages import fill_status, msg_to_sample, sample_to_msg
+
+BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    d = ParameterDescriptor(description=spec.description + (f" [{spec.unit}]" if spec.unit else ""),
+                            read_only=not spec.runtime)
+    if spec.choices:
+        d.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if spec.type is float and (spec.min is not None or spec.max is not None):
+        d.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.min if spec.min is not None else -math.inf),
+            to_value=float(spec.max if spec.max is not None else math.inf), step=0.0)]
+    if spec.type is int and (spec.min is not None or spec.max is not None):
+        d.integer_range = [IntegerRange(from_value=int(spec.min if spec.min is not None else -(2**63)),
+                                        to_value=int(spec.max if spec.max is not None else 2**63 - 1), step=0)]
+    return d
+
+
+def _plain(value: Any) -> Any:
+    """rclpy parameter values (arrays, tuples) -> plain Python."""
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return list(value)
+    return value
+
+
+class BmsNode(Node):
+    def __init__(self, node_name: str = "bms_node", *, afe: Afe | None = None, **kwargs):
+        super().__init__(node_name, **kwargs)
+        overrides = getattr(self, "_parameter_overrides", {})
+        values = {name: _plain(p.value) for name, p in overrides.items()}
+        self.values = resolve(values)                     # raises ConfigError with the reason
+        self.cfg: BmsRosConfig = build(BmsRosConfig, self.values)
+        for name, value in self.values.items():
+            self.declare_parameter(name, value, _descriptor(ALL_SPECS[name]), ignore_override=True)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        self.replay = self.cfg.afe.type == "replay"
+        self.afe = None if self.replay else (afe or make_afe(self.cfg.afe, self.cfg.pack, self.cfg.sim))
+        self.bms = Bms(self.cfg)
+        if self.afe is not None:
+            self.bms.balancing_constraints = self.afe.balancing_constraints
+        self.status_tracker = PowerSupplyStatusTracker()
+        self.command_errors = 0
+        self.last_output: BmsOutput | None = None
+        self._charger_contact: bool | None = None
+
+        self.battery_pub = self.create_publisher(BatteryState, "battery_state", BATTERY_QOS)
+        self.status_pub = self.create_publisher(BmsStatus, "~/status", 10)
+        self.raw_pub = self.create_publisher(AfeSample, "~/afe_raw", 10)
+        self.create_service(SetBool, "~/set_charge_enable", self._on_set_charge_enable)
+        self.create_service(SetBool, "~/set_discharge_enable", self._on_set_discharge_enable)
+        self.create_service(Trigger, "~/reset_faults", self._on_reset_faults)
+        self.create_subscription(Bool, "charger_present", self._on_charger_present, 10)
+
+        self.rate = RateMonitor(self.cfg.rate_hz)
+        self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self._hardware_id())
+        if self.replay:
+            self.create_subscription(AfeSample, "~/afe_in", self._on_replayed_sample, 100)
+        else:
+            self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._on_timer)
+        self.get_logger().info(
+            f"{self.cfg.pack.cell_count}S {self.cfg.pack.chemistry} pack on {self._hardware_id()} at "
+            f"{self.cfg.rate_hz:g} Hz")
+
+    # ---- the cycle -------------------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_timer(self) -> None:
+        now = self.now()
+        try:
+            sample = self.afe.read(now)
+        except Exception as e:  # a driver bug must not keep FETs on: the core sees missing data
+            self.get_logger().error(f"AFE read failed: {e}", throttle_duration_sec=5.0)
+            sample = PackSample.missing(now, self.cfg.pack.cell_count, self.afe.thermistor_count)
+        self._process(sample)
+
+    def _on_replayed_sample(self, msg: AfeSample) -> None:
+        self._process(msg_to_sample(msg))
+
+    def _process(self, sample: PackSample) -> None:
+        out = self.bms.step(sample)
+        self.last_output = out
+        if self.afe is not None:
+            self._command(out)
+        self._publish(out)
+
+    def _command(self, out: BmsOutput) -> None:
+        s = out.sample
+        try:
+            if (out.charge_fet, out.discharge_fet) != (s.charge_fet, s.discharge_fet) or not s.comm_ok:
+                self.afe.set_fets(out.charge_fet, out.discharge_fet)
+            if out.balancing_mask != s.balancing_mask and s.comm_ok:
+                self.afe.set_balancing(out.balancing_mask)
+        except (AfeError, ValueError) as e:
+            self.command_errors += 1
+            self.get_logger().warn(f"AFE command failed: {e}", throttle_duration_sec=5.0)
+
+    def _publish(self, out: BmsOutput) -> None:
+        stamp = self.get_clock().now().to_msg()
+        lost = not out.data_fresh
+        msg = BatteryState()
+        msg.header.stamp, msg.header.frame_id = stamp, self.cfg.frame_id
+        status = self.status_tracker.update(out.sample.current, out.estimate.soc, self._charger_present(out),
+                                            out.charge_complete, lost)
+        fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
+                           self.cfg.location, self.cfg.serial_number)
+        self.battery_pub.publish(msg)
+        self.rate.tick(self.now())
+        st = BmsStatus()
+        st.header.stamp, st.header.frame_id = stamp, self.cfg.frame_id
+        self.status_pub.publish(fill_status(st, out))
+        raw = AfeSample()
+        raw.header.stamp, raw.header.frame_id = stamp, self.cfg.frame_id
+        self.raw_pub.publish(sample_to_msg(raw, out.sample))
+
+    def _charger_present(self, out: BmsOutput) -> bool:
+        if self._charger_contact is not None:
+            return self._charger_contact
+        pack = pack_model_of(self.afe) if self.afe is not None else None
+        if pack is not None:
+            return bool(pack.charger_connected)
+        return out.charger_present
+
+    # ---- host requests ----------------------------------------------------------------------------------
+    def _on_set_charge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
+        res.success, res.message = self.bms.set_charge_enable(bool(req.data))
+        return res
+
+    def _on_set_discharge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
+        res.success, res.message = self.bms.set_discharge_enable(bool(req.data))
+        return res
+
+    def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
+        cleared, remaining = self.bms.reset_faults(self.now())
+        res.success = not remaining
+        res.message = (f"cleared: {', '.join(cleared) or 'none'}; "
+                       f"remaining (condition still present): {', '.join(remaining) or 'none'}")
+        return res
+
+    def _on_charger_present(self, msg: Bool) -> None:
+        self._charger_contact = bool(msg.data)
+        pack = pack_model_of(self.afe) if self.afe is not None else None
+        if pack is not None:  # in simulation the contact topic is the simulated charger
+            pack.charger_connected = bool(msg.data)
+
+    # ---- parameters -------------------------------------------------------------------------------------
+    def _on_set_parameters(self, params) -> SetParametersResult:
+        changed = {p.name: _plain(p.value) for p in params if not is_ros_owned(p.name)}
+        for name in changed:
+            spec = ALL_SPECS.get(name)
+            if spec is None:
+                return SetParametersResult(successful=False, reason=f"{name}: unknown parameter")
+            if not spec.runtime:
+                return SetParametersResult(successful=False, reason=f"{name}: cannot be changed at runtime")
+        try:
+            values = resolve({**flatten(self.cfg), **changed})
+            cfg = load_config(values)
+        except ConfigError as e:
+            return SetParametersResult(successful=False, reason=str(e))
+        if changed:
+            self.values, self.cfg = values, cfg
+            update = getattr(self.bms, "update_config", None)
+            if update is not None:
+                update(cfg)
+            pack = pack_model_of(self.afe) if self.afe is not None else None
+            if pack is not None and any(n.startswith("sim.") for n in changed):
+                apply_sim_inputs(pack, cfg.sim)
+        return SetParametersResult(successful=True)
+
+    # ---- lifecycle ------------------------------------------------------------------------------------
+    def _hardware_id(self) -> str:
+        a = self.cfg.afe
+        if a.type == "bq769x0":
+            return f"bq769x0 i2c-{a.i2c_bus}@0x{a.i2c_address:02x}"
+        return f"{a.type} {self.cfg.pack.cell_count}S"
+
+    def safe_shutdown(self) -> None:
+        """Persist state and leave the FETs as configured (see parameter shutdown_fets)."""
+        try:
+            shutdown = getattr(self.bms, "shutdown", None)
+            if shutdown is not None:
+                shutdown()
+        finally:
+            if self.afe is not None:
+                try:
+                    policy = self.cfg.shutdown_fets
+                    if policy == "off":
+                        self.afe.set_fets(False, False)
+                    elif policy == "charge_off":
+                        s = self.last_output.sample if self.last_output else None
+                        self.afe.set_fets(False, bool(s.discharge_fet) if s else False)
+                    self.afe.set_balancing(0)
+                except (AfeError, ValueError) as e:
+                    self.get_logger().error(f"could not set the shutdown FET state: {e}")
+                self.afe.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    try:
+        node = BmsNode()
+    except ConfigError as e:
+        print(f"bms_node: invalid configuration: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.safe_shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""/diagnostics for the BMS, with diagnostic_updater when it is installed and an equivalent fallback.
+
+The fallback mirrors diagnostic_updater's Updater (ROS 2 branch): same ``diagnostic_updater.period``
+parameter, ``/diagnostics`` topic (depth 1), status names ``"<node name>: <task>"``, hardware_id, and the
+DiagnosticStatusWrapper calls (summary, mergeSummary, add) the tasks use, so tooling sees no difference.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+try:  # the real one on a full ROS install
+    from diagnostic_updater import DiagnosticStatusWrapper as _RealWrapper
+    from diagnostic_updater import Updater as _RealUpdater
+    HAVE_DIAGNOSTIC_UPDATER = True
+except ImportError:  # not on PyPI: the node must still publish the same /diagnostics
+    _RealWrapper = _RealUpdater = None
+    HAVE_DIAGNOSTIC_UPDATER = False
+
+OK, WARN, ERROR, STALE = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR, DiagnosticStatus.STALE
+
+
+class FallbackStatusWrapper(DiagnosticStatus):
+    """The subset of diagnostic_updater.DiagnosticStatusWrapper the BMS tasks use."""
+
+    def summary(self, level: bytes, message: str) -> None:
+        self.level, self.message = level, str(message)
+
+    def mergeSummary(self, level: bytes, message: str) -> None:
+        if (level > OK) == (self.level > OK):
+            self.message = f"{self.message}; {message}" if self.message else message
+        elif level > self.level:
+            self.message = message
+        if level > self.level:
+            self.level = level
+
+    def add(self, key: str, value: str) -> None:
+        self.values.append(KeyValue(key=key, value=str(value)))
+
+
+class FallbackUpdater:
+    """diagnostic_updater.Updater's behaviour, for machines without diagnostic_updater."""
+
+    def __init__(self, node, period: float = 1.0):
+        self.node = node
+        self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 1)
+        self.period = node.declare_parameter("diagnostic_updater.period", period).value
+        self.hwid = ""
+        self.tasks: list[tuple[str, Callable]] = []
+        self.timer = node.create_timer(self.period, self.update)
+
+    def setHardwareID(self, hwid: str) -> None:
+        self.hwid = hwid
+
+    def add(self, name: str, fn: Callable) -> None:
+        self.tasks.append((name, fn))
+        stat = FallbackStatusWrapper(name=name, hardware_id=self.hwid)
+        stat.summary(OK, "Node starting up")
+        self._publish([stat])
+
+    def update(self) -> None:
+        out = []
+        for name, fn in self.tasks:
+            stat = FallbackStatusWrapper(level=ERROR, name=name, message="No message was set",
+                                         hardware_id=self.hwid)
+            out.append(fn(stat))
+        self._publish(out)
+
+    force_update = update
+
+    def broadcast(self, level: bytes, message: str) -> None:
+        stats = []
+        for name, _ in self.tasks:
+            stat = FallbackStatusWrapper(name=name, hardware_id=self.hwid)
+            stat.summary(level, message)
+            stats.append(stat)
+        self._publish(stats)
+
+    def _publish(self, stats) -> None:
+        arr = DiagnosticArray()
+        arr.header.stamp = self.node.get_clock().now().to_msg()
+        for s in stats:
+            arr.status.append(DiagnosticStatus(level=s.level, name=f"{self.node.get_name()}: {s.name}",
+                                               message=s.message, hardware_id=s.hardware_id, values=s.values))
+        self.publisher.publish(arr)
+
+
+def make_updater(node, period: float = 1.0, prefer_real: bool = True):
+    if HAVE_DIAGNOSTIC_UPDATER and prefer_real:
+        return _RealUpdater(node, period)
+    return FallbackUpdater(node, period)
+
+
+class RateMonitor:
+    """Publish-rate check on the node clock (diagnostic_updater's FrequencyStatus builds its own ROS_TIME
+    clock, which misreads under use_sim_time)."""
+
+    def __init__(self, expected_hz: float, tolerance: float = 0.1, window: int = 50):
+        self.expected_hz = expected_hz
+        self.tolerance = tolerance
+        self._stamps: deque[float] = deque(maxlen=window)
+
+    def tick(self, now: float) -> None:
+        self._stamps.append(now)
+
+    def rate(self) -> float:
+        if len(self._stamps) < 2 or self._stamps[-1] <= self._stamps[0]:
+            return float("nan")
+        return (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0])
+
+    def run(self, stat, now: float):
+        r = self.rate()
+        stale = not self._stamps or now - self._stamps[-1] > 3.0 / self.expected_hz
+        stat.add("Expected rate (Hz)", f"{self.expected_hz:.3g}")
+        stat.add("Measured rate (Hz)", f"{r:.3g}")
+        if stale:
+            stat.summary(ERROR, "battery_state not published")
+        elif abs(r - self.expected_hz) > self.tolerance * self.expected_hz:
+            stat.summary(WARN, f"battery_state at {r:.3g} Hz, expected {self.expected_hz:.3g} Hz")
+        else:
+            stat.summary(OK, "battery_state rate OK")
+        return stat

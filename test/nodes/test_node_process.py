@@ -1,0 +1,75 @@
+"""bms_node as a separate process, observed from this one (issue: walking skeleton)."""
+import math
+import subprocess
+import sys
+import time
+
+import pytest
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rostest_util import ROOT, NodeProcess, spin_until, write_params
+from sensor_msgs.msg import BatteryState
+
+from bms_ros.msg import BmsStatus
+
+pytestmark = pytest.mark.ros
+
+SIM_4S = {"rate_hz": 10.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 10.0},
+          "afe": {"type": "sim"}, "sim": {"initial_soc": 0.6, "load_current": 4.0}}
+
+
+def collect(node, msg_type, topic, count, timeout, qos=10):
+    got = []
+    node.create_subscription(msg_type, topic, lambda m: got.append((time.monotonic(), m)), qos)
+    spin_until(node, lambda: len(got) >= count, timeout)
+    return got
+
+
+def test_battery_state_semantics_and_rate(ros_node):
+    with NodeProcess(SIM_4S) as proc:
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        got = collect(ros_node, BatteryState, "/battery_state", 45, 30.0, qos)
+        assert proc.proc.poll() is None, proc.proc.stderr.read()
+    assert len(got) >= 45
+    # rate: skip the first messages (discovery), measure over the rest
+    t = [g[0] for g in got[5:]]
+    rate = (len(t) - 1) / (t[-1] - t[0])
+    assert abs(rate - 10.0) <= 1.0, f"published at {rate:.2f} Hz"
+    m = got[-1][1]
+    assert m.header.frame_id == "battery" and (m.header.stamp.sec or m.header.stamp.nanosec)
+    assert 0.0 <= m.percentage <= 1.0
+    assert m.current < 0, "the simulated load discharges: current must be negative"
+    assert len(m.cell_voltage) == 4 and all(3.0 < v < 4.3 for v in m.cell_voltage)
+    assert m.voltage == pytest.approx(sum(m.cell_voltage), abs=0.05)
+    assert m.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
+    assert m.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_GOOD
+    assert m.power_supply_technology == BatteryState.POWER_SUPPLY_TECHNOLOGY_LION
+    assert m.present
+    assert m.design_capacity == pytest.approx(10.0)
+    assert len(m.cell_temperature) == 4 and all(math.isnan(x) for x in m.cell_temperature), \
+        "one thermistor for four cells: per-cell temperatures are unknown"
+
+
+def test_bms_status_round_trips_between_processes(ros_node):
+    with NodeProcess(SIM_4S):
+        got = collect(ros_node, BmsStatus, "/bms_node/status", 3, 30.0)
+    assert got, "no BmsStatus received"
+    s = got[-1][1]
+    assert s.header.frame_id == "battery"
+    assert s.state == BmsStatus.STATE_DISCHARGING
+    assert s.discharge_fet and s.discharge_fet_commanded
+    assert s.faults_active == 0 and list(s.fault_names) == []
+    assert 0.0 < s.soc < 1.0
+    assert s.cell_voltage_min <= s.cell_voltage_max and s.cell_index_min < 4
+
+
+@pytest.mark.parametrize("params, reason", [
+    ({"pack": {"cell_count": 0}}, "pack.cell_count: 0 is below the minimum 1"),
+    ({"pack": {"cell_count": "four"}}, "pack.cell_count: expected an integer"),
+    ({"bogus_key": 1}, "bogus_key: unknown parameter"),
+])
+def test_bad_config_stops_the_node_with_a_one_line_reason(params, reason):
+    r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
+                        write_params(params)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
+    assert len(lines) == 1 and reason in lines[0], r.stderr
