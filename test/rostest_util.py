@@ -67,3 +67,36 @@ def spin_until(node, predicate: Callable[[], bool], timeout: float) -> bool:
         if predicate():
             return True
     return False
+
+
+class SimClock:
+    """Publishes /clock at ``factor`` times real time from the test process (like Gazebo or bag play)."""
+
+    def __init__(self, node, factor: float, start: float = 1000.0):
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from rosgraph_msgs.msg import Clock
+        self._msg_type = Clock
+        self.pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10,
+                                                                     reliability=ReliabilityPolicy.RELIABLE))
+        self.factor, self.start, self.t0 = factor, start, time.monotonic()
+        node.create_timer(0.005, self.tick)
+
+    def now(self) -> float:
+        return self.start + self.factor * (time.monotonic() - self.t0)
+
+    def tick(self) -> None:
+        t = self.now()
+        msg = self._msg_type()
+        msg.clock.sec, msg.clock.nanosec = int(t), int((t % 1) * 1e9)
+        self.pub.publish(msg)
+
+
+def call(node, srv_type, name: str, request, timeout: float = 10.0):
+    """Call a service from the test node; returns the response (asserts it arrived)."""
+    import rclpy
+    client = node.create_client(srv_type, name)
+    assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
+    future = client.call_async(request)
+    rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
+    assert future.done(), f"service {name} did not answer"
+    return future.result()

@@ -26,8 +26,24 @@ class SimConfig:
     ambient_temperature: float = param(25.0, "Simulated pack: ambient temperature", "degC", -40.0, 80.0,
                                        runtime=True)
     seed: int = param(1, "Simulated pack: seed of the cell-to-cell variation", min=0, max=2**31 - 1)
-    load_current: float = param(2.0, "Simulated load drawn from the pack (> 0 discharges)", "A", -1000.0,
+    load_source: str = param("constant", "Where the simulated load comes from: constant (sim.load_current), "
+                             "current (std_msgs/Float64 on load_current, A), cmd_vel (Twist through the power "
+                             "model) or joint_states (sum of effort x velocity / efficiency)",
+                             choices=("constant", "current", "cmd_vel", "joint_states"), runtime=True)
+    load_current: float = param(2.0, "Constant simulated load drawn from the pack (> 0 discharges)", "A", -1000.0,
                                 1000.0, runtime=True)
+    idle_power: float = param(10.0, "Robot power at rest (power model)", "W", 0.0, 100000.0, runtime=True)
+    power_per_mps: float = param(40.0, "Extra power per m/s of linear velocity (cmd_vel model)", "W/(m/s)", 0.0,
+                                 100000.0, runtime=True)
+    power_per_radps: float = param(15.0, "Extra power per rad/s of angular velocity (cmd_vel model)", "W/(rad/s)",
+                                   0.0, 100000.0, runtime=True)
+    drive_efficiency: float = param(0.8, "Electrical-to-mechanical efficiency (joint_states model)", "", 0.05, 1.0,
+                                    runtime=True)
+    input_timeout: float = param(1.0, "A load input older than this counts as idle", "s", 0.01, 3600.0,
+                                 runtime=True)
     charger_connected: bool = param(False, "Simulated charger on the pack terminals", runtime=True)
     charger_current: float = param(5.0, "Simulated charger constant-current limit", "A", 0.0, 1000.0,
                                    runtime=True)
+    charger_cell_voltage: float = param(0.0, "Simulated charger constant-voltage setpoint per cell; 0: the "
+                                        "chemistry's full voltage (set it high to simulate a broken charger)",
+                                        "V", 0.0, 5.0, runtime=True)

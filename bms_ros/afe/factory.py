@@ -22,6 +22,7 @@ def apply_sim_inputs(model: PackModel, sim: SimConfig) -> None:
     model.charger_connected = sim.charger_connected
     model.charger_current_a = sim.charger_current
     model.ambient_c = sim.ambient_temperature
+    model.cfg.charger_cv_per_cell = sim.charger_cell_voltage or float("nan")
 
 
 def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:

@@ -34,6 +34,7 @@ from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_s
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.messages import fill_status, msg_to_sample, sample_to_msg
+from bms_ros.nodes.sim_interface import SimInterface
 
 BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -76,6 +77,8 @@ class BmsNode(Node):
         self.bms = Bms(self.cfg)
         if self.afe is not None:
             self.bms.balancing_constraints = self.afe.balancing_constraints
+        pack = pack_model_of(self.afe) if self.afe is not None else None
+        self.sim = SimInterface(self, pack, self.cfg.sim) if pack is not None else None
         self.status_tracker = PowerSupplyStatusTracker()
         self.command_errors = 0
         self.last_output: BmsOutput | None = None
@@ -91,8 +94,10 @@ class BmsNode(Node):
 
         self.rate = RateMonitor(self.cfg.rate_hz)
         self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self._hardware_id())
+        self._last_replayed: tuple[float, float] | None = None    # (sample stamp, node time received)
         if self.replay:
             self.create_subscription(AfeSample, "~/afe_in", self._on_replayed_sample, 100)
+            self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._replay_watchdog)
         else:
             self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._on_timer)
         self.get_logger().info(
@@ -105,6 +110,8 @@ class BmsNode(Node):
 
     def _on_timer(self) -> None:
         now = self.now()
+        if self.sim is not None:
+            self.sim.before_read(now)
         try:
             sample = self.afe.read(now)
         except Exception as e:  # a driver bug must not keep FETs on: the core sees missing data
@@ -113,7 +120,19 @@ class BmsNode(Node):
         self._process(sample)
 
     def _on_replayed_sample(self, msg: AfeSample) -> None:
-        self._process(msg_to_sample(msg))
+        sample = msg_to_sample(msg)
+        self._last_replayed = (sample.stamp, self.now())
+        self._process(sample)
+
+    def _replay_watchdog(self) -> None:
+        """Recorded samples stopped arriving: the core must see missing data (and open the FETs)."""
+        if self._last_replayed is None:
+            return
+        stamp, received = self._last_replayed
+        silence = self.now() - received
+        if silence > 1.5 / self.cfg.rate_hz:
+            self._process(PackSample.missing(stamp + silence, self.cfg.pack.cell_count,
+                                             max(1, self.cfg.afe.thermistor_count)))
 
     def _process(self, sample: PackSample) -> None:
         out = self.bms.step(sample)
@@ -200,9 +219,9 @@ class BmsNode(Node):
             update = getattr(self.bms, "update_config", None)
             if update is not None:
                 update(cfg)
-            pack = pack_model_of(self.afe) if self.afe is not None else None
-            if pack is not None and any(n.startswith("sim.") for n in changed):
-                apply_sim_inputs(pack, cfg.sim)
+            if self.sim is not None and any(n.startswith("sim.") for n in changed):
+                apply_sim_inputs(self.sim.pack, cfg.sim)
+                self.sim.reconfigure(cfg.sim)
         return SetParametersResult(successful=True)
 
     # ---- lifecycle ------------------------------------------------------------------------------------

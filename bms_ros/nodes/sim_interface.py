@@ -1,0 +1,61 @@
+"""ROS inputs of a simulated pack: the robot's load and the charger contact (Gazebo-style simulation).
+
+Relative topic names so a launch file can remap them onto the robot: ``cmd_vel`` (geometry_msgs/Twist),
+``joint_states`` (sensor_msgs/JointState), ``load_current`` (std_msgs/Float64, A), ``charger_present``
+(std_msgs/Bool, subscribed by the node itself) and the service ``~/set_charger_connected`` (SetBool).
+"""
+from __future__ import annotations
+
+from geometry_msgs.msg import Twist
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64
+from std_srvs.srv import SetBool
+
+from bms_ros.afe.config import SimConfig
+from bms_ros.afe.sim.load_model import LoadInput, RobotPowerModel
+from bms_ros.afe.sim.pack_model import PackModel
+
+
+def power_model(sim: SimConfig) -> RobotPowerModel:
+    return RobotPowerModel(idle_power_w=sim.idle_power, power_per_mps_w=sim.power_per_mps,
+                           power_per_radps_w=sim.power_per_radps, drive_efficiency=sim.drive_efficiency,
+                           input_timeout_s=sim.input_timeout)
+
+
+class SimInterface:
+    def __init__(self, node, pack: PackModel, sim: SimConfig):
+        self.node, self.pack, self.sim = node, pack, sim
+        self.load = LoadInput(power_model(sim))
+        node.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
+        node.create_subscription(JointState, "joint_states", self._on_joint_states, 10)
+        node.create_subscription(Float64, "load_current", self._on_load_current, 10)
+        node.create_service(SetBool, "~/set_charger_connected", self._on_set_charger)
+
+    def reconfigure(self, sim: SimConfig) -> None:
+        self.sim = sim
+        self.load.model = power_model(sim)
+
+    def before_read(self, now: float) -> None:
+        """Set the pack's load for the interval up to ``now`` from the configured source."""
+        if self.sim.load_source == "constant":
+            self.pack.load_a = self.sim.load_current
+        else:
+            self.pack.load_a = self.load.current(self.pack.pack_voltage(), now)
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        if self.sim.load_source == "cmd_vel":
+            self.load.set_power(self.load.model.from_cmd_vel(msg.linear.x, msg.linear.y, msg.angular.z),
+                                self.node.now())
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        if self.sim.load_source == "joint_states":
+            self.load.set_power(self.load.model.from_joints(list(msg.effort), list(msg.velocity)), self.node.now())
+
+    def _on_load_current(self, msg: Float64) -> None:
+        if self.sim.load_source == "current":
+            self.load.set_current(float(msg.data), self.node.now())
+
+    def _on_set_charger(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
+        self.pack.charger_connected = bool(req.data)
+        res.success, res.message = True, f"simulated charger {'connected' if req.data else 'disconnected'}"
+        return res

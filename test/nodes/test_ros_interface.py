@@ -1,0 +1,190 @@
+"""The ROS interface as its consumers use it, from a second process (Nav2, docking, planners, operators)."""
+import math
+import time
+
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import BatteryState
+from std_srvs.srv import SetBool, Trigger
+
+from bms_ros.msg import BmsStatus
+from rostest_util import NodeProcess, SimClock, call, spin_until
+
+pytestmark = pytest.mark.ros
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def sim_params(**sim) -> dict:
+    return {"rate_hz": 10.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 1.0},
+            "afe": {"type": "sim"}, "sim": {"load_current": 0.0, **sim}}
+
+
+class Latest:
+    """Keeps the latest message (and all of them) of a topic."""
+
+    def __init__(self, node, msg_type, topic, qos=10):
+        self.msgs = []
+        node.create_subscription(msg_type, topic, self.msgs.append, qos)
+
+    @property
+    def last(self):
+        return self.msgs[-1] if self.msgs else None
+
+
+def is_battery_low(msg: BatteryState, min_battery: float = 0.2) -> bool:
+    """Nav2 IsBatteryLowCondition (percentage mode)."""
+    return msg.percentage <= min_battery
+
+
+def is_battery_charging(msg: BatteryState) -> bool:
+    """Nav2 IsBatteryChargingCondition."""
+    return msg.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_CHARGING
+
+
+def docking_sees_charging(msg: BatteryState, threshold: float = 0.5) -> bool:
+    """opennav_docking SimpleChargingDock."""
+    return msg.current > threshold
+
+
+def test_nav2_is_battery_low_after_draining(ros_node):
+    params = sim_params(initial_soc=0.26, load_current=4.0)
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=20.0)
+        bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
+        assert spin_until(ros_node, lambda: bs.last is not None, 20.0), "no battery_state"
+        first = bs.last.percentage
+        assert not is_battery_low(bs.last)
+        assert spin_until(ros_node, lambda: is_battery_low(bs.last), 40.0), \
+            f"percentage went from {first:.3f} to {bs.last.percentage:.3f} only"
+    low = bs.last
+    assert 0.0 <= low.percentage <= 0.2 and low.current < 0
+    assert low.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
+
+
+def test_charging_is_seen_by_nav2_and_docking_then_full(ros_node):
+    params = sim_params(initial_soc=0.95, charger_connected=True, charger_current=1.0)
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=20.0)
+        bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
+        assert spin_until(ros_node, lambda: bs.last is not None and is_battery_charging(bs.last), 20.0)
+        assert docking_sees_charging(bs.last), f"current {bs.last.current} A while charging"
+        assert spin_until(ros_node, lambda: bs.last.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_FULL,
+                          60.0), f"never FULL; last percentage {bs.last.percentage:.3f}"
+    statuses = [m.power_supply_status for m in bs.msgs]
+    first_full = statuses.index(BatteryState.POWER_SUPPLY_STATUS_FULL)
+    assert BatteryState.POWER_SUPPLY_STATUS_CHARGING in statuses[:first_full]
+    assert bs.last.percentage > 0.99
+    assert not is_battery_charging(bs.last), "Nav2 treats FULL as not charging"
+
+
+def test_charge_request_in_the_cold_is_refused_while_discharge_works(ros_node):
+    params = sim_params(initial_soc=0.6, ambient_temperature=-5.0, load_current=2.0)
+    with NodeProcess(params):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None, 20.0)
+        res = call(ros_node, SetBool, "/bms_node/set_charge_enable", SetBool.Request(data=True))
+        assert not res.success
+        assert "TEMPERATURE" in res.message.upper(), res.message
+        n = len(st.msgs)
+        spin_until(ros_node, lambda: len(st.msgs) >= n + 5, 5.0)
+    s = st.last
+    assert not s.charge_fet and not s.charge_fet_commanded
+    assert s.discharge_fet and s.current < 0, "discharging must keep working in the cold"
+    assert s.faults_active & BmsStatus.FAULT_CHARGE_UNDERTEMPERATURE
+    assert s.charge_enable_requested, "the request is remembered and applies once it is warm enough"
+
+
+def test_disabling_discharge_by_service_opens_the_fet(ros_node):
+    with NodeProcess(sim_params(initial_soc=0.6, load_current=2.0)):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 20.0)
+        res = call(ros_node, SetBool, "/bms_node/set_discharge_enable", SetBool.Request(data=False))
+        assert res.success
+        assert spin_until(ros_node, lambda: not st.last.discharge_fet, 5.0)
+        assert spin_until(ros_node, lambda: abs(st.last.current) < 0.01, 5.0)
+        res = call(ros_node, SetBool, "/bms_node/set_discharge_enable", SetBool.Request(data=True))
+        assert res.success
+        assert spin_until(ros_node, lambda: st.last.discharge_fet and st.last.current < 0, 5.0)
+
+
+def test_over_voltage_shows_in_diagnostics_and_health(ros_node):
+    # a broken charger that keeps pushing 4.4 V per cell into an NMC pack
+    params = sim_params(initial_soc=0.99, charger_connected=True, charger_current=2.0, charger_cell_voltage=4.4)
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=10.0)
+        diags = Latest(ros_node, DiagnosticArray, "/diagnostics")
+        bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
+
+        def protection_error():
+            for arr in diags.msgs[-3:]:
+                for s in arr.status:
+                    if s.name == "bms_node: Protection" and s.level == DiagnosticStatus.ERROR:
+                        return s
+            return None
+
+        assert spin_until(ros_node, lambda: protection_error() is not None, 60.0), "no ERROR diagnostics"
+        err = protection_error()
+        spin_until(ros_node, lambda: False, 1.0)
+    assert "OVERVOLTAGE" in err.message, err.message
+    assert err.hardware_id
+    assert bs.last.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_OVERVOLTAGE
+    assert max(bs.last.cell_voltage) < 4.35, "the charge FET must have opened before the hard limit"
+
+
+def test_diagnostics_tasks_and_rate_check(ros_node):
+    with NodeProcess(sim_params(initial_soc=0.6, load_current=1.0)):
+        diags = Latest(ros_node, DiagnosticArray, "/diagnostics")
+        assert spin_until(ros_node, lambda: len(diags.msgs) >= 4, 20.0)
+    names = {s.name: s for s in diags.last.status}
+    for task in ("AFE link", "Protection", "Cell voltages", "Temperatures", "State of charge and health",
+                 "Balancing", "battery_state rate"):
+        assert f"bms_node: {task}" in names, sorted(names)
+    cells = {kv.key: kv.value for kv in names["bms_node: Cell voltages"].values}
+    assert all(f"Cell {i} (V)" in cells for i in range(1, 5))
+    assert names["bms_node: battery_state rate"].level == DiagnosticStatus.OK
+    assert names["bms_node: Protection"].level == DiagnosticStatus.OK
+
+
+def test_two_namespaced_packs(ros_node):
+    from rostest_util import ROOT
+    cfg = str(ROOT / "config" / "two_pack.yaml")
+    with NodeProcess(params_file=cfg, namespace="/pack_left"), NodeProcess(params_file=cfg, namespace="/pack_right"):
+        left = Latest(ros_node, BatteryState, "/pack_left/battery_state", RELIABLE)
+        right = Latest(ros_node, BatteryState, "/pack_right/battery_state", RELIABLE)
+        assert spin_until(ros_node, lambda: left.last is not None and right.last is not None, 30.0)
+        res = call(ros_node, SetBool, "/pack_left/bms_node/set_charge_enable", SetBool.Request(data=False))
+        assert res.success
+    assert left.last.location == "left_bay" and right.last.location == "right_bay"
+    assert left.last.serial_number == "SIM-LEFT" and right.last.serial_number == "SIM-RIGHT"
+    assert left.last.percentage > right.last.percentage, "initial SoC 0.9 vs 0.7"
+
+
+def test_sim_time_at_20x(ros_node):
+    """With /clock at 20x, simulated time (and the SoC drop it causes) runs 20x faster than the wall."""
+    params = sim_params(initial_soc=0.9, load_current=2.0)
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        clock = SimClock(ros_node, factor=20.0)
+        bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
+        assert spin_until(ros_node, lambda: len(bs.msgs) >= 10, 20.0)
+        m0, w0 = bs.last, time.monotonic()
+        spin_until(ros_node, lambda: False, 15.0)
+        m1, w1 = bs.last, time.monotonic()
+    stamp = lambda m: m.header.stamp.sec + m.header.stamp.nanosec * 1e-9  # noqa: E731
+    sim_elapsed, wall = stamp(m1) - stamp(m0), w1 - w0
+    assert sim_elapsed / wall == pytest.approx(20.0, rel=0.15)
+    assert abs(stamp(m1) - clock.now()) < 2.0
+    expected_drop = 2.0 * sim_elapsed / 3600.0 / 1.0       # load x time / capacity
+    assert m0.percentage - m1.percentage == pytest.approx(expected_drop, rel=0.25)
+    # published at 10 Hz of simulated time
+    in_window = [m for m in bs.msgs if stamp(m0) < stamp(m) <= stamp(m1)]
+    assert len(in_window) / sim_elapsed == pytest.approx(10.0, rel=0.15)
+
+
+def test_fault_reset_reports_what_remains(ros_node):
+    with NodeProcess(sim_params(initial_soc=0.6, ambient_temperature=-5.0)):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None, 20.0)
+        res = call(ros_node, Trigger, "/bms_node/reset_faults", Trigger.Request())
+    assert "remaining" in res.message and "cleared" in res.message
+    assert math.isfinite(st.last.soc)
