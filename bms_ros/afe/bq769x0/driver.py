@@ -1,0 +1,537 @@
+"""bq769x0 (BQ76920/30/40) driver over an injectable smbus2-compatible bus.
+
+The driver only uses ``bus.i2c_rdwr(*msgs)`` with :class:`smbus2.i2c_msg` messages: the per-byte CRC of the
+CRC parts needs raw bytes (it is not SMBus PEC), and a write + read pair in one ``i2c_rdwr`` is the repeated-start
+read of [DS Fig 8-4]. On a robot pass ``smbus2.SMBus(n)`` (or use :meth:`Bq769x0Afe.open`); in tests and
+simulation pass a :class:`bms_ros.afe.sim.bq769x0_sim.Bq769x0Sim`.
+
+Boot: the constructor runs :meth:`init` unless ``initialize=False``. ``init`` checks the link by writing
+CC_CFG = 0x19 and reading it back, reads the factory ADC gain/offset, enables the ADC (TEMP_SEL for
+thermistors), enables the coulomb counter *keeping the present FET state* (re-initialising a driver must not cut
+the robot's power), stops balancing and programs the hardware protections. The driver re-runs it on its own when
+it sees the chip come out of a reset (CC_EN reads 0) and after it clears DEVICE_XREADY.
+
+Units: SI, current > 0 charging (CC positive = charging on bq769x0), NaN for unknown values.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from smbus2 import i2c_msg
+
+from bms_ros.afe.base import Afe, AfeError
+from bms_ros.afe.bq769x0 import registers as r
+from bms_ros.afe.bq769x0.crc import split_read, write_frame
+from bms_ros.afe.bq769x0.protection_codes import ProtectionCodes, decode_protection, encode_protection
+from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
+
+log = logging.getLogger(__name__)
+
+_STAT_TO_FLAG = (
+    (r.STAT_OV, AfeFlag.OVERVOLTAGE),
+    (r.STAT_UV, AfeFlag.UNDERVOLTAGE),
+    (r.STAT_OCD, AfeFlag.OVERCURRENT_DISCHARGE),
+    (r.STAT_SCD, AfeFlag.SHORT_CIRCUIT),
+    (r.STAT_DEVICE_XREADY, AfeFlag.DEVICE_FAULT),
+    (r.STAT_OVRD_ALERT, AfeFlag.ALERT_OVERRIDE),
+)
+_T0_K = 273.15
+_TS_SETTLE_S = r.TEMP_PERIOD_S + r.ADC_PERIOD_S   # a TEMP_SEL change shows within 2 s [DS p.21]
+
+
+def stat_to_flags(sys_stat: int) -> AfeFlag:
+    """SYS_STAT fault bits as AfeFlag (CC_READY is not a fault)."""
+    flags = AfeFlag.NONE
+    for bit, flag in _STAT_TO_FLAG:
+        if sys_stat & bit:
+            flags |= flag
+    return flags
+
+
+def flags_to_stat(flags: AfeFlag) -> int:
+    return sum(bit for bit, flag in _STAT_TO_FLAG if flags & flag)
+
+
+def thermistor_celsius(code: int, beta: float, r25: float) -> float:
+    """TS reading -> degC with the Beta model; NaN for an open (~3.3 V) or shorted (~0 V) thermistor.
+
+    V_TS = ADC x 382 uV, R_TS = 10 k x V_TS / (3.3 - V_TS) [DS p.20], 1/T = 1/T25 + ln(R/R25)/Beta.
+    """
+    v = (code & r.ADC_MASK) * r.TS_LSB_V
+    if v >= 3.2 or v <= 0.05:     # outside ~ -50..+150 degC for a 10 k NTC: open or short, not a temperature
+        return math.nan
+    res = r.TS_PULLUP_OHM * v / (r.TS_BIAS_V - v)
+    return 1.0 / (1.0 / (25.0 + _T0_K) + math.log(res / r25) / beta) - _T0_K
+
+
+def die_celsius(code: int) -> float:
+    """Die temperature: V = ADC x 382 uV, T = 25 - (V - 1.200) / 0.0042 [DS p.21]."""
+    v = (code & r.ADC_MASK) * r.TS_LSB_V
+    return 25.0 + (v - r.DIE_V25) / r.DIE_DV_PER_C
+
+
+class _CommError(Exception):
+    pass
+
+
+@dataclass
+class Bq769x0Errors:
+    """Cumulative communication error counters (never reset by the driver)."""
+
+    nack: int = 0           # OSError other than a timeout (NACK: EREMOTEIO/ENXIO/EIO)
+    timeout: int = 0        # ETIMEDOUT / TimeoutError
+    crc: int = 0            # read transactions with at least one bad CRC byte
+    retries: int = 0        # attempts that were repeated
+    failed: int = 0         # transactions that failed after all retries
+    reinit: int = 0         # times the driver re-ran init (chip reset seen, XREADY recovery)
+
+    @property
+    def i2c(self) -> int:
+        return self.nack + self.timeout
+
+
+@dataclass
+class WireStats:
+    """What the driver put on the bus (all attempts): 9 bit times per byte, one per START/Sr and STOP."""
+
+    transactions: int = 0
+    bytes: int = 0          # address bytes + register/data/CRC bytes
+    conditions: int = 0     # START, repeated START and STOP
+
+    @property
+    def bit_times(self) -> int:
+        return 9 * self.bytes + self.conditions
+
+    def seconds_at(self, hz: float = r.BUS_HZ) -> float:
+        return self.bit_times / hz
+
+
+class Bq769x0Afe(Afe):
+    """A bq769x0 AFE on an I2C bus.
+
+    Args:
+        bus: smbus2.SMBus or anything with a compatible ``i2c_rdwr(*i2c_msg)``.
+        cell_count: 3..15 series cells; the channel mapping follows [DS Tables 9-2..9-4].
+        address: 7-bit address, 0x08 or 0x18 [DS p.3].
+        crc: True for the CRC order codes (...01, ...03, 7693007) [DS p.3].
+        shunt_ohm: current sense resistor.
+        thermistor_count: 0..groups (TS1..TS3). 0 selects the die temperature (TEMP_SEL = 0).
+        thermistor_beta, thermistor_r25: Beta model of the NTCs (default Semitec 103AT: 3435 K, 10 kOhm).
+        retries: extra attempts per transaction after a NACK, timeout or CRC error.
+        chip: "bq76920"/"bq76930"/"bq76940"; default the smallest that fits (9 or 10 cells: bq76930).
+        protection: hardware protections to program at init (default ``HardwareProtection()``).
+        initialize: run :meth:`init` now (else call it yourself before reading).
+        xready_recovery_s: clear DEVICE_XREADY this long after it was first seen ("after waiting a few
+            seconds" [DS p.30]; LibreSolar retries every 3 s), then re-init. None: leave it to clear_faults().
+        die_temp_period_s: with thermistors, switch TEMP_SEL to the die sensor this often to refresh
+            ``die_temperature`` (thermistor values are held for ~4.5 s meanwhile). None: die temperature stays NaN.
+    """
+
+    def __init__(self, bus, cell_count: int, *, address: int = 0x08, crc: bool = False, shunt_ohm: float = 0.001,
+                 thermistor_count: int = 1, thermistor_beta: float = 3435.0, thermistor_r25: float = 10_000.0,
+                 retries: int = 3, chip: str | None = None, protection: HardwareProtection | None = None,
+                 initialize: bool = True, xready_recovery_s: float | None = 3.0,
+                 die_temp_period_s: float | None = None):
+        if address not in r.ADDRESSES:
+            raise ValueError(f"bq769x0 address must be 0x08 or 0x18 [DS p.3], got {address:#x}")
+        self.chip = r.select_chip(cell_count, chip)
+        if not 0 <= thermistor_count <= self.chip.groups:
+            raise ValueError(f"{self.chip.name} has {self.chip.groups} TS input(s), asked for {thermistor_count}")
+        if shunt_ohm <= 0:
+            raise ValueError("shunt_ohm must be > 0")
+        self.bus = bus
+        self.address = address
+        self.crc = bool(crc)
+        self.shunt_ohm = float(shunt_ohm)
+        self.beta = float(thermistor_beta)
+        self.r25 = float(thermistor_r25)
+        self.retries = int(retries)
+        self.errors = Bq769x0Errors()
+        self.wire = WireStats()
+        self.xready_recovery_s = xready_recovery_s
+        self.die_temp_period_s = die_temp_period_s
+        self._n = cell_count
+        self._nts = thermistor_count
+        self._channels = r.channel_map(cell_count, self.chip)
+        self._groups = r.logical_groups(cell_count, self.chip)
+        self._constraints = BalancingConstraints(groups=self._groups, max_per_group=5, allow_adjacent=False)
+        self._wanted_protection = protection or HardwareProtection()
+        self.protection: HardwareProtection | None = None   # effective, after configure_protection
+        self.protection_codes: ProtectionCodes | None = None
+        self.gain_uv = math.nan
+        self.offset_mv = math.nan
+        self._initialized = False
+        self._owns_bus = False
+        self._plan = self._build_plan()
+        self._buf = bytearray(0x60)
+        self._xready_since: float | None = None
+        # TEMP_SEL sweep state (die temperature with thermistors fitted)
+        self._ts_mode = "thermistor" if thermistor_count else "die"
+        self._ts_switch_t = 0.0
+        self._last_die_t: float | None = None
+        self._held_temps = np.full(thermistor_count, math.nan)
+        self._die_c = math.nan
+        self._ts_settle_pending = False
+        self._ts_settle_start: float | None = None
+        if initialize:
+            self.init()
+
+    # ---- construction helpers ----------------------------------------------------------------------------------
+    @staticmethod
+    def config_kwargs(cfg) -> dict:
+        """Constructor arguments from an ``AfeConfig``-like object (i2c_address, crc, shunt_resistance,
+        thermistor_count, thermistor_beta, thermistor_r25)."""
+        return {"address": int(cfg.i2c_address), "crc": bool(cfg.crc), "shunt_ohm": float(cfg.shunt_resistance),
+                "thermistor_count": int(cfg.thermistor_count), "thermistor_beta": float(cfg.thermistor_beta),
+                "thermistor_r25": float(cfg.thermistor_r25)}
+
+    @classmethod
+    def open(cls, bus, cell_count: int, **kwargs) -> Bq769x0Afe:
+        """Open /dev/i2c-N with smbus2 and the driver on it; ``bus`` is N or an ``AfeConfig``-like object
+        (then ``i2c_bus`` and the settings in :meth:`config_kwargs`; ``kwargs`` override). PEC stays off: the
+        chip's CRC is per byte."""
+        from smbus2 import SMBus
+
+        if not isinstance(bus, int):
+            kwargs = {**cls.config_kwargs(bus), **kwargs}
+            bus = int(bus.i2c_bus)
+        try:
+            bus = SMBus(bus)
+        except OSError as e:
+            raise AfeError(f"cannot open /dev/i2c-{bus}: {e}") from e
+        try:
+            afe = cls(bus, cell_count, **kwargs)
+        except Exception:
+            bus.close()
+            raise
+        afe._owns_bus = True
+        return afe
+
+    @staticmethod
+    def detect_crc(bus, address: int = 0x08) -> bool:
+        """Find out whether the part uses CRC: write CC_CFG = 0x19 with CRC and read it back, else without
+        (the approach of LibreSolar's bq769x0_detect_crc). Raises AfeError if neither works."""
+        for crc in (True, False):
+            probe = Bq769x0Afe(bus, 5, address=address, crc=crc, retries=1, initialize=False)
+            try:
+                probe._write(r.CC_CFG, [r.CC_CFG_VALUE])
+                if probe._read(r.CC_CFG, 1)[0] & 0x3F == r.CC_CFG_VALUE:
+                    return crc
+            except _CommError:
+                pass
+        raise AfeError(f"no bq769x0 answered at {address:#04x} with or without CRC")
+
+    # ---- Afe interface -----------------------------------------------------------------------------------------
+    @property
+    def cell_count(self) -> int:
+        return self._n
+
+    @property
+    def thermistor_count(self) -> int:
+        return self._nts
+
+    @property
+    def balancing_constraints(self) -> BalancingConstraints:
+        return self._constraints
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        """0-based VC channel of each logical cell."""
+        return self._channels
+
+    def init(self) -> None:
+        """Boot sequence (see the module docstring). Raises AfeError if the chip does not answer."""
+        try:
+            self._init()
+        except _CommError as e:
+            raise AfeError(f"bq769x0 init failed at {self.address:#04x} (crc={self.crc}): {e}") from None
+
+    def _init(self) -> None:
+        self._write(r.CC_CFG, [r.CC_CFG_VALUE])                       # [DS p.35]
+        got = self._read(r.CC_CFG, 1)[0] & 0x3F
+        if got != r.CC_CFG_VALUE:
+            raise _CommError(f"CC_CFG reads back {got:#04x}, not 0x19: wrong address or CRC setting?")
+        g1, off = self._read(r.ADCGAIN1, 2)                           # 0x50, 0x51 [DS p.36-37]
+        (g2,) = self._read(r.ADCGAIN2, 1)                             # 0x59
+        self.gain_uv = float(r.decode_gain_uv(g1, g2))
+        self.offset_mv = float(r.decode_offset_mv(off))
+        ctrl1, ctrl2 = self._read(r.SYS_CTRL1, 2)
+        if (ctrl1 ^ self._ctrl1()) & r.CTRL1_TEMP_SEL:
+            # the TS registers hold the other sensor until the next 2 s temperature conversion [DS p.21]
+            self._ts_settle_start, self._ts_settle_pending = None, True
+        self._write(r.SYS_CTRL1, [self._ctrl1()])
+        self._write(r.SYS_CTRL2, [r.CTRL2_CC_EN | (ctrl2 & (r.CTRL2_DSG_ON | r.CTRL2_CHG_ON))])
+        self._write(r.CELLBAL1, [0] * self.chip.groups)
+        self._configure_protection(self._wanted_protection)
+        self._initialized = True
+
+    def read(self, now: float) -> PackSample:
+        try:
+            return self._read_sample(now)
+        except _CommError:
+            return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c,
+                                      crc_errors=self.errors.crc)
+
+    def set_fets(self, charge: bool, discharge: bool) -> None:
+        value = r.CTRL2_CC_EN | (r.CTRL2_CHG_ON if charge else 0) | (r.CTRL2_DSG_ON if discharge else 0)
+        self._command(lambda: self._write_verify(r.SYS_CTRL2, [value], mask=0xC3), "set_fets")
+
+    def set_balancing(self, mask: int) -> None:
+        mask = int(mask)
+        if mask < 0 or mask >> self._n:
+            raise ValueError(f"balancing mask {mask:#x} has bits beyond cell {self._n}")
+        if not self._constraints.permits(mask):
+            raise ValueError(f"balancing mask {mask:#x} balances adjacent cells within a group "
+                             "(not allowed on bq769x0 [DS p.24])")
+        self._command(lambda: self._write_verify(r.CELLBAL1, self._cellbal_bytes(mask), mask=0x1F), "set_balancing")
+
+    def clear_faults(self, flags: AfeFlag) -> None:
+        bits = flags_to_stat(AfeFlag(flags))
+        if not bits:
+            return
+        self._command(lambda: self._write(r.SYS_STAT, [bits]), "clear_faults")
+        if bits & r.STAT_DEVICE_XREADY:
+            self._xready_since = None
+            self._command(self._reinit, "re-init after XREADY")
+
+    def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
+        self._wanted_protection = wanted
+        return self._command(lambda: self._configure_protection(wanted), "configure_protection")
+
+    def enter_ship_mode(self) -> None:
+        """SHIP mode: SHUT bits 00 -> 01 -> 10 in SYS_CTRL1, other bits kept [DS p.27, p.32]. Opens both FETs;
+        the chip then stops answering until it is booted again (TS1 pulse)."""
+        def seq() -> None:
+            base = self._ctrl1()
+            for shut in (0x00, r.CTRL1_SHUT_B, r.CTRL1_SHUT_A):
+                self._write(r.SYS_CTRL1, [base | shut])
+        self._command(seq, "enter_ship_mode")
+
+    def close(self) -> None:
+        if self._owns_bus:
+            self.bus.close()
+
+    # ---- reading -----------------------------------------------------------------------------------------------
+    def _build_plan(self) -> list[tuple[int, int]]:
+        """Block reads covering the needed registers; a gap is read through when that costs fewer bus bits than
+        a new transaction (address + register + address again + Sr/STOP ~ 30 bit times)."""
+        need = {r.SYS_STAT, r.SYS_CTRL1, r.SYS_CTRL2, r.CC_HI, r.CC_LO, r.BAT_HI, r.BAT_HI + 1}
+        need.update(range(r.CELLBAL1, r.CELLBAL1 + self.chip.groups))
+        for ch in self._channels:
+            need.update((r.vc_register(ch), r.vc_register(ch) + 1))
+        for k in range(max(self._nts, 1)):          # TS1 carries the die temperature with no thermistors
+            need.update((r.ts_register(k), r.ts_register(k) + 1))
+        self.needed_registers = tuple(sorted(need))
+        per_reg_bits = 9 * (2 if self.crc else 1)
+        overhead_bits = 3 * 9 + 3                   # addr_w, reg, addr_r (27 bits) + START, Sr, STOP
+        plan: list[list[int]] = []
+        for reg in self.needed_registers:
+            if plan and (reg - (plan[-1][0] + plan[-1][1])) * per_reg_bits <= overhead_bits:
+                plan[-1][1] = reg - plan[-1][0] + 1
+            else:
+                plan.append([reg, 1])
+        return [(a, n) for a, n in plan]
+
+    @property
+    def read_plan(self) -> list[tuple[int, int]]:
+        """(first register, count) of each block read of one read cycle."""
+        return list(self._plan)
+
+    def _read_sample(self, now: float) -> PackSample:
+        if not self._initialized:
+            self._init()
+        buf = self._buf
+        for start, n in self._plan:
+            buf[start:start + n] = bytes(self._read(start, n))
+        stat, ctrl1, ctrl2 = buf[r.SYS_STAT], buf[r.SYS_CTRL1], buf[r.SYS_CTRL2]
+        if not ctrl2 & r.CTRL2_CC_EN:
+            # CC_EN is never cleared by the driver: the chip was reset (POR or SHIP -> NORMAL). Configure it
+            # again; this sample's data (ADC registers) is still valid.
+            log.warning("bq769x0 at %#04x lost its configuration (CC_EN=0): re-initialising", self.address)
+            self._try(self._reinit)
+        codes = np.array([((buf[a] & 0x3F) << 8) | buf[a + 1] for a in self._vc_addrs()], dtype=np.float64)
+        cells = (codes * self.gain_uv + self.offset_mv * 1e3) * 1e-6        # [DS p.18]
+        bat = (buf[r.BAT_HI] << 8) | buf[r.BAT_HI + 1]
+        # V_BAT = 4 GAIN ADC + n OFFSET with n = cells actually used (E2E #779061) [DS p.21]
+        pack_v = (4.0 * self.gain_uv * bat + self._n * self.offset_mv * 1e3) * 1e-6
+        cc = (buf[r.CC_HI] << 8) | buf[r.CC_LO]
+        cc = cc - 0x10000 if cc & 0x8000 else cc
+        current = cc * r.CC_LSB_V / self.shunt_ohm                          # [DS p.20], > 0 charging
+        temps = self._temperatures(now, buf)
+        balancing = self._logical_mask(buf[r.CELLBAL1:r.CELLBAL1 + self.chip.groups])
+
+        if stat & r.STAT_CC_READY:
+            # keep ALERT low so an external override stays visible (it is the OR of SYS_STAT) [DS p.25]
+            self._try(lambda: self._write(r.SYS_STAT, [r.STAT_CC_READY]))
+        self._xready_recovery(now, stat)
+        return PackSample(
+            stamp=now, cell_voltages=cells, pack_voltage=pack_v, current=current, temperatures=temps,
+            die_temperature=self._die_c, afe_flags=stat_to_flags(stat),
+            charge_fet=bool(ctrl2 & r.CTRL2_CHG_ON), discharge_fet=bool(ctrl2 & r.CTRL2_DSG_ON),
+            balancing_mask=balancing, comm_ok=True, read_errors=self.errors.i2c, crc_errors=self.errors.crc,
+            load_present=bool(ctrl1 & r.CTRL1_LOAD_PRESENT))
+
+    def _vc_addrs(self) -> list[int]:
+        return [r.vc_register(ch) for ch in self._channels]
+
+    def _ts_codes(self, buf: bytearray, count: int) -> list[int]:
+        return [((buf[r.ts_register(k)] & 0x3F) << 8) | buf[r.ts_register(k) + 1] for k in range(count)]
+
+    def _temperatures(self, now: float, buf: bytearray) -> np.ndarray:
+        if self._ts_settle_pending:
+            if self._ts_settle_start is None:
+                self._ts_settle_start = now
+            if now - self._ts_settle_start < _TS_SETTLE_S:
+                return np.full(self._nts, math.nan)
+            self._ts_settle_pending = False
+        if self._ts_mode == "die":                           # no thermistors: TEMP_SEL = 0 for good
+            self._die_c = die_celsius(self._ts_codes(buf, 1)[0])
+            return np.zeros(0)
+        if self._ts_mode == "thermistor":
+            temps = np.array([thermistor_celsius(c, self.beta, self.r25) for c in self._ts_codes(buf, self._nts)])
+            self._held_temps = temps
+            if self.die_temp_period_s is not None:
+                if self._last_die_t is None:
+                    self._last_die_t = now
+                elif now - self._last_die_t >= self.die_temp_period_s and self._try(
+                        lambda: self._write(r.SYS_CTRL1, [r.CTRL1_ADC_EN])):
+                    self._ts_mode, self._ts_switch_t = "to_die", now
+            return temps
+        if now - self._ts_switch_t >= _TS_SETTLE_S:
+            if self._ts_mode == "to_die":
+                die = die_celsius(self._ts_codes(buf, 1)[0])
+                if self._try(lambda: self._write(r.SYS_CTRL1, [self._ctrl1()])):
+                    self._die_c = die
+                    self._ts_mode, self._ts_switch_t, self._last_die_t = "to_therm", now, now
+            else:
+                self._ts_mode = "thermistor"
+        return self._held_temps.copy()                       # TS registers hold the other sensor meanwhile
+
+    def _xready_recovery(self, now: float, stat: int) -> None:
+        if not stat & r.STAT_DEVICE_XREADY:
+            self._xready_since = None
+            return
+        if self._xready_since is None:
+            self._xready_since = now
+        if self.xready_recovery_s is not None and now - self._xready_since >= self.xready_recovery_s:
+            if self._try(lambda: self._write(r.SYS_STAT, [r.STAT_DEVICE_XREADY])):
+                self._xready_since = None
+                self._try(self._reinit)   # FETs stay off and balancing stopped: the host decides [DS p.24]
+
+    # ---- helpers -----------------------------------------------------------------------------------------------
+    def _ctrl1(self) -> int:
+        return r.CTRL1_ADC_EN | (r.CTRL1_TEMP_SEL if self._ts_mode in ("thermistor", "to_therm") else 0)
+
+    def _reinit(self) -> None:
+        self.errors.reinit += 1
+        if self._ts_mode == "to_die":
+            self._ts_mode = "to_therm"
+        self._init()
+
+    def _cellbal_bytes(self, mask: int) -> list[int]:
+        phys = 0
+        for cell, ch in enumerate(self._channels):
+            if mask >> cell & 1:
+                phys |= 1 << ch
+        return [(phys >> (5 * g)) & 0x1F for g in range(self.chip.groups)]
+
+    def _logical_mask(self, cellbal: Sequence[int]) -> int:
+        phys = 0
+        for g, b in enumerate(cellbal):
+            phys |= (b & 0x1F) << (5 * g)
+        return sum(1 << cell for cell, ch in enumerate(self._channels) if phys >> ch & 1)
+
+    def _configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
+        current = self._read(r.PROTECT1, 5)
+        codes = encode_protection(wanted, self.shunt_ohm, self.gain_uv, self.offset_mv,
+                                  protect3_debug=current[2] & 0x0F)
+        if codes.clamped:
+            log.warning("bq769x0 protection request outside the chip's range, clamped: %s", ", ".join(codes.clamped))
+        self._write_verify(r.PROTECT1, codes.block, mask=0xFF)
+        self.protection_codes = codes
+        self.protection = codes.effective
+        return codes.effective
+
+    def read_protection(self) -> HardwareProtection:
+        """The protections as programmed in the chip now (nominal SI values)."""
+        p = self._command(lambda: self._read(r.PROTECT1, 5), "read_protection")
+        return decode_protection(*p, self.shunt_ohm, self.gain_uv, self.offset_mv)
+
+    def _command(self, fn, what: str):
+        try:
+            return fn()
+        except _CommError as e:
+            raise AfeError(f"bq769x0 {what} failed: {e}") from None
+
+    def _try(self, fn) -> bool:
+        """Best effort inside read(): a failure is counted but does not spoil the sample."""
+        try:
+            fn()
+            return True
+        except _CommError:
+            return False
+
+    def _write_verify(self, reg: int, data: list[int], mask: int) -> None:
+        self._write(reg, data)
+        back = self._read(reg, len(data))
+        if any((a ^ b) & mask for a, b in zip(back, data)):
+            raise _CommError(f"register {reg:#04x} reads back {bytes(back).hex()} after writing {bytes(data).hex()}")
+
+    def _count_os_error(self, e: OSError) -> None:
+        if isinstance(e, TimeoutError) or e.errno == errno.ETIMEDOUT:
+            self.errors.timeout += 1
+        else:
+            self.errors.nack += 1
+
+    def _read(self, reg: int, n: int) -> list[int]:
+        """Auto-increment block read of ``n`` registers from ``reg`` with a repeated start [DS Fig 8-4]."""
+        nbytes = 2 * n if self.crc else n
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.errors.retries += 1
+            w = i2c_msg.write(self.address, [reg])
+            rd = i2c_msg.read(self.address, nbytes)
+            self.wire.transactions += 1
+            self.wire.bytes += 3 + nbytes            # addr_w, reg, addr_r, data (+CRC)
+            self.wire.conditions += 3                # START, Sr, STOP
+            try:
+                self.bus.i2c_rdwr(w, rd)
+            except OSError as e:
+                self._count_os_error(e)
+                last = f"read {reg:#04x}: {e}"
+                continue
+            raw = bytes(rd)
+            if not self.crc:
+                return list(raw)
+            data, bad = split_read(self.address, raw)
+            if bad:
+                self.errors.crc += 1
+                last = f"read {reg:#04x}: {bad} bad CRC byte(s)"
+                continue
+            return data
+        self.errors.failed += 1
+        raise _CommError(last)
+
+    def _write(self, reg: int, data: Sequence[int]) -> None:
+        frame = write_frame(self.address, reg, data, self.crc)
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.errors.retries += 1
+            self.wire.transactions += 1
+            self.wire.bytes += 1 + len(frame)
+            self.wire.conditions += 2
+            try:
+                self.bus.i2c_rdwr(i2c_msg.write(self.address, frame))
+                return
+            except OSError as e:
+                self._count_os_error(e)
+                last = f"write {reg:#04x}: {e}"
+        self.errors.failed += 1
+        raise _CommError(last)
