@@ -31,6 +31,20 @@ class BmsRosConfig(BmsConfig):
     afe: AfeConfig = field(default_factory=AfeConfig)
     sim: SimConfig = field(default_factory=SimConfig)
 
+    def validate(self) -> None:
+        parent = getattr(super(), "validate", None)
+        if parent is not None:
+            parent()
+        f = self.sim.fault
+        needs_chip = f.bus_or_sensor_faults()
+        if needs_chip and self.afe.type != "sim_bq769x0":
+            raise ConfigError(f"sim.fault.{needs_chip[0]}: needs afe.type sim_bq769x0 (bus and sensor faults are "
+                              f"injected into the register-level simulator)")
+        for name in ("stuck_cell", "open_wire_cell", "soft_short_cell"):
+            if getattr(f, name) > self.pack.cell_count:
+                raise ConfigError(f"sim.fault.{name}: cell {getattr(f, name)} does not exist in a "
+                                  f"{self.pack.cell_count}-cell pack")
+
 
 ALL_SPECS: dict[str, ParamSpec] = {s.name: s for s in specs(BmsRosConfig)}
 

@@ -1,7 +1,7 @@
 """AFE and simulation settings (part of the package's parameter tree: ``afe.*`` and ``sim.*``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bms_ros.core.params import param
 
@@ -18,6 +18,36 @@ class AfeConfig:
     thermistor_count: int = param(1, "Thermistors wired to TS1..TS3", min=0, max=3)
     thermistor_beta: float = param(3435.0, "NTC Beta (25/85 degC)", "K", 1000.0, 10000.0)
     thermistor_r25: float = param(10000.0, "NTC resistance at 25 degC", "ohm", 100.0, 1e6)
+
+
+@dataclass
+class SimFaultConfig:
+    """Faults injected into the simulated pack; bus and sensor faults need afe.type sim_bq769x0."""
+
+    nack_rate: float = param(0.0, "Fraction of I2C transactions NACKed", "", 0.0, 1.0, runtime=True)
+    timeout_rate: float = param(0.0, "Fraction of I2C transactions that time out", "", 0.0, 1.0, runtime=True)
+    crc_corrupt_rate: float = param(0.0, "Fraction of I2C reads with a corrupted CRC byte", "", 0.0, 1.0,
+                                    runtime=True)
+    stuck_cell: int = param(0, "Cell (1-based) whose reading is stuck at stuck_cell_voltage; 0: none", min=0,
+                            max=100, runtime=True)
+    stuck_cell_voltage: float = param(3.7, "Reading of the stuck cell", "V", 0.0, 6.0, runtime=True)
+    open_wire_cell: int = param(0, "Cell (1-based) whose upper sense wire is open; 0: none", min=0, max=100,
+                                runtime=True)
+    thermistor: str = param("ok", "Thermistor 1 state", choices=("ok", "open", "short"), runtime=True)
+    external_short: bool = param(False, "Hard short circuit across the pack terminals", runtime=True)
+    soft_short_cell: int = param(0, "Cell (1-based) with a soft internal short (high self-discharge); 0: none",
+                                 min=0, max=100, runtime=True)
+    soft_short_resistance: float = param(100.0, "Resistance of the soft internal short", "ohm", 0.01, 1e6,
+                                         runtime=True)
+
+    def bus_or_sensor_faults(self) -> list[str]:
+        names = []
+        for name in ("nack_rate", "timeout_rate", "crc_corrupt_rate", "stuck_cell", "open_wire_cell"):
+            if getattr(self, name):
+                names.append(name)
+        if self.thermistor != "ok":
+            names.append("thermistor")
+        return names
 
 
 @dataclass
@@ -47,3 +77,4 @@ class SimConfig:
     charger_cell_voltage: float = param(0.0, "Simulated charger constant-voltage setpoint per cell; 0: the "
                                         "chemistry's full voltage (set it high to simulate a broken charger)",
                                         "V", 0.0, 5.0, runtime=True)
+    fault: SimFaultConfig = field(default_factory=SimFaultConfig)

@@ -1,8 +1,10 @@
 """Build the AFE the configuration asks for. The only place that knows every implementation."""
 from __future__ import annotations
 
+import numpy as np
+
 from bms_ros.afe.base import Afe
-from bms_ros.afe.config import AfeConfig, SimConfig
+from bms_ros.afe.config import AfeConfig, SimConfig, SimFaultConfig
 from bms_ros.afe.sim.pack_model import PackModel, PackModelConfig
 from bms_ros.core.chemistry import get_chemistry
 from bms_ros.core.config import PackConfig
@@ -28,14 +30,43 @@ def apply_sim_inputs(model: PackModel, sim: SimConfig) -> None:
 def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
     if afe.type == "sim":
         from bms_ros.afe.sim.simulated_afe import SimulatedAfe
-        return SimulatedAfe(make_pack_model(pack, sim), thermistor_count=max(1, afe.thermistor_count))
+        ideal = SimulatedAfe(make_pack_model(pack, sim), thermistor_count=max(1, afe.thermistor_count))
+        apply_sim_faults(ideal, sim.fault)
+        return ideal
     if afe.type == "sim_bq769x0":
         from bms_ros.afe.sim.simulated_bq769x0 import SimulatedBq769x0
-        return SimulatedBq769x0.from_config(make_pack_model(pack, sim), afe)
+        chip = SimulatedBq769x0.from_config(make_pack_model(pack, sim), afe)
+        apply_sim_faults(chip, sim.fault)
+        return chip
     if afe.type == "bq769x0":
         from bms_ros.afe.bq769x0.driver import Bq769x0Afe
         return Bq769x0Afe.open(afe, pack.cell_count)
     raise ValueError(f"afe.type {afe.type!r} has no AFE object (replay samples arrive on a topic)")
+
+
+def apply_sim_faults(afe: Afe, f: SimFaultConfig) -> None:
+    """Make the simulated AFE's injected faults match ``f`` (pack faults on any simulated AFE; bus and sensor
+    faults on the register-level simulator, which configuration validation requires for them)."""
+    pack = pack_model_of(afe)
+    if pack is None:
+        return
+    pack.external_short = f.external_short
+    pack.internal_short_ohm[:] = np.inf
+    if f.soft_short_cell:
+        pack.internal_short_ohm[f.soft_short_cell - 1] = f.soft_short_resistance
+    faults = getattr(afe, "faults", None)
+    if faults is None:
+        return
+    faults.nack_rate, faults.timeout_rate, faults.crc_corrupt_rate = f.nack_rate, f.timeout_rate, f.crc_corrupt_rate
+    faults.clear_measurement_faults()
+    if f.stuck_cell:
+        faults.stuck_cell(f.stuck_cell - 1, f.stuck_cell_voltage)
+    if f.open_wire_cell:
+        faults.open_wire(f.open_wire_cell - 1)
+    if f.thermistor == "open":
+        faults.thermistor_open(0)
+    elif f.thermistor == "short":
+        faults.thermistor_short(0)
 
 
 def pack_model_of(afe: Afe) -> PackModel | None:

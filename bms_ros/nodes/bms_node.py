@@ -24,7 +24,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.afe.base import Afe, AfeError
-from bms_ros.afe.factory import apply_sim_inputs, make_afe, pack_model_of
+from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, make_afe, pack_model_of
 from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
 from bms_ros.core.bms import Bms
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
@@ -221,6 +221,7 @@ class BmsNode(Node):
                 update(cfg)
             if self.sim is not None and any(n.startswith("sim.") for n in changed):
                 apply_sim_inputs(self.sim.pack, cfg.sim)
+                apply_sim_faults(self.afe, cfg.sim.fault)
                 self.sim.reconfigure(cfg.sim)
         return SetParametersResult(successful=True)
 
