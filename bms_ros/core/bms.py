@@ -1,55 +1,269 @@
-"""The BMS core: one ``step(sample)`` per AFE read decides faults, FETs and outputs."""
+"""The BMS core: one ``step(sample)`` per AFE read decides faults, FETs, current limits and balancing.
+
+Data flows one way: sample -> measurement -> protections -> FET state machine -> current limits -> balancing
+-> BmsOutput. Time comes only from ``sample.stamp``. The node (or bms-replay, or a test) only transports.
+"""
 from __future__ import annotations
 
+import logging
 import math
+from collections import deque
+from typing import Any
 
 import numpy as np
 
+from bms_ros.core.balancing import Balancer
+from bms_ros.core.chemistry import get_chemistry
 from bms_ros.core.config import BmsConfig
 from bms_ros.core.estimator import StateEstimator
-from bms_ros.core.faults import Fault
-from bms_ros.core.types import BmsOutput, BmsState, PackSample
+from bms_ros.core.faults import Fault, fault_names
+from bms_ros.core.fet_control import FetController, FetInputs
+from bms_ros.core.limits import CurrentLimiter
+from bms_ros.core.persistence import StateStore
+from bms_ros.core.protection import FaultEvent, Measurer, Protection, ProtectionResult
+from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estimate, PackSample
+
+log = logging.getLogger(__name__)
+
+STORE_SECTION = "protection"
+_OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 
 
 class Bms:
-    def __init__(self, config: BmsConfig):
-        self.cfg = config
-        self.estimator = StateEstimator(config)
-        self.charge_enable = True
-        self.discharge_enable = True
-        self._last_valid: float | None = None
+    """The decision core for one pack.
 
+    ``store``: where latched faults, the fault log and per-cell balancing times persist (None: nowhere).
+    """
+
+    def __init__(self, config: BmsConfig, store: StateStore | None = None):
+        self.cfg = config
+        self.store = store
+        n = config.pack.cell_count
+        self.chem = get_chemistry(config.pack.chemistry)
+        self.estimator = StateEstimator(config)
+        self.measurer = Measurer(config.protection)
+        self.protection = Protection(config.protection)
+        self.fets = FetController(config.fet)
+        self.limiter = CurrentLimiter(config.limits)
+        self.balancer = Balancer(config.balancing, n)
+        self.fault_log: deque[dict[str, Any]] = deque(maxlen=config.protection.fault_log_size)
+        self._last_valid: float | None = None
+        self._last_result: ProtectionResult = self.protection.result_now()
+        self._last_fresh = False
+        self._charge_complete = False
+        self._pending_events: list[FaultEvent] = []
+        self._saved_latched = 0
+        self.last_output: BmsOutput | None = None
+        self._restore()
+
+    # ------------------------------------------------------------------------------------------- host side
+    @property
+    def balancing_constraints(self) -> BalancingConstraints:
+        return self.balancer.constraints
+
+    @balancing_constraints.setter
+    def balancing_constraints(self, c: BalancingConstraints) -> None:
+        self.balancer.constraints = c
+
+    @property
+    def balancing_time_s(self) -> np.ndarray:
+        """Seconds each cell has been balanced (bled or transferred), persisted with the store."""
+        return self.balancer.time_s
+
+    def set_config(self, config: BmsConfig) -> None:
+        """Apply changed (runtime) parameters; state (faults, timers, requests) is kept."""
+        if config.pack.cell_count != self.cfg.pack.cell_count:
+            raise ValueError("pack.cell_count cannot change while running")
+        self.cfg = config
+        self.measurer.cfg = config.protection
+        self.protection.set_config(config.protection)
+        self.fets.cfg = config.fet
+        self.limiter.cfg = config.limits
+        self.balancer.cfg = config.balancing
+
+    def set_charge_enable(self, enable: bool) -> tuple[bool, str]:
+        """Host request; remembered and applied once the protections allow it. Disabling always succeeds."""
+        self.fets.charge_request = bool(enable)
+        if not enable:
+            return True, "charging disabled"
+        why = self._forbidden(charge=True)
+        return (False, f"charge enable remembered, but charging is blocked: {why}") if why else \
+            (True, "charging enabled")
+
+    def set_discharge_enable(self, enable: bool) -> tuple[bool, str]:
+        self.fets.discharge_request = bool(enable)
+        if not enable:
+            return True, "discharging disabled"
+        why = self._forbidden(charge=False)
+        return (False, f"discharge enable remembered, but discharging is blocked: {why}") if why else \
+            (True, "discharging enabled")
+
+    def _forbidden(self, charge: bool) -> str:
+        if self.fets.shut_down:
+            return "shut down"
+        if self._last_valid is None:
+            return "no valid data yet"
+        if not self._last_fresh:
+            return "data stale"
+        r = self._last_result
+        if r.latched:
+            return "latched fault " + ", ".join(fault_names(r.latched)) + " (needs a fault reset)"
+        mask = r.block_charge if charge else r.block_discharge
+        return ", ".join(fault_names(mask))
+
+    def reset_faults(self, now: float) -> tuple[list[str], list[str]]:
+        """Clear latched faults whose condition is gone; returns (cleared names, still latched names)."""
+        cleared, remaining, events = self.protection.reset(now)
+        self._log_events(events, self.last_output.sample if self.last_output else None)
+        self._last_result = self.protection.result_now()
+        self._persist(force=bool(cleared))
+        return cleared, remaining
+
+    def shutdown(self) -> None:
+        """Safe state: both FETs off and no balancing from now on; persists the state."""
+        self.fets.shut_down = True
+        self._persist(force=True)
+
+    @property
+    def fault_history(self) -> list[dict[str, Any]]:
+        return list(self.fault_log)
+
+    # ------------------------------------------------------------------------------------------------ step
     def step(self, sample: PackSample) -> BmsOutput:
-        p = self.cfg.protection
-        faults = Fault.NONE
-        cells = sample.cell_voltages
-        valid = sample.comm_ok and bool(np.all(np.isfinite(cells))) and not math.isnan(sample.current)
-        if valid:
-            self._last_valid = sample.stamp
-        fresh = self._last_valid is not None and sample.stamp - self._last_valid <= p.stale_timeout
-        if not fresh:
-            faults |= Fault.AFE_COMM_LOSS
-        if valid:
-            if np.max(cells) > p.cell_overvoltage:
-                faults |= Fault.CELL_OVERVOLTAGE
-            if np.min(cells) < p.cell_undervoltage:
-                faults |= Fault.CELL_UNDERVOLTAGE
-            t = sample.temperatures[np.isfinite(sample.temperatures)]
-            if t.size and np.min(t) < p.charge_temp_min:
-                faults |= Fault.CHARGE_UNDERTEMPERATURE
-            if t.size and np.max(t) > p.charge_temp_max:
-                faults |= Fault.CHARGE_OVERTEMPERATURE
-        block_charge = Fault.AFE_COMM_LOSS | Fault.CELL_OVERVOLTAGE | Fault.CHARGE_UNDERTEMPERATURE \
-            | Fault.CHARGE_OVERTEMPERATURE
-        block_discharge = Fault.AFE_COMM_LOSS | Fault.CELL_UNDERVOLTAGE
-        chg = fresh and self.charge_enable and not faults & block_charge
-        dsg = fresh and self.discharge_enable and not faults & block_discharge
-        est = self.estimator.update(sample)
-        state = BmsState.FAULT if faults else (BmsState.CHARGING if sample.current > 0.05 else BmsState.DISCHARGING
-                                               if sample.current < -0.05 else BmsState.STANDBY)
-        return BmsOutput(
-            stamp=sample.stamp, sample=sample, state=state, charge_fet=bool(chg), discharge_fet=bool(dsg),
-            faults_active=int(faults), faults_latched=0, warnings=0,
-            charge_enable_requested=self.charge_enable, discharge_enable_requested=self.discharge_enable,
-            charge_current_limit=math.nan, discharge_current_limit=math.nan, limit_reason="",
-            balancing_mask=0, estimate=est, data_fresh=fresh)
+        cfg = self.cfg
+        t = sample.stamp
+        m = self.measurer.measure(sample)
+        if m.valid:
+            self._last_valid = t
+        have = self._last_valid is not None
+        fresh = have and t - self._last_valid <= cfg.protection.stale_timeout  # type: ignore[operator]
+        self._last_fresh = fresh
+
+        prot = self.protection.evaluate(m)
+        self._last_result = prot
+        if prot.events:
+            self._log_events(prot.events, sample)
+
+        est = self.estimator.update(sample if m.valid else _missing_like(sample))
+
+        warn_c, warn_d = self.protection.warnings_blocking()
+        fet = self.fets.update(FetInputs(valid=m.valid, fresh=fresh, have_data=have,
+                                         current=sample.current if m.valid else math.nan,
+                                         block_charge=prot.block_charge, block_discharge=prot.block_discharge,
+                                         latched=prot.latched, warn_charge=warn_c, warn_discharge=warn_d))
+
+        lim = self.limiter.update(t, cfg.protection, charge_on=fet.charge, discharge_on=fet.discharge,
+                                  charge_off_reason=fet.charge_reason, discharge_off_reason=fet.discharge_reason,
+                                  measured=m.valid, cell_max=m.cell_max, cell_min=m.cell_min,
+                                  temp_min=m.temp_min, temp_max=m.temp_max, soc=est.soc)
+
+        hottest = _nanmax(m.temp_max, sample.die_temperature)
+        operational = fet.state not in (BmsState.SHUTDOWN, BmsState.FAULT, BmsState.INIT)
+        bal = self.balancer.update(t, sample.cell_voltages, sample.current, hottest, m.valid,
+                                   fresh and operational, prot.active | prot.latched)
+
+        charging = m.valid and sample.current > cfg.fet.state_current
+        if prot.active & _OV_FAULTS:
+            self._charge_complete = True
+        elif m.valid and m.cell_max >= self.chem.full_v - 0.01 and 0.0 <= sample.current < \
+                0.05 * cfg.pack.design_capacity_ah and fet.charge:
+            self._charge_complete = True
+        elif m.valid and (m.cell_max < self.chem.full_v - 0.1 or sample.current < -cfg.fet.state_current):
+            self._charge_complete = False
+
+        self._persist()
+        out = BmsOutput(
+            stamp=t, sample=sample, state=fet.state, charge_fet=fet.charge, discharge_fet=fet.discharge,
+            faults_active=prot.active, faults_latched=prot.latched, warnings=prot.warnings,
+            charge_enable_requested=self.fets.charge_request,
+            discharge_enable_requested=self.fets.discharge_request,
+            charge_current_limit=lim.charge, discharge_current_limit=lim.discharge, limit_reason=lim.reason,
+            balancing_mask=bal.mask, estimate=est, charger_present=bool(charging),
+            charge_complete=self._charge_complete, data_fresh=bool(fresh),
+            balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
+            balancing_reason=bal.reason, invalid_reason=m.invalid_reason)
+        self.last_output = out
+        return out
+
+    # ----------------------------------------------------------------------------------------- persistence
+    def _log_events(self, events: list[FaultEvent], sample: PackSample | None) -> None:
+        for e in events:
+            d = e.to_dict()
+            if sample is not None:
+                d["context"] = _context(sample)
+            self.fault_log.append(d)
+            self._pending_events.append(e)
+            log.info("fault %s %s at %.3f s (value %s) %s", e.fault, e.event, e.stamp, d["value"], e.detail)
+
+    def _persist(self, force: bool = False) -> None:
+        if self.store is None:
+            self._pending_events.clear()
+            return
+        latched = int(self.protection.bits @ self.protection.latched)
+        if not force and not self._pending_events and latched == self._saved_latched:
+            return
+        state = {
+            "latched": fault_names(latched),
+            "fault_log": list(self.fault_log),
+            "balancing_time_s": self.balancer.time_s.tolist(),
+        }
+        try:
+            self.store.put(STORE_SECTION, state)
+        except OSError as e:
+            log.error("cannot persist the protection state to %s: %s", self.store.path, e)
+            return
+        self._saved_latched = latched
+        self._pending_events.clear()
+
+    def _restore(self) -> None:
+        if self.store is None:
+            return
+        state = self.store.get(STORE_SECTION) or {}
+        if not isinstance(state, dict):
+            log.warning("stored protection state is not a mapping; ignored")
+            return
+        mask = 0
+        for name in state.get("latched", []) or []:
+            try:
+                mask |= int(Fault[name])
+            except (KeyError, TypeError):
+                log.warning("stored latched fault %r is unknown; ignored", name)
+        self.protection.restore_latched(mask)
+        self._saved_latched = int(self.protection.bits @ self.protection.latched)
+        entries = state.get("fault_log", []) or []
+        if isinstance(entries, list):
+            self.fault_log.extend(e for e in entries if isinstance(e, dict))
+        bt = state.get("balancing_time_s")
+        if isinstance(bt, list) and len(bt) == self.cfg.pack.cell_count:
+            try:
+                self.balancer.time_s = np.array([float(x or 0.0) for x in bt])
+            except (TypeError, ValueError):
+                pass
+        self._last_result = self.protection.result_now()
+
+
+def _missing_like(s: PackSample) -> PackSample:
+    return PackSample.missing(s.stamp, s.cell_count, int(s.temperatures.shape[0]), s.read_errors, s.crc_errors)
+
+
+def _nanmax(a: float, b: float) -> float:
+    if math.isnan(a):
+        return b
+    if math.isnan(b):
+        return a
+    return max(a, b)
+
+
+def _context(s: PackSample) -> dict[str, Any]:
+    def f(x: float) -> float | None:
+        return None if not math.isfinite(x) else round(float(x), 4)
+    cells = s.cell_voltages
+    ok = cells[np.isfinite(cells)]
+    temps = s.temperatures[np.isfinite(s.temperatures)]
+    return {"cell_max": f(ok.max()) if ok.size else None, "cell_min": f(ok.min()) if ok.size else None,
+            "pack_voltage": f(s.pack_voltage), "current": f(s.current),
+            "temp_max": f(temps.max()) if temps.size else None, "temp_min": f(temps.min()) if temps.size else None,
+            "afe_flags": int(s.afe_flags)}
+
+
+__all__ = ["Bms", "BmsOutput", "Estimate"]

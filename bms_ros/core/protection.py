@@ -1,28 +1,596 @@
-"""Protection: thresholds, delays, hysteresis and latching for every fault (skeleton; see issue 4)."""
+"""Protection: thresholds, delays, hysteresis, latching and escalation for every fault.
+
+Every fault follows the same small state machine, evaluated for all faults at once with numpy:
+
+* a *condition* is beyond its ``threshold`` -> a **warning** while the ``delay`` runs, then the fault
+  **trips** (becomes active);
+* an active fault **releases** once its value has been back past ``release`` for ``hold`` seconds;
+* on a trip the fault also **latches** when its policy says so (``latch``, always for severe faults, or when
+  it tripped ``escalation_count`` times within ``escalation_window``). A latched fault opens both FETs until a
+  fault reset, which is accepted only once the condition has released.
+
+Boolean conditions (AFE flags, implausible data, sensor loss, comm loss) use the same machine with the value
+1.0/0.0 against a threshold of 0.5. Unknown values (NaN: missing sample, no thermistor) neither start nor
+stop a trip delay, but restart a release hold.
+
+``POLICY`` below is the one table of what each fault does; ``policy_table(cfg)`` resolves it with the
+configured numbers (for documentation, diagnostics and tests).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+from collections import deque
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from bms_ros.core.faults import Fault
 from bms_ros.core.params import ConfigError, param
+from bms_ros.core.types import AfeFlag, PackSample
+
+# --------------------------------------------------------------------------------------------- configuration
+
+
+def _section(cls_name: str, what: str, *, unit: str = "", lo: float = 0.0, hi: float = 1.0,
+             threshold: float | None = None, release: float | None = None, delay: float = 1.0,
+             hold: float = 5.0, latch: bool | None = False, escalation: int | None = 0,
+             escalation_window: float = 600.0, extra: tuple = ()) -> type:
+    """A config section ``protection.<name>`` with the fields this fault uses.
+
+    ``latch=None``: the fault always latches (no ``latch`` parameter). ``escalation=None``: no escalation
+    parameters (the fault always latches anyway).
+    """
+    fields: list = []
+    if threshold is not None:
+        fields.append(("threshold", float, param(threshold, f"{what}: trip threshold", unit, lo, hi, runtime=True)))
+    if release is not None:
+        fields.append(("release", float, param(release, f"{what}: the value must be back past this (hysteresis) "
+                                                        "before the fault releases", unit, lo, hi, runtime=True)))
+    fields.append(("delay", float, param(delay, f"{what}: the condition must persist this long to trip", "s",
+                                         0.0, 600.0, runtime=True)))
+    fields.append(("hold", float, param(hold, f"{what}: the condition must be gone this long to release", "s",
+                                        0.0, 3600.0, runtime=True)))
+    if latch is not None:
+        fields.append(("latch", bool, param(latch, f"{what}: latch until a fault reset instead of releasing "
+                                                   "on its own", runtime=True)))
+    if escalation is not None:
+        fields.append(("escalation_count", int, param(
+            escalation, f"{what}: latch when it trips this many times within escalation_window (0 = never)",
+            min=0, max=100, runtime=True)))
+        fields.append(("escalation_window", float, param(
+            escalation_window, f"{what}: window for escalation_count", "s", 1.0, 86400.0, runtime=True)))
+    fields.extend(extra)
+    cls = dataclasses.make_dataclass(cls_name, fields)
+    cls.__module__ = __name__
+    cls.__doc__ = f"protection section: {what}"
+    return cls
+
+
+_V = dict(unit="V", lo=0.0, hi=6.0)
+_A = dict(unit="A", lo=0.0, hi=10000.0)
+_T = dict(unit="degC", lo=-60.0, hi=150.0)
+
+CellOvervoltage = _section("CellOvervoltage", "Cell over-voltage (highest cell, software)", **_V,
+                           threshold=4.25, release=4.15, delay=1.0, hold=5.0)
+CellUndervoltage = _section("CellUndervoltage", "Cell under-voltage (lowest cell, software)", **_V,
+                            threshold=2.8, release=3.0, delay=2.0, hold=5.0)
+CellOvervoltageHard = _section("CellOvervoltageHard", "Cell above the hard limit (always latches)", **_V,
+                               threshold=4.35, release=4.25, delay=0.5, hold=5.0, latch=None, escalation=None)
+CellUndervoltageDeep = _section("CellUndervoltageDeep", "Cell deeply discharged (always latches)", **_V,
+                                threshold=2.5, release=2.8, delay=2.0, hold=5.0, latch=None, escalation=None)
+PackOvervoltage = _section("PackOvervoltage", "Pack over-voltage, as pack voltage / cell count", **_V,
+                           threshold=4.25, release=4.15, delay=1.0, hold=5.0)
+PackUndervoltage = _section("PackUndervoltage", "Pack under-voltage, as pack voltage / cell count", **_V,
+                            threshold=2.8, release=3.0, delay=2.0, hold=5.0)
+ChargeOvercurrent = _section("ChargeOvercurrent", "Charge over-current", **_A, threshold=15.0, release=12.0,
+                             delay=2.0, hold=10.0, escalation=3)
+DischargeOvercurrent = _section("DischargeOvercurrent", "Discharge over-current, fast high level (magnitude)",
+                                **_A, threshold=35.0, release=28.0, delay=0.5, hold=10.0, escalation=3)
+DischargeOvercurrentSustained = _section(
+    "DischargeOvercurrentSustained", "Discharge over-current, slower sustained level (magnitude)", **_A,
+    threshold=20.0, release=15.0, delay=10.0, hold=30.0, escalation=3)
+ShortCircuit = _section("ShortCircuit", "Short circuit reported by the AFE (always latches)", delay=0.0, hold=1.0,
+                        latch=None, escalation=None)
+ChargeOvertemperature = _section("ChargeOvertemperature", "Too hot to charge (hottest thermistor)", **_T,
+                                 threshold=45.0, release=40.0, delay=2.0, hold=10.0)
+ChargeUndertemperature = _section("ChargeUndertemperature", "Too cold to charge (coldest thermistor)", **_T,
+                                  threshold=0.0, release=3.0, delay=2.0, hold=10.0)
+DischargeOvertemperature = _section("DischargeOvertemperature", "Too hot to discharge (hottest thermistor)",
+                                    **_T, threshold=60.0, release=55.0, delay=2.0, hold=10.0)
+DischargeUndertemperature = _section("DischargeUndertemperature", "Too cold to discharge (coldest thermistor)",
+                                     **_T, threshold=-20.0, release=-17.0, delay=2.0, hold=10.0)
+AfeOvertemperature = _section("AfeOvertemperature", "AFE die over-temperature", **_T, threshold=85.0,
+                              release=75.0, delay=2.0, hold=10.0)
+CellImbalance = _section("CellImbalance", "Cell voltage spread (highest - lowest); reported, no FET action",
+                         unit="V", lo=0.001, hi=2.0, threshold=0.15, release=0.10, delay=30.0, hold=30.0)
+ImplausibleData = _section(
+    "ImplausibleData", "Implausible measurement (NaN, cell outside the physical range, sum of cells vs pack "
+    "voltage, frozen values)", delay=1.0, hold=5.0, escalation=3,
+    extra=(
+        ("cell_min", float, param(0.5, "Lowest physically plausible cell reading", "V", 0.0, 6.0, runtime=True)),
+        ("cell_max", float, param(5.0, "Highest physically plausible cell reading", "V", 0.0, 6.0, runtime=True)),
+        ("pack_tolerance_per_cell", float, param(
+            0.05, "Allowed |sum of cells - pack voltage|, per cell in series", "V", 0.001, 1.0, runtime=True)),
+        ("frozen_time", float, param(
+            30.0, "Implausible when every cell voltage and the current repeat bit-identically for this long while "
+            "a current flows (0 = off)", "s", 0.0, 3600.0, runtime=True)),
+        ("frozen_min_current", float, param(
+            0.2, "Frozen values count only at a current magnitude above this (at rest, constant readings are "
+            "physically consistent)", "A", 0.0, 1000.0, runtime=True)),
+    ))
+SensorLoss = _section(
+    "SensorLoss", "Thermistor lost (NaN, open or shorted: outside the plausible range)", delay=2.0, hold=5.0,
+    extra=(
+        ("temperature_min", float, param(-45.0, "Readings below this are an open thermistor", "degC", -100.0, 50.0,
+                                         runtime=True)),
+        ("temperature_max", float, param(125.0, "Readings above this are a shorted thermistor", "degC", 50.0,
+                                         300.0, runtime=True)),
+        ("min_thermistors", int, param(1, "Fewer thermistor readings than this is a sensor loss (0 allows a pack "
+                                       "without temperature sensing)", min=0, max=16, runtime=True)),
+    ))
+AfeCommLoss = _section("AfeCommLoss", "AFE communication lost (failed reads)", delay=1.0, hold=2.0)
+AfeDeviceFault = _section("AfeDeviceFault", "AFE internal device fault flag", delay=0.0, hold=5.0, escalation=3)
+AfeHwOvervoltage = _section("AfeHwOvervoltage", "AFE hardware cell over-voltage trip flag", delay=0.0, hold=5.0,
+                            escalation=3)
+AfeHwUndervoltage = _section("AfeHwUndervoltage", "AFE hardware cell under-voltage trip flag", delay=0.0,
+                             hold=5.0, escalation=3)
+AfeHwOvercurrent = _section("AfeHwOvercurrent", "AFE hardware discharge over-current trip flag", delay=0.0,
+                            hold=10.0, escalation=3)
 
 
 @dataclass
 class ProtectionConfig:
-    cell_overvoltage: float = param(4.25, "Cell over-voltage trip (software)", "V", 1.0, 5.0, runtime=True)
-    cell_overvoltage_release: float = param(4.15, "Cell over-voltage release", "V", 1.0, 5.0, runtime=True)
-    cell_undervoltage: float = param(2.8, "Cell under-voltage trip (software)", "V", 0.5, 5.0, runtime=True)
-    cell_undervoltage_release: float = param(3.0, "Cell under-voltage release", "V", 0.5, 5.0, runtime=True)
-    charge_temp_min: float = param(0.0, "Lowest temperature charging is allowed at", "degC", -60.0, 100.0,
-                                   runtime=True)
-    charge_temp_max: float = param(45.0, "Highest temperature charging is allowed at", "degC", -60.0, 100.0,
-                                   runtime=True)
     stale_timeout: float = param(1.0, "FETs open when no valid sample arrived for this long", "s", 0.05, 60.0,
                                  runtime=True)
+    afe_flag_clear_timeout: float = param(
+        2.0, "After a fault reset or a clear request, an AFE status flag still read back is ignored this long",
+        "s", 0.1, 60.0, runtime=True)
+    fault_log_size: int = param(200, "Entries kept in the persistent fault log", min=1, max=100000)
+    cell_overvoltage: CellOvervoltage = field(default_factory=CellOvervoltage)
+    cell_undervoltage: CellUndervoltage = field(default_factory=CellUndervoltage)
+    cell_overvoltage_hard: CellOvervoltageHard = field(default_factory=CellOvervoltageHard)
+    cell_undervoltage_deep: CellUndervoltageDeep = field(default_factory=CellUndervoltageDeep)
+    pack_overvoltage: PackOvervoltage = field(default_factory=PackOvervoltage)
+    pack_undervoltage: PackUndervoltage = field(default_factory=PackUndervoltage)
+    charge_overcurrent: ChargeOvercurrent = field(default_factory=ChargeOvercurrent)
+    discharge_overcurrent: DischargeOvercurrent = field(default_factory=DischargeOvercurrent)
+    discharge_overcurrent_sustained: DischargeOvercurrentSustained = field(
+        default_factory=DischargeOvercurrentSustained)
+    short_circuit: ShortCircuit = field(default_factory=ShortCircuit)
+    charge_overtemperature: ChargeOvertemperature = field(default_factory=ChargeOvertemperature)
+    charge_undertemperature: ChargeUndertemperature = field(default_factory=ChargeUndertemperature)
+    discharge_overtemperature: DischargeOvertemperature = field(default_factory=DischargeOvertemperature)
+    discharge_undertemperature: DischargeUndertemperature = field(default_factory=DischargeUndertemperature)
+    afe_overtemperature: AfeOvertemperature = field(default_factory=AfeOvertemperature)
+    cell_imbalance: CellImbalance = field(default_factory=CellImbalance)
+    implausible_data: ImplausibleData = field(default_factory=ImplausibleData)
+    sensor_loss: SensorLoss = field(default_factory=SensorLoss)
+    afe_comm_loss: AfeCommLoss = field(default_factory=AfeCommLoss)
+    afe_device_fault: AfeDeviceFault = field(default_factory=AfeDeviceFault)
+    afe_hw_overvoltage: AfeHwOvervoltage = field(default_factory=AfeHwOvervoltage)
+    afe_hw_undervoltage: AfeHwUndervoltage = field(default_factory=AfeHwUndervoltage)
+    afe_hw_overcurrent: AfeHwOvercurrent = field(default_factory=AfeHwOvercurrent)
 
     def validate(self) -> None:
-        if self.cell_overvoltage_release >= self.cell_overvoltage:
-            raise ConfigError("protection.cell_overvoltage_release: must be below protection.cell_overvoltage")
-        if self.cell_undervoltage_release <= self.cell_undervoltage:
-            raise ConfigError("protection.cell_undervoltage_release: must be above protection.cell_undervoltage")
-        if self.charge_temp_min >= self.charge_temp_max:
-            raise ConfigError("protection.charge_temp_min: must be below protection.charge_temp_max")
+        for rule in POLICY:
+            sec = getattr(self, rule.section)
+            if rule.kind != "value":
+                continue
+            name = f"protection.{rule.section}"
+            if rule.direction > 0 and not sec.release < sec.threshold:
+                raise ConfigError(f"{name}.release: must be below {name}.threshold")
+            if rule.direction < 0 and not sec.release > sec.threshold:
+                raise ConfigError(f"{name}.release: must be above {name}.threshold")
+
+        def below(a: str, b: str) -> None:
+            va, vb = _get(self, a), _get(self, b)
+            if not va < vb:
+                raise ConfigError(f"protection.{a}: {va} must be below protection.{b} ({vb})")
+
+        below("cell_undervoltage_deep.threshold", "cell_undervoltage.threshold")
+        below("cell_undervoltage.threshold", "cell_overvoltage.threshold")
+        below("cell_overvoltage.threshold", "cell_overvoltage_hard.threshold")
+        below("cell_undervoltage.release", "cell_overvoltage.release")
+        below("pack_undervoltage.threshold", "pack_overvoltage.threshold")
+        below("implausible_data.cell_min", "cell_undervoltage_deep.threshold")
+        below("cell_overvoltage_hard.threshold", "implausible_data.cell_max")
+        below("charge_undertemperature.threshold", "charge_overtemperature.threshold")
+        below("charge_undertemperature.release", "charge_overtemperature.release")
+        below("discharge_undertemperature.threshold", "discharge_overtemperature.threshold")
+        below("discharge_undertemperature.release", "discharge_overtemperature.release")
+        below("sensor_loss.temperature_min", "discharge_undertemperature.threshold")
+        below("discharge_overtemperature.threshold", "sensor_loss.temperature_max")
+        below("discharge_overcurrent_sustained.threshold", "discharge_overcurrent.threshold")
+        if self.discharge_overcurrent.delay > self.discharge_overcurrent_sustained.delay:
+            raise ConfigError("protection.discharge_overcurrent.delay: must not exceed "
+                              "protection.discharge_overcurrent_sustained.delay (the fast level is the fast one)")
+
+
+def _get(obj: object, dotted: str) -> float:
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------------------------------------ policy table
+
+@dataclass(frozen=True)
+class Rule:
+    fault: Fault
+    section: str                 # ProtectionConfig attribute
+    measure: str                 # key of the measurement vector (see Measurement)
+    kind: str                    # "value" (threshold/release) or "flag" (condition 1.0/0.0)
+    direction: int               # +1: trips above the threshold, -1: below
+    blocks_charge: bool
+    blocks_discharge: bool
+    always_latch: bool = False
+    afe_flag: AfeFlag = AfeFlag.NONE   # the AFE status flag behind a "flag" rule
+
+
+C, D = True, True
+_ = False
+POLICY: tuple[Rule, ...] = (
+    #    fault                                  section                          measure        kind   dir   chg dsg
+    Rule(Fault.CELL_OVERVOLTAGE, "cell_overvoltage", "cell_max", "value", +1, C, _),
+    Rule(Fault.CELL_UNDERVOLTAGE, "cell_undervoltage", "cell_min", "value", -1, _, D),
+    Rule(Fault.CELL_OVERVOLTAGE_HARD, "cell_overvoltage_hard", "cell_max", "value", +1, C, D, always_latch=True),
+    Rule(Fault.CELL_UNDERVOLTAGE_DEEP, "cell_undervoltage_deep", "cell_min", "value", -1, C, D, always_latch=True),
+    Rule(Fault.PACK_OVERVOLTAGE, "pack_overvoltage", "pack_avg", "value", +1, C, _),
+    Rule(Fault.PACK_UNDERVOLTAGE, "pack_undervoltage", "pack_avg", "value", -1, _, D),
+    Rule(Fault.CHARGE_OVERCURRENT, "charge_overcurrent", "charge_current", "value", +1, C, _),
+    Rule(Fault.DISCHARGE_OVERCURRENT, "discharge_overcurrent", "discharge_current", "value", +1, _, D),
+    Rule(Fault.DISCHARGE_OVERCURRENT_SUSTAINED, "discharge_overcurrent_sustained", "discharge_current", "value",
+         +1, _, D),
+    Rule(Fault.SHORT_CIRCUIT, "short_circuit", "flag_short_circuit", "flag", +1, C, D, always_latch=True,
+         afe_flag=AfeFlag.SHORT_CIRCUIT),
+    Rule(Fault.CHARGE_OVERTEMPERATURE, "charge_overtemperature", "temp_max", "value", +1, C, _),
+    Rule(Fault.CHARGE_UNDERTEMPERATURE, "charge_undertemperature", "temp_min", "value", -1, C, _),
+    Rule(Fault.DISCHARGE_OVERTEMPERATURE, "discharge_overtemperature", "temp_max", "value", +1, C, D),
+    Rule(Fault.DISCHARGE_UNDERTEMPERATURE, "discharge_undertemperature", "temp_min", "value", -1, C, D),
+    Rule(Fault.AFE_OVERTEMPERATURE, "afe_overtemperature", "die_temp", "value", +1, C, D),
+    Rule(Fault.CELL_IMBALANCE, "cell_imbalance", "cell_spread", "value", +1, _, _),
+    Rule(Fault.IMPLAUSIBLE_DATA, "implausible_data", "implausible", "flag", +1, C, D),
+    Rule(Fault.SENSOR_LOSS, "sensor_loss", "sensor_loss", "flag", +1, C, D),
+    Rule(Fault.AFE_COMM_LOSS, "afe_comm_loss", "comm_loss", "flag", +1, C, D),
+    Rule(Fault.AFE_DEVICE_FAULT, "afe_device_fault", "flag_device_fault", "flag", +1, C, D,
+         afe_flag=AfeFlag.DEVICE_FAULT),
+    Rule(Fault.AFE_HW_OVERVOLTAGE, "afe_hw_overvoltage", "flag_hw_ov", "flag", +1, C, _,
+         afe_flag=AfeFlag.OVERVOLTAGE),
+    Rule(Fault.AFE_HW_UNDERVOLTAGE, "afe_hw_undervoltage", "flag_hw_uv", "flag", +1, _, D,
+         afe_flag=AfeFlag.UNDERVOLTAGE),
+    Rule(Fault.AFE_HW_OVERCURRENT, "afe_hw_overcurrent", "flag_hw_oc", "flag", +1, _, D,
+         afe_flag=AfeFlag.OVERCURRENT_DISCHARGE),
+)
+del C, D, _
+
+MEASURES: tuple[str, ...] = tuple(dict.fromkeys(r.measure for r in POLICY))
+RULE_INDEX: dict[Fault, int] = {r.fault: i for i, r in enumerate(POLICY)}
+BLOCKS_CHARGE: int = sum(int(r.fault) for r in POLICY if r.blocks_charge)
+BLOCKS_DISCHARGE: int = sum(int(r.fault) for r in POLICY if r.blocks_discharge)
+ALL_FAULTS: int = sum(int(r.fault) for r in POLICY)
+
+
+@dataclass(frozen=True)
+class ResolvedPolicy:
+    fault: str
+    parameters: str              # protection.<section>
+    trips_when: str              # e.g. "cell_max > 4.25 for 1 s"
+    releases_when: str
+    blocks: str                  # "charge", "discharge", "both", "none (reported)"
+    on_trip: str                 # "auto-release", "latch", "always latch"
+    escalation: str              # "latch after 3 trips in 600 s" or "-"
+
+
+def policy_table(cfg: ProtectionConfig) -> list[ResolvedPolicy]:
+    """The policy of every fault with the configured numbers, one row per fault."""
+    rows = []
+    for r in POLICY:
+        s = getattr(cfg, r.section)
+        op, rop = (">", "<") if r.direction > 0 else ("<", ">")
+        if r.kind == "value":
+            trips = f"{r.measure} {op} {s.threshold:g} for {s.delay:g} s"
+            rel = f"{r.measure} {rop} {s.release:g} for {s.hold:g} s"
+        else:
+            trips = f"{r.measure} for {s.delay:g} s"
+            rel = f"not {r.measure} for {s.hold:g} s"
+        blocks = {(True, True): "both", (True, False): "charge", (False, True): "discharge",
+                  (False, False): "none (reported)"}[(r.blocks_charge, r.blocks_discharge)]
+        on_trip = "always latch" if r.always_latch else ("latch" if s.latch else "auto-release")
+        n = getattr(s, "escalation_count", 0)
+        esc = f"latch after {n} trips in {s.escalation_window:g} s" if n else "-"
+        rows.append(ResolvedPolicy(r.fault.name, f"protection.{r.section}", trips, rel, blocks, on_trip, esc))
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------ measurement
+
+@dataclass
+class Measurement:
+    """What the protections look at, derived once per sample (vectorised over cells)."""
+
+    stamp: float
+    valid: bool                  # complete and plausible: may refresh data freshness and switch FETs on
+    values: np.ndarray           # per MEASURES key, NaN when unknown
+    invalid_reason: str = ""
+    cell_max: float = math.nan
+    cell_min: float = math.nan
+    temp_max: float = math.nan
+    temp_min: float = math.nan
+
+    def get(self, key: str) -> float:
+        return float(self.values[MEASURES.index(key)])
+
+
+_MI = {k: i for i, k in enumerate(MEASURES)}
+_FLAG_MEASURES = tuple((_MI[r.measure], int(r.afe_flag)) for r in POLICY if r.afe_flag)
+
+
+class Measurer:
+    """Sample -> Measurement. Keeps the little history frozen-value detection needs."""
+
+    def __init__(self, cfg: ProtectionConfig):
+        self.cfg = cfg
+        self._prev_cells: np.ndarray | None = None
+        self._prev_current = math.nan
+        self._frozen_since = math.nan
+
+    def measure(self, s: PackSample) -> Measurement:
+        cfg = self.cfg
+        imp = cfg.implausible_data
+        v = np.full(len(MEASURES), math.nan)
+        v[_MI["comm_loss"]] = 0.0 if s.comm_ok else 1.0
+        if not s.comm_ok:
+            return Measurement(s.stamp, False, v, "AFE read failed")
+        cells = s.cell_voltages
+        n = cells.shape[0]
+        finite = np.isfinite(cells)
+        in_range = finite & (cells >= imp.cell_min) & (cells <= imp.cell_max)
+        all_in_range = bool(in_range.all())
+        reason = ""
+        if all_in_range:
+            vmax, vmin = float(cells.max()), float(cells.min())
+            csum = float(cells.sum())
+        else:
+            good = cells[in_range]
+            vmax = float(good.max()) if good.size else math.nan
+            vmin = float(good.min()) if good.size else math.nan
+            csum = math.nan
+            reason = "cell voltage NaN" if not finite.all() else "cell voltage outside the physical range"
+        current, pack = s.current, s.pack_voltage
+        if reason:
+            pass
+        elif math.isnan(current):
+            reason = "current NaN"
+        elif math.isnan(pack):
+            reason = "pack voltage NaN"
+        elif abs(csum - pack) > imp.pack_tolerance_per_cell * n:
+            reason = f"sum of cells {csum:.3f} V vs pack {pack:.3f} V"
+        # frozen values: every cell and the current bit-identical to the previous read while a current flows
+        # (the cells' charge must change then; a stuck ADC or a cached register read does not)
+        if imp.frozen_time > 0 and abs(current) > imp.frozen_min_current and self._prev_cells is not None \
+                and current == self._prev_current and np.array_equal(self._prev_cells, cells):
+            if math.isnan(self._frozen_since):
+                self._frozen_since = s.stamp
+            elif s.stamp - self._frozen_since >= imp.frozen_time and not reason:
+                reason = f"values frozen for {s.stamp - self._frozen_since:.0f} s"
+        else:
+            self._frozen_since = math.nan
+        self._prev_cells = cells.copy()
+        self._prev_current = current
+        v[_MI["implausible"]] = 1.0 if reason else 0.0
+        v[_MI["cell_max"]] = vmax
+        v[_MI["cell_min"]] = vmin
+        v[_MI["cell_spread"]] = vmax - vmin if all_in_range else math.nan
+        if not math.isnan(pack) and n:
+            v[_MI["pack_avg"]] = pack / n
+        if not math.isnan(current):
+            v[_MI["charge_current"]] = current
+            v[_MI["discharge_current"]] = -current
+        temps = s.temperatures
+        tmax = tmin = math.nan
+        sl = cfg.sensor_loss
+        lost = temps.shape[0] < sl.min_thermistors
+        if temps.shape[0]:
+            ok = np.isfinite(temps) & (temps >= sl.temperature_min) & (temps <= sl.temperature_max)
+            if ok.all():
+                tmax, tmin = float(temps.max()), float(temps.min())
+            else:
+                lost = True
+                good = temps[ok]
+                if good.size:
+                    tmax, tmin = float(good.max()), float(good.min())
+        v[_MI["sensor_loss"]] = 1.0 if lost else 0.0
+        v[_MI["temp_max"]] = tmax
+        v[_MI["temp_min"]] = tmin
+        v[_MI["die_temp"]] = s.die_temperature
+        flags = int(s.afe_flags)
+        for key, bit in _FLAG_MEASURES:
+            v[key] = 1.0 if flags & bit else 0.0
+        return Measurement(s.stamp, not reason, v, reason, vmax, vmin, tmax, tmin)
+
+
+# ------------------------------------------------------------------------------------------------- evaluation
+
+@dataclass(frozen=True)
+class FaultEvent:
+    stamp: float
+    fault: str
+    event: str                   # trip, latch, release, reset
+    value: float                 # the measured value (NaN for flags)
+    detail: str = ""
+
+    def to_dict(self) -> dict:
+        return {"t": self.stamp, "fault": self.fault, "event": self.event,
+                "value": None if math.isnan(self.value) else round(self.value, 6), "detail": self.detail}
+
+
+@dataclass
+class ProtectionResult:
+    active: int                  # Fault bits tripped and not yet released
+    latched: int                 # Fault bits latched until a reset
+    warnings: int                # condition beyond threshold, delay running
+    block_charge: int            # Fault bits (active or latched) that forbid charging
+    block_discharge: int
+    afe_flags_to_clear: int      # AfeFlag bits the node should clear in the AFE
+    events: list[FaultEvent]
+
+
+class Protection:
+    """Evaluates every rule of POLICY per sample. Time comes only from the sample stamps."""
+
+    def __init__(self, cfg: ProtectionConfig):
+        n = len(POLICY)
+        self.bits = np.array([int(r.fault) for r in POLICY], dtype=np.int64)
+        self.measure_idx = np.array([_MI[r.measure] for r in POLICY])
+        self.sign = np.array([float(r.direction) for r in POLICY])
+        self.always_latch = np.array([r.always_latch for r in POLICY])
+        self.blocks_c = np.array([r.blocks_charge for r in POLICY])
+        self.blocks_d = np.array([r.blocks_discharge for r in POLICY])
+        self.flag_rules = [(i, r) for i, r in enumerate(POLICY) if r.afe_flag]
+        self.active = np.zeros(n, dtype=bool)
+        self.latched = np.zeros(n, dtype=bool)
+        self.over = np.zeros(n, dtype=bool)
+        self.t_over = np.full(n, math.nan)
+        self.t_clear = np.full(n, math.nan)
+        self.trips: list[deque[float]] = [deque() for _ in range(n)]
+        self.flag_ignore_until: dict[int, float] = {}   # rule index -> stamp (flag read back is ignored)
+        self.physical_ok = np.ones(n, dtype=bool)
+        self.last_values = np.full(n, math.nan)
+        self.warn = np.zeros(n, dtype=bool)
+        self.set_config(cfg)
+
+    def set_config(self, cfg: ProtectionConfig) -> None:
+        self.cfg = cfg
+        secs = [getattr(cfg, r.section) for r in POLICY]
+        self.thr = np.array([getattr(s, "threshold", 0.5) for s in secs])
+        self.rel = np.array([getattr(s, "release", 0.5) for s in secs])
+        self.delay = np.array([s.delay for s in secs])
+        self.hold = np.array([s.hold for s in secs])
+        self.latch_cfg = np.array([getattr(s, "latch", False) for s in secs]) | self.always_latch
+        self.esc_count = [getattr(s, "escalation_count", 0) for s in secs]
+        self.esc_window = [getattr(s, "escalation_window", 0.0) for s in secs]
+
+    # -------------------------------------------------------------------------------------------------------
+    def evaluate(self, m: Measurement) -> ProtectionResult:
+        t = m.stamp
+        vals = m.values[self.measure_idx]
+        for i, _r in self.flag_rules:      # AFE flags we asked to clear: ignore the stale read-back for a while
+            until = self.flag_ignore_until.get(i)
+            if until is not None:
+                if vals[i] == 0.0 or t > until:
+                    del self.flag_ignore_until[i]
+                if vals[i] == 1.0 and t <= until:
+                    vals[i] = 0.0
+        self.last_values = vals
+        known = ~np.isnan(vals)
+        with np.errstate(invalid="ignore"):
+            over = self.sign * (vals - self.thr) > 0
+            clear = self.sign * (vals - self.rel) < 0
+        active = self.active
+        # trip delay: starts at the first sample beyond threshold, stops on a known sample within it
+        start = over & ~active & np.isnan(self.t_over)
+        self.t_over[start] = t
+        self.t_over[(known & ~over) | active] = math.nan
+        trip = over & ~active & (t - self.t_over >= self.delay)
+        self.over = over
+        # release hold: runs while known and back past release
+        self.t_clear[active & clear & np.isnan(self.t_clear)] = t
+        self.t_clear[~clear | ~active] = math.nan
+        release = active & clear & (t - self.t_clear >= self.hold)
+
+        events: list[FaultEvent] = []
+        if trip.any() or release.any():
+            for i in np.flatnonzero(trip):
+                events.extend(self._trip(int(i), t, float(vals[i])))
+            for i in np.flatnonzero(release):
+                self.active[i] = False
+                self.t_clear[i] = math.nan
+                events.append(FaultEvent(t, POLICY[i].fault.name, "release", float(vals[i])))
+        warn = over & ~self.active
+
+        self._update_physical(m)
+        clear_flags = 0
+        for i, r in self.flag_rules:
+            # ask the node to clear an AFE flag once the physical condition behind it is gone (auto policy), or
+            # after a fault reset accepted it (flag_ignore_until set by reset())
+            if (self.active[i] and not self.latched[i] and self.physical_ok[i]) or i in self.flag_ignore_until:
+                clear_flags |= int(r.afe_flag)
+        return self._result(warn, clear_flags, events)
+
+    def _trip(self, i: int, t: float, value: float) -> list[FaultEvent]:
+        r = POLICY[i]
+        self.active[i] = True
+        self.t_over[i] = math.nan
+        ev = [FaultEvent(t, r.fault.name, "trip", value)]
+        latch, why = bool(self.latch_cfg[i]), ("always latches" if self.always_latch[i] else "policy: latch")
+        n = self.esc_count[i]
+        if n:
+            q = self.trips[i]
+            q.append(t)
+            while q and q[0] < t - self.esc_window[i]:
+                q.popleft()
+            if len(q) >= n and not latch:
+                latch, why = True, f"escalated: {len(q)} trips within {self.esc_window[i]:g} s"
+        if latch and not self.latched[i]:
+            self.latched[i] = True
+            ev.append(FaultEvent(t, r.fault.name, "latch", value, why))
+        return ev
+
+    def _update_physical(self, m: Measurement) -> None:
+        """Whether the condition behind each AFE flag is gone (used to clear the flag)."""
+        c = self.cfg
+        for i, r in self.flag_rules:
+            if r.afe_flag == AfeFlag.OVERVOLTAGE:
+                ok = m.cell_max < c.cell_overvoltage.release
+            elif r.afe_flag == AfeFlag.UNDERVOLTAGE:
+                ok = m.cell_min > c.cell_undervoltage.release
+            else:                              # over-current, short circuit: the FETs interrupted it
+                ok = True
+            self.physical_ok[i] = bool(ok)
+
+    def _result(self, warn: np.ndarray, clear_flags: int, events: list[FaultEvent]) -> ProtectionResult:
+        bits, a, la = self.bits, self.active, self.latched
+        self.warn = warn
+        return ProtectionResult(int(bits @ a), int(bits @ la), int(bits @ warn),
+                                int(bits @ ((a & self.blocks_c) | la)), int(bits @ ((a & self.blocks_d) | la)),
+                                clear_flags, events)
+
+    def warnings_blocking(self) -> tuple[bool, bool]:
+        """Whether pending (not yet tripped) conditions of the last evaluation would block charge / discharge."""
+        w = self.warn
+        return bool((w & self.blocks_c).any()), bool((w & self.blocks_d).any())
+
+    # -------------------------------------------------------------------------------------------------------
+    def reset(self, now: float) -> tuple[list[str], list[str], list[FaultEvent]]:
+        """Clear latched faults whose condition is gone; returns (cleared, remaining, events)."""
+        cleared, remaining, events = [], [], []
+        flag_idx = {i for i, _ in self.flag_rules}
+        for i in np.flatnonzero(self.latched):
+            i = int(i)
+            r = POLICY[i]
+            if i in flag_idx:
+                gone = bool(self.physical_ok[i]) and not (self.over[i] and not self.active[i])
+            else:
+                gone = not self.active[i] and not self.over[i]
+            if gone:
+                self.latched[i] = False
+                self.trips[i].clear()
+                if i in flag_idx:          # the AFE still holds the flag until the node clears it
+                    self.active[i] = False
+                    self.t_clear[i] = math.nan
+                    self.flag_ignore_until[i] = now + self.cfg.afe_flag_clear_timeout
+                cleared.append(r.fault.name)
+                events.append(FaultEvent(now, r.fault.name, "reset", float(self.last_values[i])))
+            else:
+                remaining.append(r.fault.name)
+        return cleared, remaining, events
+
+    def restore_latched(self, mask: int) -> None:
+        """Faults latched before a restart: latched and (until shown released) active."""
+        sel = (self.bits & int(mask)) != 0
+        self.latched |= sel
+        self.active |= sel
+
+    def result_now(self) -> ProtectionResult:
+        return self._result(np.zeros(len(POLICY), dtype=bool), 0, [])

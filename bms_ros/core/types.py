@@ -154,3 +154,8 @@ class BmsOutput:
     charger_present: bool = False
     charge_complete: bool = False
     data_fresh: bool = True
+    # per cell, A (> 0 into the cell): active balancer transfer currents (empty unless balancing.mode=active)
+    balancing_transfer_a: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    afe_flags_to_clear: int = 0       # AfeFlag bits the node should clear in the AFE (afe.clear_faults)
+    balancing_reason: str = ""        # why (not) balancing: "balancing", "balanced", "not at rest", "fault", ...
+    invalid_reason: str = ""          # why this sample was not usable ("" = complete and plausible)

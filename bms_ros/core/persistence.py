@@ -1,0 +1,120 @@
+"""A small persistent state store: one JSON document, written atomically.
+
+``StateStore(path)`` keeps a dict of sections (``"protection"``, ``"estimator"``, ...). ``save()`` writes a
+temporary file in the same directory, fsyncs it, ``os.replace``s it over the old file and fsyncs the directory,
+so a crash or power loss leaves either the old or the new document, never a torn one. A missing file is an
+empty state; an unreadable or corrupted one is reported with a warning, moved aside to ``<name>.corrupt`` and
+treated as empty (safe defaults). Several components can share one store through ``get``/``put``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+class StateStore:
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._data: dict[str, Any] | None = None
+        self.warning: str = ""           # set when the file on disk could not be used
+
+    def load(self) -> dict[str, Any]:
+        """The stored sections (a copy); {} when there is no usable file."""
+        if self._data is None:
+            self._data = self._read()
+        return json.loads(json.dumps(self._data))
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except OSError as e:
+            self._warn(f"cannot read state file {self.path}: {e}; starting from defaults")
+            return {}
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or not isinstance(doc.get("sections"), dict):
+                raise ValueError("not a bms_ros state document")
+            if doc.get("version") != FORMAT_VERSION:
+                raise ValueError(f"unsupported version {doc.get('version')!r}")
+            return doc["sections"]
+        except ValueError as e:
+            aside = self.path.with_name(self.path.name + ".corrupt")
+            try:
+                os.replace(self.path, aside)
+                where = f"; moved to {aside}"
+            except OSError:
+                where = ""
+            self._warn(f"state file {self.path} is corrupted ({e}){where}; starting from defaults")
+            return {}
+
+    def _warn(self, msg: str) -> None:
+        self.warning = msg
+        log.warning(msg)
+
+    def save(self, sections: dict[str, Any]) -> None:
+        """Replace the whole document atomically."""
+        doc = {"version": FORMAT_VERSION, "sections": _jsonable(sections)}
+        text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False)
+        directory = self.path.parent
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        _fsync_dir(directory)
+        self._data = json.loads(text)["sections"]
+
+    def get(self, section: str, default: Any = None) -> Any:
+        return self.load().get(section, default)
+
+    def put(self, section: str, value: Any) -> None:
+        """Replace one section, keeping the others, and write the document."""
+        data = self.load()
+        data[section] = value
+        self.save(data)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _jsonable(x: Any) -> Any:
+    """numpy scalars/arrays to Python; NaN/inf to None (JSON has no NaN)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist"):
+        return _jsonable(x.tolist())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
