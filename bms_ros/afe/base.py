@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import abc
 
-from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
+import numpy as np
+
+from bms_ros.core.types import AfeFlag, BalancingConstraints, BmsOutput, HardwareProtection, PackSample
 
 
 class AfeError(RuntimeError):
@@ -48,6 +50,25 @@ class Afe(abc.ABC):
     @abc.abstractmethod
     def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
         """Program the hardware protections; returns the effective (quantised, safe-side) values."""
+
+    def set_balancing_transfer(self, transfer_a: np.ndarray) -> None:
+        """Active (charge-transfer) balancing currents per cell, A; an empty or all-zero array stops it."""
+        t = np.asarray(transfer_a, dtype=float)
+        if t.size and np.any(t != 0):
+            raise AfeError(f"{type(self).__name__} has no active balancer")
+
+    def apply(self, out: BmsOutput) -> None:
+        """Carry out one core decision with as few bus writes as possible: clear the AFE flags the core asked
+        to clear (before the FETs, so a released trip can switch back on), then FETs and balancing where they
+        differ from what was read back (always after a failed read)."""
+        s = out.sample
+        if out.afe_flags_to_clear:
+            self.clear_faults(AfeFlag(out.afe_flags_to_clear))
+        if (out.charge_fet, out.discharge_fet) != (s.charge_fet, s.discharge_fet) or not s.comm_ok:
+            self.set_fets(out.charge_fet, out.discharge_fet)
+        if out.balancing_mask != s.balancing_mask or not s.comm_ok:
+            self.set_balancing(out.balancing_mask)
+        self.set_balancing_transfer(out.balancing_transfer_a)
 
     def close(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Release the bus. Default: nothing to release."""

@@ -142,12 +142,8 @@ class BmsNode(Node):
         self._publish(out)
 
     def _command(self, out: BmsOutput) -> None:
-        s = out.sample
         try:
-            if (out.charge_fet, out.discharge_fet) != (s.charge_fet, s.discharge_fet) or not s.comm_ok:
-                self.afe.set_fets(out.charge_fet, out.discharge_fet)
-            if out.balancing_mask != s.balancing_mask and s.comm_ok:
-                self.afe.set_balancing(out.balancing_mask)
+            self.afe.apply(out)
         except (AfeError, ValueError) as e:
             self.command_errors += 1
             self.get_logger().warn(f"AFE command failed: {e}", throttle_duration_sec=5.0)
@@ -216,9 +212,7 @@ class BmsNode(Node):
             return SetParametersResult(successful=False, reason=str(e))
         if changed:
             self.values, self.cfg = values, cfg
-            update = getattr(self.bms, "update_config", None)
-            if update is not None:
-                update(cfg)
+            self.bms.set_config(cfg)
             if self.sim is not None and any(n.startswith("sim.") for n in changed):
                 apply_sim_inputs(self.sim.pack, cfg.sim)
                 apply_sim_faults(self.afe, cfg.sim.fault)

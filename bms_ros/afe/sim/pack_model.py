@@ -185,6 +185,15 @@ class PackModel:
 
     _demanded_current = demanded_current   # old name
 
+    def set_transfer(self, transfer_a: np.ndarray) -> None:
+        """An ideal active (charge-transfer) balancer: per-cell current, A, > 0 into the cell; empty stops it."""
+        t = np.asarray(transfer_a, dtype=float)
+        if t.size == 0:
+            t = np.zeros(self.cell_count)
+        if t.shape != (self.cell_count,) or not np.all(np.isfinite(t)):
+            raise ValueError(f"transfer currents must be {self.cell_count} finite values, got {t!r}")
+        self.transfer_a = t.copy()
+
     def step(self, dt: float) -> None:
         """Advance by dt seconds with the present inputs."""
         if dt <= 0:

@@ -8,7 +8,7 @@ import numpy as np
 
 from bms_ros.afe.base import Afe
 from bms_ros.afe.sim.pack_model import PackModel
-from bms_ros.core.types import AfeFlag, BalancingConstraints, BmsOutput, HardwareProtection, PackSample
+from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
 
 
 class SimulatedAfe(Afe):
@@ -59,31 +59,13 @@ class SimulatedAfe(Afe):
     def set_fets(self, charge: bool, discharge: bool) -> None:
         self.pack.charge_fet, self.pack.discharge_fet = bool(charge), bool(discharge)
 
+    def set_balancing_transfer(self, transfer_a: np.ndarray) -> None:
+        self.pack.set_transfer(transfer_a)
+
     def set_balancing(self, mask: int) -> None:
         if not self._constraints.permits(mask):
             raise ValueError(f"balancing mask {mask:#x} violates the AFE constraints")
         self.pack.bleed_mask = int(mask)
-
-    def set_balancing_transfer(self, transfer_a: np.ndarray) -> None:
-        """Active balancing: per-cell current (A, > 0 into the cell) moved by a charge-transfer balancer.
-
-        Not part of the Afe interface: an ideal active balancer beside the AFE, for comparing strategies.
-        An empty array (passive or no balancing) stops the transfer.
-        """
-        t = np.asarray(transfer_a, dtype=float)
-        if t.size == 0:
-            t = np.zeros(self.cell_count)
-        if t.shape != (self.cell_count,) or not np.all(np.isfinite(t)):
-            raise ValueError(f"transfer currents must be {self.cell_count} finite values, got {t!r}")
-        self.pack.transfer_a = t.copy()
-
-    def apply(self, out: BmsOutput) -> None:
-        """Apply one core decision: FETs, bleed mask, active transfer currents and AFE flag clearing."""
-        self.set_fets(out.charge_fet, out.discharge_fet)
-        self.set_balancing(out.balancing_mask)
-        self.set_balancing_transfer(out.balancing_transfer_a)
-        if out.afe_flags_to_clear:
-            self.clear_faults(AfeFlag(out.afe_flags_to_clear))
 
     def clear_faults(self, flags: AfeFlag) -> None:
         pass  # the ideal AFE has no hardware protections of its own

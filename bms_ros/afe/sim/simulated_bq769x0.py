@@ -21,7 +21,7 @@ from bms_ros.afe.sim.bq769x0_sim import Bq769x0Sim
 from bms_ros.afe.sim.faults import FaultInjector
 from bms_ros.afe.sim.pack_model import PackModel, PackModelConfig
 from bms_ros.core.chemistry import get_chemistry
-from bms_ros.core.types import AfeFlag, BalancingConstraints, BmsOutput, HardwareProtection, PackSample
+from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
 
 
 class SimulatedBq769x0(Afe):
@@ -98,6 +98,9 @@ class SimulatedBq769x0(Afe):
     def set_fets(self, charge: bool, discharge: bool) -> None:
         self.driver.set_fets(charge, discharge)
 
+    def set_balancing_transfer(self, transfer_a: np.ndarray) -> None:
+        self.pack.set_transfer(transfer_a)
+
     def set_balancing(self, mask: int) -> None:
         self.driver.set_balancing(mask)
 
@@ -106,24 +109,6 @@ class SimulatedBq769x0(Afe):
 
     def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
         return self.driver.configure_protection(wanted)
-
-    def set_balancing_transfer(self, transfer_a: np.ndarray) -> None:
-        """An ideal active (charge-transfer) balancer beside the AFE: per-cell current, A, > 0 into the cell.
-        Not part of the Afe interface (same as SimulatedAfe's); an empty array stops the transfer."""
-        t = np.asarray(transfer_a, dtype=float)
-        if t.size == 0:
-            t = np.zeros(self.cell_count)
-        if t.shape != (self.cell_count,) or not np.all(np.isfinite(t)):
-            raise ValueError(f"transfer currents must be {self.cell_count} finite values, got {t!r}")
-        self.pack.transfer_a = t.copy()
-
-    def apply(self, out: BmsOutput) -> None:
-        """Apply one core decision: FETs, bleed mask, active transfer currents and AFE flag clearing."""
-        if out.afe_flags_to_clear:
-            self.clear_faults(AfeFlag(out.afe_flags_to_clear))
-        self.set_fets(out.charge_fet, out.discharge_fet)
-        self.set_balancing(out.balancing_mask)
-        self.set_balancing_transfer(out.balancing_transfer_a)
 
     def enter_ship_mode(self) -> None:
         self.driver.enter_ship_mode()
