@@ -27,8 +27,9 @@ from bms_ros.afe.base import Afe, AfeError
 from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, make_afe, pack_model_of
 from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
 from bms_ros.core.bms import Bms
+from bms_ros.core.hardware_protection import hardware_protection
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
-from bms_ros.core.types import BmsOutput, PackSample
+from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
@@ -75,8 +76,10 @@ class BmsNode(Node):
         self.replay = self.cfg.afe.type == "replay"
         self.afe = None if self.replay else (afe or make_afe(self.cfg.afe, self.cfg.pack, self.cfg.sim))
         self.bms = Bms(self.cfg)
+        self.hardware_protection: HardwareProtection | None = None
         if self.afe is not None:
             self.bms.balancing_constraints = self.afe.balancing_constraints
+            self._program_hardware_protection()
         pack = pack_model_of(self.afe) if self.afe is not None else None
         self.sim = SimInterface(self, pack, self.cfg.sim) if pack is not None else None
         self.status_tracker = PowerSupplyStatusTracker()
@@ -103,6 +106,20 @@ class BmsNode(Node):
         self.get_logger().info(
             f"{self.cfg.pack.cell_count}S {self.cfg.pack.chemistry} pack on {self._hardware_id()} at "
             f"{self.cfg.rate_hz:g} Hz")
+
+    def _program_hardware_protection(self) -> None:
+        wanted = hardware_protection(self.cfg)
+        try:
+            self.hardware_protection = self.afe.configure_protection(wanted)
+        except AfeError as e:  # the chip may still be booting; the core protects and the driver re-inits
+            self.get_logger().error(f"could not program the AFE's hardware protection: {e}")
+            return
+        h = self.hardware_protection
+        self.get_logger().info(
+            f"AFE protection: OV {h.cell_overvoltage:.3f} V/{h.cell_overvoltage_delay:g} s, "
+            f"UV {h.cell_undervoltage:.3f} V/{h.cell_undervoltage_delay:g} s, "
+            f"OCD {h.discharge_overcurrent:.1f} A/{h.discharge_overcurrent_delay * 1e3:g} ms, "
+            f"SCD {h.short_circuit:.1f} A/{h.short_circuit_delay * 1e6:g} us")
 
     # ---- the cycle -------------------------------------------------------------------------------------
     def now(self) -> float:
