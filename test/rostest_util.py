@@ -100,3 +100,11 @@ def call(node, srv_type, name: str, request, timeout: float = 10.0):
     rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
     assert future.done(), f"service {name} did not answer"
     return future.result()
+
+
+def set_params(node, target_node: str, values: dict):
+    """ros2 param set, from a test: returns the SetParametersResult list."""
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+    req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
+    return call(node, SetParameters, f"{target_node}/set_parameters", req).results

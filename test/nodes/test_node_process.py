@@ -6,10 +6,11 @@ import time
 
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rostest_util import ROOT, NodeProcess, spin_until, write_params
 from sensor_msgs.msg import BatteryState
 
 from bms_ros.msg import BmsStatus
+
+from rostest_util import ROOT, NodeProcess, spin_until, write_params
 
 pytestmark = pytest.mark.ros
 

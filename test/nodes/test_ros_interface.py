@@ -9,7 +9,8 @@ from sensor_msgs.msg import BatteryState
 from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.msg import BmsStatus
-from rostest_util import NodeProcess, SimClock, call, spin_until
+
+from rostest_util import NodeProcess, SimClock, call, set_params, spin_until
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -169,11 +170,11 @@ def test_sim_time_at_20x(ros_node):
         assert spin_until(ros_node, lambda: len(bs.msgs) >= 10, 20.0)
         m0, w0 = bs.last, time.monotonic()
         spin_until(ros_node, lambda: False, 15.0)
-        m1, w1 = bs.last, time.monotonic()
+        m1, w1, c1 = bs.last, time.monotonic(), clock.now()
     stamp = lambda m: m.header.stamp.sec + m.header.stamp.nanosec * 1e-9  # noqa: E731
     sim_elapsed, wall = stamp(m1) - stamp(m0), w1 - w0
     assert sim_elapsed / wall == pytest.approx(20.0, rel=0.15)
-    assert abs(stamp(m1) - clock.now()) < 2.0
+    assert abs(stamp(m1) - c1) < 2.0, "stamps follow /clock, not the wall clock"
     expected_drop = 2.0 * sim_elapsed / 3600.0 / 1.0       # load x time / capacity
     assert m0.percentage - m1.percentage == pytest.approx(expected_drop, rel=0.25)
     # published at 10 Hz of simulated time
@@ -181,10 +182,76 @@ def test_sim_time_at_20x(ros_node):
     assert len(in_window) / sim_elapsed == pytest.approx(10.0, rel=0.15)
 
 
-def test_fault_reset_reports_what_remains(ros_node):
-    with NodeProcess(sim_params(initial_soc=0.6, ambient_temperature=-5.0)):
+def test_fault_reset_refuses_a_latched_fault_whose_condition_is_present(ros_node):
+    params = sim_params(initial_soc=0.6, ambient_temperature=-5.0, load_current=1.0)
+    params["protection"] = {"charge_undertemperature": {"latch": True}}
+    cold = BmsStatus.FAULT_CHARGE_UNDERTEMPERATURE
+    with NodeProcess(params):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.faults_latched & cold, 20.0)
+        res = call(ros_node, Trigger, "/bms_node/reset_faults", Trigger.Request())
+        n = len(st.msgs)
+        spin_until(ros_node, lambda: len(st.msgs) > n + 3, 5.0)
+    cleared, remaining = res.message.split("remaining")
+    assert not res.success and "CHARGE_UNDERTEMPERATURE" in remaining and "CHARGE_UNDERTEMPERATURE" not in cleared
+    assert st.last.faults_latched & cold and not st.last.charge_fet
+
+
+def test_fault_reset_clears_a_latched_fault_once_released(ros_node):
+    # over-voltage configured to latch; a broken charger (4.4 V per cell) pushing 5C: the IR rise trips it
+    # mid-charge, and once the current stops the cells relax below the release threshold
+    params = sim_params(initial_soc=0.7, charger_connected=True, charger_current=5.0, charger_cell_voltage=4.4)
+    params["protection"] = {"cell_overvoltage": {"latch": True}}
+    ov = BmsStatus.FAULT_CELL_OVERVOLTAGE
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=10.0)
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.faults_latched & ov, 60.0)
+        assert spin_until(ros_node, lambda: not st.last.charge_fet and not st.last.discharge_fet, 5.0), \
+            "a latched fault opens the FETs until it is reset"
+        # unplug the broken charger; with no current the cells relax below the release threshold
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.charger_connected": False}))
+        assert spin_until(ros_node, lambda: st.last.cell_voltage_max < 4.15 and not st.last.faults_active & ov,
+                          60.0)
+        assert st.last.faults_latched & ov, "still latched until someone resets it"
+        res = call(ros_node, Trigger, "/bms_node/reset_faults", Trigger.Request())
+        assert spin_until(ros_node, lambda: not st.last.faults_latched & ov and st.last.discharge_fet, 5.0)
+    cleared, remaining = res.message.split("remaining")
+    assert res.success and "CELL_OVERVOLTAGE" in cleared and "CELL_OVERVOLTAGE" not in remaining, res.message
+
+
+def test_runtime_parameters_validated_with_reasons(ros_node):
+    with NodeProcess(sim_params(initial_soc=0.6)):
         st = Latest(ros_node, BmsStatus, "/bms_node/status")
         assert spin_until(ros_node, lambda: st.last is not None, 20.0)
-        res = call(ros_node, Trigger, "/bms_node/reset_faults", Trigger.Request())
-    assert "remaining" in res.message and "cleared" in res.message
-    assert math.isfinite(st.last.soc)
+        read_only = set_params(ros_node, "/bms_node", {"pack.cell_count": 8})[0]
+        out_of_range = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage.threshold": 9.0})[0]
+        wrong_type = set_params(ros_node, "/bms_node", {"sim.load_current": "lots"})[0]
+        inverted = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage.release": 4.3})[0]
+        fine = set_params(ros_node, "/bms_node", {"sim.load_current": 1.5})[0]
+    assert not read_only.successful and "pack.cell_count" in read_only.reason
+    assert not out_of_range.successful
+    assert not wrong_type.successful
+    assert not inverted.successful and "release" in inverted.reason, inverted.reason
+    assert fine.successful
+
+
+def test_lost_afe_reports_unknown_and_opens_the_fets(ros_node):
+    params = sim_params(initial_soc=0.6, load_current=1.0)
+    params["afe"]["type"] = "sim_bq769x0"
+    with NodeProcess(params):
+        bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 20.0)
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 1.0}))
+        assert spin_until(ros_node, lambda: not st.last.data_fresh, 10.0)
+        spin_until(ros_node, lambda: False, 0.5)
+        lost = bs.last
+        assert not st.last.discharge_fet_commanded and not st.last.charge_fet_commanded
+        assert st.last.faults_active & BmsStatus.FAULT_AFE_COMM_LOSS and st.last.afe_read_errors > 0
+        # the link comes back: data is fresh again
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 0.0}))
+        assert spin_until(ros_node, lambda: st.last.data_fresh and not math.isnan(bs.last.voltage), 10.0)
+    assert math.isnan(lost.voltage) and math.isnan(lost.current) and all(math.isnan(v) for v in lost.cell_voltage)
+    assert lost.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
+    assert lost.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
