@@ -3,7 +3,6 @@ import math
 import random
 
 import pytest
-from afe_fake_bq import crc8_bitwise
 
 from bms_ros.afe.bq769x0 import registers as r
 from bms_ros.afe.bq769x0.crc import crc8, read_crc, split_read, write_frame
@@ -17,6 +16,8 @@ from bms_ros.afe.bq769x0.protection_codes import (
     uv_trip_voltage,
 )
 from bms_ros.core.types import AfeFlag, HardwareProtection
+
+from afe_fake_bq import crc8_bitwise
 
 
 def test_crc_worked_vectors():

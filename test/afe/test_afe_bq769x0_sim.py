@@ -3,13 +3,14 @@ import errno
 
 import numpy as np
 import pytest
-from afe_fake_bq import crc8_bitwise
 from smbus2 import i2c_msg
 
 from bms_ros.afe.bq769x0 import registers as r
 from bms_ros.afe.sim.bq769x0_sim import Bq769x0Sim
 from bms_ros.afe.sim.pack_model import PackModel, PackModelConfig
 from bms_ros.core.chemistry import get_chemistry
+
+from afe_fake_bq import crc8_bitwise
 
 
 def sim_for(cells=5, crc=False, soc=0.5, **kw):

@@ -3,11 +3,12 @@ import math
 
 import numpy as np
 import pytest
-from afe_fake_bq import FakeBq, crc8_bitwise
 
 from bms_ros.afe.base import AfeError
 from bms_ros.afe.bq769x0 import Bq769x0Afe
 from bms_ros.core.types import AfeFlag, HardwareProtection
+
+from afe_fake_bq import FakeBq, crc8_bitwise
 
 PARTS = [(0x08, False), (0x08, True), (0x18, False), (0x18, True)]
 

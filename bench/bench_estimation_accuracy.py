@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""SoC accuracy benchmark against PyBaMM ground truth (bench-only; needs requirements/bench.txt).
+
+Ground truth is a physics model we did not write: PyBaMM's SPMe with published parameter sets, Chen2020
+(LG M50, NMC811 / graphite-SiOx, 5 Ah) with a lumped thermal model, and Prada2013 (A123 LFP / graphite,
+2.3 Ah, isothermal). True SoC is the negative electrode's average stoichiometry between PyBaMM's 0 % and 100 %
+points (OCV = lower / upper voltage limit), the same definition the estimator uses.
+
+The estimator is NOT given PyBaMM's curves. Like on a real cell, it gets a user chemistry table identified
+from two separate characterisation tests on the same parameter set, never from the reported cases:
+  * OCV: C/30 discharge and C/30 charge, averaged; capacity = the C/30 discharge capacity (also the
+    configured design capacity);
+  * ECM: an HPPC-style pulse test (per 10 % of SoC: 1C for 5 min, 20 min rest, a 2C 30 s pulse, 20 min
+    rest); R0, R1, R2 per SoC and shared tau1, tau2 by least squares; at 0 degC too for
+    NMC (Arrhenius factor of the resistances).
+Sensors are corrupted like a real AFE: cell voltage +2 mV offset and 2 mV noise, current 1 % noise plus a
++20 mA offset, temperature 0.5 degC noise. Every case runs the estimator twice, from the first voltage
+reading (a cold start without state file) and from a state file whose SoC is 20 points wrong (std 0.02), and
+compares with plain coulomb counting from the true initial SoC on the same noisy current.
+
+PyBaMM traces and the identified tables are cached in bench/results/ (gitignored).
+
+    .venv/bin/python -m pip install -r requirements/bench.txt
+    .venv/bin/python bench/bench_estimation_accuracy.py            # all cases, table to stdout + results/
+    .venv/bin/python bench/bench_estimation_accuracy.py --cases nmc_us06 --refresh
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+# US06 (EPA Supplemental FTP, public domain): vehicle speed in 0.1 m/s, one value per second, 600 s.
+_US06_DM_S = """
+    0 0 0 0 0 0 1 3 5 8 27 62 92 115 112 127 144 155 163 172 178 189 196 198 194 190 180 175 172 172 175 173 173
+    163 144 123 100 77 51 26 5 0 0 0 0 0 0 0 0 4 41 67 81 99 122 140 151 166 182 197 207 213 221 229 237 243 249
+    252 251 251 249 246 243 242 243 242 239 234 232 232 232 232 232 235 239 245 254 263 271 279 287 296 303 310
+    315 316 316 314 305 297 290 285 279 273 265 258 250 244 236 229 221 215 207 197 184 173 169 164 158 134 109 89
+    69 48 28 14 9 5 0 0 0 0 0 0 0 0 12 41 72 101 131 153 173 192 203 209 215 221 225 230 233 235 237 241 241 241
+    244 252 254 260 261 266 268 269 270 267 261 260 258 256 257 253 255 253 253 251 252 253 252 251 250 250 245
+    242 244 233 245 249 255 259 260 266 268 273 274 277 279 279 280 278 279 282 280 281 282 287 286 287 287 288
+    290 292 295 295 297 287 284 286 287 285 287 287 286 287 283 286 286 286 285 286 283 283 286 286 287 290 291
+    286 287 282 285 282 285 284 282 282 282 283 283 283 279 279 281 281 278 279 279 279 279 278 279 281 279 279
+    279 277 281 281 279 281 279 278 277 276 278 278 278 277 279 278 278 279 280 280 285 287 290 291 295 295 300
+    300 302 305 305 308 309 310 321 322 335 325 323 323 322 324 325 325 321 319 318 318 317 317 317 318 322 325
+    329 334 338 346 350 355 350 340 338 342 347 349 354 355 357 357 359 359 355 355 354 352 347 342 332 325 317
+    302 297 298 295 295 296 295 300 301 305 305 307 305 304 304 300 297 295 294 295 297 295 296 300 302 304 304
+    306 308 307 310 310 310 313 315 316 317 314 316 314 312 312 313 311 310 312 312 311 312 314 314 314 317 317
+    317 316 317 318 319 317 318 321 321 325 323 323 322 322 321 325 325 327 322 320 317 315 315 317 314 317 314
+    314 309 308 305 305 305 303 301 302 302 302 300 300 296 298 296 297 295 295 293 278 278 274 273 274 273 274
+    274 276 276 276 276 278 276 278 280 278 280 278 280 280 282 280 278 273 266 263 254 249 242 230 220 218 213
+    201 186 166 155 148 131 100 79 77 63 45 27 9 0 0 0 0 0 0 0 0 1 20 45 70 93 112 124 126 120 111 100 76 51 31 34
+    50 69 89 108 121 127 126 114 97 77 54 34 26 11 5 8 30 53 75 97 116 124 125 121 109 90 68 42 22 13 11 38 60 80
+    99 117 134 133 116 95 72 51 30 12 0 0 0 0 0 0 0 0 1 29 57 86 106 126 156 168 180 201 223 231 229 226 223 214
+    199 184 169 149 125 106 84 58 28 10 0 0 0 0 0 0 0
+"""
+
+
+def us06_power() -> np.ndarray:
+    """Normalised battery power of a mid-size EV on US06 (1 = the cycle's peak discharge power, < 0 regen)."""
+    v = np.array([int(x) for x in _US06_DM_S.split()], dtype=float) / 10.0
+    a = np.gradient(v)
+    m, cda, rho, crr, g = 1600.0, 0.65, 1.2, 0.009, 9.81
+    p = (m * a + 0.5 * rho * cda * v ** 2 + m * g * crr * (v > 0)) * v
+    p = np.where(p > 0, p / 0.9, p * 0.6) + 400.0       # drivetrain losses, regen efficiency, auxiliaries
+    return p / p.max()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    chem: str               # nmc (Chen2020) or lfp (Prada2013)
+    kind: str               # drive, pulse, cccv
+    soc0: float             # true initial SoC (rested)
+    ambient_c: float = 25.0
+    c_rate: float = 2.5     # drive: peak discharge; pulse: pulse current; cccv: CC current
+    stop_soc: float = 0.10  # drive / pulse: end when the true SoC falls below
+    dynamic: bool = False   # counts for the "converged within 10 min" criterion
+
+
+CASES = [
+    Case("nmc_us06", "nmc", "drive", 0.90, c_rate=2.5, dynamic=True),
+    Case("nmc_us06_cold_0C", "nmc", "drive", 0.75, ambient_c=0.0, c_rate=1.5, stop_soc=0.20, dynamic=True),
+    Case("nmc_pulse_rest", "nmc", "pulse", 0.95, c_rate=1.0),
+    Case("nmc_cccv", "nmc", "cccv", 0.10, c_rate=0.5),
+    Case("lfp_us06", "lfp", "drive", 0.90, c_rate=2.5, dynamic=True),
+    Case("lfp_pulse_rest", "lfp", "pulse", 0.95, c_rate=1.0),
+    Case("lfp_cccv", "lfp", "cccv", 0.15, c_rate=1.0),
+]
+
+PARAM_SETS = {"nmc": ("Chen2020", "lumped"), "lfp": ("Prada2013", "isothermal")}
+V_OFFSET, V_NOISE, I_GAIN_NOISE, I_OFFSET, T_NOISE = 0.002, 0.002, 0.01, 0.020, 0.5
+WRONG_SOC, WRONG_STD = 0.20, 0.02
+CONVERGED = 0.02
+
+
+# --- PyBaMM ----------------------------------------------------------------------------------------------
+def _pybamm():
+    os.environ.setdefault("PYBAMM_DISABLE_TELEMETRY", "true")
+    import pybamm
+
+    pybamm.set_logging_level("ERROR")
+    return pybamm
+
+
+def _setup(chem: str, ambient_c: float):
+    pb = _pybamm()
+    pset, thermal = PARAM_SETS[chem]
+    p = pb.ParameterValues(pset)
+    p["Ambient temperature [K]"] = 273.15 + ambient_c
+    p["Initial temperature [K]"] = 273.15 + ambient_c
+    model = pb.lithium_ion.SPMe({"thermal": thermal})
+    return pb, p, model
+
+
+def _trace(pb, p, sol) -> dict[str, np.ndarray]:
+    """Solution -> 1 s grid: t, i (A, > 0 charging), v, temp_c, soc (true)."""
+    x0, x100, _, _ = pb.lithium_ion.get_min_max_stoichiometries(p)
+    t = sol["Time [s]"].entries
+    t, keep = np.unique(t[::-1], return_index=True)      # experiment step boundaries repeat a time: keep last
+    keep = len(sol["Time [s]"].entries) - 1 - keep
+    cols = {
+        "i": -sol["Current [A]"].entries[keep],
+        "v": sol["Terminal voltage [V]"].entries[keep] if "Terminal voltage [V]" in sol.all_models[0].variables
+        else sol["Voltage [V]"].entries[keep],
+        "temp_c": sol["Volume-averaged cell temperature [C]"].entries[keep],
+        "soc": (sol["Average negative particle stoichiometry"].entries[keep] - x0) / (x100 - x0),
+    }
+    grid = np.arange(0.0, math.floor(t[-1]) + 1.0, 1.0)
+    out = {"t": grid}
+    for k, y in cols.items():
+        out[k] = np.interp(grid, t, y)
+    return out
+
+
+def _cached(key: dict, build) -> dict[str, np.ndarray]:
+    pb = _pybamm()
+    key = dict(key, pybamm=pb.__version__)
+    h = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    path = RESULTS / f"trace_{key['what']}_{h}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    t0 = time.perf_counter()
+    tr = build()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **tr)
+    print(f"  pybamm {key['what']}: {tr['t'][-1] / 3600:.2f} h simulated in {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr)
+    return tr
+
+
+def simulate_current(chem: str, ambient_c: float, soc0: float, t: np.ndarray, i: np.ndarray, what: str,
+                     stop_soc: float = -1.0) -> dict[str, np.ndarray]:
+    """PyBaMM with a prescribed current profile (ours: > 0 charging); stops at a voltage limit."""
+    def build():
+        pb, p, model = _setup(chem, ambient_c)
+        p["Current function [A]"] = pb.Interpolant(t, -i, pb.t)
+        sim = pb.Simulation(model, parameter_values=p, solver=pb.IDAKLUSolver())
+        sol = sim.solve(t_eval=t, initial_soc=soc0)   # every second a stop: the solver cannot step over pulses
+        tr = _trace(pb, p, sol)
+        if stop_soc > 0 and np.any(tr["soc"] < stop_soc):
+            end = int(np.argmax(tr["soc"] < stop_soc)) + 1
+            tr = {k: v[:end] for k, v in tr.items()}
+        return tr
+    key = {"what": what, "chem": chem, "ambient": ambient_c, "soc0": soc0, "stop": stop_soc,
+           "profile": hashlib.sha1(np.ascontiguousarray(np.stack([t, i])).tobytes()).hexdigest()}
+    return _cached(key, build)
+
+
+def simulate_experiment(chem: str, ambient_c: float, soc0: float, steps: list[str], what: str,
+                        period: str = "1 second") -> dict[str, np.ndarray]:
+    def build():
+        pb, p, model = _setup(chem, ambient_c)
+        exp = pb.Experiment([s + f" ({period} period)" for s in steps])
+        sim = pb.Simulation(model, parameter_values=p, experiment=exp, solver=pb.IDAKLUSolver())
+        sol = sim.solve(initial_soc=soc0)
+        return _trace(pb, p, sol)
+    return _cached({"what": what, "chem": chem, "ambient": ambient_c, "soc0": soc0, "steps": steps,
+                    "period": period}, build)
+
+
+def _limits(chem: str) -> tuple[float, float, float]:
+    _pb, p, _ = _setup(chem, 25.0)
+    return p["Lower voltage cut-off [V]"], p["Upper voltage cut-off [V]"], p["Nominal cell capacity [A.h]"]
+
+
+# --- characterisation (what a cell lab would measure; never the reported cases) ---------------------------
+def _hppc_profile(cap: float) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Per level: 1C for 5 min, 20 min rest, a 2C 30 s pulse, 20 min rest (10 % SoC per level)."""
+    i: list[float] = [0.0] * 60
+    windows = []
+    for _ in range(9):
+        start = len(i)
+        i += [-cap] * 300 + [0.0] * 1200 + [-2.0 * cap] * 30 + [0.0] * 1200
+        windows.append((start - 10, len(i)))
+    i += [0.0] * 10
+    return np.arange(len(i), dtype=float), np.array(i), windows
+
+
+def _rc_regressors(i: np.ndarray, tau: float) -> np.ndarray:
+    """Unit-resistance RC voltage with the estimator's discretisation (trapezoid input, 1 s steps)."""
+    a = math.exp(-1.0 / tau)
+    u = np.zeros_like(i)
+    for k in range(1, i.size):
+        u[k] = a * u[k - 1] + (1 - a) * 0.5 * (i[k - 1] + i[k])
+    return u
+
+
+def characterise(chem: str) -> tuple[Path, float]:
+    """Identify the OCV table and ECM of a PyBaMM parameter set; returns (YAML table path, capacity Ah)."""
+    import yaml
+    from scipy.optimize import nnls
+
+    vmin, vmax, cap_nom = _limits(chem)
+    dis = simulate_experiment(chem, 25.0, 1.0, [f"Discharge at C/30 until {vmin} V"], f"{chem}_ocv_dis", "30 seconds")
+    chg = simulate_experiment(chem, 25.0, 0.0, [f"Charge at C/30 until {vmax} V"], f"{chem}_ocv_chg", "30 seconds")
+    dt = np.diff(dis["t"], prepend=dis["t"][0])
+    q_meas = float(np.cumsum(-dis["i"] * dt)[-1] / 3600.0)
+    soc_d = 1.0 - np.cumsum(-dis["i"] * np.diff(dis["t"], prepend=dis["t"][0])) / 3600.0 / q_meas
+    soc_c = np.cumsum(chg["i"] * np.diff(chg["t"], prepend=chg["t"][0])) / 3600.0 / q_meas
+    grid = np.linspace(0.0, 1.0, 101)
+    vd = np.interp(grid, soc_d[::-1], dis["v"][::-1])
+    vc = np.interp(grid, soc_c, chg["v"])
+    ocv = 0.5 * (vd + vc)
+    ocv[0], ocv[-1] = vmin, vmax
+    ocv = np.maximum.accumulate(ocv + np.arange(ocv.size) * 1e-5)   # strictly increasing
+    # pulse test at 25 degC (and 0 degC for the Arrhenius factor)
+    t, i, windows = _hppc_profile(q_meas)
+    fits = {}
+    for temp in ((25.0, 0.0) if chem == "nmc" else (25.0,)):
+        tr = simulate_current(chem, temp, 0.995, t, i, f"{chem}_hppc_{temp:g}C")
+        soc_cc = 1.0 + np.concatenate(([0.0], np.cumsum(0.5 * (tr["i"][1:] + tr["i"][:-1])))) / 3600.0 / q_meas
+        best = None
+        for tau1 in (3.0, 6.0, 10.0, 20.0, 40.0, 70.0):
+            for tau2 in (100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0):
+                levels, sse = [], 0.0
+                for a, b in windows:
+                    if b > tr["t"].size:
+                        continue
+                    ii, vv = tr["i"][a:b], tr["v"][a:b]
+                    edges = np.flatnonzero(np.abs(np.diff(ii)) > 0.5 * q_meas)
+                    r0 = float(np.median(np.diff(vv)[edges] / np.diff(ii)[edges]))   # instantaneous (1 s) step
+                    eta = vv - np.interp(soc_cc[a:b], grid, ocv)
+                    eta = eta - eta[0] - r0 * ii
+                    A = np.stack([_rc_regressors(ii, tau1), _rc_regressors(ii, tau2)], axis=1)
+                    x, res = nnls(A, eta)
+                    levels.append((float(np.mean(soc_cc[a:b])), np.concatenate(([r0], x))))
+                    sse += res ** 2
+                if best is None or sse < best[0]:
+                    best = (sse, tau1, tau2, levels)
+        fits[temp] = best
+    _, tau1, tau2, levels = fits[25.0]
+    levels.sort()
+    ecm_soc = [round(s, 4) for s, _ in levels]
+    r = np.array([x for _, x in levels]) * q_meas           # ohm -> ohm*Ah
+    table = {
+        "name": f"{chem}-{PARAM_SETS[chem][0].lower()}",
+        "full_v": float(vmax), "empty_v": float(vmin),
+        "ocv": {"soc": grid.round(4).tolist(), "voltage": ocv.round(5).tolist()},
+        "ecm": {"soc": ecm_soc, "r0_ohm_ah": r[:, 0].round(6).tolist(), "r1_ohm_ah": r[:, 1].round(6).tolist(),
+                "r2_ohm_ah": r[:, 2].round(6).tolist(), "tau1_s": tau1, "tau2_s": tau2},
+    }
+    if 0.0 in fits:
+        warm = np.array([x.sum() for _, x in fits[25.0][3]])
+        cold = np.array([x.sum() for _, x in fits[0.0][3]])
+        n = min(warm.size, cold.size)
+        ratio = float(np.median(cold[:n] / warm[:n]))
+        table["ecm"]["r_activation_k"] = round(math.log(ratio) / (1 / 273.15 - 1 / 298.15), 1)
+    path = RESULTS / f"{chem}_identified_table.yaml"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path.write_text("# identified by bench/bench_estimation_accuracy.py from PyBaMM characterisation tests\n"
+                    + yaml.safe_dump(table, sort_keys=False))
+    print(f"  {chem}: capacity {q_meas:.4f} Ah (nominal {cap_nom}), tau1 {tau1:g} s, tau2 {tau2:g} s, "
+          f"R0 {np.median(r[:, 0]) / q_meas * 1e3:.1f} mOhm -> {path.relative_to(ROOT)}", file=sys.stderr)
+    return path, q_meas
+
+
+# --- cases -----------------------------------------------------------------------------------------------
+def case_trace(c: Case, cap: float) -> dict[str, np.ndarray]:
+    _vmin, vmax, _ = _limits(c.chem)
+    if c.kind == "drive":
+        p = us06_power()
+        i_cycle = np.clip(p * c.c_rate * cap, -0.5 * cap, None) * -1.0      # regen limited to C/2
+        per_cycle = -i_cycle.mean() * 600 / 3600 / cap                  # SoC per cycle
+        n = math.ceil((c.soc0 - c.stop_soc) / per_cycle) + 1
+        i = np.concatenate([np.zeros(30)] + [i_cycle] * n)
+        t = np.arange(i.size, dtype=float)
+        return simulate_current(c.chem, c.ambient_c, c.soc0, t, i, c.name, c.stop_soc)
+    if c.kind == "pulse":
+        i_list = [0.0] * 30
+        n = math.ceil((c.soc0 - c.stop_soc) / 0.1) + 1
+        for _ in range(n):
+            i_list += [-c.c_rate * cap] * int(360 / c.c_rate) + [0.0] * 1800
+        i = np.array(i_list)
+        return simulate_current(c.chem, c.ambient_c, c.soc0, np.arange(i.size, dtype=float), i, c.name,
+                                c.stop_soc)
+    if c.kind == "cccv":
+        steps = ["Rest for 1 minute", f"Charge at {c.c_rate}C until {vmax} V", f"Hold at {vmax} V until C/20",
+                 "Rest for 30 minutes"]
+        return simulate_experiment(c.chem, c.ambient_c, c.soc0, steps, c.name)
+    raise ValueError(c.kind)
+
+
+def sensors(tr: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = tr["t"].size
+    return {"t": tr["t"], "v": tr["v"] + V_OFFSET + V_NOISE * rng.standard_normal(n),
+            "i": tr["i"] * (1 + I_GAIN_NOISE * rng.standard_normal(n)) + I_OFFSET,
+            "temp_c": tr["temp_c"] + T_NOISE * rng.standard_normal(n)}
+
+
+def run_estimator(chem: str, table: Path, cap: float, meas: dict[str, np.ndarray],
+                  wrong_soc: float | None = None) -> tuple[np.ndarray, np.ndarray, object, float]:
+    from bms_ros.config import load_config
+    from bms_ros.core.estimator import StateEstimator
+    from bms_ros.core.types import PackSample
+
+    cfg = load_config({"pack.cell_count": 1, "pack.chemistry": chem, "pack.design_capacity_ah": round(cap, 4),
+                       "estimation.chemistry_table": str(table)})
+    est = StateEstimator(cfg)
+    if wrong_soc is not None:
+        d = est.state_dict()
+        d.update(stamp=float(meas["t"][0]), cell_soc=[wrong_soc], cell_soc_std=[WRONG_STD],
+                 current_offset_a=0.0, current_offset_std=cfg.estimation.current_offset_std * cap)
+        assert est.load_state(d, now=float(meas["t"][0]))
+    n = meas["t"].size
+    soc, std = np.empty(n), np.empty(n)
+    t0 = time.perf_counter()
+    out = None
+    for k in range(n):
+        v = float(meas["v"][k])
+        out = est.update(PackSample(stamp=float(meas["t"][k]), cell_voltages=np.array([v]), pack_voltage=v,
+                                    current=float(meas["i"][k]), temperatures=np.array([meas["temp_c"][k]]),
+                                    charge_fet=True, discharge_fet=True))
+        soc[k], std[k] = out.soc, out.soc_std
+    return soc, std, out, (time.perf_counter() - t0) / n
+
+
+def coulomb_count(meas: dict[str, np.ndarray], soc0: float, cap: float) -> np.ndarray:
+    i = meas["i"]
+    dq = 0.5 * (i[1:] + i[:-1]) * np.diff(meas["t"])
+    return soc0 + np.concatenate(([0.0], np.cumsum(dq))) / 3600.0 / cap
+
+
+def metrics(err: np.ndarray, t: np.ndarray) -> dict[str, float]:
+    e = np.abs(err)
+    return {"rmse": float(np.sqrt(np.mean(err ** 2))) * 100, "max": float(e.max()) * 100}
+
+
+def convergence(err: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, float]]:
+    inside = np.abs(err) <= CONVERGED
+    if not inside.any():
+        return math.nan, {"rmse": math.nan, "max": math.nan}
+    k = int(np.argmax(inside))
+    return float(t[k] - t[0]), metrics(err[k:], t[k:])
+
+
+def evaluate(c: Case, tables: dict[str, tuple[Path, float]], seed: int) -> dict[str, object]:
+    table, cap = tables[c.chem]
+    tr = case_trace(c, cap)
+    meas = sensors(tr, seed)
+    truth = tr["soc"]
+    t = tr["t"]
+    soc, std, last, step_s = run_estimator(c.chem, table, cap, meas)
+    wrong0 = truth[0] - WRONG_SOC if truth[0] > 0.5 else truth[0] + WRONG_SOC
+    soc_w, _, last_w, _ = run_estimator(c.chem, table, cap, meas, wrong_soc=wrong0)
+    true_cap = float(-np.sum(0.5 * (tr["i"][1:] + tr["i"][:-1]) * np.diff(t)) / 3600.0 / (truth[0] - truth[-1])) \
+        if abs(truth[0] - truth[-1]) > 0.2 else math.nan
+    cc = coulomb_count(meas, truth[0], cap)
+    cc_w = coulomb_count(meas, wrong0, cap)
+    t_conv, after = convergence(soc_w - truth, t)
+    err = soc - truth
+    return {
+        "case": c.name, "hours": float(t[-1] / 3600), "soc_range": [float(truth.min()), float(truth.max())],
+        "ekf": metrics(err, t), "ekf_wrong_init": {"convergence_s": t_conv, **after},
+        "coulomb": metrics(cc - truth, t), "coulomb_wrong_init": metrics(cc_w - truth, t),
+        "std_coverage_2sigma": float(np.mean(np.abs(err) <= 2 * std + 1e-12)),
+        "capacity_ah": last.capacity_ah, "capacity_ah_wrong_init": last_w.capacity_ah,
+        "true_capacity_ah": true_cap, "design_capacity_ah": cap,
+        "offset_a": last.current_offset_a, "step_us": step_s * 1e6, "case_spec": asdict(c),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
+    ap.add_argument("--refresh", action="store_true", help="regenerate PyBaMM traces (ignore the cache)")
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args(argv)
+    try:
+        _pybamm()
+    except ImportError as e:
+        print(f"PyBaMM is not installed ({e}); install requirements/bench.txt", file=sys.stderr)
+        return 2
+    if args.refresh:
+        for f in RESULTS.glob("trace_*.npz"):
+            f.unlink()
+    names = [n for n in args.cases.split(",") if n]
+    cases = [c for c in CASES if not names or c.name in names]
+    tables = {chem: characterise(chem) for chem in sorted({c.chem for c in cases})}
+    rows = []
+    for k, c in enumerate(cases):
+        t0 = time.perf_counter()
+        r = evaluate(c, tables, args.seed + k)
+        rows.append(r)
+        print(f"  {c.name}: done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "accuracy.json").write_text(json.dumps(rows, indent=1))
+    print(report(rows))
+    return 0
+
+
+def report(rows: list[dict]) -> str:
+    def f(x: float, fmt: str = ".2f") -> str:
+        return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+    lines = [
+        "SoC error in percentage points (EKF: start from the first voltage; wrong init: state file 20 points off, "
+        "metrics after first |error| <= 2 points; CC: coulomb counting, perfect start, same sensors)",
+        "",
+        "| case | h | EKF RMSE | EKF max | wrong init: conv. | RMSE | max | CC RMSE | CC max "
+        "| CC wrong-init RMSE | 2σ cover | capacity learned / true Ah |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        w = r["ekf_wrong_init"]
+        conv = w["convergence_s"]
+        lines.append(
+            f"| {r['case']} | {r['hours']:.1f} | {f(r['ekf']['rmse'])} | {f(r['ekf']['max'])} | "
+            f"{f(conv / 60, '.1f') + ' min' if not math.isnan(conv) else 'never'} | {f(w['rmse'])} | {f(w['max'])} | "
+            f"{f(r['coulomb']['rmse'])} | {f(r['coulomb']['max'])} | {f(r['coulomb_wrong_init']['rmse'])} | "
+            f"{r['std_coverage_2sigma'] * 100:.0f} % | {r['capacity_ah']:.3f} / {f(r['true_capacity_ah'], '.3f')} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""The state estimator: per-cell SoC (EKF), anchors, capacity and resistance learning, runtime, persistence.
+
+``StateEstimator(config).update(sample) -> Estimate`` once per AFE sample; pure numpy, deterministic.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bms_ros.core.chemistry import Chemistry, ChemistryTableError, get_chemistry, load_chemistry_table
+from bms_ros.core.estimation.ekf import CellEkf
+from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
+from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls
+from bms_ros.core.params import ConfigError
+from bms_ros.core.types import Estimate, PackSample
+
+if TYPE_CHECKING:
+    from bms_ros.core.config import BmsConfig
+
+log = logging.getLogger(__name__)
+
+NAN = math.nan
+STATE_VERSION = 1
+_MAX_STEP_S = 10.0          # longer gaps: the present current is held over the gap
+_SELF_DISCHARGE_STD_PER_DAY = 0.0005   # SoC uncertainty added per day of unrecorded time
+_BIAS_TAU_S = 60.0           # averaging time of the innovation bias monitor
+_OUTLIER_RUN = 3             # consecutive outliers that mean a wrong state rather than a glitch
+_BIAS_LIMIT = 2.5            # |mean normalised innovation| beyond this: the SoC is wrong, not noisy
+
+
+def _clip01(x: np.ndarray) -> np.ndarray:
+    return np.minimum(np.maximum(x, 0.0), 1.0)
+
+
+def resolve_chemistry(config: BmsConfig) -> Chemistry:
+    """The chemistry named by ``pack.chemistry``, with ``estimation.chemistry_table`` applied."""
+    base = get_chemistry(config.pack.chemistry)
+    path = config.estimation.chemistry_table
+    if not path:
+        return base
+    try:
+        return load_chemistry_table(path, base)
+    except ChemistryTableError as e:
+        raise ConfigError(f"estimation.chemistry_table: {e}") from None
+
+
+class StateEstimator:
+    def __init__(self, config: BmsConfig, chemistry: Chemistry | None = None):
+        self.cfg = config
+        self.ec = config.estimation
+        self.n = config.pack.cell_count
+        self.design_ah = config.pack.design_capacity_ah
+        self.chem = chemistry if chemistry is not None else resolve_chemistry(config)
+        self.ekf = CellEkf(self.n, self.chem)
+        self.capacity = CapacityEstimator(self.design_ah, self.ec.capacity_min_delta_soc, self.ec.capacity_drift,
+                                          self.ec.current_noise)
+        self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
+        self.energy = EnergyTable(self.chem)
+        self.initialized = False
+        self.cycle_count = 0.0
+        self.discharged_ah = 0.0
+        self.ah_counter = 0.0            # net measured charge since start (anchors difference it)
+        self.temperature_c = 25.0
+        self._pending: dict[str, Any] | None = None
+        self._pending_now: float | None = None
+        self._last_stamp: float | None = None
+        self._last_i: float = NAN
+        self._last_v: np.ndarray | None = None
+        self._i_avg = 0.0
+        self._rest_s = 0.0
+        self._rest_applied_at = -math.inf
+        self._full_done = False
+        self._empty_done = False
+        self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=self.design_ah, soh=1.0)
+
+    # --- parameters at the present operating point ------------------------------------------------------
+    def _cap(self) -> np.ndarray:
+        return np.full(self.n, self.capacity.capacity_ah)
+
+    def _resistances(self, soc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c)
+        k = self.rls.k / self.design_ah
+        return r0 * k, r1 * k, r2 * k
+
+    # --- public API -----------------------------------------------------------------------------------
+    def reset(self, soc: float | np.ndarray, soc_std: float | None = None) -> None:
+        """Start from a given SoC (all cells, or one per cell) instead of the first voltage reading."""
+        soc_std = self.ec.initial_soc_std if soc_std is None else soc_std
+        self.ekf.init(np.broadcast_to(np.asarray(soc, dtype=float), (self.n,)).copy(), soc_std,
+                      offset=0.0, offset_std=self._offset_prior_std(), rc_std=self.ec.ocv_error)
+        self.initialized = True
+        self._pending = None
+
+    def update(self, sample: PackSample) -> Estimate:
+        i_meas = sample.current
+        if not sample.comm_ok or not math.isfinite(i_meas) or sample.cell_voltages.shape != (self.n,):
+            return self._last
+        temps = sample.temperatures[np.isfinite(sample.temperatures)] if sample.temperatures.size else ()
+        if len(temps):
+            self.temperature_c = float(np.mean(temps))
+        v = np.asarray(sample.cell_voltages, dtype=float)
+        if not self.initialized:
+            if not np.all(np.isfinite(v)):
+                return self._last
+            self._initialize(sample.stamp, v, i_meas)
+            self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
+            self._last = self._output(sample.stamp)
+            return self._last
+        dt = sample.stamp - self._last_stamp
+        if not dt > 0:
+            return self._last
+        ec, ekf = self.ec, self.ekf
+        i_prev = self._last_i
+        i_in = 0.5 * (i_prev + i_meas) if dt <= _MAX_STEP_S and math.isfinite(i_prev) else i_meas
+        if ec.learn_resistance and dt <= 2.0 and self._last_v is not None:
+            self._resistance_step(v, i_prev, i_meas, dt)
+        # predict
+        soc = ekf.soc
+        r0, r1, r2 = self._resistances(soc)
+        cap = self._cap()
+        it_in = i_in - ekf.offset
+        a1 = math.exp(-dt / self.chem.tau1_s)
+        a2 = math.exp(-dt / self.chem.tau2_s)
+        ds = abs(it_in) * dt / (3600.0 * cap)
+        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / 3600.0
+        floor = 5e-4 ** 2
+        q_v1 = ((ec.model_error_fraction * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
+        q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + floor) * (1.0 - a2 * a2)
+        q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / 3600.0 if ec.estimate_current_offset else 0.0
+        ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
+        # correct with the voltages
+        it = i_meas - ekf.offset
+        over = np.abs(ekf.v1 + ekf.v2 + r0 * it)
+        r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) + (ec.model_error_fraction * over) ** 2
+        alpha = min(dt / _BIAS_TAU_S, 1.0)
+        innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha)
+        self._check_bias(innov)
+        if ec.estimate_current_offset:
+            # a sensor offset beyond 3 sigma of its specification is the filter explaining something else
+            lim = 3.0 * self._offset_prior_std()
+            ekf.x[ekf.ib] = min(max(ekf.x[ekf.ib], -lim), lim)
+        if ec.offset_from_open_fets and not sample.charge_fet and not sample.discharge_fet \
+                and abs(i_meas) < 0.05 * self.design_ah and ec.estimate_current_offset:
+            ekf.update_offset(i_meas, (0.002 * self.design_ah) ** 2)
+        # bookkeeping with the corrected current; the capacity counter uses the raw reading, since at constant
+        # current the filter cannot tell an offset from a capacity error (the offset spec bounds that error)
+        self.ah_counter += i_in * dt / 3600.0
+        it = i_in - ekf.offset
+        dah = it * dt / 3600.0
+        if dah < 0:
+            self.discharged_ah -= dah
+            dc = -dah / self.design_ah
+            self.cycle_count += dc
+            self.capacity.age(dc)
+        self._i_avg += (1.0 - math.exp(-dt / ec.load_time_constant)) * (it - self._i_avg)
+        self._anchors(sample.stamp, v, i_meas, ekf.offset, dt)
+        self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
+        self._last = self._output(sample.stamp)
+        return self._last
+
+    # --- initialisation ---------------------------------------------------------------------------------
+    def _offset_prior_std(self) -> float:
+        return self.ec.current_offset_std * self.design_ah if self.ec.estimate_current_offset else 0.0
+
+    def _rc_prior_std(self, i_meas: float) -> float:
+        """Uncertainty of the RC voltages at start: small after a rest, up to their full value under load."""
+        _r0, r1, r2 = self._resistances(np.full(self.n, 0.5))
+        return float(self.ec.ocv_error + np.max(r1 + r2) * abs(i_meas))
+
+    def _initialize(self, stamp: float, v: np.ndarray, i_meas: float) -> None:
+        s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
+        pending, self._pending = self._pending, None
+        if pending is None:
+            std = np.full(self.n, self.ec.initial_soc_std)
+            if abs(i_meas) <= self.ec.rest_current * self.design_ah:
+                # at rest, though for how long is unknown: the OCV says more than the generic prior where steep
+                std = np.minimum(std, np.nan_to_num(np.maximum(2.0 * np.sqrt(var_ocv), 0.01), nan=1.0))
+            s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
+            self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
+            self.initialized = True
+            return
+        now = self._pending_now if self._pending_now is not None else stamp
+        elapsed = now - pending["stamp"] if math.isfinite(pending["stamp"]) else NAN
+        grow = _SELF_DISCHARGE_STD_PER_DAY * (elapsed / 86400.0) if elapsed >= 0 else 0.02
+        std = np.sqrt(np.asarray(pending["cell_soc_std"]) ** 2 + grow ** 2)
+        off_std = max(pending["current_offset_std"], 0.5 * self._offset_prior_std()) \
+            if self.ec.estimate_current_offset else 0.0
+        off = pending["current_offset_a"] if self.ec.estimate_current_offset else 0.0
+        self.ekf.init(np.asarray(pending["cell_soc"], dtype=float), std, off, off_std,
+                      rc_std=self._rc_prior_std(i_meas))
+        self.initialized = True
+        rested = min(abs(i_meas), abs(i_meas - off)) <= self.ec.rest_current * self.design_ah
+        long_rest = not (elapsed >= 0) or elapsed >= self.ec.rest_time
+        if rested and long_rest:
+            # start-up check of the saved SoC against the open-circuit voltage after a long rest
+            var = var_ocv * (1.0 if elapsed >= 0 else 4.0)
+            diff = s_ocv - self.ekf.soc
+            bad = np.abs(diff) > 3.0 * np.sqrt(var + std ** 2)
+            if np.any(bad & np.isfinite(diff)):
+                log.warning("saved SoC disagrees with the rested cell voltages (cells %s: saved %s, OCV %s); "
+                            "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
+                            np.round(self.ekf.soc[bad], 3).tolist(), np.round(s_ocv[bad], 3).tolist())
+                idx = np.flatnonzero(bad & np.isfinite(diff))
+                self.ekf.x[idx] = s_ocv[idx]
+                self.ekf.P[idx, :] = 0.0
+                self.ekf.P[:, idx] = 0.0
+                self.ekf.P[idx, idx] = var[idx]
+            good = ~bad
+            self.ekf.update_soc(np.where(good, s_ocv, NAN), var)
+            self._record_anchor(stamp, s_ocv, var, "startup-rest")
+
+    def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
+        the OCV curve is too flat to say anything)."""
+        soc = self.ekf.soc if self.initialized else np.full(self.n, 0.5)
+        r0, r1, r2 = self._resistances(soc)
+        if use_rc:
+            over = r0 * i_t + self.ekf.v1 + self.ekf.v2
+        else:
+            over = (r0 + r1 + r2) * i_t
+        s = self.chem.soc_from_ocv(v - over, self.temperature_c)
+        slope = np.maximum(self.chem.docv_dsoc(s, self.temperature_c), 1e-6)
+        err = self.ec.ocv_error ** 2 + (self.ec.model_error_fraction * over) ** 2
+        var = err / slope ** 2
+        var = np.where(var <= 0.1 ** 2, var, NAN)
+        return np.where(np.isfinite(var), s, NAN), var
+
+    # --- anchors ----------------------------------------------------------------------------------------
+    def _anchors(self, stamp: float, v: np.ndarray, i_meas: float, offset: float, dt: float) -> None:
+        ec, design = self.ec, self.design_ah
+        it = i_meas - offset
+        if min(abs(it), abs(i_meas)) <= ec.rest_current * design:
+            self._rest_s += dt
+        else:
+            self._rest_s = 0.0
+            self._rest_applied_at = -math.inf
+        if self._rest_s >= ec.rest_time and self._rest_s - self._rest_applied_at >= ec.rest_time:
+            self._rest_applied_at = self._rest_s
+            self._apply_anchor(stamp, v, it, "rest")
+        if it < -ec.rest_current * design:
+            self._full_done = False
+        if it > ec.rest_current * design:
+            self._empty_done = False
+        finite = np.isfinite(v)
+        if not finite.any():
+            return
+        if (not self._full_done and 0 < it <= ec.tail_current * design
+                and np.max(v[finite]) >= self.chem.full_v - ec.full_voltage_margin):
+            self._full_done = True
+            self._apply_anchor(stamp, v, it, "full")
+        if (not self._empty_done and -ec.empty_anchor_current * design <= it < 0
+                and np.min(v[finite]) <= self.chem.empty_v + ec.empty_voltage_margin):
+            self._empty_done = True
+            self._apply_anchor(stamp, v, it, "empty")
+
+    def _apply_anchor(self, stamp: float, v: np.ndarray, it: float, kind: str) -> None:
+        if kind == "rest":   # rested: the terminal voltage is the OCV
+            s, var = self._soc_from_voltage(v, 0.0, use_rc=False)
+        else:
+            s, var = self._soc_from_voltage(v, it)
+        self.ekf.update_soc(s, var)
+        self._record_anchor(stamp, s, var, kind)
+
+    def _record_anchor(self, stamp: float, s: np.ndarray, var: np.ndarray, kind: str) -> None:
+        if not self.ec.learn_capacity or not np.isfinite(s).any():
+            return
+        c = self.capacity.add_anchor(Anchor(stamp, s.copy(), var.copy(), self.ah_counter, self.ekf.offset_var,
+                                            kind))
+        if c is not None:
+            log.debug("capacity observation %.3f Ah (%s anchor) -> %.3f Ah", c, kind, self.capacity.capacity_ah)
+
+    # --- monitors ---------------------------------------------------------------------------------------
+    def _check_bias(self, innov: np.ndarray) -> None:
+        """The SoC is wrong (stale state, wrong start), not the voltage noisy, when the innovation stays beyond
+        the outlier bound for several samples (a spike lasts one) or its mean stays one-sided for a minute:
+        widen that cell's SoC uncertainty to what the innovation implies, so the voltage pulls it back."""
+        ekf = self.ekf
+        jump = ekf.outlier_run >= _OUTLIER_RUN
+        drift = np.abs(ekf.bias_ema) > _BIAS_LIMIT
+        bad = np.flatnonzero((jump | drift) & np.isfinite(innov))
+        if bad.size == 0:
+            return
+        slope = np.maximum(self.chem.docv_dsoc(ekf.soc[bad], self.temperature_c), 0.05)
+        y = np.where(jump[bad], innov[bad], 2.0 * ekf.bias_v[bad])
+        floor = np.minimum((y / slope) ** 2, 0.3 ** 2)
+        ekf.inflate_soc(bad, floor)
+
+    def _resistance_step(self, v: np.ndarray, i_prev: float, i_now: float, dt: float) -> None:
+        di = i_now - i_prev
+        if not (math.isfinite(di) and abs(di) >= self.ec.resistance_step * self.design_ah):
+            return
+        ekf = self.ekf
+        b = ekf.offset
+        soc = ekf.soc
+        r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c)
+        r0, r1, r2 = r0 / self.design_ah, r1 / self.design_ah, r2 / self.design_ah
+        a1 = math.exp(-dt / self.chem.tau1_s)
+        a2 = math.exp(-dt / self.chem.tau2_s)
+        k = self.rls.k
+        it_prev = i_prev - b
+        drift = ((1 - a1) * (k * r1 * it_prev - ekf.v1) + (1 - a2) * (k * r2 * it_prev - ekf.v2)
+                 + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (3600.0 * self._cap()))
+        y = (v - self._last_v) - drift
+        phi = (r0 + r1 * (1 - a1) + r2 * (1 - a2)) * di
+        noise = 2 * 0.003 ** 2 + (0.2 * phi) ** 2     # sensor noise + how well a 1 s step fits the model
+        self.rls.update(y, phi, noise)
+
+    # --- output -----------------------------------------------------------------------------------------
+    def _output(self, stamp: float) -> Estimate:
+        ekf = self.ekf
+        cap = self._cap()
+        cell_soc = _clip01(ekf.soc)
+        cov = ekf.P[: self.n, : self.n]
+        soc, soc_std = pack_soc(cell_soc, cov, cap)
+        r0, r1, r2 = self._resistances(cell_soc)
+        charge, wh, to_full = remaining(self.chem, self.energy, cell_soc, cap, r0 + r1 + r2, self._i_avg,
+                                        self.temperature_c)
+        min_i = self.ec.min_runtime_current * self.design_ah
+        tte, ttf = times(charge, to_full, self._i_avg, min_i)
+        return Estimate(
+            soc=soc, soc_std=soc_std, cell_soc=cell_soc, soh=self.capacity.capacity_ah / self.design_ah,
+            capacity_ah=self.capacity.capacity_ah, design_capacity_ah=self.design_ah, charge_ah=charge,
+            resistance_ohm=float(r0.sum()), energy_wh=wh, time_to_empty_s=tte, time_to_full_s=ttf,
+            cycle_count=self.cycle_count,
+            current_offset_a=ekf.offset if self.ec.estimate_current_offset else NAN)
+
+    # --- persistence ------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """What survives a restart (JSON-serialisable)."""
+        d: dict[str, Any] = {
+            "version": STATE_VERSION, "chemistry": self.chem.name, "cell_count": self.n,
+            "design_capacity_ah": self.design_ah, "capacity_ah": self.capacity.capacity_ah,
+            "capacity_std": math.sqrt(self.capacity.var), "capacity_updates": self.capacity.updates,
+            "resistance_scale": self.rls.k.tolist(), "resistance_var": self.rls.p.tolist(),
+            "cycle_count": self.cycle_count, "discharged_ah": self.discharged_ah,
+            "stamp": NAN, "cell_soc": None, "cell_soc_std": None, "current_offset_a": 0.0,
+            "current_offset_std": self._offset_prior_std(),
+        }
+        if self.initialized:
+            d.update(stamp=self._last_stamp if self._last_stamp is not None else NAN,
+                     cell_soc=self.ekf.soc.tolist(), cell_soc_std=np.sqrt(self.ekf.soc_var).tolist(),
+                     current_offset_a=self.ekf.offset, current_offset_std=math.sqrt(self.ekf.offset_var))
+        elif self._pending is not None:
+            d.update({k: self._pending[k] for k in ("stamp", "cell_soc", "cell_soc_std", "current_offset_a",
+                                                     "current_offset_std")})
+        return d
+
+    def load_state(self, d: dict[str, Any], now: float | None = None) -> bool:
+        """Restore from state_dict(); ``now`` is the present time on the samples' clock (None: unknown, the
+        first sample's stamp is used). Anything invalid: a warning, and defaults are kept. The SoC is checked
+        against the open-circuit voltage at the first sample when the pack has rested long enough."""
+        try:
+            st = self._parse_state(d)
+        except (KeyError, TypeError, ValueError) as e:
+            log.warning("estimator state rejected (%s): starting from defaults (SoC from voltage, rated capacity)",
+                        e)
+            return False
+        self.capacity.capacity_ah = st["capacity_ah"]
+        self.capacity.var = st["capacity_std"] ** 2
+        self.capacity.updates = st["capacity_updates"]
+        self.rls.k[:] = st["resistance_scale"]
+        self.rls.p[:] = st["resistance_var"]
+        self.cycle_count = st["cycle_count"]
+        self.discharged_ah = st["discharged_ah"]
+        if st["cell_soc"] is not None:
+            self._pending = st
+            self._pending_now = now
+            self.initialized = False
+        self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=st["capacity_ah"],
+                                          soh=st["capacity_ah"] / self.design_ah, cycle_count=self.cycle_count)
+        return True
+
+    def _parse_state(self, d: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(d, dict):
+            raise TypeError("not a mapping")
+        if d.get("version") != STATE_VERSION:
+            raise ValueError(f"version {d.get('version')!r}, expected {STATE_VERSION}")
+        if d.get("cell_count") != self.n:
+            raise ValueError(f"saved for {d.get('cell_count')} cells, the pack has {self.n}")
+        if d.get("chemistry") != self.chem.name:
+            raise ValueError(f"saved for chemistry {d.get('chemistry')!r}, configured {self.chem.name!r}")
+
+        def num(key: str, lo: float, hi: float) -> float:
+            x = float(d[key])
+            if not (math.isfinite(x) and lo <= x <= hi):
+                raise ValueError(f"{key} = {d[key]!r} is out of range [{lo}, {hi}]")
+            return x
+
+        def vec(key: str, lo: float, hi: float) -> np.ndarray:
+            a = np.asarray(d[key], dtype=float)
+            if a.shape != (self.n,) or not np.all(np.isfinite(a)) or np.any(a < lo) or np.any(a > hi):
+                raise ValueError(f"{key} must be {self.n} numbers in [{lo}, {hi}]")
+            return a
+
+        st: dict[str, Any] = {"stamp": float(d.get("stamp", NAN)) if d.get("stamp") is not None else NAN}
+        if abs(float(d["design_capacity_ah"]) - self.design_ah) > 1e-9 * self.design_ah:
+            raise ValueError(f"saved for a design capacity of {d['design_capacity_ah']} Ah, configured "
+                             f"{self.design_ah} Ah")
+        st["capacity_ah"] = num("capacity_ah", 0.3 * self.design_ah, 1.5 * self.design_ah)
+        st["capacity_std"] = num("capacity_std", 0.0, self.design_ah)
+        st["capacity_updates"] = int(num("capacity_updates", 0, 1e12))
+        st["resistance_scale"] = vec("resistance_scale", 0.2, 10.0)
+        st["resistance_var"] = vec("resistance_var", 0.0, 1.0)
+        st["cycle_count"] = num("cycle_count", 0.0, 1e7)
+        st["discharged_ah"] = num("discharged_ah", 0.0, 1e12)
+        if d.get("cell_soc") is None:
+            st["cell_soc"] = None
+        else:
+            st["cell_soc"] = vec("cell_soc", -0.1, 1.1)
+            st["cell_soc_std"] = vec("cell_soc_std", 0.0, 1.0)
+            st["current_offset_a"] = num("current_offset_a", -self.design_ah, self.design_ah)
+            st["current_offset_std"] = num("current_offset_std", 0.0, self.design_ah)
+        return st

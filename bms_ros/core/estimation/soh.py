@@ -1,0 +1,104 @@
+"""State of health: capacity from charge throughput between SoC anchors, resistance by recursive least
+squares on current steps, equivalent full cycles."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Anchor:
+    """SoC of every cell known from voltage alone (rest, full, empty), and the charge counter then."""
+
+    stamp: float
+    soc: np.ndarray          # per cell, NaN where the voltage said too little
+    var: np.ndarray          # per cell
+    ah: float                # net charge counter (offset-corrected), Ah
+    offset_var: float        # current offset variance then, A^2
+    kind: str
+
+
+class CapacityEstimator:
+    """Capacity (Ah, the string's cell capacity) as a scalar Kalman filter.
+
+    Every new anchor whose SoC differs by at least ``min_delta`` from the previous one (per cell) gives an
+    observation ``dAh / dSoC``; its variance comes from both anchors' SoC variances, the current sensor's
+    gain error and the offset uncertainty over the interval.
+    """
+
+    def __init__(self, design_ah: float, min_delta: float, drift_per_cycle: float, gain_error: float):
+        self.design_ah = design_ah
+        self.capacity_ah = design_ah
+        self.var = (0.05 * design_ah) ** 2    # prior: rated capacity, 5 % (1-sigma)
+        self.min_delta = min_delta
+        self.drift = drift_per_cycle
+        self.gain_error = gain_error
+        self.anchor: Anchor | None = None
+        self.updates = 0
+
+    def age(self, cycles: float) -> None:
+        """Capacity may have drifted over ``cycles`` equivalent full cycles."""
+        self.var += (self.drift * self.capacity_ah) ** 2 * max(cycles, 0.0)
+
+    def add_anchor(self, a: Anchor) -> float | None:
+        """Record an anchor; returns the capacity observation it produced, if any."""
+        prev, self.anchor = self.anchor, a
+        if prev is None:
+            return None
+        if prev.soc.shape != a.soc.shape:
+            return None
+        ds = a.soc - prev.soc
+        dah = a.ah - prev.ah
+        ok = np.isfinite(ds) & (np.abs(ds) >= self.min_delta) & (np.sign(ds) == np.sign(dah))
+        if not ok.any() or abs(dah) < 1e-9:
+            if np.isfinite(prev.soc).any() and not np.isfinite(a.soc).all():
+                # keep the older anchor for the cells this one did not see
+                merged = np.where(np.isfinite(a.soc), a.soc, prev.soc)
+                mvar = np.where(np.isfinite(a.soc), a.var, prev.var)
+                self.anchor = Anchor(a.stamp, merged, mvar, a.ah, a.offset_var, a.kind)
+            return None
+        obs = dah / ds[ok]
+        c_obs = float(np.median(obs))
+        dsm = float(np.median(np.abs(ds[ok])))
+        soc_var = float(np.median(prev.var[ok] + a.var[ok]))
+        dt_h = max(a.stamp - prev.stamp, 0.0) / 3600.0
+        offset_ah_var = max(prev.offset_var, a.offset_var) * dt_h ** 2
+        var_obs = (c_obs ** 2 * soc_var + offset_ah_var + (self.gain_error * dah) ** 2) / dsm ** 2
+        if not (math.isfinite(c_obs) and 0.3 * self.design_ah <= c_obs <= 1.5 * self.design_ah):
+            return None
+        k = self.var / (self.var + var_obs)
+        self.capacity_ah += k * (c_obs - self.capacity_ah)
+        self.var *= 1.0 - k
+        self.capacity_ah = min(max(self.capacity_ah, 0.3 * self.design_ah), 1.5 * self.design_ah)
+        self.updates += 1
+        return c_obs
+
+
+class ResistanceRls:
+    """Per-cell resistance scale ``k`` (measured / chemistry model) by scalar recursive least squares.
+
+    On a current step dI between two samples dt apart the model predicts
+    ``dV = dV_drift + k * (R0 + R1 (1 - a1) + R2 (1 - a2)) * dI`` where dV_drift is the change the model
+    expects at constant current (RC relaxation, OCV); the regression is on the remainder.
+    """
+
+    def __init__(self, n_cells: int, forgetting: float):
+        self.k = np.ones(n_cells)
+        self.p = np.full(n_cells, 0.01)       # prior: +-10 % (1-sigma) around the chemistry's table
+        self.lam = forgetting
+        self.updates = 0
+
+    def update(self, y: np.ndarray, phi: np.ndarray, noise_var: np.ndarray) -> None:
+        """y: voltage change not explained by drift (V); phi: modelled step response per unit k (V)."""
+        ok = np.isfinite(y) & np.isfinite(phi) & (np.abs(phi) > 0)
+        if not ok.any():
+            return
+        p, k = self.p[ok], self.k[ok]
+        g = p * phi[ok] / (self.lam * noise_var[ok] + phi[ok] * p * phi[ok])
+        k = k + g * (y[ok] - phi[ok] * k)
+        p = (p - g * phi[ok] * p) / self.lam
+        self.k[ok] = np.clip(k, 0.2, 10.0)
+        self.p[ok] = np.clip(p, 1e-6, 1.0)
+        self.updates += 1

@@ -1,0 +1,1 @@
+"""Command-line tools: bms-replay, bms_monitor, the simulation demo."""

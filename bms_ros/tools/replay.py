@@ -1,0 +1,255 @@
+"""bms-replay: run the BMS core (the node's exact code path, ``bms_ros.core.bms.Bms.step``) on recorded samples.
+
+    bms-replay recording.csv --config params.yaml -o out.csv
+
+Input CSV: ``t,current,cell_voltage_1..cell_voltage_N,temperature_1..temperature_M`` (t in s, current in A,
+> 0 while charging, volts, degC; an empty field is an unknown value). The config is the node's ROS 2 parameter
+file; its ``pack.cell_count`` must match the CSV's cell columns.
+
+Output CSV: one row per input row, ``t,soc,soc_std,soh,capacity_ah,resistance_ohm,time_to_empty_s,
+time_to_full_s,charge_ah,energy_wh,cycle_count,current_offset_a,state,faults,fault_names,charge_allowed,
+discharge_allowed,balancing``.
+
+Structure (so other inputs and outputs plug in): a *source* yields PackSample (``CsvSampleSource``), ``run()``
+drives one Bms over it, *sinks* receive every (sample, BmsOutput) pair (``CsvOutputSink``). Deterministic:
+same input and config, same bytes out. Exit codes: 0 ok, 2 bad input or config (one line on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Protocol
+
+import numpy as np
+
+from bms_ros.core.types import BmsOutput, PackSample
+
+PROG = "bms-replay"
+
+
+class ReplayError(Exception):
+    """Bad input, config or output: reported as one line, exit code 2."""
+
+
+# --- sources ---------------------------------------------------------------------------------------------
+class SampleSource(Protocol):
+    cell_count: int
+    thermistor_count: int
+
+    def __iter__(self) -> Iterator[PackSample]: ...
+
+
+def _parse_header(header: list[str], path: str) -> tuple[int, int]:
+    """Validate the column layout; returns (cell count, thermistor count)."""
+    h = [c.strip() for c in header]
+    if h[:2] != ["t", "current"]:
+        raise ReplayError(f"{path}: header must start with 't,current', found {','.join(h[:2])!r}")
+    rest = h[2:]
+    cells = 0
+    while cells < len(rest) and rest[cells] == f"cell_voltage_{cells + 1}":
+        cells += 1
+    temps = rest[cells:]
+    for k, name in enumerate(temps):
+        if name != f"temperature_{k + 1}":
+            expected = f"cell_voltage_{cells + 1} or temperature_{k + 1}" if k == 0 else f"temperature_{k + 1}"
+            raise ReplayError(f"{path}: header column {cells + k + 3} is {name!r}, expected {expected}")
+    if cells == 0:
+        raise ReplayError(f"{path}: no cell_voltage_1.. columns in the header")
+    return cells, len(temps)
+
+
+def _num(x: str) -> float:
+    x = x.strip()
+    return math.nan if x == "" or x.lower() == "nan" else float(x)
+
+
+class CsvSampleSource:
+    """PackSamples from a CSV recording. The recording has no FET read-back: both are reported closed (the
+    recorded current did flow)."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        try:
+            with open(self.path, newline="") as f:
+                header = next(csv.reader(f), None)
+        except OSError as e:
+            raise ReplayError(f"{self.path}: cannot read: {e.strerror or e}") from None
+        if header is None:
+            raise ReplayError(f"{self.path}: empty file")
+        self.cell_count, self.thermistor_count = _parse_header(header, self.path)
+
+    def count_rows(self) -> int:
+        with open(self.path, "rb") as f:
+            return max(sum(1 for line in f if line.strip()) - 1, 0)
+
+    def __iter__(self) -> Iterator[PackSample]:
+        n, m = self.cell_count, self.thermistor_count
+        width = 2 + n + m
+        last_t = -math.inf
+        with open(self.path, newline="") as f:
+            reader = csv.reader(f)
+            next(reader)
+            for row in reader:
+                line = reader.line_num
+                if not row or all(not c.strip() for c in row):
+                    continue
+                if len(row) != width:
+                    raise ReplayError(f"{self.path}:{line}: {len(row)} fields, the header has {width}")
+                try:
+                    vals = [_num(c) for c in row]
+                except ValueError:
+                    bad = next(c for c in row if not _is_number(c))
+                    raise ReplayError(f"{self.path}:{line}: not a number: {bad.strip()!r}") from None
+                t = vals[0]
+                if not math.isfinite(t):
+                    raise ReplayError(f"{self.path}:{line}: t must be a number")
+                if t < last_t:
+                    raise ReplayError(f"{self.path}:{line}: t goes backwards ({t} after {last_t})")
+                last_t = t
+                cells = np.array(vals[2:2 + n])
+                temps = np.array(vals[2 + n:])
+                current = vals[1]
+                comm_ok = bool(np.isfinite(cells).any() or math.isfinite(current))
+                if not comm_ok:
+                    yield PackSample.missing(t, n, m)
+                    continue
+                yield PackSample(stamp=t, cell_voltages=cells, pack_voltage=float(np.sum(cells)), current=current,
+                                 temperatures=temps, charge_fet=True, discharge_fet=True)
+
+
+def _is_number(x: str) -> bool:
+    try:
+        _num(x)
+        return True
+    except ValueError:
+        return False
+
+
+# --- sinks -----------------------------------------------------------------------------------------------
+class OutputSink(Protocol):
+    def write(self, sample: PackSample, out: BmsOutput) -> None: ...
+
+    def close(self) -> None: ...
+
+
+OUTPUT_COLUMNS = ("t", "soc", "soc_std", "soh", "capacity_ah", "resistance_ohm", "time_to_empty_s",
+                  "time_to_full_s", "charge_ah", "energy_wh", "cycle_count", "current_offset_a", "state", "faults",
+                  "fault_names", "charge_allowed", "discharge_allowed", "balancing")
+
+
+def _fmt(x: float) -> str:
+    return "nan" if not math.isfinite(x) else format(x, ".9g")
+
+
+class CsvOutputSink:
+    def __init__(self, stream: IO[str]):
+        self._stream = stream
+        self._w = csv.writer(stream, lineterminator="\n")
+        self._w.writerow(OUTPUT_COLUMNS)
+
+    def write(self, sample: PackSample, out: BmsOutput) -> None:
+        from bms_ros.core.faults import fault_names
+
+        e = out.estimate
+        faults = int(out.faults_active) | int(out.faults_latched)
+        self._w.writerow((
+            _fmt(out.stamp), _fmt(e.soc), _fmt(e.soc_std), _fmt(e.soh), _fmt(e.capacity_ah), _fmt(e.resistance_ohm),
+            _fmt(e.time_to_empty_s), _fmt(e.time_to_full_s), _fmt(e.charge_ah), _fmt(e.energy_wh),
+            _fmt(e.cycle_count), _fmt(e.current_offset_a), out.state.name, faults, "|".join(fault_names(faults)),
+            int(out.charge_fet), int(out.discharge_fet), out.balancing_mask))
+
+    def close(self) -> None:
+        self._stream.flush()
+
+
+# --- the run loop ----------------------------------------------------------------------------------------
+def run(samples: Iterable[PackSample], step: Callable[[PackSample], BmsOutput], sinks: Sequence[OutputSink],
+        progress: Callable[[int], None] | None = None) -> int:
+    """Feed every sample to ``step`` (a Bms.step) and every result to the sinks; returns the sample count."""
+    n = 0
+    for sample in samples:
+        out = step(sample)
+        for s in sinks:
+            s.write(sample, out)
+        n += 1
+        if progress is not None and n % 10000 == 0:
+            progress(n)
+    return n
+
+
+def load_replay_config(path: str | Path, node_name: str = "bms_node"):
+    from bms_ros.config import load_config, read_params_file
+    from bms_ros.core.params import ConfigError
+
+    try:
+        return load_config(read_params_file(path, node_name))
+    except ConfigError as e:
+        raise ReplayError(f"{path}: {e}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog=PROG, description="Run the BMS core on a recorded CSV of samples.")
+    ap.add_argument("input", help="recorded samples (CSV: t,current,cell_voltage_1..N,temperature_1..M)")
+    ap.add_argument("-c", "--config", required=True, help="the node's ROS 2 parameter file (YAML)")
+    ap.add_argument("-o", "--output", default="-", help="output CSV (default: stdout)")
+    ap.add_argument("--node-name", default="bms_node", help="node section to read from the config file")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    args = ap.parse_args(argv)
+    try:
+        return _main(args)
+    except ReplayError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+def _main(args: argparse.Namespace) -> int:
+    from bms_ros.core.bms import Bms
+    from bms_ros.core.params import ConfigError
+
+    cfg = load_replay_config(args.config, args.node_name)
+    source = CsvSampleSource(args.input)
+    if source.cell_count != cfg.pack.cell_count:
+        raise ReplayError(f"{args.input} has {source.cell_count} cell_voltage columns but {args.config} sets "
+                          f"pack.cell_count = {cfg.pack.cell_count}")
+    try:
+        bms = Bms(cfg)
+    except ConfigError as e:
+        raise ReplayError(f"{args.config}: {e}") from None
+    total = source.count_rows()
+    t0 = time.perf_counter()
+    show = not args.quiet and total >= 50000
+
+    def progress(n: int) -> None:
+        if show:
+            rate = n / max(time.perf_counter() - t0, 1e-9)
+            print(f"{PROG}: {n}/{total} samples ({100 * n / max(total, 1):.0f} %), {rate:.0f} samples/s",
+                  file=sys.stderr)
+
+    stream = sys.stdout if args.output == "-" else None
+    try:
+        if stream is None:
+            stream = open(args.output, "w", newline="")
+    except OSError as e:
+        raise ReplayError(f"{args.output}: cannot write: {e.strerror or e}") from None
+    sink = CsvOutputSink(stream)
+    try:
+        n = run(source, bms.step, [sink], progress)
+    finally:
+        sink.close()
+        if stream is not sys.stdout:
+            stream.close()
+    if not args.quiet:
+        dt = time.perf_counter() - t0
+        print(f"{PROG}: {n} samples in {dt:.1f} s ({n / max(dt, 1e-9):.0f} samples/s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

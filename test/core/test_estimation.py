@@ -1,0 +1,277 @@
+"""State estimator on synthetic equivalent-circuit data (the model matches; the sensors are noisy)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bms_ros.config import load_config
+from bms_ros.core.chemistry import get_chemistry
+from bms_ros.core.estimation.runtime import pack_soc
+from bms_ros.core.estimator import StateEstimator
+from bms_ros.core.params import ConfigError
+from bms_ros.core.types import PackSample
+
+
+def make(cells=4, chem="nmc", cap=10.0, **est) -> StateEstimator:
+    values = {"pack.cell_count": cells, "pack.chemistry": chem, "pack.design_capacity_ah": cap}
+    values.update({f"estimation.{k}": v for k, v in est.items()})
+    return StateEstimator(load_config(values))
+
+
+class Cells:
+    """Ground truth: the 2-RC model with the chemistry's parameters, ``cap`` Ah per cell."""
+
+    def __init__(self, chem, soc0, cap=10.0, r_scale=1.0, design=10.0, seed=0, v_noise=0.002, i_noise=0.0,
+                 offset=0.0, temp=25.0):
+        self.chem = get_chemistry(chem)
+        self.soc = np.array(soc0, dtype=float)
+        self.cap, self.design, self.r_scale = np.broadcast_to(cap, self.soc.shape).astype(float), design, r_scale
+        self.v1 = np.zeros_like(self.soc)
+        self.v2 = np.zeros_like(self.soc)
+        self.rng = np.random.default_rng(seed)
+        self.v_noise, self.i_noise, self.offset, self.temp = v_noise, i_noise, offset, temp
+        self.t = 0.0
+        self.i = 0.0
+
+    def step(self, i: float, dt: float = 1.0, charge_fet: bool = True, discharge_fet: bool = True) -> PackSample:
+        i_in = 0.5 * (self.i + i)
+        r0, r1, r2 = (r * self.r_scale / self.design for r in self.chem.ecm(self.soc, self.temp))
+        a1, a2 = math.exp(-dt / self.chem.tau1_s), math.exp(-dt / self.chem.tau2_s)
+        self.soc = self.soc + i_in * dt / 3600.0 / self.cap
+        self.v1 = a1 * self.v1 + r1 * (1 - a1) * i_in
+        self.v2 = a2 * self.v2 + r2 * (1 - a2) * i_in
+        self.i, self.t = i, self.t + dt
+        r0 = self.chem.ecm(self.soc, self.temp)[0] * self.r_scale / self.design
+        v = self.chem.ocv(self.soc, self.temp) + self.v1 + self.v2 + r0 * i
+        v = v + self.v_noise * self.rng.standard_normal(v.shape)
+        i_meas = i * (1 + self.i_noise * self.rng.standard_normal()) + self.offset
+        return PackSample(stamp=self.t, cell_voltages=v, pack_voltage=float(v.sum()), current=float(i_meas),
+                          temperatures=np.array([self.temp]), charge_fet=charge_fet, discharge_fet=discharge_fet)
+
+
+def drive(k: int) -> float:
+    """A dynamic discharge load, 0.2C..2C in 20 s blocks, about 0.8C mean on 10 Ah (deterministic)."""
+    return -(2.0, 12.0, 6.0, 20.0, 4.0, 9.0)[(k // 20) % 6]
+
+
+# --- filter -----------------------------------------------------------------------------------------------
+def test_unknown_before_the_first_sample_is_nan_not_zero():
+    e = make()
+    est = e.update(PackSample.missing(0.0, 4, 1))
+    assert math.isnan(est.soc) and math.isnan(est.soc_std) and math.isnan(est.time_to_empty_s)
+    assert est.design_capacity_ah == 10.0
+
+
+def test_initialises_from_ocv_at_rest():
+    sim = Cells("nmc", [0.3, 0.5, 0.6, 0.8])
+    e = make()
+    est = e.update(sim.step(0.0))
+    np.testing.assert_allclose(est.cell_soc, sim.soc, atol=0.01)
+    assert est.soc == pytest.approx(0.3 / (0.3 + 1 - 0.8), abs=0.01)   # weakest cells define the pack
+
+
+def test_filter_is_consistent_on_a_dynamic_cycle():
+    """Error stays inside the reported uncertainty, and is small, on a matched model with noisy sensors."""
+    sim = Cells("nmc", [0.85, 0.8, 0.82, 0.9], seed=1, i_noise=0.01)
+    e = make()
+    e.update(sim.step(0.0))
+    z, errs = [], []
+    for k in range(2400):
+        est = e.update(sim.step(drive(k)))
+        err = est.cell_soc - sim.soc
+        errs.append(np.abs(err).max())
+        z.extend(err / np.sqrt(e.ekf.soc_var))
+    z = np.array(z[400:])
+    assert np.mean(np.abs(z) < 3.0) > 0.95          # consistent: 3-sigma bound holds
+    assert np.sqrt(np.mean(z ** 2)) > 0.1            # and not absurdly pessimistic
+    assert max(errs[400:]) < 0.02
+    assert 0.2 < sim.soc.min() < 0.4 and est.soc_std < 0.02
+
+
+def test_converges_from_a_wrong_initial_soc():
+    sim = Cells("nmc", [0.7] * 2, seed=2)
+    e = make(cells=2)
+    d = e.state_dict()
+    d.update(stamp=0.0, cell_soc=[0.5, 0.5], cell_soc_std=[0.02, 0.02], current_offset_a=0.0,
+             current_offset_std=0.1)
+    assert e.load_state(d, now=0.0)
+    errors = []
+    for k in range(900):
+        est = e.update(sim.step(drive(k)))
+        errors.append(abs(est.soc - sim.soc.min()))
+    assert errors[0] > 0.15
+    assert max(errors[600:]) < 0.02                 # within 2 points in 10 minutes
+
+
+def test_current_offset_learned_with_open_fets():
+    sim = Cells("nmc", [0.6] * 4, offset=0.1)
+    e = make(offset_from_open_fets=True)
+    for _ in range(120):
+        est = e.update(sim.step(0.0, charge_fet=False, discharge_fet=False))
+    assert est.current_offset_a == pytest.approx(0.1, abs=0.01)
+    # and the SoC does not drift while the sensor reads 0.1 A with nothing flowing
+    assert est.soc == pytest.approx(0.6, abs=0.01)
+
+
+def test_current_offset_estimated_from_voltage_on_a_long_run():
+    sim = Cells("nmc", [0.9] * 2, offset=-0.08, seed=3)
+    e = make(cells=2)
+    for k in range(4 * 3600):
+        est = e.update(sim.step(drive(k) * 0.25))
+    assert est.current_offset_a == pytest.approx(-0.08, abs=0.04)
+    assert abs(est.soc - sim.soc.min()) < 0.01
+
+
+def test_rest_after_load_corrects_soc_from_ocv():
+    sim = Cells("nmc", [0.5] * 2, seed=4)
+    e = make(cells=2, rest_time=600.0)
+    e.update(sim.step(0.0))
+    e.ekf.x[:2] += 0.06                 # a drifted estimate (after hours of coulomb counting)
+    e.ekf.P[:2, :2] = np.diag([0.02 ** 2, 0.02 ** 2])
+    for _ in range(590):
+        e.update(sim.step(0.0))
+    assert e.capacity.anchor is None
+    for _ in range(20):
+        est = e.update(sim.step(0.0))
+    assert e.capacity.anchor is not None and e.capacity.anchor.kind == "rest"
+    np.testing.assert_allclose(e.capacity.anchor.soc, 0.5, atol=0.005)   # the rested voltage taken as OCV
+    assert abs(est.soc - sim.soc.min()) < 0.01
+    assert est.soc_std < 0.01
+
+
+def test_full_anchor_at_tail_current():
+    sim = Cells("lfp", [0.85], seed=5)
+    e = make(cells=1, chem="lfp")
+    d = e.state_dict()
+    d.update(stamp=0.0, cell_soc=[0.6], cell_soc_std=[0.01], current_offset_a=0.0, current_offset_std=0.0)
+    e.load_state(d, now=0.0)
+    # CC at 0.5C to 3.6 V, then CV until C/20
+    i = 5.0
+    for _ in range(4 * 3600):
+        s = sim.step(i)
+        est = e.update(s)
+        if s.cell_voltages[0] >= 3.6:
+            i *= 0.97
+        if i < 0.45:
+            break
+    assert sim.soc[0] > 0.97
+    assert est.soc == pytest.approx(sim.soc[0], abs=0.02)
+
+
+def test_empty_anchor_near_cutoff():
+    sim = Cells("nmc", [0.2], seed=6)
+    e = make(cells=1)
+    d = e.state_dict()
+    d.update(stamp=0.0, cell_soc=[0.35], cell_soc_std=[0.005], current_offset_a=0.0, current_offset_std=0.0)
+    e.load_state(d, now=0.0)
+    for _ in range(3600):
+        s = sim.step(-2.0)
+        est = e.update(s)
+        if s.cell_voltages[0] < 3.1:
+            break
+    assert est.soc == pytest.approx(sim.soc[0], abs=0.02)
+
+
+# --- pack SoC -------------------------------------------------------------------------------------------
+def test_pack_soc_is_defined_by_the_weakest_cells():
+    cap = np.full(3, 10.0)
+    cov = np.eye(3) * 1e-4
+    assert pack_soc(np.array([0.5, 0.5, 0.5]), cov, cap)[0] == pytest.approx(0.5)
+    assert pack_soc(np.array([0.0, 0.5, 0.9]), cov, cap)[0] == 0.0     # first cell empty
+    assert pack_soc(np.array([0.2, 0.5, 1.0]), cov, cap)[0] == 1.0     # first cell full
+    soc, std = pack_soc(np.array([0.3, 0.5, 0.7]), cov, cap)
+    assert soc == pytest.approx(0.3 / 0.6)
+    assert 0.0 < std < 0.05
+
+
+# --- state of health ------------------------------------------------------------------------------------
+def test_capacity_learned_between_rest_anchors():
+    sim = Cells("nmc", [0.95] * 2, cap=9.0, seed=7)
+    e = make(cells=2, rest_time=900.0)
+    for _ in range(1000):
+        e.update(sim.step(0.0))
+    for _k in range(int(0.6 * 9.0 / 5.0 * 3600)):
+        e.update(sim.step(-5.0))
+    for _ in range(1000):
+        est = e.update(sim.step(0.0))
+    assert e.capacity.updates >= 1
+    assert est.capacity_ah == pytest.approx(9.0, rel=0.03)
+    assert est.soh == pytest.approx(0.9, abs=0.03)
+
+
+def test_resistance_learned_from_current_steps():
+    sim = Cells("nmc", [0.7] * 3, r_scale=1.5, seed=8)
+    e = make(cells=3, learn_capacity=False)
+    for k in range(1800):
+        est = e.update(sim.step(drive(k)))
+    np.testing.assert_allclose(e.rls.k, 1.5, rtol=0.1)
+    expected = 3 * get_chemistry("nmc").ecm(sim.soc.mean())[0] * 1.5 / 10.0
+    assert est.resistance_ohm == pytest.approx(expected, rel=0.12)
+
+
+def test_equivalent_full_cycles_count_discharge_throughput():
+    sim = Cells("nmc", [0.9] * 2)
+    e = make(cells=2)
+    for _ in range(1800):
+        est = e.update(sim.step(-10.0))          # 5 Ah out of a 10 Ah pack
+    assert est.cycle_count == pytest.approx(0.5, rel=0.03)
+
+
+# --- runtime --------------------------------------------------------------------------------------------
+def test_time_to_empty_and_full():
+    sim = Cells("nmc", [0.6] * 4)
+    e = make(load_time_constant=10.0)
+    for _ in range(300):
+        est = e.update(sim.step(-5.0))
+    assert math.isnan(est.time_to_full_s)
+    assert est.time_to_empty_s == pytest.approx(est.charge_ah / 5.0 * 3600, rel=0.02)
+    assert est.charge_ah < est.soc * est.capacity_ah          # voltage sag at 5 A leaves some charge unusable
+    assert est.energy_wh == pytest.approx(4 * est.charge_ah * 3.6, rel=0.1)
+    for _ in range(300):
+        est = e.update(sim.step(3.0))
+    assert math.isnan(est.time_to_empty_s)
+    assert est.time_to_full_s == pytest.approx((1 - est.cell_soc.max()) * 10.0 / 3.0 * 3600, rel=0.05)
+    for _ in range(300):
+        est = e.update(sim.step(0.0))
+    assert math.isnan(est.time_to_empty_s) and math.isnan(est.time_to_full_s)
+
+
+# --- robustness -----------------------------------------------------------------------------------------
+def test_comm_loss_and_nan_cells_keep_the_estimate():
+    sim = Cells("nmc", [0.5] * 4)
+    e = make()
+    before = e.update(sim.step(0.0))
+    assert e.update(PackSample.missing(2.0, 4, 1)).soc == before.soc
+    s = sim.step(-5.0)
+    v = s.cell_voltages.copy()
+    v[2] = np.nan
+    est = e.update(PackSample(stamp=s.stamp + 1, cell_voltages=v, pack_voltage=np.nan, current=-5.0,
+                              temperatures=np.array([np.nan])))
+    assert np.all(np.isfinite(est.cell_soc)) and math.isfinite(est.soc)
+
+
+def test_voltage_spike_is_not_believed():
+    sim = Cells("nmc", [0.5] * 2)
+    e = make(cells=2)
+    for _ in range(300):
+        est = e.update(sim.step(-3.0))
+    s = sim.step(-3.0)
+    spiked = PackSample(stamp=s.stamp, cell_voltages=s.cell_voltages + np.array([0.5, 0.0]),
+                        pack_voltage=s.pack_voltage, current=s.current, temperatures=s.temperatures)
+    after = e.update(spiked)
+    assert abs(after.cell_soc[0] - est.cell_soc[0]) < 0.01
+
+
+def test_deterministic():
+    def run():
+        sim = Cells("lfp", [0.4, 0.5, 0.45], seed=9, i_noise=0.01)
+        e = make(cells=3, chem="lfp")
+        return np.array([e.update(sim.step(drive(k))).soc for k in range(500)])
+    np.testing.assert_array_equal(run(), run())
+
+
+def test_config_rejects_rest_current_above_tail_current():
+    with pytest.raises(ConfigError, match=r"estimation\.rest_current"):
+        load_config({"estimation.rest_current": 0.2, "estimation.tail_current": 0.05})

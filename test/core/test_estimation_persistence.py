@@ -1,0 +1,140 @@
+"""Estimator state: round trip, start-up check against OCV, corrupted and mismatched state files."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import numpy as np
+import pytest
+
+from bms_ros.config import load_config
+from bms_ros.core.chemistry import get_chemistry
+from bms_ros.core.estimation.persistence import StateFile, atomic_write_json, read_state_file
+from bms_ros.core.estimator import StateEstimator
+from bms_ros.core.types import PackSample
+
+CHEM = get_chemistry("nmc")
+
+
+def make(cells=3, **est) -> StateEstimator:
+    values = {"pack.cell_count": cells, "pack.design_capacity_ah": 10.0}
+    values.update({f"estimation.{k}": v for k, v in est.items()})
+    return StateEstimator(load_config(values))
+
+
+def sample(t, soc, current=0.0, cells=3) -> PackSample:
+    v = CHEM.ocv(np.full(cells, soc)) + current * 0.006
+    return PackSample(stamp=t, cell_voltages=v, pack_voltage=float(v.sum()), current=current,
+                      temperatures=np.array([25.0]))
+
+
+def trained() -> StateEstimator:
+    e = make()
+    e.update(sample(0.0, 0.7))
+    for k in range(1, 600):
+        e.update(sample(float(k), 0.7 - k * 5.0 / 36000, current=-5.0 if (k // 10) % 2 else -1.0))
+    e.capacity.capacity_ah = 9.3
+    return e
+
+
+def test_round_trip_through_json(tmp_path):
+    e = trained()
+    path = tmp_path / "state.json"
+    StateFile(path).save(e, now=600.0)
+    e2 = make()
+    assert StateFile(path).restore(e2, now=601.0)
+    est = e2.update(sample(601.0, 0.5, current=-5.0))      # under load: no OCV check, the saved SoC holds
+    np.testing.assert_allclose(e2.ekf.soc, e.ekf.soc, atol=2e-3)
+    assert est.capacity_ah == pytest.approx(9.3)
+    assert est.soh == pytest.approx(0.93)
+    assert est.cycle_count == pytest.approx(e.cycle_count, rel=1e-3)
+    np.testing.assert_allclose(e2.rls.k, e.rls.k)
+    assert est.soc_std >= e.update(sample(600.5, 0.5, current=-5.0)).soc_std * 0.9
+
+
+def test_state_saved_before_the_first_sample_keeps_the_loaded_state(tmp_path):
+    e = trained()
+    d = json.loads(json.dumps(e.state_dict()))
+    e2 = make()
+    e2.load_state(d, now=None)
+    assert e2.state_dict()["cell_soc"] == pytest.approx(d["cell_soc"])
+
+
+def test_saved_soc_checked_against_ocv_after_a_long_rest(caplog):
+    e = trained()
+    d = e.state_dict()
+    e2 = make(rest_time=600.0)
+    e2.load_state(d, now=d["stamp"] + 3600.0)                 # an hour later, the pack rested
+    with caplog.at_level(logging.WARNING):
+        est = e2.update(sample(d["stamp"] + 3600.0, 0.3))     # but its voltage says 0.3
+    assert est.soc == pytest.approx(0.3, abs=0.01)
+    assert "disagrees" in caplog.text
+
+
+def test_saved_soc_kept_when_the_voltage_agrees():
+    e = trained()
+    d = e.state_dict()
+    soc = float(np.mean(d["cell_soc"]))
+    e2 = make(rest_time=600.0)
+    e2.load_state(d, now=d["stamp"] + 7200.0)
+    est = e2.update(sample(d["stamp"] + 7200.0, soc))
+    assert est.soc == pytest.approx(soc, abs=0.005)
+    assert est.soc_std < 0.02
+
+
+def test_corrupted_state_file_warns_and_uses_defaults(tmp_path, caplog):
+    path = tmp_path / "state.json"
+    path.write_bytes(b'{"version": 1, "cell_soc": [0.5, 0.\x00\xff')
+    e = make()
+    with caplog.at_level(logging.WARNING):
+        assert not StateFile(path).restore(e, now=0.0)
+    assert "corrupted" in caplog.text and str(path) in caplog.text
+    est = e.update(sample(0.0, 0.42))
+    assert est.soc == pytest.approx(0.42, abs=0.01)           # from the voltage
+    assert est.capacity_ah == 10.0 and est.cycle_count == 0.0
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"cell_count": 4}, "cells"),
+    ({"chemistry": "lfp"}, "chemistry"),
+    ({"capacity_ah": -3.0}, "capacity_ah"),
+    ({"cell_soc": [0.5, "x", 0.5]}, ""),
+    ({"cell_soc": [0.5, float("nan"), 0.5]}, "cell_soc"),
+    ({"version": 99}, "version"),
+    ({"design_capacity_ah": 20.0}, "design capacity"),
+])
+def test_invalid_state_is_rejected_with_a_warning(caplog, change, needle):
+    d = trained().state_dict()
+    d.update(change)
+    e = make()
+    with caplog.at_level(logging.WARNING):
+        assert not e.load_state(d, now=0.0)
+    assert "rejected" in caplog.text and needle in caplog.text
+    assert e.update(sample(0.0, 0.6)).soc == pytest.approx(0.6, abs=0.01)
+
+
+def test_missing_state_file_is_not_an_error(tmp_path):
+    assert read_state_file(tmp_path / "none.json") is None
+    e = make()
+    assert not StateFile(tmp_path / "none.json").restore(e)
+    assert e.update(sample(0.0, 0.5)).soc == pytest.approx(0.5, abs=0.01)
+
+
+def test_atomic_write_replaces_whole_file(tmp_path):
+    path = tmp_path / "sub" / "state.json"
+    atomic_write_json(path, {"a": 1})
+    atomic_write_json(path, {"b": [1.5, math.nan]})
+    assert json.loads(path.read_text(), parse_constant=lambda c: c) == {"b": [1.5, "NaN"]}
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]   # no temporary left behind
+
+
+def test_periodic_saving(tmp_path):
+    path = tmp_path / "state.json"
+    sf = StateFile(path, period_s=60.0)
+    e = trained()
+    assert not sf.tick(e, 0.0)
+    assert not sf.tick(e, 30.0) and not path.exists()
+    assert sf.tick(e, 61.0) and path.exists()
+    assert not sf.tick(e, 90.0)
+    assert sf.tick(e, 125.0)
