@@ -25,6 +25,8 @@ class BmsRosConfig(BmsConfig):
     frame_id: str = param("battery", "frame_id of published headers")
     location: str = param("", "BatteryState.location (slot or connector)")
     serial_number: str = param("", "BatteryState.serial_number")
+    state_file: str = param("", "File where latched faults, the fault log, SoC, learned capacity and cycle count "
+                                "persist across restarts (written atomically); '' = not persisted")
     shutdown_fets: str = param(
         "charge_off", "FETs when the node stops: off (both open), charge_off (no unsupervised charging; "
         "discharge as it was, the AFE's own UV/OCD/SCD still protect) or keep", choices=("off", "charge_off", "keep"))

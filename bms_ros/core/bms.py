@@ -26,6 +26,7 @@ from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estima
 log = logging.getLogger(__name__)
 
 STORE_SECTION = "protection"
+ESTIMATOR_SECTION = "estimator"
 _OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 
 
@@ -54,6 +55,7 @@ class Bms:
         self._pending_events: list[FaultEvent] = []
         self._saved_latched = 0
         self.last_output: BmsOutput | None = None
+        self._estimator_saved_at = -math.inf
         self._restore()
 
     # ------------------------------------------------------------------------------------------- host side
@@ -123,6 +125,15 @@ class Bms:
         """Safe state: both FETs off and no balancing from now on; persists the state."""
         self.fets.shut_down = True
         self._persist(force=True)
+        self._persist_estimator()
+
+    def _persist_estimator(self) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.put(ESTIMATOR_SECTION, self.estimator.state_dict())
+        except OSError as e:
+            log.error("cannot persist the estimator state to %s: %s", self.store.path, e)
 
     @property
     def fault_history(self) -> list[dict[str, Any]]:
@@ -172,6 +183,9 @@ class Bms:
             self._charge_complete = False
 
         self._persist()
+        if self.store is not None and t - self._estimator_saved_at >= cfg.estimation.state_save_period:
+            self._estimator_saved_at = t
+            self._persist_estimator()
         out = BmsOutput(
             stamp=t, sample=sample, state=fet.state, charge_fet=fet.charge, discharge_fet=fet.discharge,
             faults_active=prot.active, faults_latched=prot.latched, warnings=prot.warnings,
@@ -240,6 +254,9 @@ class Bms:
             except (TypeError, ValueError):
                 pass
         self._last_result = self.protection.result_now()
+        est = self.store.get(ESTIMATOR_SECTION)
+        if est is not None:
+            self.estimator.load_state(est, None)  # invalid state: a warning and safe defaults
 
 
 def _missing_like(s: PackSample) -> PackSample:

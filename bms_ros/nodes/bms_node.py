@@ -29,6 +29,7 @@ from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, r
 from bms_ros.core.bms import Bms
 from bms_ros.core.hardware_protection import hardware_protection
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
+from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
@@ -75,7 +76,7 @@ class BmsNode(Node):
 
         self.replay = self.cfg.afe.type == "replay"
         self.afe = None if self.replay else (afe or make_afe(self.cfg.afe, self.cfg.pack, self.cfg.sim))
-        self.bms = Bms(self.cfg)
+        self.bms = Bms(self.cfg, StateStore(self.cfg.state_file) if self.cfg.state_file else None)
         self.hardware_protection: HardwareProtection | None = None
         if self.afe is not None:
             self.bms.balancing_constraints = self.afe.balancing_constraints

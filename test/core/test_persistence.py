@@ -19,6 +19,12 @@ class FixedEstimator:
     def update(self, sample: PackSample) -> Estimate:
         return Estimate(soc=0.5)
 
+    def state_dict(self) -> dict:
+        return {"soc": 0.5}
+
+    def load_state(self, d: dict, now: float | None = None) -> bool:
+        return True
+
 
 def sample(t: float, cell: float = 3.7, flags: AfeFlag = AfeFlag.NONE, current: float = 0.0) -> PackSample:
     c = np.full(4, cell)
@@ -145,8 +151,33 @@ def test_a_corrupted_store_gives_a_working_core_with_nothing_latched(tmp_path):
 
 def test_other_sections_are_kept(tmp_path):
     store = StateStore(tmp_path / "bms.json")
-    store.put("estimator", {"soc": [0.5, 0.6]})
+    store.put("site_notes", {"pack": [0.5, 0.6]})
     bms = make(store)
     bms.step(sample(0.0))
     bms.shutdown()
-    assert StateStore(tmp_path / "bms.json").load()["estimator"] == {"soc": [0.5, 0.6]}
+    saved = StateStore(tmp_path / "bms.json").load()
+    assert saved["site_notes"] == {"pack": [0.5, 0.6]}
+    assert saved["estimator"] == {"soc": 0.5} and "protection" in saved
+
+
+def test_soc_and_learned_state_survive_a_restart(tmp_path):
+    """The estimator's state rides in the same atomic file: a restart under load continues from the SoC the
+    coulomb count had reached, not from a voltage guess."""
+    from bms_ros.afe.factory import make_pack_model
+    from bms_ros.afe.sim.simulated_afe import SimulatedAfe
+    from bms_ros.config import load_config
+
+    cfg = load_config({"pack.design_capacity_ah": 2.0, "sim.initial_soc": 0.8, "sim.load_current": 4.0})
+    afe = SimulatedAfe(make_pack_model(cfg.pack, cfg.sim))
+    store = StateStore(tmp_path / "state.json")
+    bms = Bms(cfg, store)
+    for k in range(1, 1201):                     # 20 min at 1 Hz, 4 A from 2 Ah: SoC falls by ~0.67
+        out = bms.step(afe.read(float(k)))
+        afe.apply(out)
+    before = out.estimate
+    bms.shutdown()
+    restarted = Bms(cfg, StateStore(tmp_path / "state.json"))
+    after = restarted.step(afe.read(1201.0)).estimate
+    assert after.soc == pytest.approx(before.soc, abs=0.02)
+    assert after.cycle_count == pytest.approx(before.cycle_count, abs=1e-6)
+    assert after.capacity_ah == pytest.approx(before.capacity_ah, rel=1e-6)

@@ -74,3 +74,22 @@ def test_bad_config_stops_the_node_with_a_one_line_reason(params, reason):
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
     assert len(lines) == 1 and reason in lines[0], r.stderr
+
+
+def test_sigterm_persists_state_and_exits_cleanly(ros_node, tmp_path):
+    import json
+    import signal
+    state = tmp_path / "bms_state.json"
+    params = {**SIM_4S, "state_file": str(state)}
+    proc = NodeProcess(params)
+    got = collect(ros_node, BmsStatus, "/bms_node/status", 20, 30.0)
+    assert got, "no status"
+    rc = proc.stop(sig=signal.SIGTERM)
+    assert rc == 0, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    sections = json.loads(state.read_text())["sections"]
+    assert set(sections) >= {"protection", "estimator"}
+    est = sections["estimator"]
+    assert est["cell_count"] == 4 and len(est["cell_soc"]) == 4
+    assert min(est["cell_soc"]) == pytest.approx(got[-1][1].soc, abs=0.02), "saved at shutdown, not only periodically"
+    assert not list(tmp_path.glob("*.tmp*")), "no temporary file left behind"
