@@ -79,25 +79,76 @@ def read_samples(path: str | Path, topic: str | None = None) -> Iterator[PackSam
         reader.close()
 
 
+class BagOutputSink:
+    """Writes samples (AfeSample on ``<namespace>/afe_raw``) and decisions (BmsStatus on ``<namespace>/status``)
+    as a bag; also a bms-replay sink."""
+
+    def __init__(self, path: str | Path, storage: str = "mcap", namespace: str = "/bms_node",
+                 frame_id: str = "battery"):
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        self.path = Path(path)
+        if storage not in ("mcap", "sqlite3"):
+            raise BagError(f"storage {storage!r}: use mcap or sqlite3")
+        if self.path.exists():
+            raise BagError(f"{self.path}: already exists")
+        plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
+        self.store = typestore()
+        self.frame_id = frame_id
+        self.count = 0
+        self._types = {k: self.store.types[k] for k in (AFE_SAMPLE, BMS_STATUS, "std_msgs/msg/Header",
+                                                         "builtin_interfaces/msg/Time")}
+        self._w = Writer(self.path, version=9, storage_plugin=plugin)
+        self._w.open()
+        self._raw = self._w.add_connection(f"{namespace}/afe_raw", AFE_SAMPLE, typestore=self.store)
+        self._status = self._w.add_connection(f"{namespace}/status", BMS_STATUS, typestore=self.store)
+
+    def write(self, sample: PackSample, out: BmsOutput | None) -> None:
+        ns = round(sample.stamp * 1e9)
+        header = self._types["std_msgs/msg/Header"](
+            stamp=self._types["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9),
+            frame_id=self.frame_id)
+        fields = {k: (np.asarray(v, dtype=np.float64) if k in ARRAY_FIELDS else v)
+                  for k, v in afe_sample_fields(sample).items()}
+        msg = self._types[AFE_SAMPLE](header=header, **fields)
+        self._w.write(self._raw, ns, self.store.serialize_cdr(msg, AFE_SAMPLE))
+        if out is not None:
+            status = self._types[BMS_STATUS](header=header, **status_fields(out))
+            self._w.write(self._status, ns, self.store.serialize_cdr(status, BMS_STATUS))
+        self.count += 1
+
+    def close(self) -> None:
+        self._w.close()
+
+
 def write_bag(path: str | Path, records: Iterable[tuple[PackSample, BmsOutput | None]], storage: str = "mcap",
               namespace: str = "/bms_node", frame_id: str = "battery") -> int:
     """Write AfeSample (and BmsStatus where an output is given) messages; returns the count written."""
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
-    store = typestore()
-    AfeSample, BmsStatus = store.types[AFE_SAMPLE], store.types[BMS_STATUS]
-    Header, Time = store.types["std_msgs/msg/Header"], store.types["builtin_interfaces/msg/Time"]
-    n = 0
-    with Writer(Path(path), version=9, storage_plugin=plugin) as w:
-        raw_c = w.add_connection(f"{namespace}/afe_raw", AFE_SAMPLE, typestore=store)
-        status_c = w.add_connection(f"{namespace}/status", BMS_STATUS, typestore=store)
+    sink = BagOutputSink(path, storage, namespace, frame_id)
+    try:
         for sample, out in records:
-            ns = round(sample.stamp * 1e9)
-            header = Header(stamp=Time(sec=ns // 10**9, nanosec=ns % 10**9), frame_id=frame_id)
-            fields = {k: (np.asarray(v, dtype=np.float64) if k in ARRAY_FIELDS else v)
-                      for k, v in afe_sample_fields(sample).items()}
-            w.write(raw_c, ns, store.serialize_cdr(AfeSample(header=header, **fields), AFE_SAMPLE))
-            if out is not None:
-                w.write(status_c, ns, store.serialize_cdr(BmsStatus(header=header, **status_fields(out)), BMS_STATUS))
-            n += 1
-    return n
+            sink.write(sample, out)
+    finally:
+        sink.close()
+    return sink.count
+
+
+class BagSampleSource:
+    """bms-replay source: the AfeSample messages of a bag (cell and thermistor counts from the first one)."""
+
+    def __init__(self, path: str | Path, topic: str | None = None):
+        self.path, self.topic = Path(path), topic
+        first = next(iter(read_samples(self.path, topic)), None)
+        if first is None:
+            raise BagError(f"{self.path}: the bag has no AfeSample messages")
+        self.cell_count = first.cell_count
+        self.thermistor_count = int(first.temperatures.shape[0])
+
+    def count_rows(self) -> int:
+        from rosbags.rosbag2 import Reader
+        with Reader(self.path) as reader:
+            return sum(c.msgcount for c in reader.connections
+                       if c.msgtype == AFE_SAMPLE and (self.topic is None or c.topic == self.topic))
+
+    def __iter__(self) -> Iterator[PackSample]:
+        return read_samples(self.path, self.topic)
+

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import math
 import sys
 import time
@@ -193,10 +194,19 @@ def load_replay_config(path: str | Path, node_name: str = "bms_node"):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=PROG, description="Run the BMS core on a recorded CSV of samples.")
-    ap.add_argument("input", help="recorded samples (CSV: t,current,cell_voltage_1..N,temperature_1..M)")
+    ap = argparse.ArgumentParser(prog=PROG, description="Run the BMS core on recorded samples (CSV or rosbag2).")
+    ap.add_argument("input", help="recorded samples: CSV (t,current,cell_voltage_1..N,temperature_1..M) or a "
+                                  "rosbag2 bag (folder, .mcap or .db3) with bms_ros/msg/AfeSample messages")
     ap.add_argument("-c", "--config", required=True, help="the node's ROS 2 parameter file (YAML)")
-    ap.add_argument("-o", "--output", default="-", help="output CSV (default: stdout)")
+    ap.add_argument("-o", "--output", default="-", help="output CSV (default: stdout; 'none' for no CSV)")
+    ap.add_argument("--topic", help="AfeSample topic in the bag (default: the only one)")
+    ap.add_argument("--output-bag", help="also write samples and decisions (BmsStatus) as a bag to this folder")
+    ap.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="storage of --output-bag")
+    ap.add_argument("--report", help="write an HTML report (voltages, current, temperatures, SoC band, faults, "
+                                     "FETs, balancing) to this file")
+    ap.add_argument("--baseline", help="regression mode: compare this run with an earlier output CSV; exit 1 "
+                                       "with a readable diff if SoC, faults or FET decisions differ")
+    ap.add_argument("--soc-tolerance", type=float, default=0.005, help="regression: allowed |SoC difference|")
     ap.add_argument("--node-name", default="bms_node", help="node section to read from the config file")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     args = ap.parse_args(argv)
@@ -209,14 +219,28 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def open_source(path: str, topic: str | None = None):
+    """CSV file or rosbag2 bag, by what ``path`` is."""
+    p = Path(path)
+    if p.is_dir() or p.suffix in (".mcap", ".db3"):
+        from bms_ros.tools.bags import BagError, BagSampleSource
+        try:
+            return BagSampleSource(p.parent if p.suffix in (".mcap", ".db3") else p, topic)
+        except BagError as e:
+            raise ReplayError(str(e)) from None
+    if topic is not None:
+        raise ReplayError("--topic applies to bag input only")
+    return CsvSampleSource(path)
+
+
 def _main(args: argparse.Namespace) -> int:
     from bms_ros.core.bms import Bms
     from bms_ros.core.params import ConfigError
 
     cfg = load_replay_config(args.config, args.node_name)
-    source = CsvSampleSource(args.input)
+    source = open_source(args.input, args.topic)
     if source.cell_count != cfg.pack.cell_count:
-        raise ReplayError(f"{args.input} has {source.cell_count} cell_voltage columns but {args.config} sets "
+        raise ReplayError(f"{args.input} has {source.cell_count} cells but {args.config} sets "
                           f"pack.cell_count = {cfg.pack.cell_count}")
     try:
         bms = Bms(cfg)
@@ -232,23 +256,61 @@ def _main(args: argparse.Namespace) -> int:
             print(f"{PROG}: {n}/{total} samples ({100 * n / max(total, 1):.0f} %), {rate:.0f} samples/s",
                   file=sys.stderr)
 
-    stream = sys.stdout if args.output == "-" else None
-    try:
-        if stream is None:
+    sinks: list = []
+    stream: IO[str] | None = None
+    if args.baseline:
+        stream = io.StringIO()
+    elif args.output == "-":
+        stream = sys.stdout
+    elif args.output != "none":
+        try:
             stream = open(args.output, "w", newline="")
-    except OSError as e:
-        raise ReplayError(f"{args.output}: cannot write: {e.strerror or e}") from None
-    sink = CsvOutputSink(stream)
+        except OSError as e:
+            raise ReplayError(f"{args.output}: cannot write: {e.strerror or e}") from None
+    if stream is not None:
+        sinks.append(CsvOutputSink(stream))
+    if args.output_bag:
+        from bms_ros.tools.bags import BagError, BagOutputSink
+        try:
+            sinks.append(BagOutputSink(args.output_bag, args.storage))
+        except BagError as e:
+            raise ReplayError(str(e)) from None
+    report = None
+    if args.report:
+        from bms_ros.tools.report import ReportSink
+        report = ReportSink()
+        sinks.append(report)
     try:
-        n = run(source, bms.step, [sink], progress)
+        n = run(source, bms.step, sinks, progress)
+    except ValueError as e:  # a bag that breaks mid-way (BagError) or a malformed row
+        raise ReplayError(str(e)) from None
     finally:
-        sink.close()
-        if stream is not sys.stdout:
+        for sink in sinks:
+            sink.close()
+        if stream is not None and stream not in (sys.stdout,) and not isinstance(stream, io.StringIO):
             stream.close()
+    if report is not None:
+        report.save(args.report, f"{PROG}: {args.input}")
     if not args.quiet:
         dt = time.perf_counter() - t0
         print(f"{PROG}: {n} samples in {dt:.1f} s ({n / max(dt, 1e-9):.0f} samples/s)", file=sys.stderr)
+    if args.baseline:
+        return _regression(args, stream.getvalue())
     return 0
+
+
+def _regression(args: argparse.Namespace, csv_text: str) -> int:
+    from bms_ros.tools.regression import Tolerances, compare, format_diff, read_run
+    try:
+        baseline = read_run(args.baseline)
+    except (OSError, ValueError) as e:
+        raise ReplayError(f"{args.baseline}: {e}") from None
+    candidate = list(csv.DictReader(io.StringIO(csv_text)))
+    if args.output not in ("-", "none"):
+        Path(args.output).write_text(csv_text)
+    diffs = compare(baseline, candidate, Tolerances(soc=args.soc_tolerance))
+    print(format_diff(diffs), file=sys.stderr if diffs else sys.stdout)
+    return 1 if diffs else 0
 
 
 if __name__ == "__main__":

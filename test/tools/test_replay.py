@@ -79,7 +79,7 @@ def test_cell_count_mismatch_is_a_clear_error(tmp_path, capsys):
     cfg.write_text(CONFIG.format(cells=4))
     assert main([str(src), "-c", str(cfg), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "3 cell_voltage columns" in err[0] and "pack.cell_count = 4" in err[0]
+    assert len(err) == 1 and "has 3 cells" in err[0] and "pack.cell_count = 4" in err[0]
 
 
 @pytest.mark.parametrize("text,needle", [
