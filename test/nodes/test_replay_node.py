@@ -8,10 +8,8 @@ from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.nodes.messages import sample_to_msg
 from bms_ros.tools.bags import read_samples, write_bag
 
-from rostest_util import NodeProcess, spin_until
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from recorded_run import PARAMS, simulate
+from rostest_util import NodeProcess, spin_until
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
