@@ -255,3 +255,31 @@ def test_lost_afe_reports_unknown_and_opens_the_fets(ros_node):
     assert math.isnan(lost.voltage) and math.isnan(lost.current) and all(math.isnan(v) for v in lost.cell_voltage)
     assert lost.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
     assert lost.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
+
+
+def test_simulated_robot_drains_from_cmd_vel_and_docks_by_service(ros_node):
+    from geometry_msgs.msg import Twist
+    params = sim_params(initial_soc=0.6, load_source="cmd_vel", idle_power=10.0, power_per_mps=100.0,
+                        charger_current=2.0)
+    params["pack"]["design_capacity_ah"] = 10.0   # 160 W from a 15 V pack is about 1C
+    with NodeProcess(params):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        cmd = ros_node.create_publisher(Twist, "/cmd_vel", 10)
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 20.0)
+        idle = st.last.current
+        twist = Twist()
+        twist.linear.x = 1.5
+
+        def driving():
+            cmd.publish(twist)
+            return st.last.current < -2.0
+
+        assert spin_until(ros_node, driving, 10.0)
+        expected = -(10.0 + 150.0) / st.last.pack_voltage
+        assert st.last.current == pytest.approx(expected, rel=0.05)
+        assert idle == pytest.approx(-10.0 / st.last.pack_voltage, rel=0.1)
+        # dock: the charger contact closes through the simulation's service
+        res = call(ros_node, SetBool, "/bms_node/set_charger_connected", SetBool.Request(data=True))
+        assert res.success
+        cmd.publish(Twist())  # parked on the dock: the robot idles
+        assert spin_until(ros_node, lambda: st.last.current > 1.0, 10.0), "charging after docking"
