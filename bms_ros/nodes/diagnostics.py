@@ -47,6 +47,10 @@ class FallbackUpdater:
         self.node = node
         self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 1)
         self.period = node.declare_parameter("diagnostic_updater.period", period).value
+        if not node.has_parameter("diagnostic_updater.use_fqn"):
+            node.declare_parameter("diagnostic_updater.use_fqn", False)
+        use_fqn = node.get_parameter("diagnostic_updater.use_fqn").value
+        self.node_name = "/".join([node.get_namespace(), node.get_name()]) if use_fqn else node.get_name()
         self.hwid = ""
         self.tasks: list[tuple[str, Callable]] = []
         self.timer = node.create_timer(self.period, self.update)
@@ -82,12 +86,16 @@ class FallbackUpdater:
         arr = DiagnosticArray()
         arr.header.stamp = self.node.get_clock().now().to_msg()
         for s in stats:
-            arr.status.append(DiagnosticStatus(level=s.level, name=f"{self.node.get_name()}: {s.name}",
+            arr.status.append(DiagnosticStatus(level=s.level, name=f"{self.node_name}: {s.name}",
                                                message=s.message, hardware_id=s.hardware_id, values=s.values))
         self.publisher.publish(arr)
 
 
 def make_updater(node, period: float = 1.0, prefer_real: bool = True):
+    """Several packs are several namespaced bms_nodes on one /diagnostics: name their statuses by the fully
+    qualified node name (diagnostic_updater's use_fqn) unless the user chose otherwise."""
+    if node.get_namespace() != "/" and not node.has_parameter("diagnostic_updater.use_fqn"):
+        node.declare_parameter("diagnostic_updater.use_fqn", True)
     if HAVE_DIAGNOSTIC_UPDATER and prefer_real:
         return _RealUpdater(node, period)
     return FallbackUpdater(node, period)

@@ -153,7 +153,15 @@ def test_two_namespaced_packs(ros_node):
     with NodeProcess(params_file=cfg, namespace="/pack_left"), NodeProcess(params_file=cfg, namespace="/pack_right"):
         left = Latest(ros_node, BatteryState, "/pack_left/battery_state", RELIABLE)
         right = Latest(ros_node, BatteryState, "/pack_right/battery_state", RELIABLE)
-        assert spin_until(ros_node, lambda: left.last is not None and right.last is not None, 30.0)
+        diags = Latest(ros_node, DiagnosticArray, "/diagnostics")
+        names = set()
+
+        def both_seen():
+            names.update(s.name for arr in diags.msgs for s in arr.status)
+            return left.last is not None and right.last is not None and \
+                {"/pack_left/bms_node: Protection", "/pack_right/bms_node: Protection"} <= names
+
+        assert spin_until(ros_node, both_seen, 30.0), sorted(names)
         res = call(ros_node, SetBool, "/pack_left/bms_node/set_charge_enable", SetBool.Request(data=False))
         assert res.success
     assert left.last.location == "left_bay" and right.last.location == "right_bay"
