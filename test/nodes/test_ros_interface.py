@@ -1,4 +1,5 @@
 """The ROS interface as its consumers use it, from a second process (Nav2, docking, planners, operators)."""
+import itertools
 import math
 import time
 
@@ -186,7 +187,7 @@ def test_sim_time_at_20x(ros_node):
     expected_drop = 2.0 * sim_elapsed / 3600.0 / 1.0       # load x time / capacity
     assert m0.percentage - m1.percentage == pytest.approx(expected_drop, rel=0.25)
     stamps = [stamp(m) for m in bs.msgs]
-    assert all(b > a for a, b in zip(stamps, stamps[1:])), "simulated time only moves forward"
+    assert all(b > a for a, b in itertools.pairwise(stamps)), "simulated time only moves forward"
 
 
 def test_fault_reset_refuses_a_latched_fault_whose_condition_is_present(ros_node):
