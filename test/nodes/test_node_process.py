@@ -93,3 +93,19 @@ def test_sigterm_persists_state_and_exits_cleanly(ros_node, tmp_path):
     assert est["cell_count"] == 4 and len(est["cell_soc"]) == 4
     assert min(est["cell_soc"]) == pytest.approx(got[-1][1].soc, abs=0.02), "saved at shutdown, not only periodically"
     assert not list(tmp_path.glob("*.tmp*")), "no temporary file left behind"
+
+
+def test_readme_main_command_runs_the_simulated_pack_with_a_live_view(ros_node):
+    """./dev sim (python -m bms_ros.tools.sim_demo) with the default config, seen from another process."""
+    proc = subprocess.Popen([sys.executable, "-m", "bms_ros.tools.sim_demo", "--duration", "8", "--period", "0.5"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    got = collect(ros_node, BatteryState, "/battery_state", 20, 20.0,
+                  QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    out, err = proc.communicate(timeout=40)
+    assert proc.returncode == 0, err
+    assert got, "no BatteryState from the README's main command"
+    m = got[-1][1]
+    assert 0.0 <= m.percentage <= 1.0 and m.current < 0 and len(m.cell_voltage) == 4   # config/sim.yaml: 4S
+    view = out.splitlines()
+    assert any(line.startswith("pack") and " V " in line and "SoC" in line for line in view), out
+    assert any("cells min" in line for line in view) and any("faults:" in line for line in view), out
