@@ -4,7 +4,6 @@ No ROS import: the node declares ROS parameters from these specs, and bms-replay
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,8 +11,8 @@ from typing import Any
 import yaml
 
 from bms_ros.afe.config import AfeConfig, SimConfig
-from bms_ros.core.config import BmsConfig, chemistry_defaults
-from bms_ros.core.params import ConfigError, ParamSpec, build, flatten_yaml, param, specs
+from bms_ros.core.config import BmsConfig, resolve_values, specs_by_name
+from bms_ros.core.params import ConfigError, ParamSpec, build, flatten_yaml, param
 
 # Parameters rclpy or its tools own; they may appear in parameter files and are not ours to check.
 ROS_OWNED = ("use_sim_time", "start_type_description_service", "qos_overrides.", "diagnostic_updater.")
@@ -48,7 +47,7 @@ class BmsRosConfig(BmsConfig):
                                   f"{self.pack.cell_count}-cell pack")
 
 
-ALL_SPECS: dict[str, ParamSpec] = {s.name: s for s in specs(BmsRosConfig)}
+ALL_SPECS: dict[str, ParamSpec] = specs_by_name(BmsRosConfig)
 
 
 def is_ros_owned(name: str) -> bool:
@@ -56,19 +55,8 @@ def is_ros_owned(name: str) -> bool:
 
 
 def resolve(values: dict[str, Any]) -> dict[str, Any]:
-    """Check ``values`` (dotted names) and fill every parameter: explicit > chemistry default > default.
-
-    Raises ConfigError naming the first bad parameter.
-    """
-    ours = {k: v for k, v in values.items() if not is_ros_owned(k)}
-    for name in ours:
-        if name not in ALL_SPECS:
-            raise ConfigError(f"{name}: unknown parameter")
-    chem = ALL_SPECS["pack.chemistry"].check(ours.get("pack.chemistry", ALL_SPECS["pack.chemistry"].default))
-    merged = {n: s.default for n, s in ALL_SPECS.items()}
-    merged.update(chemistry_defaults(chem))
-    merged.update(ours)
-    return {n: ALL_SPECS[n].check(v) for n, v in merged.items()}
+    """Every parameter of the package, checked (raises ConfigError naming the first bad one)."""
+    return resolve_values(BmsRosConfig, values, is_ros_owned)
 
 
 def load_config(values: dict[str, Any]) -> BmsRosConfig:
@@ -93,6 +81,3 @@ def read_params_file(path: str | Path, node_name: str = "bms_node") -> dict[str,
             out.update(flatten_yaml(section["ros__parameters"] or {}))
     return out
 
-
-def is_unset(x: float) -> bool:
-    return isinstance(x, float) and math.isnan(x)

@@ -1,7 +1,9 @@
 """The core's configuration tree (see core.params for the mechanism)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from bms_ros.core.balancing import BalancingConfig
@@ -9,7 +11,7 @@ from bms_ros.core.chemistry import CHEMISTRIES, get_chemistry
 from bms_ros.core.estimation.config import EstimationConfig
 from bms_ros.core.fet_control import FetConfig
 from bms_ros.core.limits import LimitsConfig
-from bms_ros.core.params import ConfigError, build, param, specs
+from bms_ros.core.params import ConfigError, ParamSpec, build, param, specs
 from bms_ros.core.protection import ProtectionConfig
 
 
@@ -99,18 +101,31 @@ def chemistry_defaults(name: str) -> dict[str, object]:
     }
 
 
-def core_config(values: dict[str, Any] | None = None) -> BmsConfig:
-    """A validated core configuration from dotted names: explicit > chemistry default > default.
+@cache
+def specs_by_name(cls: type) -> dict[str, ParamSpec]:
+    return {s.name: s for s in specs(cls)}
 
-    The package's ``bms_ros.config.load_config`` does the same for the whole tree (node, AFE, sim sections).
+
+def resolve_values(cls: type, values: dict[str, Any], ignore: Callable[[str], bool] = lambda name: False
+                   ) -> dict[str, Any]:
+    """Check ``values`` (dotted names) against the config tree ``cls`` and fill every parameter:
+    explicit > chemistry default > default. Names ``ignore`` accepts are skipped (ROS-owned ones).
+
+    Raises ConfigError naming the first bad parameter.
     """
-    values = dict(values or {})
-    all_specs = {s.name: s for s in specs(BmsConfig)}
-    for name in values:
+    all_specs = specs_by_name(cls)
+    ours = {k: v for k, v in values.items() if not ignore(k)}
+    for name in ours:
         if name not in all_specs:
             raise ConfigError(f"{name}: unknown parameter")
-    chem = all_specs["pack.chemistry"].check(values.get("pack.chemistry", all_specs["pack.chemistry"].default))
+    chem = all_specs["pack.chemistry"].check(ours.get("pack.chemistry", all_specs["pack.chemistry"].default))
     merged = {n: s.default for n, s in all_specs.items()}
     merged.update(chemistry_defaults(chem))
-    merged.update(values)
-    return build(BmsConfig, {n: all_specs[n].check(v) for n, v in merged.items()})
+    merged.update(ours)
+    return {n: all_specs[n].check(v) for n, v in merged.items()}
+
+
+def core_config(values: dict[str, Any] | None = None) -> BmsConfig:
+    """A validated core configuration from dotted names (``bms_ros.config.load_config`` does the same for the
+    package's whole tree: node, AFE and simulation sections)."""
+    return build(BmsConfig, resolve_values(BmsConfig, dict(values or {})))
