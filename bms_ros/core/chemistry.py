@@ -160,6 +160,16 @@ class Chemistry:
         k = np.searchsorted(self.ocv_soc, soc, side="right") - 1
         return slopes[np.minimum(np.maximum(k, 0), slopes.size - 1)]
 
+    def ocv_and_slope(self, soc: np.ndarray, temp_c: float = T_REF_C) -> tuple[np.ndarray, np.ndarray]:
+        """(OCV, dOCV/dSoC) at ``soc``, both from the segment containing it; outside 0..1 the end segments
+        are extrapolated linearly (keeps a filter observable there)."""
+        table = self.ocv_table_at(temp_c)
+        slopes = self.__dict__["_table_cache"][2]
+        k = np.searchsorted(self.ocv_soc, soc, side="right") - 1
+        np.clip(k, 0, slopes.size - 1, out=k)
+        slope = slopes[k]
+        return table[k] + slope * (soc - self.ocv_soc[k]), slope
+
     # --- equivalent circuit ---------------------------------------------------------------------------
     def arrhenius(self, temp_c: float) -> float:
         """Resistance factor relative to 25 degC (temperature clamped to -40..80 degC)."""

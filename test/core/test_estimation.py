@@ -201,6 +201,37 @@ def test_capacity_learned_between_rest_anchors():
     assert est.soh == pytest.approx(0.9, abs=0.03)
 
 
+def test_capacity_swings_accumulate_over_several_anchors():
+    """Regression: an anchor too close to the reference must not replace it, or partial swings (rest, partial
+    discharge, rest, ...) never add up to the minimum swing and the capacity is never learned."""
+    from bms_ros.core.estimation.soh import Anchor, CapacityEstimator
+
+    c = CapacityEstimator(10.0, min_delta=0.4, drift_per_cycle=0.01, gain_error=0.01)
+    var = np.full(2, 0.005 ** 2)
+    assert c.add_anchor(Anchor(0.0, np.array([0.9, 0.9]), var, 0.0, 0.0, "rest")) is None
+    assert c.add_anchor(Anchor(3600.0, np.array([0.65, 0.65]), var, -2.25, 0.0, "rest")) is None
+    obs = c.add_anchor(Anchor(7200.0, np.array([0.4, 0.4]), var, -4.5, 0.0, "rest"))
+    assert obs == pytest.approx(9.0)
+    assert c.updates == 1
+    assert c.capacity_ah < 9.5
+    # the reference moved to the anchor that produced the observation
+    np.testing.assert_allclose(c.ref.soc, 0.4)
+
+
+def test_capacity_learned_from_partial_discharges_between_rests():
+    sim = Cells("nmc", [0.9] * 2, cap=9.0, seed=11)
+    e = make(cells=2, rest_time=600.0)
+    for _ in range(700):
+        e.update(sim.step(0.0))
+    for _ in range(2):                       # two 0.25 swings, each below capacity_min_delta_soc = 0.4
+        for _k in range(int(0.25 * 9.0 / 5.0 * 3600)):
+            e.update(sim.step(-5.0))
+        for _ in range(700):
+            est = e.update(sim.step(0.0))
+    assert e.capacity.updates >= 1
+    assert est.capacity_ah == pytest.approx(9.0, rel=0.03)
+
+
 def test_resistance_learned_from_current_steps():
     sim = Cells("nmc", [0.7] * 3, r_scale=1.5, seed=8)
     e = make(cells=3, learn_capacity=False)

@@ -22,6 +22,15 @@ class EstimationConfig:
                                  "V", 1e-4, 1.0, runtime=True)
     model_error_fraction: float = param(0.15, "Extra voltage error, as a fraction of the modelled overpotential",
                                         min=0.0, max=10.0, runtime=True)
+    model_error_time: float = param(1.0, "How long the model's overpotential error persists (correlation "
+                                    "time): each sample is worth dt / this of independent data", "s", 0.0, 86400.0,
+                                    runtime=True)
+    voltage_model_error: float = param(0.0005, "Persistent voltage error of the model (OCV table, hysteresis, "
+                                       "diffusion; 1-sigma), carried as a slowly varying state", "V", 0.0, 0.5,
+                                       runtime=True)
+    ocv_flat_slope: float = param(0.0, "Where the OCV is flatter than this, the voltage error is scaled by "
+                                  "(this / slope): the filter leans on coulomb counting there", "V", 0.0, 10.0,
+                                  runtime=True)
     current_noise: float = param(0.01, "Current sensor gain error / noise (1-sigma, fraction of reading)",
                                  min=0.0, max=1.0, runtime=True)
     soc_process_noise: float = param(2e-4, "SoC random walk not explained by current (1-sigma per sqrt(hour))",

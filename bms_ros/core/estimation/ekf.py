@@ -35,6 +35,16 @@ class CellEkf:
         self.bias_ema = np.zeros(n)          # EMA of the signed normalised innovation (persistent bias)
         self.bias_v = np.zeros(n)            # EMA of the innovation, V
         self.outlier_run = np.zeros(n, dtype=int)  # consecutive samples beyond the outlier bound
+        # preallocated work buffers (the step is dominated by per-call overhead, not arithmetic)
+        self._f_cache: tuple | None = None
+        self._c = np.zeros(self.dim)
+        self._q = np.zeros(self.dim)
+        self._uc = np.zeros((self.dim, 2))
+        self._cu = np.zeros((2, self.dim))
+        self._pdiag = self.P.reshape(-1)[:: self.dim + 1]       # view of P's diagonal (P is never rebound)
+        self._H = self._H_full()                                 # measurement matrix [diag(slope), I, I, -r0]
+        self._h_soc = self._H.reshape(-1)[:: self.dim + 1][:n]  # view of its slope entries
+        self._h_b = self._H[:, self.ib]                          # view of its offset column
 
     # --- state access ---------------------------------------------------------------------------------
     def init(self, soc: np.ndarray, soc_std: np.ndarray | float, offset: float = 0.0, offset_std: float = 0.0,
@@ -79,102 +89,135 @@ class CellEkf:
         return float(self.P[self.ib, self.ib])
 
     # --- predict --------------------------------------------------------------------------------------
+    def _transition(self, dt: float) -> tuple[float, float, np.ndarray]:
+        """(a1, a2, outer(d, d)) of the diagonal part of F for a step of ``dt`` (cached: dt rarely changes)."""
+        c = self._f_cache
+        if c is not None and abs(c[0] - dt) <= 1e-9 * dt:
+            return c[1], c[2], c[3]
+        n = self.n
+        a1 = math.exp(-dt / self.chem.tau1_s)
+        a2 = math.exp(-dt / self.chem.tau2_s)
+        d = np.ones(self.dim)
+        d[n:2 * n] = a1
+        d[2 * n:3 * n] = a2
+        dd = np.outer(d, d)
+        self._f_cache = (dt, a1, a2, dd, d)
+        return a1, a2, dd
+
     def predict(self, i_meas: float, dt: float, cap_ah: np.ndarray, r1: np.ndarray, r2: np.ndarray,
                 q_soc: np.ndarray, q_v1: np.ndarray, q_v2: np.ndarray, q_offset: float) -> None:
         """Advance by ``dt`` s with measured current ``i_meas``; r1, r2 in ohm per cell; q_* are the process
         variances added over this step (per cell for q_soc, q_v1, q_v2)."""
         n, x = self.n, self.x
         it = i_meas - x[self.ib]
+        a1, a2, dd = self._transition(dt)
+        d = self._f_cache[4]
         ks = dt / (3600.0 * cap_ah)
-        a1 = math.exp(-dt / self.chem.tau1_s)
-        a2 = math.exp(-dt / self.chem.tau2_s)
-        x[self._s] += it * ks
-        x[self._v1] = a1 * x[self._v1] + r1 * (1.0 - a1) * it
-        x[self._v2] = a2 * x[self._v2] + r2 * (1.0 - a2) * it
         # F = diag(d) + c e_b^T  (the offset column c; c_b = 0)
-        d = np.empty(self.dim)
-        d[self._s] = 1.0
-        d[self._v1] = a1
-        d[self._v2] = a2
-        d[self.ib] = 1.0
-        c = np.zeros(self.dim)
-        c[self._s] = -ks
-        c[self._v1] = -r1 * (1.0 - a1)
-        c[self._v2] = -r2 * (1.0 - a2)
+        c = self._c
+        c[:n] = -ks
+        np.multiply(r1, -(1.0 - a1), out=c[n:2 * n])
+        np.multiply(r2, -(1.0 - a2), out=c[2 * n:3 * n])
+        x[:n] -= c[:n] * it
+        x[n:2 * n] *= a1
+        x[n:2 * n] -= c[n:2 * n] * it
+        x[2 * n:3 * n] *= a2
+        x[2 * n:3 * n] -= c[2 * n:3 * n] * it
+        # P' = D P D + u c^T + c u^T + pbb c c^T = D P D + [u c] [c, u + pbb c]^T,   u = D P e_b
         P = self.P
-        pb = P[:, self.ib].copy()
-        pbb = P[self.ib, self.ib]
-        P *= d[:, None]
-        P *= d[None, :]
-        u = d * pb
-        P += np.outer(u, c)
-        P += np.outer(c, u)
-        P += pbb * np.outer(c, c)
-        idx = np.arange(n)
-        P[idx, idx] += q_soc
-        P[idx + n, idx + n] += q_v1
-        P[idx + 2 * n, idx + 2 * n] += q_v2
-        P[self.ib, self.ib] += q_offset
+        uc, cu = self._uc, self._cu
+        np.multiply(d, P[:, self.ib], out=uc[:, 0])
+        uc[:, 1] = c
+        cu[0] = c
+        np.multiply(c, P[self.ib, self.ib], out=cu[1])
+        cu[1] += uc[:, 0]
+        P *= dd
+        P += uc @ cu
+        q = self._q
+        q[:n] = q_soc
+        q[n:2 * n] = q_v1
+        q[2 * n:3 * n] = q_v2
+        q[self.ib] = q_offset
+        self._pdiag += q
 
     # --- voltage measurement --------------------------------------------------------------------------
     def update_voltage(self, v_meas: np.ndarray, i_meas: float, temp_c: float, r0: np.ndarray,
-                       r_var: np.ndarray, outlier_sigma: float, bias_alpha: float) -> np.ndarray:
+                       r_var: np.ndarray, outlier_sigma: float, bias_alpha: float,
+                       flat_slope: float = 0.0) -> np.ndarray:
         """Correct with the cell voltages (NaN entries skipped). ``r0`` ohm per cell, ``r_var`` measurement
-        variance per cell. Returns the innovation (V, NaN where skipped)."""
+        variance per cell, scaled by ``(flat_slope / slope)^2`` where the OCV is flatter than ``flat_slope``
+        (V per unit SoC): there a few mV of model error are many points of SoC. Returns the innovation (V,
+        NaN where skipped)."""
         n, x = self.n, self.x
-        soc = x[self._s]
+        soc = x[:n]
         it = i_meas - x[self.ib]
-        ocv = self.chem.ocv(soc, temp_c)
-        slope = self.chem.docv_dsoc(soc, temp_c)
-        # linear extrapolation outside 0..1 keeps the filter observable there
-        ocv = ocv + np.where(soc < 0, soc, np.where(soc > 1, soc - 1, 0.0)) * slope
-        v_pred = ocv + x[self._v1] + x[self._v2] + r0 * it
+        ocv, slope = self.chem.ocv_and_slope(soc, temp_c)
+        v_pred = ocv + x[n:2 * n] + x[2 * n:3 * n] + r0 * it
         y = v_meas - v_pred
         ok = np.isfinite(y)
-        innov = np.full(n, np.nan)
-        if not ok.any():
-            return innov
-        P = self.P
-        if ok.all():   # views instead of fancy-index copies on the common path
-            rows, r1, r2 = self._s, self._v1, self._v2
+        if flat_slope > 0.0:
+            f = flat_slope / np.maximum(slope, 1e-6)
+            r_var = r_var * np.maximum(f * f, 1.0)
+        if ok.all():
+            H = self._H
+            np.copyto(self._h_soc, slope)
+            np.negative(r0, out=self._h_b)
+            yr = y
+            R = np.array(r_var, dtype=float)
+            rows = None
         else:
+            if not ok.any():
+                return np.full(n, np.nan)
             rows = np.flatnonzero(ok)
-            r1, r2 = rows + n, rows + 2 * n
-        hs, hb = slope[rows], -r0[rows]
-        # PHt = P H^T, n x m
-        PHt = P[:, rows] * hs[None, :]
-        PHt += P[:, r1]
-        PHt += P[:, r2]
-        PHt += P[:, self.ib][:, None] * hb[None, :]
-        S = hs[:, None] * PHt[rows, :]
-        S += PHt[r1, :]
-        S += PHt[r2, :]
-        S += hb[:, None] * PHt[self.ib, :]
-        R = r_var[rows].copy()
-        sdiag = np.diagonal(S) + R
-        yr = y[rows]
-        nis = yr ** 2 / sdiag
-        self.last_nis[rows] = nis
+            H = self._H_full()
+            H[np.arange(n), np.arange(n)] = slope
+            H[:, self.ib] = -r0
+            H = H[rows]
+            yr = y[rows]
+            R = np.array(r_var, dtype=float)[rows]
+        P = self.P
+        PHt = P @ H.T                      # dim x m
+        S = H @ PHt
+        hph = np.diagonal(S).copy()
+        sdiag = hph + R
+        nis = yr * yr / sdiag
         z = yr / np.sqrt(sdiag)
-        self.bias_ema[rows] += bias_alpha * (np.minimum(np.maximum(z, -10.0), 10.0) - self.bias_ema[rows])
-        self.bias_v[rows] += bias_alpha * (yr - self.bias_v[rows])
+        np.clip(z, -10.0, 10.0, out=z)
+        if rows is None:
+            self.last_nis[:] = nis
+            self.bias_ema += bias_alpha * (z - self.bias_ema)
+            self.bias_v += bias_alpha * (yr - self.bias_v)
+            self.outlier_run += 1
+            self.outlier_run[nis <= 9.0] = 0          # beyond 3 sigma counts
+        else:
+            self.last_nis[rows] = nis
+            self.bias_ema[rows] += bias_alpha * (z - self.bias_ema[rows])
+            self.bias_v[rows] += bias_alpha * (yr - self.bias_v[rows])
+            self.outlier_run[rows] = np.where(nis > 9.0, self.outlier_run[rows] + 1, 0)
         # Huber-like down-weighting of outliers (spikes, glitches): inflate R so the innovation sits at the bound
-        big = nis > outlier_sigma ** 2
-        self.outlier_run[rows] = np.where(nis > 9.0, self.outlier_run[rows] + 1, 0)   # beyond 3 sigma
+        lim = outlier_sigma * outlier_sigma
+        big = nis > lim
         if big.any():
-            R[big] = sdiag[big] * (nis[big] / outlier_sigma ** 2) - np.diagonal(S)[big]
-        S[np.diag_indices_from(S)] += R
-        S += S.T
-        S *= 0.5
+            R[big] = sdiag[big] * (nis[big] / lim) - hph[big]
+        m = R.size
+        S.flat[:: m + 1] += R
         try:
-            K = np.linalg.solve(S, PHt.T).T  # n x m
+            Si = np.linalg.inv(S)
         except np.linalg.LinAlgError:
-            return innov
+            return np.full(n, np.nan)
+        K = PHt @ Si                       # dim x m
         x += K @ yr
         P -= K @ PHt.T
         self._condition()
-        innov[rows] = yr
-        return innov
+        return np.where(ok, y, np.nan)
+
+    def _H_full(self) -> np.ndarray:
+        n = self.n
+        H = np.zeros((n, self.dim))
+        idx = np.arange(n)
+        H[idx, idx + n] = 1.0
+        H[idx, idx + 2 * n] = 1.0
+        return H
 
     # --- pseudo-measurements --------------------------------------------------------------------------
     def update_soc(self, soc_meas: np.ndarray, soc_var: np.ndarray) -> None:

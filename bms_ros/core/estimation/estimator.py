@@ -29,6 +29,7 @@ _SELF_DISCHARGE_STD_PER_DAY = 0.0005   # SoC uncertainty added per day of unreco
 _BIAS_TAU_S = 60.0           # averaging time of the innovation bias monitor
 _OUTLIER_RUN = 3             # consecutive outliers that mean a wrong state rather than a glitch
 _BIAS_LIMIT = 2.5            # |mean normalised innovation| beyond this: the SoC is wrong, not noisy
+_MONITOR_MAX_C = 1.0         # above this C-rate a persistent innovation is the model's (diffusion), not the SoC's
 
 
 def _clip01(x: np.ndarray) -> np.ndarray:
@@ -91,6 +92,7 @@ class StateEstimator:
         soc_std = self.ec.initial_soc_std if soc_std is None else soc_std
         self.ekf.init(np.broadcast_to(np.asarray(soc, dtype=float), (self.n,)).copy(), soc_std,
                       offset=0.0, offset_std=self._offset_prior_std(), rc_std=self.ec.ocv_error)
+        self._init_model_error()
         self.initialized = True
         self._pending = None
 
@@ -128,16 +130,26 @@ class StateEstimator:
         q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / 3600.0
         floor = 5e-4 ** 2
         q_v1 = ((ec.model_error_fraction * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
-        q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + floor) * (1.0 - a2 * a2)
+        # the slow RC state also carries the model's persistent voltage error (OCV table, hysteresis, diffusion)
+        # as a Gauss-Markov process of stationary std voltage_model_error and correlation time tau2: the filter
+        # can then explain a few mV of offset without moving the SoC, and the SoC variance cannot collapse
+        # below what that error allows
+        q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error ** 2)) \
+            * (1.0 - a2 * a2)
         q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / 3600.0 if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
         # correct with the voltages
         it = i_meas - ekf.offset
         over = np.abs(ekf.v1 + ekf.v2 + r0 * it)
-        r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) + (ec.model_error_fraction * over) ** 2
+        # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
+        # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
+        r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) \
+            + (ec.model_error_fraction * over) ** 2 * max(1.0, ec.model_error_time / dt)
         alpha = min(dt / _BIAS_TAU_S, 1.0)
-        innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha)
-        self._check_bias(innov)
+        innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
+                                   ec.ocv_flat_slope)
+        if abs(it) <= _MONITOR_MAX_C * self.design_ah:
+            self._check_bias(innov)
         if ec.estimate_current_offset:
             # a sensor offset beyond 3 sigma of its specification is the filter explaining something else
             lim = 3.0 * self._offset_prior_std()
@@ -170,6 +182,12 @@ class StateEstimator:
         _r0, r1, r2 = self._resistances(np.full(self.n, 0.5))
         return float(self.ec.ocv_error + np.max(r1 + r2) * abs(i_meas))
 
+    def _init_model_error(self) -> None:
+        """The slow RC state starts with at least the stationary model error as its uncertainty."""
+        ekf, var = self.ekf, self.ec.voltage_model_error ** 2
+        idx = np.arange(2 * self.n, 3 * self.n)
+        ekf.P[idx, idx] = np.maximum(ekf.P[idx, idx], var)
+
     def _initialize(self, stamp: float, v: np.ndarray, i_meas: float) -> None:
         s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
         pending, self._pending = self._pending, None
@@ -180,6 +198,7 @@ class StateEstimator:
                 std = np.minimum(std, np.nan_to_num(np.maximum(2.0 * np.sqrt(var_ocv), 0.01), nan=1.0))
             s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
             self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
+            self._init_model_error()
             self.initialized = True
             return
         now = self._pending_now if self._pending_now is not None else stamp
@@ -191,6 +210,7 @@ class StateEstimator:
         off = pending["current_offset_a"] if self.ec.estimate_current_offset else 0.0
         self.ekf.init(np.asarray(pending["cell_soc"], dtype=float), std, off, off_std,
                       rc_std=self._rc_prior_std(i_meas))
+        self._init_model_error()
         self.initialized = True
         rested = min(abs(i_meas), abs(i_meas - off)) <= self.ec.rest_current * self.design_ah
         long_rest = not (elapsed >= 0) or elapsed >= self.ec.rest_time
@@ -260,7 +280,9 @@ class StateEstimator:
         if kind == "rest":   # rested: the terminal voltage is the OCV
             s, var = self._soc_from_voltage(v, 0.0, use_rc=False)
         else:
-            s, var = self._soc_from_voltage(v, it)
+            # full: at the end of CV the current has decayed for many RC time constants, so the overpotential
+            # is the steady one, (R0 + R1 + R2) I, whatever the filter's RC states went through in CV
+            s, var = self._soc_from_voltage(v, it, use_rc=kind != "full")
         self.ekf.update_soc(s, var)
         self._record_anchor(stamp, s, var, kind)
 
@@ -283,7 +305,7 @@ class StateEstimator:
         bad = np.flatnonzero((jump | drift) & np.isfinite(innov))
         if bad.size == 0:
             return
-        slope = np.maximum(self.chem.docv_dsoc(ekf.soc[bad], self.temperature_c), 0.05)
+        slope = np.maximum(self.chem.docv_dsoc(ekf.soc[bad], self.temperature_c), max(self.ec.ocv_flat_slope, 0.05))
         y = np.where(jump[bad], innov[bad], 2.0 * ekf.bias_v[bad])
         floor = np.minimum((y / slope) ** 2, 0.3 ** 2)
         ekf.inflate_soc(bad, floor)

@@ -23,9 +23,12 @@ class Anchor:
 class CapacityEstimator:
     """Capacity (Ah, the string's cell capacity) as a scalar Kalman filter.
 
-    Every new anchor whose SoC differs by at least ``min_delta`` from the previous one (per cell) gives an
-    observation ``dAh / dSoC``; its variance comes from both anchors' SoC variances, the current sensor's
-    gain error and the offset uncertainty over the interval.
+    Each cell keeps a reference anchor (SoC, variance, charge counter, time). A new anchor whose SoC differs
+    by at least ``min_delta`` from a cell's reference gives an observation ``dAh / dSoC`` for that cell and
+    becomes its new reference; a smaller swing leaves the reference where it is, so swings made of several
+    anchors (rest, partial charge, rest, ...) accumulate until they are large enough. The observation's
+    variance comes from both anchors' SoC variances, the current sensor's gain error and the offset
+    uncertainty over the interval.
     """
 
     def __init__(self, design_ah: float, min_delta: float, drift_per_cycle: float, gain_error: float):
@@ -35,7 +38,11 @@ class CapacityEstimator:
         self.min_delta = min_delta
         self.drift = drift_per_cycle
         self.gain_error = gain_error
-        self.anchor: Anchor | None = None
+        self.anchor: Anchor | None = None     # the latest anchor seen (for diagnostics)
+        self.ref: Anchor | None = None        # per-cell references: soc/var per cell, ah/stamp/offset_var too
+        self._ref_ah = np.zeros(0)
+        self._ref_stamp = np.zeros(0)
+        self._ref_offset_var = np.zeros(0)
         self.updates = 0
 
     def age(self, cycles: float) -> None:
@@ -44,36 +51,50 @@ class CapacityEstimator:
 
     def add_anchor(self, a: Anchor) -> float | None:
         """Record an anchor; returns the capacity observation it produced, if any."""
-        prev, self.anchor = self.anchor, a
-        if prev is None:
+        self.anchor = a
+        seen = np.isfinite(a.soc) & np.isfinite(a.var)
+        n = a.soc.size
+        if self.ref is None or self.ref.soc.shape != a.soc.shape:
+            self.ref = Anchor(a.stamp, np.where(seen, a.soc, np.nan), np.where(seen, a.var, np.nan), a.ah,
+                              a.offset_var, a.kind)
+            self._ref_ah = np.full(n, a.ah)
+            self._ref_stamp = np.full(n, a.stamp)
+            self._ref_offset_var = np.full(n, a.offset_var)
             return None
-        if prev.soc.shape != a.soc.shape:
-            return None
-        ds = a.soc - prev.soc
-        dah = a.ah - prev.ah
-        ok = np.isfinite(ds) & (np.abs(ds) >= self.min_delta) & (np.sign(ds) == np.sign(dah))
-        if not ok.any() or abs(dah) < 1e-9:
-            if np.isfinite(prev.soc).any() and not np.isfinite(a.soc).all():
-                # keep the older anchor for the cells this one did not see
-                merged = np.where(np.isfinite(a.soc), a.soc, prev.soc)
-                mvar = np.where(np.isfinite(a.soc), a.var, prev.var)
-                self.anchor = Anchor(a.stamp, merged, mvar, a.ah, a.offset_var, a.kind)
-            return None
-        obs = dah / ds[ok]
-        c_obs = float(np.median(obs))
-        dsm = float(np.median(np.abs(ds[ok])))
-        soc_var = float(np.median(prev.var[ok] + a.var[ok]))
-        dt_h = max(a.stamp - prev.stamp, 0.0) / 3600.0
-        offset_ah_var = max(prev.offset_var, a.offset_var) * dt_h ** 2
-        var_obs = (c_obs ** 2 * soc_var + offset_ah_var + (self.gain_error * dah) ** 2) / dsm ** 2
-        if not (math.isfinite(c_obs) and 0.3 * self.design_ah <= c_obs <= 1.5 * self.design_ah):
-            return None
-        k = self.var / (self.var + var_obs)
-        self.capacity_ah += k * (c_obs - self.capacity_ah)
-        self.var *= 1.0 - k
-        self.capacity_ah = min(max(self.capacity_ah, 0.3 * self.design_ah), 1.5 * self.design_ah)
-        self.updates += 1
-        return c_obs
+        ref = self.ref
+        ds = a.soc - ref.soc
+        dah = a.ah - self._ref_ah
+        have = seen & np.isfinite(ref.soc)
+        big = have & (np.abs(ds) >= self.min_delta)
+        ok = big & (np.sign(ds) == np.sign(dah)) & (np.abs(dah) > 1e-9)
+        c_obs = math.nan
+        if ok.any():
+            obs = dah[ok] / ds[ok]
+            c_obs = float(np.median(obs))
+            dsm = float(np.median(np.abs(ds[ok])))
+            dahm = float(np.median(np.abs(dah[ok])))
+            soc_var = float(np.median(ref.var[ok] + a.var[ok]))
+            dt_h = float(np.median(np.maximum(a.stamp - self._ref_stamp[ok], 0.0))) / 3600.0
+            off_var = float(np.median(np.maximum(self._ref_offset_var[ok], a.offset_var)))
+            var_obs = (c_obs ** 2 * soc_var + off_var * dt_h ** 2 + (self.gain_error * dahm) ** 2) / dsm ** 2
+            if math.isfinite(c_obs) and 0.3 * self.design_ah <= c_obs <= 1.5 * self.design_ah:
+                k = self.var / (self.var + var_obs)
+                self.capacity_ah += k * (c_obs - self.capacity_ah)
+                self.var *= 1.0 - k
+                self.capacity_ah = min(max(self.capacity_ah, 0.3 * self.design_ah), 1.5 * self.design_ah)
+                self.updates += 1
+            else:
+                c_obs = math.nan
+        # new reference: cells that produced an observation (or a sign-inconsistent big swing: the older
+        # reference is then suspect), and cells that had none yet; a small swing keeps the older reference
+        move = big | (seen & ~np.isfinite(ref.soc))
+        if move.any():
+            ref.soc[move] = a.soc[move]
+            ref.var[move] = a.var[move]
+            self._ref_ah[move] = a.ah
+            self._ref_stamp[move] = a.stamp
+            self._ref_offset_var[move] = a.offset_var
+        return c_obs if math.isfinite(c_obs) else None
 
 
 class ResistanceRls:
