@@ -67,10 +67,9 @@ class BmsNode(Node):
     def __init__(self, node_name: str = "bms_node", *, afe: Afe | None = None, **kwargs):
         super().__init__(node_name, **kwargs)
         overrides = getattr(self, "_parameter_overrides", {})
-        values = {name: _plain(p.value) for name, p in overrides.items()}
-        self.values = resolve(values)                     # raises ConfigError with the reason
-        self.cfg: BmsRosConfig = build(BmsRosConfig, self.values)
-        for name, value in self.values.items():
+        values = resolve({name: _plain(p.value) for name, p in overrides.items()})  # ConfigError: the reason
+        self.cfg: BmsRosConfig = build(BmsRosConfig, values)
+        for name, value in values.items():
             self.declare_parameter(name, value, _descriptor(ALL_SPECS[name]), ignore_override=True)
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -229,8 +228,10 @@ class BmsNode(Node):
         except ConfigError as e:
             return SetParametersResult(successful=False, reason=str(e))
         if changed:
-            self.values, self.cfg = values, cfg
+            self.cfg = cfg
             self.bms.set_config(cfg)
+            if self.afe is not None and any(n.startswith("protection.") for n in changed):
+                self._program_hardware_protection()  # the AFE's backstop follows the software limits
             if self.sim is not None and any(n.startswith("sim.") for n in changed):
                 apply_sim_inputs(self.sim.pack, cfg.sim)
                 apply_sim_faults(self.afe, cfg.sim.fault)
@@ -273,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bms_node: invalid configuration: {e}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
+    except AfeError as e:
+        print(f"bms_node: cannot start the AFE: {e}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 1
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

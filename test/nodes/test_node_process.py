@@ -109,3 +109,11 @@ def test_readme_main_command_runs_the_simulated_pack_with_a_live_view(ros_node):
     view = out.splitlines()
     assert any(line.startswith("pack") and " V " in line and "SoC" in line for line in view), out
     assert any("cells min" in line for line in view) and any("faults:" in line for line in view), out
+
+
+def test_missing_i2c_bus_stops_the_node_with_the_reason():
+    r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
+                        write_params({"afe": {"type": "bq769x0", "i2c_bus": 250}})],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
+    assert r.returncode == 1 and len(lines) == 1 and "/dev/i2c-250" in lines[0], r.stderr
