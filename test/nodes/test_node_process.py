@@ -46,6 +46,8 @@ def test_battery_state_semantics_and_rate(ros_node):
     assert m.power_supply_technology == BatteryState.POWER_SUPPLY_TECHNOLOGY_LION
     assert m.present
     assert m.design_capacity == pytest.approx(10.0)
+    assert m.capacity == pytest.approx(10.0, rel=0.2), "learned capacity starts at the rated one"
+    assert 0.0 < m.charge <= m.capacity and m.charge == pytest.approx(m.percentage * m.capacity, abs=1.5)
     assert len(m.cell_temperature) == 4 and all(math.isnan(x) for x in m.cell_temperature), \
         "one thermistor for four cells: per-cell temperatures are unknown"
 
