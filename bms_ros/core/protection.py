@@ -317,6 +317,7 @@ class Measurement:
     cell_min: float = math.nan
     temp_max: float = math.nan
     temp_min: float = math.nan
+    load_present: bool = True    # AFE load detection with CHG off (bq769x0 LOAD_PRESENT); unknown counts as present
 
     def get(self, key: str) -> float:
         return float(self.values[MEASURES.index(key)])
@@ -407,7 +408,9 @@ class Measurer:
         flags = int(s.afe_flags)
         for key, bit in _FLAG_MEASURES:
             v[key] = 1.0 if flags & bit else 0.0
-        return Measurement(s.stamp, not reason, v, reason, vmax, vmin, tmax, tmin)
+        # LOAD_PRESENT only means something while the charge FET is off [DS p.24]; with CHG on: unknown
+        load_present = bool(s.load_present) or bool(s.charge_fet)
+        return Measurement(s.stamp, not reason, v, reason, vmax, vmin, tmax, tmin, load_present)
 
 
 # ------------------------------------------------------------------------------------------------- evaluation
@@ -545,8 +548,10 @@ class Protection:
                 ok = m.cell_max < c.cell_overvoltage.release
             elif r.afe_flag == AfeFlag.UNDERVOLTAGE:
                 ok = m.cell_min > c.cell_undervoltage.release
-            else:                              # over-current, short circuit: the FETs interrupted it
-                ok = True
+            else:
+                # over-current, short circuit: the FETs interrupted the current, but the fault is only gone once
+                # the load that drew it is: the AFE's load detection (LOAD_PRESENT, CHG off) reads no load [DS p.24]
+                ok = m.valid and not m.load_present
             self.physical_ok[i] = bool(ok)
 
     def _result(self, warn: np.ndarray, clear_flags: int, events: list[FaultEvent]) -> ProtectionResult:

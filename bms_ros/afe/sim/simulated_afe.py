@@ -54,7 +54,8 @@ class SimulatedAfe(Afe):
             stamp=now, cell_voltages=cells, pack_voltage=float(cells.sum()), current=float(current),
             temperatures=temps, die_temperature=self.pack.temperature_c,
             charge_fet=self.pack.charge_fet, discharge_fet=self.pack.discharge_fet,
-            balancing_mask=self.pack.bleed_mask, load_present=self.pack.load_a > 0)
+            balancing_mask=self.pack.bleed_mask,
+            load_present=not self.pack.charge_fet and (self.pack.load_a > 0 or self.pack.external_short))
 
     def set_fets(self, charge: bool, discharge: bool) -> None:
         self.pack.charge_fet, self.pack.discharge_fet = bool(charge), bool(discharge)
