@@ -22,6 +22,7 @@ setup(
             "bms_node = bms_ros.nodes.bms_node:main",
             "bms_monitor = bms_ros.tools.monitor:main",
             "bms-replay = bms_ros.tools.replay:main",
+            "bms-policies = bms_ros.tools.policies:main",
         ],
     },
 )

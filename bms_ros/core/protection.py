@@ -294,6 +294,8 @@ def policy_table(cfg: ProtectionConfig) -> list[ResolvedPolicy]:
         else:
             trips = f"{r.measure} for {s.delay:g} s"
             rel = f"not {r.measure} for {s.hold:g} s"
+            if r.afe_flag in (AfeFlag.SHORT_CIRCUIT, AfeFlag.OVERCURRENT_DISCHARGE):
+                rel += " and the AFE detects no load (LOAD_PRESENT)"
         blocks = {(True, True): "both", (True, False): "charge", (False, True): "discharge",
                   (False, False): "none (reported)"}[(r.blocks_charge, r.blocks_discharge)]
         on_trip = "always latch" if r.always_latch else ("latch" if s.latch else "auto-release")
