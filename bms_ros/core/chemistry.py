@@ -70,6 +70,10 @@ class Chemistry:
     r1_table: np.ndarray | None = None
     r2_table: np.ndarray | None = None
     source: str = "built-in"               # where the data came from (a file path for user tables)
+    # --- added: charge-direction resistances over ecm_soc (None: the same as discharge) -------------------
+    r0_chg_table: np.ndarray | None = None
+    r1_chg_table: np.ndarray | None = None
+    r2_chg_table: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         soc = np.asarray(self.ocv_soc, dtype=float)
@@ -94,6 +98,10 @@ class Chemistry:
             tab = getattr(self, field_name)
             tab = np.full(ecm_soc.shape, float(scalar)) if tab is None else np.asarray(tab, dtype=float)
             object.__setattr__(self, field_name, tab)
+        for field_name, dis in (("r0_chg_table", self.r0_table), ("r1_chg_table", self.r1_table),
+                                ("r2_chg_table", self.r2_table)):
+            tab = getattr(self, field_name)
+            object.__setattr__(self, field_name, dis if tab is None else np.asarray(tab, dtype=float))
         self.check()
 
     # --- consistency ----------------------------------------------------------------------------------
@@ -111,10 +119,11 @@ class Chemistry:
         e = self.ecm_soc
         if e.ndim != 1 or e.size < 1 or (e.size > 1 and not np.all(np.diff(e) > 0)):
             raise ValueError(f"{self.name}: ECM SoC breakpoints must strictly increase")
-        for tab in (self.r0_table, self.r1_table, self.r2_table):
+        for tab in (self.r0_table, self.r1_table, self.r2_table, self.r0_chg_table, self.r1_chg_table,
+                    self.r2_chg_table):
             if tab.shape != e.shape or not np.all(np.isfinite(tab)) or np.any(tab < 0):
                 raise ValueError(f"{self.name}: ECM resistance tables must be finite, >= 0, one per ECM SoC point")
-        if not np.all(self.r0_table > 0):
+        if not (np.all(self.r0_table > 0) and np.all(self.r0_chg_table > 0)):
             raise ValueError(f"{self.name}: R0 must be > 0")
         if not (self.tau1_s > 0 and self.tau2_s > 0):
             raise ValueError(f"{self.name}: RC time constants must be > 0")
@@ -166,7 +175,7 @@ class Chemistry:
         table = self.ocv_table_at(temp_c)
         slopes = self.__dict__["_table_cache"][2]
         k = np.searchsorted(self.ocv_soc, soc, side="right") - 1
-        np.clip(k, 0, slopes.size - 1, out=k)
+        np.minimum(np.maximum(k, 0, out=k), slopes.size - 1, out=k)
         slope = slopes[k]
         return table[k] + slope * (soc - self.ocv_soc[k]), slope
 
@@ -178,15 +187,18 @@ class Chemistry:
         t_k = min(max(temp_c, -40.0), 80.0) + 273.15
         return math.exp(self.r_activation_k * (1.0 / t_k - 1.0 / _T_REF_K))
 
-    def ecm(self, soc: np.ndarray | float, temp_c: float = T_REF_C) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(R0, R1, R2) in ohm*Ah at ``soc`` and ``temp_c``; divide by the cell capacity for ohms."""
+    def ecm(self, soc: np.ndarray | float, temp_c: float = T_REF_C,
+            charging: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(R0, R1, R2) in ohm*Ah at ``soc`` and ``temp_c``, for charge or discharge current; divide by the cell
+        capacity for ohms."""
         f = self.arrhenius(temp_c)
         s = np.asarray(soc, dtype=float)
+        t0, t1, t2 = (self.r0_chg_table, self.r1_chg_table, self.r2_chg_table) if charging else \
+            (self.r0_table, self.r1_table, self.r2_table)
         if self.ecm_soc.size == 1:
-            return (np.full(s.shape, self.r0_table[0] * f), np.full(s.shape, self.r1_table[0] * f),
-                    np.full(s.shape, self.r2_table[0] * f))
-        return (np.interp(s, self.ecm_soc, self.r0_table) * f, np.interp(s, self.ecm_soc, self.r1_table) * f,
-                np.interp(s, self.ecm_soc, self.r2_table) * f)
+            return np.full(s.shape, t0[0] * f), np.full(s.shape, t1[0] * f), np.full(s.shape, t2[0] * f)
+        e = self.ecm_soc
+        return np.interp(s, e, t0) * f, np.interp(s, e, t1) * f, np.interp(s, e, t2) * f
 
 
 def _chem(name, tech, limits, ocv, r0, dvdt_mv, ecm) -> Chemistry:
@@ -255,12 +267,14 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
 
     CSV: one row per SoC point; columns ``soc`` and either ``ocv_v`` (25 degC) or ``ocv_v@<T>`` for several
     temperatures (e.g. ``ocv_v@0,ocv_v@25,ocv_v@45``); optional ``docv_dt`` (V/K), and ``r0_ohm_ah``,
-    ``r1_ohm_ah``, ``r2_ohm_ah`` (ECM tables over the same SoC points); ``tau1_s``, ``tau2_s`` columns must
+    ``r1_ohm_ah``, ``r2_ohm_ah`` (ECM tables over the same SoC points; ``r0_chg_ohm_ah`` etc. for the charge
+    direction, default the same); ``tau1_s``, ``tau2_s`` columns must
     be constant.
 
     YAML: a mapping with optional scalars (``name``, ``nominal_v``, ``full_v``, ``empty_v``, ``tau1_s``,
     ``tau2_s``, ``r_activation_k``) and sections ``ocv: {soc, voltage | temperatures_c + voltage_by_temperature,
-    docv_dt}`` and ``ecm: {soc, r0_ohm_ah, r1_ohm_ah, r2_ohm_ah}`` (lists or scalars).
+    docv_dt}`` and ``ecm: {soc, r0_ohm_ah, r1_ohm_ah, r2_ohm_ah}`` (lists or scalars; optional
+    ``r0_chg_ohm_ah``, ``r1_chg_ohm_ah``, ``r2_chg_ohm_ah`` for charging, default the discharge values).
 
     Raises ChemistryTableError naming the file and the problem.
     """
@@ -281,6 +295,8 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
             changes = _from_csv(text)
         changes.setdefault("name", f"{base.name}:{p.stem}")
         changes["source"] = str(p)
+        for k in ("r0_chg_table", "r1_chg_table", "r2_chg_table"):   # not given: the discharge table
+            changes.setdefault(k, None)
         if "ecm_soc" in changes:  # a table the user did not give keeps the (base or user) scalar
             for field_name, scalar in (("r0_table", "r0_ohm_per_ah"), ("r1_table", "r1_ohm_per_ah"),
                                        ("r2_table", "r2_ohm_per_ah")):
@@ -345,7 +361,9 @@ def _from_yaml(doc: Mapping[str, Any]) -> dict[str, Any]:
             raise ChemistryTableError("ecm: must be a mapping")
         ecm_soc = _floats(ecm.get("soc", [0.5]), "ecm.soc")
         out["ecm_soc"] = ecm_soc
-        for key, field_name in (("r0_ohm_ah", "r0_table"), ("r1_ohm_ah", "r1_table"), ("r2_ohm_ah", "r2_table")):
+        for key, field_name in (("r0_ohm_ah", "r0_table"), ("r1_ohm_ah", "r1_table"), ("r2_ohm_ah", "r2_table"),
+                                ("r0_chg_ohm_ah", "r0_chg_table"), ("r1_chg_ohm_ah", "r1_chg_table"),
+                                ("r2_chg_ohm_ah", "r2_chg_table")):
             if key in ecm:
                 v = _floats(ecm[key], f"ecm.{key}")
                 out[field_name] = np.full(ecm_soc.shape, v[0]) if v.size == 1 else v
@@ -385,7 +403,9 @@ def _from_csv(text: str) -> dict[str, Any]:
     else:
         raise ChemistryTableError("CSV header needs 'ocv_v' or 'ocv_v@<degC>' columns")
     have_ecm = False
-    for key, field_name in (("r0_ohm_ah", "r0_table"), ("r1_ohm_ah", "r1_table"), ("r2_ohm_ah", "r2_table")):
+    for key, field_name in (("r0_ohm_ah", "r0_table"), ("r1_ohm_ah", "r1_table"), ("r2_ohm_ah", "r2_table"),
+                            ("r0_chg_ohm_ah", "r0_chg_table"), ("r1_chg_ohm_ah", "r1_chg_table"),
+                            ("r2_chg_ohm_ah", "r2_chg_table")):
         if key in col:
             out[field_name] = col[key]
             have_ecm = True

@@ -129,3 +129,29 @@ def test_config_selects_the_table(tmp_path):
     assert chem.ocv(0.5) == pytest.approx(3.6)
     with pytest.raises(ConfigError, match=r"estimation\.chemistry_table"):
         resolve_chemistry(load_config({"estimation.chemistry_table": str(tmp_path / "missing.csv")}))
+
+
+@pytest.mark.parametrize("name", sorted(CHEMISTRIES))
+def test_ocv_and_slope_match_ocv_and_docv_dsoc(name):
+    chem = get_chemistry(name)
+    soc = np.linspace(0.0, 1.0, 203)[1:-1]
+    for temp in (0.0, 25.0):
+        v, slope = chem.ocv_and_slope(soc, temp)
+        np.testing.assert_allclose(v, chem.ocv(soc, temp), atol=1e-12)
+        np.testing.assert_allclose(slope, chem.docv_dsoc(soc, temp))
+    v, slope = chem.ocv_and_slope(np.array([-0.05, 1.05]))   # end segments extrapolated linearly
+    assert v[0] < chem.empty_v and v[1] > chem.full_v
+
+
+def test_charge_direction_resistances_from_a_yaml_table(tmp_path):
+    p = tmp_path / "cell.yaml"
+    p.write_text("ecm:\n  soc: [0.0, 1.0]\n  r0_ohm_ah: [0.05, 0.04]\n  r0_chg_ohm_ah: [0.08, 0.06]\n"
+                 "  r1_ohm_ah: 0.02\n")
+    chem = load_chemistry_table(p, get_chemistry("nmc"))
+    r0_d, r1_d, _ = chem.ecm(np.array([0.5]))
+    r0_c, r1_c, _ = chem.ecm(np.array([0.5]), charging=True)
+    assert r0_d[0] == pytest.approx(0.045) and r0_c[0] == pytest.approx(0.07)
+    assert r1_c[0] == pytest.approx(r1_d[0])          # not given for charge: the discharge value
+    # without charge tables both directions are the same
+    base = get_chemistry("lfp")
+    np.testing.assert_allclose(base.ecm(0.3, 10.0, charging=True), base.ecm(0.3, 10.0))

@@ -189,7 +189,7 @@ def test_pack_soc_is_defined_by_the_weakest_cells():
 # --- state of health ------------------------------------------------------------------------------------
 def test_capacity_learned_between_rest_anchors():
     sim = Cells("nmc", [0.95] * 2, cap=9.0, seed=7)
-    e = make(cells=2, rest_time=900.0)
+    e = make(cells=2, rest_time=900.0, capacity_rest_time=900.0)
     for _ in range(1000):
         e.update(sim.step(0.0))
     for _k in range(int(0.6 * 9.0 / 5.0 * 3600)):
@@ -220,7 +220,7 @@ def test_capacity_swings_accumulate_over_several_anchors():
 
 def test_capacity_learned_from_partial_discharges_between_rests():
     sim = Cells("nmc", [0.9] * 2, cap=9.0, seed=11)
-    e = make(cells=2, rest_time=600.0)
+    e = make(cells=2, rest_time=600.0, capacity_rest_time=600.0)
     for _ in range(700):
         e.update(sim.step(0.0))
     for _ in range(2):                       # two 0.25 swings, each below capacity_min_delta_soc = 0.4
@@ -230,6 +230,19 @@ def test_capacity_learned_from_partial_discharges_between_rests():
             est = e.update(sim.step(0.0))
     assert e.capacity.updates >= 1
     assert est.capacity_ah == pytest.approx(9.0, rel=0.03)
+
+
+def test_short_rests_correct_the_soc_but_not_the_capacity():
+    sim = Cells("nmc", [0.9] * 2, cap=9.0, seed=12)
+    e = make(cells=2, rest_time=600.0)               # capacity_rest_time: 3600 s by default
+    for _ in range(700):
+        e.update(sim.step(0.0))
+    for _k in range(int(0.5 * 9.0 / 5.0 * 3600)):
+        e.update(sim.step(-5.0))
+    for _ in range(700):
+        est = e.update(sim.step(0.0))
+    assert e.capacity.anchor is not None and e.capacity.anchor.kind == "rest"
+    assert e.capacity.updates == 0 and est.capacity_ah == 10.0
 
 
 def test_resistance_learned_from_current_steps():

@@ -18,17 +18,17 @@ class EstimationConfig:
     chemistry_table: str = param("", "User OCV/ECM table (CSV or YAML) replacing the chemistry's built-in "
                                  "curve ('' = built-in)")
     # --- filter -----------------------------------------------------------------------------------------
-    voltage_noise: float = param(0.008, "Cell voltage error of the model + sensor (1-sigma, per second of data)",
+    voltage_noise: float = param(0.005, "Cell voltage error of the model + sensor (1-sigma, per second of data)",
                                  "V", 1e-4, 1.0, runtime=True)
     model_error_fraction: float = param(0.15, "Extra voltage error, as a fraction of the modelled overpotential",
                                         min=0.0, max=10.0, runtime=True)
-    model_error_time: float = param(1.0, "How long the model's overpotential error persists (correlation "
+    model_error_time: float = param(60.0, "How long the model's overpotential error persists (correlation "
                                     "time): each sample is worth dt / this of independent data", "s", 0.0, 86400.0,
                                     runtime=True)
-    voltage_model_error: float = param(0.0005, "Persistent voltage error of the model (OCV table, hysteresis, "
+    voltage_model_error: float = param(0.005, "Persistent voltage error of the model (OCV table, hysteresis, "
                                        "diffusion; 1-sigma), carried as a slowly varying state", "V", 0.0, 0.5,
                                        runtime=True)
-    ocv_flat_slope: float = param(0.0, "Where the OCV is flatter than this, the voltage error is scaled by "
+    ocv_flat_slope: float = param(0.5, "Where the OCV is flatter than this, the voltage error is scaled by "
                                   "(this / slope): the filter leans on coulomb counting there", "V", 0.0, 10.0,
                                   runtime=True)
     current_noise: float = param(0.01, "Current sensor gain error / noise (1-sigma, fraction of reading)",
@@ -63,6 +63,8 @@ class EstimationConfig:
     learn_capacity: bool = param(True, "Learn capacity from charge throughput between anchors")
     capacity_min_delta_soc: float = param(0.4, "Least SoC swing between anchors that updates the capacity",
                                           min=0.05, max=1.0)
+    capacity_rest_time: float = param(3600.0, "Least rest before a rest anchor may update the capacity (shorter "
+                                      "rests still correct the SoC)", "s", 10.0, 86400.0, runtime=True)
     capacity_drift: float = param(0.01, "Capacity change allowed per equivalent full cycle (1-sigma)",
                                   min=0.0, max=1.0)
     learn_resistance: bool = param(True, "Learn resistance by recursive least squares on current steps")

@@ -2,8 +2,12 @@
 
 State ``x = [soc_1..soc_N, v1_1..v1_N, v2_1..v2_N, b]``: per-cell SoC and RC-pair voltages, and one current
 sensor offset ``b`` shared by the string (measured current = true current + b). One dense covariance over all
-cells keeps the offset's correlation with every cell; the structure of F and H (diagonal blocks plus the
-offset column) is used so a step costs O(n^2) vector operations plus one N x N solve.
+cells keeps the offset's correlation with every cell. F is diagonal plus the offset column, so the covariance
+prediction is one elementwise scaling (cached per step length) and one rank-2 update; the correction is two
+small matrix products, one N x N inverse and one rank-N update on preallocated buffers (the cost of a step is
+mostly numpy call overhead, so the number of calls is what is kept small). The caller chooses R0, R1, R2 per
+step (they may depend on the current's direction) and may let the slow RC state carry persistent model error
+through its process noise.
 
 Model (I > 0 charging, true current I_t = I_meas - b):
     soc' = soc + I_t dt / (3600 C)
@@ -154,16 +158,18 @@ class CellEkf:
         ocv, slope = self.chem.ocv_and_slope(soc, temp_c)
         v_pred = ocv + x[n:2 * n] + x[2 * n:3 * n] + r0 * it
         y = v_meas - v_pred
-        ok = np.isfinite(y)
         if flat_slope > 0.0:
             f = flat_slope / np.maximum(slope, 1e-6)
-            r_var = r_var * np.maximum(f * f, 1.0)
-        if ok.all():
+            f *= f
+            r_var = r_var * np.maximum(f, 1.0)
+        all_ok = math.isfinite(float(y.sum()))
+        ok = None if all_ok else np.isfinite(y)
+        if all_ok:
             H = self._H
             np.copyto(self._h_soc, slope)
             np.negative(r0, out=self._h_b)
             yr = y
-            R = np.array(r_var, dtype=float)
+            R = r_var if isinstance(r_var, np.ndarray) and r_var.shape == (n,) else np.full(n, r_var)
             rows = None
         else:
             if not ok.any():
@@ -174,7 +180,7 @@ class CellEkf:
             H[:, self.ib] = -r0
             H = H[rows]
             yr = y[rows]
-            R = np.array(r_var, dtype=float)[rows]
+            R = np.broadcast_to(np.asarray(r_var, dtype=float), (n,))[rows]
         P = self.P
         PHt = P @ H.T                      # dim x m
         S = H @ PHt
@@ -182,7 +188,7 @@ class CellEkf:
         sdiag = hph + R
         nis = yr * yr / sdiag
         z = yr / np.sqrt(sdiag)
-        np.clip(z, -10.0, 10.0, out=z)
+        np.minimum(np.maximum(z, -10.0, out=z), 10.0, out=z)
         if rows is None:
             self.last_nis[:] = nis
             self.bias_ema += bias_alpha * (z - self.bias_ema)
@@ -194,11 +200,13 @@ class CellEkf:
             self.bias_ema[rows] += bias_alpha * (z - self.bias_ema[rows])
             self.bias_v[rows] += bias_alpha * (yr - self.bias_v[rows])
             self.outlier_run[rows] = np.where(nis > 9.0, self.outlier_run[rows] + 1, 0)
-        # Huber-like down-weighting of outliers (spikes, glitches): inflate R so the innovation sits at the bound
-        lim = outlier_sigma * outlier_sigma
-        big = nis > lim
+        # innovations beyond the outlier bound are not used: a spike or glitch is ignored, and a wrong state
+        # keeps its innovation (rather than leaking it into the RC states) until the caller's monitor acts on
+        # the run of outliers
+        big = nis > outlier_sigma * outlier_sigma
         if big.any():
-            R[big] = sdiag[big] * (nis[big] / lim) - hph[big]
+            R = R.copy()
+            R[big] = sdiag[big] * 1e6
         m = R.size
         S.flat[:: m + 1] += R
         try:
@@ -209,7 +217,7 @@ class CellEkf:
         x += K @ yr
         P -= K @ PHt.T
         self._condition()
-        return np.where(ok, y, np.nan)
+        return y if ok is None else np.where(ok, y, np.nan)
 
     def _H_full(self) -> np.ndarray:
         n = self.n
@@ -265,7 +273,6 @@ class CellEkf:
         P = self.P
         P += P.T
         P *= 0.5
-        d = np.diagonal(P)
-        if np.any(d < 1e-12):
-            idx = np.flatnonzero(d < 1e-12)
-            P[idx, idx] = 1e-12
+        d = self._pdiag
+        if d.min() < 1e-12:
+            np.maximum(d, 1e-12, out=d)

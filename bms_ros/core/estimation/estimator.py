@@ -70,7 +70,11 @@ class StateEstimator:
         self._last_stamp: float | None = None
         self._last_i: float = NAN
         self._last_v: np.ndarray | None = None
+        self._r_step: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._cap_cache: tuple[float, np.ndarray] | None = None
         self._i_avg = 0.0
+        self._i_hi = 0.0                 # envelope of the recent charge / discharge current (bounds the RC states)
+        self._i_lo = 0.0
         self._rest_s = 0.0
         self._rest_applied_at = -math.inf
         self._full_done = False
@@ -79,10 +83,14 @@ class StateEstimator:
 
     # --- parameters at the present operating point ------------------------------------------------------
     def _cap(self) -> np.ndarray:
-        return np.full(self.n, self.capacity.capacity_ah)
+        c = self._cap_cache
+        if c is None or c[0] != self.capacity.capacity_ah:
+            c = self._cap_cache = (self.capacity.capacity_ah, np.full(self.n, self.capacity.capacity_ah))
+        return c[1]
 
-    def _resistances(self, soc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c)
+    def _resistances(self, soc: np.ndarray, charging: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Cell resistances (ohm) for a charge or discharge current (the chemistry may tell them apart)."""
+        r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c, charging)
         k = self.rls.k / self.design_ah
         return r0 * k, r1 * k, r2 * k
 
@@ -100,9 +108,15 @@ class StateEstimator:
         i_meas = sample.current
         if not sample.comm_ok or not math.isfinite(i_meas) or sample.cell_voltages.shape != (self.n,):
             return self._last
-        temps = sample.temperatures[np.isfinite(sample.temperatures)] if sample.temperatures.size else ()
-        if len(temps):
-            self.temperature_c = float(np.mean(temps))
+        temps = sample.temperatures
+        if temps.size:
+            t_mean = float(temps.sum()) / temps.size
+            if math.isfinite(t_mean):
+                self.temperature_c = t_mean
+            else:
+                temps = temps[np.isfinite(temps)]
+                if temps.size:
+                    self.temperature_c = float(temps.mean())
         v = np.asarray(sample.cell_voltages, dtype=float)
         if not self.initialized:
             if not np.all(np.isfinite(v)):
@@ -121,7 +135,7 @@ class StateEstimator:
             self._resistance_step(v, i_prev, i_meas, dt)
         # predict
         soc = ekf.soc
-        r0, r1, r2 = self._resistances(soc)
+        r0, r1, r2 = self._r_step = self._resistances(soc, i_in - ekf.offset > 0.0)
         cap = self._cap()
         it_in = i_in - ekf.offset
         a1 = math.exp(-dt / self.chem.tau1_s)
@@ -140,7 +154,9 @@ class StateEstimator:
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
         # correct with the voltages
         it = i_meas - ekf.offset
-        over = np.abs(ekf.v1 + ekf.v2 + r0 * it)
+        # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
+        # not current-driven and must not scale the error term
+        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - 2.0 * ec.voltage_model_error, 0.0)
         # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
         # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
         r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) \
@@ -148,8 +164,9 @@ class StateEstimator:
         alpha = min(dt / _BIAS_TAU_S, 1.0)
         innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
                                    ec.ocv_flat_slope)
+        self._bound_rc(it_in, a2, r1, r2)
         if abs(it) <= _MONITOR_MAX_C * self.design_ah:
-            self._check_bias(innov)
+            self._check_bias(innov, v, it)
         if ec.estimate_current_offset:
             # a sensor offset beyond 3 sigma of its specification is the filter explaining something else
             lim = 3.0 * self._offset_prior_std()
@@ -182,8 +199,24 @@ class StateEstimator:
         _r0, r1, r2 = self._resistances(np.full(self.n, 0.5))
         return float(self.ec.ocv_error + np.max(r1 + r2) * abs(i_meas))
 
+    def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
+        """Keep the RC voltages where the current history allows them: between R times the (decaying) envelope
+        of the recent discharge and charge currents, plus the model error the slow state carries. Without
+        this, a wrong SoC at a start under load is explained by RC voltages of the wrong sign or several times
+        their possible size, and stays hidden for many time constants."""
+        self._i_hi = max(it, self._i_hi * a_slow, 0.0)
+        self._i_lo = min(it, self._i_lo * a_slow, 0.0)
+        n, x = self.n, self.ekf.x
+        k = 1.0 + 2.0 * self.ec.model_error_fraction
+        m = self.ec.voltage_model_error
+        v1, v2 = x[n:2 * n], x[2 * n:3 * n]     # views: bounded in place (ufuncs; np.clip costs more)
+        np.minimum(np.maximum(v1, (k * self._i_lo) * r1 - m, out=v1), (k * self._i_hi) * r1 + m, out=v1)
+        np.minimum(np.maximum(v2, (k * self._i_lo) * r2 - 3.0 * m, out=v2), (k * self._i_hi) * r2 + 3.0 * m,
+                   out=v2)
+
     def _init_model_error(self) -> None:
         """The slow RC state starts with at least the stationary model error as its uncertainty."""
+        self._i_hi = self._i_lo = 0.0
         ekf, var = self.ekf, self.ec.voltage_model_error ** 2
         idx = np.arange(2 * self.n, 3 * self.n)
         ekf.P[idx, idx] = np.maximum(ekf.P[idx, idx], var)
@@ -236,7 +269,7 @@ class StateEstimator:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
         the OCV curve is too flat to say anything)."""
         soc = self.ekf.soc if self.initialized else np.full(self.n, 0.5)
-        r0, r1, r2 = self._resistances(soc)
+        r0, r1, r2 = self._resistances(soc, i_t > 0.0)
         if use_rc:
             over = r0 * i_t + self.ekf.v1 + self.ekf.v2
         else:
@@ -289,16 +322,23 @@ class StateEstimator:
     def _record_anchor(self, stamp: float, s: np.ndarray, var: np.ndarray, kind: str) -> None:
         if not self.ec.learn_capacity or not np.isfinite(s).any():
             return
-        c = self.capacity.add_anchor(Anchor(stamp, s.copy(), var.copy(), self.ah_counter, self.ekf.offset_var,
-                                            kind))
+        a = Anchor(stamp, s.copy(), var.copy(), self.ah_counter, self.ekf.offset_var, kind)
+        if kind == "rest" and self._rest_s < self.ec.capacity_rest_time:
+            # a short rest's voltage still relaxes (diffusion is slower than the ECM's RC pairs), and always
+            # the same way after a discharge: fine for the SoC, but a systematic error in dAh / dSoC
+            self.capacity.anchor = a
+            return
+        c = self.capacity.add_anchor(a)
         if c is not None:
             log.debug("capacity observation %.3f Ah (%s anchor) -> %.3f Ah", c, kind, self.capacity.capacity_ah)
 
     # --- monitors ---------------------------------------------------------------------------------------
-    def _check_bias(self, innov: np.ndarray) -> None:
+    def _check_bias(self, innov: np.ndarray, v: np.ndarray, it: float) -> None:
         """The SoC is wrong (stale state, wrong start), not the voltage noisy, when the innovation stays beyond
         the outlier bound for several samples (a spike lasts one) or its mean stays one-sided for a minute:
-        widen that cell's SoC uncertainty to what the innovation implies, so the voltage pulls it back."""
+        widen that cell's SoC uncertainty to what the innovation implies, so the voltage pulls it back. After a
+        run of outliers the SoC is re-read from the voltage by inverting the OCV (one linearised EKF step
+        across a large error lands short, and over-confident, where the OCV curve bends)."""
         ekf = self.ekf
         jump = ekf.outlier_run >= _OUTLIER_RUN
         drift = np.abs(ekf.bias_ema) > _BIAS_LIMIT
@@ -309,6 +349,10 @@ class StateEstimator:
         y = np.where(jump[bad], innov[bad], 2.0 * ekf.bias_v[bad])
         floor = np.minimum((y / slope) ** 2, 0.3 ** 2)
         ekf.inflate_soc(bad, floor)
+        jumped = jump & np.isfinite(innov)
+        if jumped.any():
+            s, var = self._soc_from_voltage(v, it)
+            ekf.update_soc(np.where(jumped, s, NAN), var)
 
     def _resistance_step(self, v: np.ndarray, i_prev: float, i_now: float, dt: float) -> None:
         di = i_now - i_prev
@@ -337,7 +381,9 @@ class StateEstimator:
         cell_soc = _clip01(ekf.soc)
         cov = ekf.P[: self.n, : self.n]
         soc, soc_std = pack_soc(cell_soc, cov, cap)
-        r0, r1, r2 = self._resistances(cell_soc)
+        # this step's resistances (at the SoC before the correction: they vary slowly with SoC)
+        r0, r1, r2 = self._r_step if self._r_step is not None else self._resistances(cell_soc)
+        self._r_step = None
         charge, wh, to_full = remaining(self.chem, self.energy, cell_soc, cap, r0 + r1 + r2, self._i_avg,
                                         self.temperature_c)
         min_i = self.ec.min_runtime_current * self.design_ah

@@ -28,10 +28,14 @@ def pack_soc(cell_soc: np.ndarray, cell_cov: np.ndarray, cap_ah: np.ndarray) -> 
         return 0.0, math.sqrt(max(float(cell_cov[i, i]), 0.0))
     soc = d / den
     # gradient of D/(D+F) with respect to soc_i (via D) and soc_j (via F)
-    g = np.zeros(s.size)
-    g[i] += cap_ah[i] * f / den ** 2
-    g[j] += cap_ah[j] * d / den ** 2
-    var = float(g @ cell_cov @ g)
+    # (two non-zero entries at most: the quadratic form in scalars, no n x n product)
+    gi = float(cap_ah[i] * f / den ** 2)
+    gj = float(cap_ah[j] * d / den ** 2)
+    if i == j:
+        var = (gi + gj) ** 2 * float(cell_cov[i, i])
+    else:
+        var = gi * gi * float(cell_cov[i, i]) + 2.0 * gi * gj * float(cell_cov[i, j]) \
+            + gj * gj * float(cell_cov[j, j])
     return float(soc), math.sqrt(max(var, 0.0))
 
 
