@@ -35,14 +35,14 @@ class StateStore:
 
     def _read(self) -> dict[str, Any]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
         except OSError as e:
             self._warn(f"cannot read state file {self.path}: {e}; starting from defaults")
             return {}
         try:
-            doc = json.loads(text)
+            doc = json.loads(raw.decode("utf-8"))   # UnicodeDecodeError is a ValueError: corrupted too
             if not isinstance(doc, dict) or not isinstance(doc.get("sections"), dict):
                 raise ValueError("not a bms_ros state document")
             if doc.get("version") != FORMAT_VERSION:

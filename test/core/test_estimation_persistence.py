@@ -1,17 +1,18 @@
-"""Estimator state: round trip, start-up check against OCV, corrupted and mismatched state files."""
+"""Estimator state: round trip through the BMS state file, start-up check against OCV, corrupted and
+mismatched state."""
 from __future__ import annotations
 
 import json
 import logging
-import math
 
 import numpy as np
 import pytest
 
 from bms_ros.config import load_config
+from bms_ros.core.bms import ESTIMATOR_SECTION, Bms
 from bms_ros.core.chemistry import get_chemistry
-from bms_ros.core.estimation.persistence import StateFile, atomic_write_json, read_state_file
 from bms_ros.core.estimator import StateEstimator
+from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import PackSample
 
 CHEM = get_chemistry("nmc")
@@ -41,9 +42,9 @@ def trained() -> StateEstimator:
 def test_round_trip_through_json(tmp_path):
     e = trained()
     path = tmp_path / "state.json"
-    StateFile(path).save(e, now=600.0)
+    StateStore(path).put(ESTIMATOR_SECTION, e.state_dict())
     e2 = make()
-    assert StateFile(path).restore(e2, now=601.0)
+    assert e2.load_state(StateStore(path).get(ESTIMATOR_SECTION), now=601.0)
     est = e2.update(sample(601.0, 0.5, current=-5.0))      # under load: no OCV check, the saved SoC holds
     np.testing.assert_allclose(e2.ekf.soc, e.ekf.soc, atol=2e-3)
     assert est.capacity_ah == pytest.approx(9.3)
@@ -85,12 +86,12 @@ def test_saved_soc_kept_when_the_voltage_agrees():
 
 def test_corrupted_state_file_warns_and_uses_defaults(tmp_path, caplog):
     path = tmp_path / "state.json"
-    path.write_bytes(b'{"version": 1, "cell_soc": [0.5, 0.\x00\xff')
-    e = make()
+    path.write_bytes(b'{"version": 1, "sections": {"estimator": {"cell_soc": [0.5, 0.\x00\xff')
+    cfg = load_config({"pack.cell_count": 3, "pack.design_capacity_ah": 10.0})
     with caplog.at_level(logging.WARNING):
-        assert not StateFile(path).restore(e, now=0.0)
+        bms = Bms(cfg, StateStore(path))
     assert "corrupted" in caplog.text and str(path) in caplog.text
-    est = e.update(sample(0.0, 0.42))
+    est = bms.step(sample(0.0, 0.42)).estimate
     assert est.soc == pytest.approx(0.42, abs=0.01)           # from the voltage
     assert est.capacity_ah == 10.0 and est.cycle_count == 0.0
 
@@ -115,26 +116,6 @@ def test_invalid_state_is_rejected_with_a_warning(caplog, change, needle):
 
 
 def test_missing_state_file_is_not_an_error(tmp_path):
-    assert read_state_file(tmp_path / "none.json") is None
-    e = make()
-    assert not StateFile(tmp_path / "none.json").restore(e)
-    assert e.update(sample(0.0, 0.5)).soc == pytest.approx(0.5, abs=0.01)
-
-
-def test_atomic_write_replaces_whole_file(tmp_path):
-    path = tmp_path / "sub" / "state.json"
-    atomic_write_json(path, {"a": 1})
-    atomic_write_json(path, {"b": [1.5, math.nan]})
-    assert json.loads(path.read_text(), parse_constant=lambda c: c) == {"b": [1.5, "NaN"]}
-    assert [p.name for p in path.parent.iterdir()] == ["state.json"]   # no temporary left behind
-
-
-def test_periodic_saving(tmp_path):
-    path = tmp_path / "state.json"
-    sf = StateFile(path, period_s=60.0)
-    e = trained()
-    assert not sf.tick(e, 0.0)
-    assert not sf.tick(e, 30.0) and not path.exists()
-    assert sf.tick(e, 61.0) and path.exists()
-    assert not sf.tick(e, 90.0)
-    assert sf.tick(e, 125.0)
+    cfg = load_config({"pack.cell_count": 3, "pack.design_capacity_ah": 10.0})
+    bms = Bms(cfg, StateStore(tmp_path / "none.json"))
+    assert bms.step(sample(0.0, 0.5)).estimate.soc == pytest.approx(0.5, abs=0.01)

@@ -47,14 +47,15 @@ def test_missing_file_is_an_empty_state_and_save_load_round_trips(tmp_path):
     assert again == {"a": {"x": 1.5, "arr": [1.0, None], "n": 3}, "b": [1, 2]}
 
 
-@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"version": 99, "sections": {}}', ""])
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'{"version": 99, "sections": {}}', b"",
+                                     b'{"version": 1, "sections": {"a": \xff\xfe\x00'])
 def test_corrupted_file_warns_moves_it_aside_and_starts_from_defaults(tmp_path, caplog, content):
     p = tmp_path / "state.json"
-    p.write_text(content)
+    p.write_bytes(content)
     s = StateStore(p)
     assert s.load() == {}
     assert "corrupted" in s.warning and "corrupted" in caplog.text
-    assert (tmp_path / "state.json.corrupt").read_text() == content
+    assert (tmp_path / "state.json.corrupt").read_bytes() == content
     s.put("a", 1)
     assert StateStore(p).load() == {"a": 1}
 

@@ -12,7 +12,6 @@ from bms_ros.core.params import ConfigError, param
 
 @dataclass
 class EstimationConfig:
-    state_file: str = param("", "Where SoC, learned capacity and cycle count persist ('' = not persisted)")
     state_save_period: float = param(60.0, "Period of the state file write while running (and at shutdown)",
                                      "s", 1.0, 86400.0)
     chemistry_table: str = param("", "User OCV/ECM table (CSV or YAML) replacing the chemistry's built-in "
