@@ -137,8 +137,10 @@ def test_over_voltage_shows_in_diagnostics_and_health(ros_node):
 def test_diagnostics_tasks_and_rate_check(ros_node):
     with NodeProcess(sim_params(initial_soc=0.6, load_current=1.0)):
         diags = Latest(ros_node, DiagnosticArray, "/diagnostics")
-        assert spin_until(ros_node, lambda: len(diags.msgs) >= 4, 20.0)
-    names = {s.name: s for s in diags.last.status}
+        # the first arrays are the per-task "Node starting up" ones; wait for a full periodic update
+        full = lambda: [a for a in diags.msgs if len(a.status) >= 7]  # noqa: E731
+        assert spin_until(ros_node, lambda: len(full()) >= 2, 20.0)
+    names = {s.name: s for s in full()[-1].status}
     for task in ("AFE link", "Protection", "Cell voltages", "Temperatures", "State of charge and health",
                  "Balancing", "battery_state rate"):
         assert f"bms_node: {task}" in names, sorted(names)
