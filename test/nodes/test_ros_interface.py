@@ -185,7 +185,7 @@ def test_sim_time_at_20x(ros_node):
     stamp = lambda m: m.header.stamp.sec + m.header.stamp.nanosec * 1e-9  # noqa: E731
     sim_elapsed, wall = stamp(m1) - stamp(m0), w1 - w0
     assert sim_elapsed / wall == pytest.approx(20.0, rel=0.15)
-    assert abs(stamp(m1) - c1) < 2.0, "stamps follow /clock, not the wall clock"
+    assert abs(stamp(m1) - c1) < 20.0, "stamps follow /clock (about 1e3 s here), not the wall clock (1.8e9 s)"
     expected_drop = 2.0 * sim_elapsed / 3600.0 / 1.0       # load x time / capacity
     assert m0.percentage - m1.percentage == pytest.approx(expected_drop, rel=0.25)
     stamps = [stamp(m) for m in bs.msgs]
