@@ -111,7 +111,12 @@ class Bms:
         if r.latched:
             return "latched fault " + ", ".join(fault_names(r.latched)) + " (needs a fault reset)"
         mask = r.block_charge if charge else r.block_discharge
-        return ", ".join(fault_names(mask))
+        if mask:
+            return ", ".join(fault_names(mask))
+        # a condition beyond its limit whose trip delay is still running already holds the FET off
+        p = self.protection
+        pending = r.warnings & int(p.bits @ (p.blocks_c if charge else p.blocks_d))
+        return ", ".join(f"{name} (pending)" for name in fault_names(pending))
 
     def reset_faults(self, now: float) -> tuple[list[str], list[str]]:
         """Clear latched faults whose condition is gone; returns (cleared names, still latched names)."""

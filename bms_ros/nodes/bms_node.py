@@ -138,7 +138,9 @@ class BmsNode(Node):
 
     def _on_replayed_sample(self, msg: AfeSample) -> None:
         sample = msg_to_sample(msg)
-        self._last_replayed = (sample.stamp, self.now())
+        now = self.now()
+        # under use_sim_time the clock reads 0 until /clock arrives: the watchdog starts timing from there
+        self._last_replayed = (sample.stamp, now if now > 0.0 else None)
         self._process(sample)
 
     def _replay_watchdog(self) -> None:
@@ -146,7 +148,12 @@ class BmsNode(Node):
         if self._last_replayed is None:
             return
         stamp, received = self._last_replayed
-        silence = self.now() - received
+        now = self.now()
+        if received is None:
+            if now > 0.0:
+                self._last_replayed = (stamp, now)
+            return
+        silence = now - received
         if silence > 1.5 / self.cfg.rate_hz:
             self._process(PackSample.missing(stamp + silence, self.cfg.pack.cell_count,
                                              max(1, self.cfg.afe.thermistor_count)))

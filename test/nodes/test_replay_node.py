@@ -26,6 +26,11 @@ def test_bag_replayed_through_the_node_reproduces_the_recorded_decisions(ros_nod
     pub = ros_node.create_publisher(AfeSample, "/bms_node/afe_in", RELIABLE)
     with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
         assert spin_until(ros_node, lambda: pub.get_subscription_count() > 0, 20.0), "node did not subscribe"
+        first = Clock()
+        first.clock.sec, first.clock.nanosec = int(samples[0].stamp), round((samples[0].stamp % 1) * 1e9)
+        for _ in range(5):  # the player's clock runs before its first message, as with ros2 bag play --clock
+            clock.publish(first)
+            spin_until(ros_node, lambda: False, 0.05)
         for k, s in enumerate(samples):  # lockstep, as a deterministic bag player would
             c = Clock()
             c.clock.sec, c.clock.nanosec = int(s.stamp), round((s.stamp % 1) * 1e9)
