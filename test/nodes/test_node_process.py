@@ -54,7 +54,7 @@ def test_battery_state_semantics_and_rate(ros_node):
 
 def test_bms_status_round_trips_between_processes(ros_node):
     with NodeProcess(SIM_4S):
-        got = collect(ros_node, BmsStatus, "/bms_node/status", 3, 30.0)
+        got = collect(ros_node, BmsStatus, "/bms_node/status", 15, 30.0)
     assert got, "no BmsStatus received"
     s = got[-1][1]
     assert s.header.frame_id == "battery"

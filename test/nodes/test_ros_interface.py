@@ -88,12 +88,14 @@ def test_charge_request_in_the_cold_is_refused_while_discharge_works(ros_node):
         res = call(ros_node, SetBool, "/bms_node/set_charge_enable", SetBool.Request(data=True))
         assert not res.success
         assert "TEMPERATURE" in res.message.upper(), res.message
+        cold = BmsStatus.FAULT_CHARGE_UNDERTEMPERATURE
+        assert spin_until(ros_node, lambda: st.last.faults_active & cold, 10.0), "trips after its delay"
         n = len(st.msgs)
         spin_until(ros_node, lambda: len(st.msgs) >= n + 5, 5.0)
     s = st.last
-    assert not s.charge_fet and not s.charge_fet_commanded
+    assert all(not m.charge_fet_commanded for m in st.msgs), "never commanded on, not even during the delay"
+    assert not s.charge_fet
     assert s.discharge_fet and s.current < 0, "discharging must keep working in the cold"
-    assert s.faults_active & BmsStatus.FAULT_CHARGE_UNDERTEMPERATURE
     assert s.charge_enable_requested, "the request is remembered and applies once it is warm enough"
 
 
