@@ -32,10 +32,11 @@ from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
 from bms_ros.msg import AfeSample, BmsStatus
+from bms_ros.msg_fields import sample_from_afe_msg
 from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
-from bms_ros.nodes.messages import fill_status, msg_to_sample, sample_to_msg
+from bms_ros.nodes.messages import fill_status, sample_to_msg
 from bms_ros.nodes.sim_interface import SimInterface
 
 BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -137,7 +138,7 @@ class BmsNode(Node):
         self._process(sample)
 
     def _on_replayed_sample(self, msg: AfeSample) -> None:
-        sample = msg_to_sample(msg)
+        sample = sample_from_afe_msg(msg)
         now = self.now()
         # under use_sim_time the clock reads 0 until /clock arrives: the watchdog starts timing from there
         self._last_replayed = (sample.stamp, now if now > 0.0 else None)
@@ -191,11 +192,10 @@ class BmsNode(Node):
         self.raw_pub.publish(sample_to_msg(raw, out.sample))
 
     def _charger_present(self, out: BmsOutput) -> bool:
+        if self.sim is not None:  # the simulated charger: set by the contact topic and the service alike
+            return bool(self.sim.pack.charger_connected)
         if self._charger_contact is not None:
             return self._charger_contact
-        pack = pack_model_of(self.afe) if self.afe is not None else None
-        if pack is not None:
-            return bool(pack.charger_connected)
         return out.charger_present
 
     # ---- host requests ----------------------------------------------------------------------------------
@@ -216,9 +216,8 @@ class BmsNode(Node):
 
     def _on_charger_present(self, msg: Bool) -> None:
         self._charger_contact = bool(msg.data)
-        pack = pack_model_of(self.afe) if self.afe is not None else None
-        if pack is not None:  # in simulation the contact topic is the simulated charger
-            pack.charger_connected = bool(msg.data)
+        if self.sim is not None:  # in simulation the contact topic is the simulated charger
+            self.sim.pack.charger_connected = bool(msg.data)
 
     # ---- parameters -------------------------------------------------------------------------------------
     def _on_set_parameters(self, params) -> SetParametersResult:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from bms_ros.core.types import BmsOutput, PackSample
 from bms_ros.msg import AfeSample, BmsStatus
-from bms_ros.msg_fields import afe_sample_fields, sample_from_afe_msg, status_fields
+from bms_ros.msg_fields import afe_sample_fields, status_fields
 
-__all__ = ["fill_status", "msg_to_sample", "sample_to_msg"]
+__all__ = ["fill_status", "sample_to_msg"]
 
 
 def fill_status(msg: BmsStatus, out: BmsOutput) -> BmsStatus:
@@ -19,5 +19,3 @@ def sample_to_msg(msg: AfeSample, s: PackSample) -> AfeSample:
         setattr(msg, k, v)
     return msg
 
-
-msg_to_sample = sample_from_afe_msg

@@ -295,3 +295,20 @@ def test_simulated_robot_drains_from_cmd_vel_and_docks_by_service(ros_node):
         assert res.success
         cmd.publish(Twist())  # parked on the dock: the robot idles
         assert spin_until(ros_node, lambda: st.last.current > 1.0, 10.0), "charging after docking"
+
+
+def test_simulated_charger_state_wins_over_an_earlier_contact_message(ros_node):
+    from std_msgs.msg import Bool
+    params = sim_params(initial_soc=0.6, ambient_temperature=-5.0)   # charging blocked by the cold
+    with NodeProcess(params):
+        bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
+        contact = ros_node.create_publisher(Bool, "/charger_present", 10)
+        assert spin_until(ros_node, lambda: bs.last is not None, 20.0)
+        spin_until(ros_node, lambda: contact.get_subscription_count() > 0, 10.0)
+        contact.publish(Bool(data=False))
+        assert spin_until(ros_node, lambda: bs.last.power_supply_status ==
+                          BatteryState.POWER_SUPPLY_STATUS_DISCHARGING, 10.0)
+        assert call(ros_node, SetBool, "/bms_node/set_charger_connected", SetBool.Request(data=True)).success
+        assert spin_until(ros_node, lambda: bs.last.power_supply_status ==
+                          BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING, 10.0), \
+            "charger present but charging blocked: NOT_CHARGING"
