@@ -137,7 +137,9 @@ class BagSampleSource:
 
     def __init__(self, path: str | Path, topic: str | None = None):
         self.path, self.topic = Path(path), topic
-        first = next(iter(read_samples(self.path, topic)), None)
+        samples = read_samples(self.path, topic)
+        first = next(samples, None)
+        samples.close()  # closes the bag reader now, not whenever the generator is collected
         if first is None:
             raise BagError(f"{self.path}: the bag has no AfeSample messages")
         self.cell_count = first.cell_count
