@@ -24,7 +24,7 @@ class Cells:
     """Ground truth: the 2-RC model with the chemistry's parameters, ``cap`` Ah per cell."""
 
     def __init__(self, chem, soc0, cap=10.0, r_scale=1.0, design=10.0, seed=0, v_noise=0.002, i_noise=0.0,
-                 offset=0.0, temp=25.0):
+                 offset=0.0, temp=25.0, r0_scale=1.0):
         self.chem = get_chemistry(chem)
         self.soc = np.array(soc0, dtype=float)
         self.cap, self.design, self.r_scale = np.broadcast_to(cap, self.soc.shape).astype(float), design, r_scale
@@ -32,6 +32,7 @@ class Cells:
         self.v2 = np.zeros_like(self.soc)
         self.rng = np.random.default_rng(seed)
         self.v_noise, self.i_noise, self.offset, self.temp = v_noise, i_noise, offset, temp
+        self.r0_scale = r0_scale          # ohmic resistance only (it moves apart from R1, R2 in the cold)
         self.t = 0.0
         self.i = 0.0
 
@@ -43,7 +44,7 @@ class Cells:
         self.v1 = a1 * self.v1 + r1 * (1 - a1) * i_in
         self.v2 = a2 * self.v2 + r2 * (1 - a2) * i_in
         self.i, self.t = i, self.t + dt
-        r0 = self.chem.ecm(self.soc, self.temp)[0] * self.r_scale / self.design
+        r0 = self.chem.ecm(self.soc, self.temp)[0] * self.r_scale * self.r0_scale / self.design
         v = self.chem.ocv(self.soc, self.temp) + self.v1 + self.v2 + r0 * i
         v = v + self.v_noise * self.rng.standard_normal(v.shape)
         i_meas = i * (1 + self.i_noise * self.rng.standard_normal()) + self.offset
@@ -103,6 +104,38 @@ def test_converges_from_a_wrong_initial_soc():
         errors.append(abs(est.soc - sim.soc.min()))
     assert errors[0] > 0.15
     assert max(errors[600:]) < 0.02                 # within 2 points in 10 minutes
+
+
+def test_converges_from_a_wrong_soc_started_under_heavy_load():
+    """The state file is 20 points off and the pack starts at 1.5C for two minutes, then drives: the voltage
+    must pull the SoC back while current flows (no rest to read the OCV from)."""
+    sim = Cells("nmc", [0.75] * 2, seed=3, i_noise=0.01)
+    e = make(cells=2)
+    d = e.state_dict()
+    d.update(stamp=0.0, cell_soc=[0.55, 0.55], cell_soc_std=[0.02, 0.02], current_offset_a=0.0,
+             current_offset_std=0.04)
+    assert e.load_state(d, now=0.0)
+    errors = []
+    for k in range(900):
+        est = e.update(sim.step(-15.0 if k < 120 else drive(k)))
+        errors.append(abs(est.soc - sim.soc.min()))
+    assert errors[0] > 0.15
+    assert max(errors[600:]) < 0.02                 # within 2 points in 10 minutes
+
+
+def test_ohmic_resistance_off_the_table_is_learned_without_biasing_the_soc():
+    """A cold or aged cell whose R0 is twice the table's while R1, R2 are not: the step learner measures R0 (the
+    reported resistance follows it) and the SoC stays within a point and a half."""
+    sim = Cells("nmc", [0.8] * 2, seed=4, r0_scale=2.0, i_noise=0.01)
+    e = make(cells=2, learn_capacity=False)
+    errs = []
+    for k in range(2400):                            # 0.8 -> 0.2
+        est = e.update(sim.step(drive(k)))
+        errs.append(abs(est.soc - sim.soc.min()))
+    np.testing.assert_allclose(e.rls.k, 2.0, rtol=0.15)
+    expected = 2 * 2.0 * get_chemistry("nmc").ecm(sim.soc.mean())[0] / 10.0
+    assert est.resistance_ohm == pytest.approx(expected, rel=0.15)
+    assert max(errs[600:]) < 0.015
 
 
 def test_current_offset_learned_with_open_fets():

@@ -19,9 +19,9 @@ class EstimationConfig:
     # --- filter -----------------------------------------------------------------------------------------
     voltage_noise: float = param(0.005, "Cell voltage error of the model + sensor (1-sigma, per second of data)",
                                  "V", 1e-4, 1.0, runtime=True)
-    model_error_fraction: float = param(0.15, "Extra voltage error, as a fraction of the modelled overpotential",
+    model_error_fraction: float = param(0.3, "Extra voltage error, as a fraction of the modelled overpotential",
                                         min=0.0, max=10.0, runtime=True)
-    model_error_time: float = param(60.0, "How long the model's overpotential error persists (correlation "
+    model_error_time: float = param(300.0, "How long the model's overpotential error persists (correlation "
                                     "time): each sample is worth dt / this of independent data", "s", 0.0, 86400.0,
                                     runtime=True)
     voltage_model_error: float = param(0.005, "Persistent voltage error of the model (OCV table, hysteresis, "

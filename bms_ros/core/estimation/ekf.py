@@ -147,11 +147,13 @@ class CellEkf:
     # --- voltage measurement --------------------------------------------------------------------------
     def update_voltage(self, v_meas: np.ndarray, i_meas: float, temp_c: float, r0: np.ndarray,
                        r_var: np.ndarray, outlier_sigma: float, bias_alpha: float,
-                       flat_slope: float = 0.0) -> np.ndarray:
+                       flat_slope: float = 0.0, r_bias: np.ndarray | None = None) -> np.ndarray:
         """Correct with the cell voltages (NaN entries skipped). ``r0`` ohm per cell, ``r_var`` measurement
         variance per cell, scaled by ``(flat_slope / slope)^2`` where the OCV is flatter than ``flat_slope``
-        (V per unit SoC): there a few mV of model error are many points of SoC. Returns the innovation (V,
-        NaN where skipped)."""
+        (V per unit SoC): there a few mV of model error are many points of SoC. ``r_bias`` is the variance of
+        the error that persists (default ``r_var``): the bias monitor compares the innovation's running mean with
+        it, since a persistent error does not average out the way ``r_var``'s per-sample share does. Returns the
+        innovation (V, NaN where skipped)."""
         n, x = self.n, self.x
         soc = x[:n]
         it = i_meas - x[self.ib]
@@ -161,7 +163,10 @@ class CellEkf:
         if flat_slope > 0.0:
             f = flat_slope / np.maximum(slope, 1e-6)
             f *= f
-            r_var = r_var * np.maximum(f, 1.0)
+            f = np.maximum(f, 1.0)
+            r_var = r_var * f
+            if r_bias is not None:
+                r_bias = r_bias * f
         all_ok = math.isfinite(float(y.sum()))
         ok = None if all_ok else np.isfinite(y)
         if all_ok:
@@ -170,6 +175,7 @@ class CellEkf:
             np.negative(r0, out=self._h_b)
             yr = y
             R = r_var if isinstance(r_var, np.ndarray) and r_var.shape == (n,) else np.full(n, r_var)
+            Rb = R if r_bias is None else np.broadcast_to(r_bias, (n,))
             rows = None
         else:
             if not ok.any():
@@ -181,13 +187,14 @@ class CellEkf:
             H = H[rows]
             yr = y[rows]
             R = np.broadcast_to(np.asarray(r_var, dtype=float), (n,))[rows]
+            Rb = R if r_bias is None else np.broadcast_to(np.asarray(r_bias, dtype=float), (n,))[rows]
         P = self.P
         PHt = P @ H.T                      # dim x m
         S = H @ PHt
         hph = np.diagonal(S).copy()
         sdiag = hph + R
         nis = yr * yr / sdiag
-        z = yr / np.sqrt(sdiag)
+        z = yr / np.sqrt(hph + Rb)
         np.minimum(np.maximum(z, -10.0, out=z), 10.0, out=z)
         if rows is None:
             self.last_nis[:] = nis

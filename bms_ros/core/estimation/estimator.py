@@ -29,6 +29,8 @@ _SELF_DISCHARGE_STD_PER_DAY = 0.0005   # SoC uncertainty added per day of unreco
 _BIAS_TAU_S = 60.0           # averaging time of the innovation bias monitor
 _OUTLIER_RUN = 3             # consecutive outliers that mean a wrong state rather than a glitch
 _BIAS_LIMIT = 2.5            # |mean normalised innovation| beyond this: the SoC is wrong, not noisy
+_BIAS_MIN_SOC = 0.05         # ... if the mean innovation also means at least this much SoC
+_JUMP_MIN_SOC = 0.10         # a run of outliers re-reads the SoC from the voltage if they mean this much SoC
 _MONITOR_MAX_C = 1.0         # above this C-rate a persistent innovation is the model's (diffusion), not the SoC's
 
 
@@ -89,10 +91,13 @@ class StateEstimator:
         return c[1]
 
     def _resistances(self, soc: np.ndarray, charging: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Cell resistances (ohm) for a charge or discharge current (the chemistry may tell them apart)."""
+        """Cell resistances (ohm) for a charge or discharge current (the chemistry may tell them apart). The
+        learned scale applies to R0 only: a one-sample current step measures R0, and R0 and the charge-transfer
+        and diffusion parts behind R1, R2 change differently with temperature and age (scaling all three by
+        the step's ratio over-stated the RC overpotential in the cold and biased the SoC)."""
         r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c, charging)
-        k = self.rls.k / self.design_ah
-        return r0 * k, r1 * k, r2 * k
+        d = self.design_ah
+        return r0 * (self.rls.k / d), r1 / d, r2 / d
 
     # --- public API -----------------------------------------------------------------------------------
     def reset(self, soc: float | np.ndarray, soc_std: float | None = None) -> None:
@@ -159,11 +164,12 @@ class StateEstimator:
         over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - 2.0 * ec.voltage_model_error, 0.0)
         # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
         # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
-        r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) \
-            + (ec.model_error_fraction * over) ** 2 * max(1.0, ec.model_error_time / dt)
-        alpha = min(dt / _BIAS_TAU_S, 1.0)
+        r_model = (ec.model_error_fraction * over) ** 2
+        r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) + r_model * max(1.0, ec.model_error_time / dt)
+        # the bias monitor averages only below _MONITOR_MAX_C: above it a persistent innovation is the model's
+        alpha = min(dt / _BIAS_TAU_S, 1.0) if abs(it) <= _MONITOR_MAX_C * self.design_ah else 0.0
         innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
-                                   ec.ocv_flat_slope)
+                                   ec.ocv_flat_slope, ec.voltage_noise ** 2 + r_model)
         self._bound_rc(it_in, a2, r1, r2)
         if abs(it) <= _MONITOR_MAX_C * self.design_ah:
             self._check_bias(innov, v, it)
@@ -342,10 +348,18 @@ class StateEstimator:
         ekf = self.ekf
         jump = ekf.outlier_run >= _OUTLIER_RUN
         drift = np.abs(ekf.bias_ema) > _BIAS_LIMIT
+        if not (jump.any() or drift.any()):
+            return
+        # an innovation worth little SoC is the model's (OCV table, unmodelled diffusion and its relaxation), not
+        # a wrong SoC: a single run of outliers must mean _JUMP_MIN_SOC, a minute's mean bias _BIAS_MIN_SOC
+        min_slope = max(self.ec.ocv_flat_slope, 0.05)
+        slope_all = np.maximum(self.chem.docv_dsoc(ekf.soc, self.temperature_c), min_slope)
+        jump &= np.abs(innov) >= _JUMP_MIN_SOC * slope_all
+        drift &= np.abs(ekf.bias_v) >= _BIAS_MIN_SOC * slope_all
         bad = np.flatnonzero((jump | drift) & np.isfinite(innov))
         if bad.size == 0:
             return
-        slope = np.maximum(self.chem.docv_dsoc(ekf.soc[bad], self.temperature_c), max(self.ec.ocv_flat_slope, 0.05))
+        slope = np.maximum(self.chem.docv_dsoc(ekf.soc[bad], self.temperature_c), min_slope)
         y = np.where(jump[bad], innov[bad], 2.0 * ekf.bias_v[bad])
         floor = np.minimum((y / slope) ** 2, 0.3 ** 2)
         ekf.inflate_soc(bad, floor)
@@ -365,12 +379,11 @@ class StateEstimator:
         r0, r1, r2 = r0 / self.design_ah, r1 / self.design_ah, r2 / self.design_ah
         a1 = math.exp(-dt / self.chem.tau1_s)
         a2 = math.exp(-dt / self.chem.tau2_s)
-        k = self.rls.k
         it_prev = i_prev - b
-        drift = ((1 - a1) * (k * r1 * it_prev - ekf.v1) + (1 - a2) * (k * r2 * it_prev - ekf.v2)
+        drift = ((1 - a1) * (r1 * it_prev - ekf.v1) + (1 - a2) * (r2 * it_prev - ekf.v2)
                  + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (3600.0 * self._cap()))
-        y = (v - self._last_v) - drift
-        phi = (r0 + r1 * (1 - a1) + r2 * (1 - a2)) * di
+        y = (v - self._last_v) - drift - (r1 * (1 - a1) + r2 * (1 - a2)) * di
+        phi = r0 * di
         noise = 2 * 0.003 ** 2 + (0.2 * phi) ** 2     # sensor noise + how well a 1 s step fits the model
         self.rls.update(y, phi, noise)
 

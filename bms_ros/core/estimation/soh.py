@@ -98,10 +98,11 @@ class CapacityEstimator:
 
 
 class ResistanceRls:
-    """Per-cell resistance scale ``k`` (measured / chemistry model) by scalar recursive least squares.
+    """Per-cell scale ``k`` of the ohmic resistance R0 (measured / chemistry model) by scalar recursive least
+    squares.
 
     On a current step dI between two samples dt apart the model predicts
-    ``dV = dV_drift + k * (R0 + R1 (1 - a1) + R2 (1 - a2)) * dI`` where dV_drift is the change the model
+    ``dV = dV_drift + (R1 (1 - a1) + R2 (1 - a2)) * dI + k * R0 * dI`` where dV_drift is the change the model
     expects at constant current (RC relaxation, OCV); the regression is on the remainder.
     """
 
