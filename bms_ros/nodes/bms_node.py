@@ -288,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        # a SIGTERM that shuts the context down while the executor builds its next wait set surfaces as a
+        # private RCLError ("context is not valid") instead of ExternalShutdownException: still a clean stop
+        if rclpy.ok():
+            raise
     finally:
         node.safe_shutdown()
         node.destroy_node()
