@@ -329,6 +329,63 @@ _MI = {k: i for i, k in enumerate(MEASURES)}
 _FLAG_MEASURES = tuple((_MI[r.measure], int(r.afe_flag)) for r in POLICY if r.afe_flag)
 
 
+def _cell_stats(cells: np.ndarray, lo: float, hi: float) -> tuple[float, float, float, str]:
+    """(max, min, sum, reason) of the cell voltages: max and min of those within [lo, hi] (NaN if none), the
+    sum (NaN unless all are within) and why the sample is implausible ("" if all are within)."""
+    finite = np.isfinite(cells)
+    in_range = finite & (cells >= lo) & (cells <= hi)
+    if bool(in_range.all()):
+        return float(cells.max()), float(cells.min()), float(cells.sum()), ""
+    good = cells[in_range]
+    vmax = float(good.max()) if good.size else math.nan
+    vmin = float(good.min()) if good.size else math.nan
+    return vmax, vmin, math.nan, "cell voltage NaN" if not finite.all() else "cell voltage outside the physical range"
+
+
+def _cell_stats_floats(cells: np.ndarray, lo: float, hi: float) -> tuple[float, float, float, str] | None:
+    """``_cell_stats`` for the common case (every cell finite and within [lo, hi]) in Python floats, else None.
+    Numpy calls on a handful of values cost more than the arithmetic. Python's max and min equal numpy's on
+    finite values, except that they may pick a different one of +0.0 and -0.0 (an extreme of zero goes the numpy
+    way). A NaN can hide from them (it loses every comparison); the sum, the same numpy call as in
+    ``_cell_stats``, finds it. An inf cannot hide (it is the max or min, and out of range)."""
+    if not cells.shape[0] or cells.dtype != np.float64:
+        return None
+    lst = cells.tolist()
+    vmax, vmin = max(lst), min(lst)
+    if not (vmin >= lo and vmax <= hi) or vmax == 0.0 or vmin == 0.0:
+        return None
+    csum = float(cells.sum())
+    if math.isnan(csum):
+        return None
+    return vmax, vmin, csum, ""
+
+
+def _temp_stats(temps: np.ndarray, lo: float, hi: float) -> tuple[float, float, bool]:
+    """(max, min, lost) of the thermistors: max and min of the readings within [lo, hi] (NaN if none), and
+    whether any reading is outside (NaN, open or shorted)."""
+    if not temps.shape[0]:
+        return math.nan, math.nan, False
+    ok = np.isfinite(temps) & (temps >= lo) & (temps <= hi)
+    if ok.all():
+        return float(temps.max()), float(temps.min()), False
+    good = temps[ok]
+    if good.size:
+        return float(good.max()), float(good.min()), True
+    return math.nan, math.nan, True
+
+
+def _temp_stats_floats(temps: np.ndarray, lo: float, hi: float) -> tuple[float, float, bool] | None:
+    """``_temp_stats`` when every reading is within [lo, hi] (NaN fails the test), in Python floats; else None
+    (also for an extreme of zero, where numpy and Python may pick a different one of +0.0 and -0.0)."""
+    tl = temps.tolist() if temps.dtype == np.float64 else None
+    if not tl or not all(lo <= x <= hi for x in tl):
+        return None
+    tmax, tmin = max(tl), min(tl)
+    if tmax == 0.0 or tmin == 0.0:
+        return None
+    return tmax, tmin, False
+
+
 class Measurer:
     """Sample -> Measurement. Keeps the little history frozen-value detection needs."""
 
@@ -347,19 +404,9 @@ class Measurer:
             return Measurement(s.stamp, False, v, "AFE read failed")
         cells = s.cell_voltages
         n = cells.shape[0]
-        finite = np.isfinite(cells)
-        in_range = finite & (cells >= imp.cell_min) & (cells <= imp.cell_max)
-        all_in_range = bool(in_range.all())
-        reason = ""
-        if all_in_range:
-            vmax, vmin = float(cells.max()), float(cells.min())
-            csum = float(cells.sum())
-        else:
-            good = cells[in_range]
-            vmax = float(good.max()) if good.size else math.nan
-            vmin = float(good.min()) if good.size else math.nan
-            csum = math.nan
-            reason = "cell voltage NaN" if not finite.all() else "cell voltage outside the physical range"
+        vmax, vmin, csum, reason = _cell_stats_floats(cells, imp.cell_min, imp.cell_max) or \
+            _cell_stats(cells, imp.cell_min, imp.cell_max)
+        all_in_range = not reason
         current, pack = s.current, s.pack_voltage
         if reason:
             pass
@@ -391,18 +438,10 @@ class Measurer:
             v[_MI["charge_current"]] = current
             v[_MI["discharge_current"]] = -current
         temps = s.temperatures
-        tmax = tmin = math.nan
         sl = cfg.sensor_loss
-        lost = temps.shape[0] < sl.min_thermistors
-        if temps.shape[0]:
-            ok = np.isfinite(temps) & (temps >= sl.temperature_min) & (temps <= sl.temperature_max)
-            if ok.all():
-                tmax, tmin = float(temps.max()), float(temps.min())
-            else:
-                lost = True
-                good = temps[ok]
-                if good.size:
-                    tmax, tmin = float(good.max()), float(good.min())
+        tmax, tmin, lost = _temp_stats_floats(temps, sl.temperature_min, sl.temperature_max) or \
+            _temp_stats(temps, sl.temperature_min, sl.temperature_max)
+        lost = lost or temps.shape[0] < sl.min_thermistors
         v[_MI["sensor_loss"]] = 1.0 if lost else 0.0
         v[_MI["temp_max"]] = tmax
         v[_MI["temp_min"]] = tmin
@@ -462,7 +501,12 @@ class Protection:
         self.flag_ignore_until: dict[int, float] = {}   # rule index -> stamp (flag read back is ignored)
         self.physical_ok = np.ones(n, dtype=bool)
         self.last_values = np.full(n, math.nan)
-        self.warn = np.zeros(n, dtype=bool)
+        self._none = np.zeros(n, dtype=bool)
+        self._none.setflags(write=False)     # shared "no rule" result of the quiet path: never written to
+        self.warn = self._none
+        self._physical_kind = [(i, "ov" if r.afe_flag == AfeFlag.OVERVOLTAGE else
+                                "uv" if r.afe_flag == AfeFlag.UNDERVOLTAGE else "load") for i, r in self.flag_rules]
+        self._quiet = False
         self.set_config(cfg)
 
     def set_config(self, cfg: ProtectionConfig) -> None:
@@ -475,9 +519,43 @@ class Protection:
         self.latch_cfg = np.array([getattr(s, "latch", False) for s in secs]) | self.always_latch
         self.esc_count = [getattr(s, "escalation_count", 0) for s in secs]
         self.esc_window = [getattr(s, "escalation_window", 0.0) for s in secs]
+        # the quiet path's trip test per rule, in Python floats: (index into Measurement.values, sign, threshold)
+        self._trip_tests = [(int(k), float(sg), float(th)) for k, sg, th in zip(self.measure_idx, self.sign,
+                                                                                 self.thr, strict=True)]
+        self._quiet = False
+
+    # -------------------------------------------------------------------------------------------------------
+    def _inside_all_thresholds(self, m: Measurement) -> bool:
+        """No rule's value is beyond its trip threshold: the exact test of ``evaluate`` (``sign * (value -
+        threshold) > 0``, NaN never beyond), in Python floats, which round the same as numpy's float64."""
+        vl = m.values.tolist()
+        for k, sg, th in self._trip_tests:
+            if sg * (vl[k] - th) > 0:
+                return False
+        return True
 
     # -------------------------------------------------------------------------------------------------------
     def evaluate(self, m: Measurement) -> ProtectionResult:
+        """One step of every rule's state machine.
+
+        Quiet path: when nothing is active, latched, pending (no trip delay running) or being ignored (no AFE
+        flag clear in progress) and no value is beyond its trip threshold, the full evaluation below cannot
+        change any state: no delay starts (nothing is over), none is running to stop, no hold can run (nothing is
+        active), and the result is all zero. Then only what the full path would also store is stored. This is
+        most samples of a healthy pack and costs a fraction of the vectorised path (test_protection_fast_path
+        checks both paths agree on random streams around the thresholds).
+        """
+        if self._quiet and self._inside_all_thresholds(m):
+            self.last_values = m.values[self.measure_idx]
+            self.over = self.warn = self._none
+            self._update_physical(m)
+            return ProtectionResult(0, 0, 0, 0, 0, 0, [])
+        result = self._evaluate_full(m)
+        self._quiet = not (result.active or result.latched or self.flag_ignore_until) \
+            and bool(np.isnan(self.t_over).all()) and bool(np.isnan(self.t_clear).all())
+        return result
+
+    def _evaluate_full(self, m: Measurement) -> ProtectionResult:
         t = m.stamp
         vals = m.values[self.measure_idx]
         for i, _r in self.flag_rules:      # AFE flags we asked to clear: ignore the stale read-back for a while
@@ -545,16 +623,13 @@ class Protection:
     def _update_physical(self, m: Measurement) -> None:
         """Whether the condition behind each AFE flag is gone (used to clear the flag)."""
         c = self.cfg
-        for i, r in self.flag_rules:
-            if r.afe_flag == AfeFlag.OVERVOLTAGE:
-                ok = m.cell_max < c.cell_overvoltage.release
-            elif r.afe_flag == AfeFlag.UNDERVOLTAGE:
-                ok = m.cell_min > c.cell_undervoltage.release
-            else:
-                # over-current, short circuit: the FETs interrupted the current, but the fault is only gone once
-                # the load that drew it is: the AFE's load detection (LOAD_PRESENT, CHG off) reads no load [DS p.24]
-                ok = m.valid and not m.load_present
-            self.physical_ok[i] = bool(ok)
+        ok = {"ov": m.cell_max < c.cell_overvoltage.release, "uv": m.cell_min > c.cell_undervoltage.release,
+              # over-current, short circuit: the FETs interrupted the current, but the fault is only gone once
+              # the load that drew it is: the AFE's load detection (LOAD_PRESENT, CHG off) reads no load [DS p.24]
+              "load": m.valid and not m.load_present}
+        physical_ok = self.physical_ok
+        for i, kind in self._physical_kind:
+            physical_ok[i] = ok[kind]
 
     def _result(self, warn: np.ndarray, clear_flags: int, events: list[FaultEvent]) -> ProtectionResult:
         bits, a, la = self.bits, self.active, self.latched
@@ -566,11 +641,14 @@ class Protection:
     def warnings_blocking(self) -> tuple[bool, bool]:
         """Whether pending (not yet tripped) conditions of the last evaluation would block charge / discharge."""
         w = self.warn
+        if w is self._none:
+            return False, False
         return bool((w & self.blocks_c).any()), bool((w & self.blocks_d).any())
 
     # -------------------------------------------------------------------------------------------------------
     def reset(self, now: float) -> tuple[list[str], list[str], list[FaultEvent]]:
         """Clear latched faults whose condition is gone; returns (cleared, remaining, events)."""
+        self._quiet = False                 # the next evaluation takes the full path (and re-checks)
         cleared, remaining, events = [], [], []
         flag_idx = {i for i, _ in self.flag_rules}
         for i in np.flatnonzero(self.latched):
@@ -598,6 +676,7 @@ class Protection:
         sel = (self.bits & int(mask)) != 0
         self.latched |= sel
         self.active |= sel
+        self._quiet = False
 
     def result_now(self) -> ProtectionResult:
         return self._result(np.zeros(len(POLICY), dtype=bool), 0, [])

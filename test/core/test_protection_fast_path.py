@@ -1,0 +1,177 @@
+"""The protection's fast paths decide exactly what the full evaluation decides.
+
+* Measurer: the Python-float statistics of cells and thermistors (``_cell_stats_floats``,
+  ``_temp_stats_floats``) equal the vectorised ones wherever they apply, bit for bit (signed zeros included).
+* Protection: the quiet path (nothing active, latched or pending, every value inside its trip threshold) leaves
+  every piece of state and the result exactly as the full evaluation does. A reference Protection that always
+  runs the full evaluation is stepped side by side on random streams that hover around the thresholds (values
+  drawn next to each threshold and release, NaN, AFE flags, resets, restores).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from bms_ros.core.config import core_config
+from bms_ros.core.protection import (
+    _MI,
+    MEASURES,
+    POLICY,
+    Measurement,
+    Protection,
+    _cell_stats,
+    _cell_stats_floats,
+    _temp_stats,
+    _temp_stats_floats,
+)
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, with NaN equal to NaN and +0.0 told apart from -0.0."""
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    return a == b
+
+
+special = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, 0.5, 5.0, 4.25, 1e308])
+cell_values = st.lists(st.one_of(st.floats(0.0, 6.0), st.floats(3.0, 4.2), special), min_size=1, max_size=20)
+temp_values = st.lists(st.one_of(st.floats(-60.0, 150.0), st.floats(-1.0, 1.0), special), min_size=0, max_size=5)
+
+
+@SETTINGS
+@given(cell_values, st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([5.0, 4.3]))
+def test_cell_stats_fast_path_equals_vectorised(values: list[float], lo: float, hi: float) -> None:
+    cells = np.array(values)
+    fast = _cell_stats_floats(cells, lo, hi)
+    if fast is not None:
+        assert all(_same(a, b) for a, b in zip(fast, _cell_stats(cells, lo, hi), strict=True))
+
+
+@SETTINGS
+@given(temp_values, st.sampled_from([-45.0, -1.0]), st.sampled_from([125.0, 0.0]))
+def test_temp_stats_fast_path_equals_vectorised(values: list[float], lo: float, hi: float) -> None:
+    temps = np.array(values, dtype=float)
+    fast = _temp_stats_floats(temps, lo, hi)
+    if fast is not None:
+        assert all(_same(a, b) for a, b in zip(fast, _temp_stats(temps, lo, hi), strict=True))
+
+
+def test_fast_paths_apply_to_a_healthy_sample() -> None:
+    cells = np.array([3.7, 3.71, 3.69])
+    assert _cell_stats_floats(cells, 0.5, 5.0) == (3.71, 3.69, float(cells.sum()), "")
+    assert _temp_stats_floats(np.array([25.0, 26.0]), -45.0, 125.0) == (26.0, 25.0, False)
+
+
+# --- the quiet path of Protection.evaluate ----------------------------------------------------------------
+class FullProtection(Protection):
+    """The reference: never takes the quiet path."""
+
+    def evaluate(self, m: Measurement) -> object:
+        return self._evaluate_full(m)
+
+
+CFG = core_config({"pack.cell_count": 4}).protection
+
+
+def _near_thresholds() -> dict[str, list[float]]:
+    """Per measure: every threshold and release of the rules on it, and values a hair either side."""
+    out: dict[str, list[float]] = {k: [] for k in MEASURES}
+    for r in POLICY:
+        sec = getattr(CFG, r.section)
+        for x in (getattr(sec, "threshold", 0.5), getattr(sec, "release", 0.5)):
+            out[r.measure] += [x, math.nextafter(x, math.inf), math.nextafter(x, -math.inf), x + 0.01, x - 0.01]
+    return out
+
+
+NEAR = _near_thresholds()
+FLAG_MEASURES = [r.measure for r in POLICY if r.kind == "flag"]
+
+
+NOMINAL = {"cell_max": 3.8, "cell_min": 3.7, "pack_avg": 3.75, "charge_current": 1.0, "discharge_current": -1.0,
+           "temp_max": 25.0, "temp_min": 24.0, "die_temp": 30.0, "cell_spread": 0.01}
+
+
+@st.composite
+def measurement_values(draw: st.DrawFn) -> dict[str, float]:
+    """Nominal values (inside every threshold) with, on some steps, one or two of them moved next to a
+    threshold or release, to NaN, or an AFE flag raised."""
+    vals = {k: NOMINAL.get(k, 0.0) for k in MEASURES}
+    for _ in range(draw(st.sampled_from([0, 0, 0, 0, 0, 1, 1, 2]))):
+        k = draw(st.sampled_from(MEASURES))
+        choices = [0.0, 1.0, math.nan] if k in FLAG_MEASURES else NEAR[k] + [math.nan]
+        vals[k] = draw(st.sampled_from(choices))
+    return vals
+
+
+step = st.fixed_dictionaries({
+    "dt": st.sampled_from([0.1, 0.1, 0.5, 1.0, 5.0, 31.0]),
+    "values": measurement_values(),
+    "valid": st.booleans(),
+    "load_present": st.booleans(),
+    "action": st.sampled_from([None] * 20 + ["reset", "reset", "restore", "config"]),
+})
+
+
+def _measurement(t: float, s: dict) -> Measurement:
+    v = np.array([s["values"][k] for k in MEASURES])
+    return Measurement(t, s["valid"], v, "", cell_max=float(v[_MI["cell_max"]]),
+                       cell_min=float(v[_MI["cell_min"]]), temp_max=float(v[_MI["temp_max"]]),
+                       temp_min=float(v[_MI["temp_min"]]), load_present=s["load_present"])
+
+
+def _key(x: object) -> object:
+    """Results and events as comparable values (an event's NaN value becomes None)."""
+    if isinstance(x, tuple | list):
+        return [_key(e) for e in x]
+    if hasattr(x, "to_dict"):
+        return x.to_dict()
+    if hasattr(x, "events"):
+        return {**vars(x), "events": _key(x.events)}
+    return x
+
+
+def _assert_same_state(a: Protection, b: Protection) -> None:
+    for name in ("active", "latched", "over", "t_over", "t_clear", "physical_ok", "last_values", "warn"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.flag_ignore_until == b.flag_ignore_until
+    assert [list(q) for q in a.trips] == [list(q) for q in b.trips]
+    assert a.warnings_blocking() == b.warnings_blocking()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(step, min_size=1, max_size=120))
+def test_quiet_path_equals_full_evaluation(steps: list[dict]) -> None:
+    fast, full = Protection(CFG), FullProtection(CFG)
+    t, quiet_steps = 0.0, 0
+    for s in steps:
+        t += s["dt"]
+        if s["action"] == "reset":
+            assert _key(fast.reset(t)) == _key(full.reset(t))
+        elif s["action"] == "restore":
+            mask = int(POLICY[int(t * 10) % len(POLICY)].fault)
+            fast.restore_latched(mask)
+            full.restore_latched(mask)
+        elif s["action"] == "config":
+            fast.set_config(CFG)
+            full.set_config(CFG)
+        m = _measurement(t, s)
+        quiet_steps += fast._quiet
+        assert _key(fast.evaluate(m)) == _key(full.evaluate(m))
+        _assert_same_state(fast, full)
+    event(f"quiet share {round(10 * quiet_steps / len(steps)) * 10} %")   # --hypothesis-show-statistics
+
+
+def test_quiet_path_is_taken_on_a_healthy_stream() -> None:
+    p = Protection(CFG)
+    s = {"values": {k: 0.0 for k in MEASURES}, "valid": True, "load_present": True}
+    s["values"].update(cell_max=3.8, cell_min=3.7, pack_avg=3.75, charge_current=1.0, discharge_current=-1.0,
+                       temp_max=25.0, temp_min=24.0, die_temp=30.0, cell_spread=0.1)
+    p.evaluate(_measurement(0.0, s))
+    assert p._quiet
+    p.evaluate(_measurement(0.1, s))
+    assert p.warn is p._none          # the quiet path ran
