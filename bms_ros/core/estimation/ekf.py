@@ -46,9 +46,12 @@ class CellEkf:
         self._uc = np.zeros((self.dim, 2))
         self._cu = np.zeros((2, self.dim))
         self._pdiag = self.P.reshape(-1)[:: self.dim + 1]       # view of P's diagonal (P is never rebound)
-        self._H = self._H_full()                                 # measurement matrix [diag(slope), I, I, -r0]
-        self._h_soc = self._H.reshape(-1)[:: self.dim + 1][:n]  # view of its slope entries
-        self._h_b = self._H[:, self.ib]                          # view of its offset column
+        # the measurement matrix H = [diag(slope), I, I, -r0], kept as its transpose in a C-contiguous buffer
+        # (the products take P @ H^T without a strided operand)
+        self._Ht = np.ascontiguousarray(self._H_full().T)
+        self._h_soc = self._Ht.reshape(-1)[:: n + 1][:n]       # view of its slope entries
+        self._h_b = self._Ht[self.ib]                           # view of its offset column (a row of H^T)
+        self._sym = np.zeros((self.dim, self.dim))             # scratch for the symmetrisation
 
     # --- state access ---------------------------------------------------------------------------------
     def init(self, soc: np.ndarray, soc_std: np.ndarray | float, offset: float = 0.0, offset_std: float = 0.0,
@@ -116,17 +119,14 @@ class CellEkf:
         it = i_meas - x[self.ib]
         a1, a2, dd = self._transition(dt)
         d = self._f_cache[4]
-        ks = dt / (3600.0 * cap_ah)
         # F = diag(d) + c e_b^T  (the offset column c; c_b = 0)
         c = self._c
-        c[:n] = -ks
+        np.divide(-dt, 3600.0 * cap_ah, out=c[:n])
         np.multiply(r1, -(1.0 - a1), out=c[n:2 * n])
         np.multiply(r2, -(1.0 - a2), out=c[2 * n:3 * n])
-        x[:n] -= c[:n] * it
-        x[n:2 * n] *= a1
-        x[n:2 * n] -= c[n:2 * n] * it
-        x[2 * n:3 * n] *= a2
-        x[2 * n:3 * n] -= c[2 * n:3 * n] * it
+        # x' = D x - c I_t, on the whole vector at once (d = 1 on the SoC and offset entries, c_b = 0)
+        x *= d
+        x -= c * it
         # P' = D P D + u c^T + c u^T + pbb c c^T = D P D + [u c] [c, u + pbb c]^T,   u = D P e_b
         P = self.P
         uc, cu = self._uc, self._cu
@@ -163,19 +163,20 @@ class CellEkf:
         if flat_slope > 0.0:
             f = flat_slope / np.maximum(slope, 1e-6)
             f *= f
-            f = np.maximum(f, 1.0)
+            np.maximum(f, 1.0, out=f)
             r_var = r_var * f
             if r_bias is not None:
                 r_bias = r_bias * f
         all_ok = math.isfinite(float(y.sum()))
         ok = None if all_ok else np.isfinite(y)
         if all_ok:
-            H = self._H
+            Ht = self._Ht
             np.copyto(self._h_soc, slope)
             np.negative(r0, out=self._h_b)
             yr = y
             R = r_var if isinstance(r_var, np.ndarray) and r_var.shape == (n,) else np.full(n, r_var)
-            Rb = R if r_bias is None else np.broadcast_to(r_bias, (n,))
+            Rb = R if r_bias is None else (r_bias if isinstance(r_bias, np.ndarray) and r_bias.shape == (n,)
+                                           else np.broadcast_to(r_bias, (n,)))
             rows = None
         else:
             if not ok.any():
@@ -184,14 +185,15 @@ class CellEkf:
             H = self._H_full()
             H[np.arange(n), np.arange(n)] = slope
             H[:, self.ib] = -r0
-            H = H[rows]
+            Ht = H[rows].T
             yr = y[rows]
             R = np.broadcast_to(np.asarray(r_var, dtype=float), (n,))[rows]
             Rb = R if r_bias is None else np.broadcast_to(np.asarray(r_bias, dtype=float), (n,))[rows]
         P = self.P
-        PHt = P @ H.T                      # dim x m
-        S = H @ PHt
-        hph = np.diagonal(S).copy()
+        PHt = P @ Ht                       # dim x m
+        S = Ht.T @ PHt
+        S_diag = S.reshape(-1)[:: S.shape[0] + 1]      # a view (S is a new contiguous array)
+        hph = S_diag.copy()
         sdiag = hph + R
         nis = yr * yr / sdiag
         z = yr / np.sqrt(hph + Rb)
@@ -214,13 +216,11 @@ class CellEkf:
         if big.any():
             R = R.copy()
             R[big] = sdiag[big] * 1e6
-        m = R.size
-        S.flat[:: m + 1] += R
-        try:
-            Si = np.linalg.inv(S)
+        S_diag += R
+        try:                               # K = PHt S^-1, as one solve (cheaper than an inverse and a product)
+            K = np.linalg.solve(S, PHt.T).T    # dim x m
         except np.linalg.LinAlgError:
             return np.full(n, np.nan)
-        K = PHt @ Si                       # dim x m
         x += K @ yr
         P -= K @ PHt.T
         self._condition()
@@ -277,9 +277,9 @@ class CellEkf:
         self.outlier_run[idx % n] = 0
 
     def _condition(self) -> None:
-        P = self.P
-        P += P.T
-        P *= 0.5
-        d = self._pdiag
-        if d.min() < 1e-12:
-            np.maximum(d, 1e-12, out=d)
+        """Symmetrise P (rounding makes the updates drift apart) and floor its diagonal at 1e-12. The sum goes
+        to a scratch buffer: ``P += P.T`` overlaps its operands, which makes numpy copy P.T first."""
+        P, sym = self.P, self._sym
+        np.add(P, P.T, out=sym)
+        np.multiply(sym, 0.5, out=P)
+        np.maximum(self._pdiag, 1e-12, out=self._pdiag)     # a no-op where already above (NaN stays NaN)
