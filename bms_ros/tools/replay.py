@@ -147,22 +147,31 @@ def _fmt(x: float) -> str:
     return "nan" if not math.isfinite(x) else format(x, ".9g")
 
 
+# one row as one str.format call (a csv.writer and a _fmt call per field cost several times more); no field can
+# contain a comma, quote or newline (numbers, state and fault names), so no quoting is ever needed
+_ROW = ",".join(["{:.9g}"] * 12 + ["{}"] * 6) + "\n"
+_INF = math.inf
+
+
 class CsvOutputSink:
     def __init__(self, stream: IO[str]):
         self._stream = stream
-        self._w = csv.writer(stream, lineterminator="\n")
-        self._w.writerow(OUTPUT_COLUMNS)
+        self._names: dict[int, str] = {}        # fault mask -> "A|B" (a handful of masks occur in a run)
+        stream.write(",".join(OUTPUT_COLUMNS) + "\n")
 
     def write(self, sample: PackSample, out: BmsOutput) -> None:
-        from bms_ros.core.faults import fault_names
-
         e = out.estimate
+        vals = (out.stamp, e.soc, e.soc_std, e.soh, e.capacity_ah, e.resistance_ohm, e.time_to_empty_s,
+                e.time_to_full_s, e.charge_ah, e.energy_wh, e.cycle_count, e.current_offset_a)
+        if _INF in vals or -_INF in vals:       # _fmt writes inf as "nan" (NaN formats as "nan" already)
+            vals = tuple(x if math.isfinite(x) else math.nan for x in vals)
         faults = int(out.faults_active) | int(out.faults_latched)
-        self._w.writerow((
-            _fmt(out.stamp), _fmt(e.soc), _fmt(e.soc_std), _fmt(e.soh), _fmt(e.capacity_ah), _fmt(e.resistance_ohm),
-            _fmt(e.time_to_empty_s), _fmt(e.time_to_full_s), _fmt(e.charge_ah), _fmt(e.energy_wh),
-            _fmt(e.cycle_count), _fmt(e.current_offset_a), out.state.name, faults, "|".join(fault_names(faults)),
-            int(out.charge_fet), int(out.discharge_fet), out.balancing_mask))
+        names = self._names.get(faults)
+        if names is None:
+            from bms_ros.core.faults import fault_names
+            names = self._names[faults] = "|".join(fault_names(faults))
+        self._stream.write(_ROW.format(*vals, out.state.name, faults, names, int(out.charge_fet),
+                                       int(out.discharge_fet), out.balancing_mask))
 
     def close(self) -> None:
         self._stream.flush()
