@@ -10,10 +10,11 @@ The estimator is NOT given PyBaMM's curves. Like on a real cell, it gets a user 
 from two separate characterisation tests on the same parameter set, never from the reported cases:
   * OCV: C/30 discharge and C/30 charge, averaged; capacity = the C/30 discharge capacity (also the
     configured design capacity);
-  * ECM: an HPPC-style pulse test (per 10 % of SoC: 1C for 5 min, 20 min rest, a 2C 30 s pulse, 20 min
-    rest); R0, R1, R2 per SoC and shared tau1, tau2 by least squares; at 0 degC too for
-    NMC (Arrhenius factor of the resistances); and the same test mirrored (charging up from empty) for the
-    charge-direction resistances.
+  * ECM: an HPPC-style pulse test (per 10 % of SoC down to 20 %, then per 5 %: 1C for 5 min, 20 min rest, a
+    2C 30 s pulse, 20 min rest, half as long on the 5 % levels); R0, R1, R2 per SoC and shared tau1, tau2 and
+    diffusion time constant (``diffusion_tau_s``) by least squares, every level weighted alike; at 0 degC too
+    for NMC (Arrhenius factor of the resistances); and the same test mirrored (charging up from empty) for the
+    charge-direction resistances and the high-end diffusion constant (``diffusion_tau_full_s``).
 Sensors are corrupted like a real AFE: cell voltage +2 mV offset and 2 mV noise, current 1 % noise plus a
 +20 mA offset, temperature 0.5 degC noise. Every case runs the estimator from the first voltage
 reading (a cold start without state file) and from a state file whose SoC is 20 points wrong (std 0.02); dynamic
@@ -217,12 +218,15 @@ def _limits(chem: str) -> tuple[float, float, float]:
 
 # --- characterisation (what a cell lab would measure; never the reported cases) ---------------------------
 def _hppc_profile(cap: float) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-    """Per level: 1C for 5 min, 20 min rest, a 2C 30 s pulse, 20 min rest (10 % SoC per level)."""
+    """Per level: 1C for 5 min, 20 min rest, a 2C 30 s pulse, 20 min rest (10 % SoC per level down to 20 %,
+    then 5 % levels with half as long a discharge and pulse, until the cut-off: the knee below 20 % is where
+    the resistances and the diffusion lag matter most)."""
     i: list[float] = [0.0] * 60
     windows = []
-    for _ in range(9):
+    for level in range(11):
         start = len(i)
-        i += [-cap] * 300 + [0.0] * 1200 + [-2.0 * cap] * 30 + [0.0] * 1200
+        d, p = (300, 30) if level < 8 else (150, 15)
+        i += [-cap] * d + [0.0] * 1200 + [-2.0 * cap] * p + [0.0] * 1200
         windows.append((start - 10, len(i)))
     i += [0.0] * 10
     return np.arange(len(i), dtype=float), np.array(i), windows
@@ -230,17 +234,37 @@ def _hppc_profile(cap: float) -> tuple[np.ndarray, np.ndarray, list[tuple[int, i
 
 def _rc_regressors(i: np.ndarray, tau: float) -> np.ndarray:
     """Unit-resistance RC voltage with the estimator's discretisation (trapezoid input, 1 s steps)."""
+    from scipy.signal import lfilter
+
+    if tau <= 0:
+        return np.zeros_like(i)
     a = math.exp(-1.0 / tau)
-    u = np.zeros_like(i)
-    for k in range(1, i.size):
-        u[k] = a * u[k - 1] + (1 - a) * 0.5 * (i[k - 1] + i[k])
-    return u
+    u_in = np.concatenate(([0.0], 0.5 * (i[1:] + i[:-1])))
+    return lfilter([1.0 - a], [1.0, -a], u_in)
+
+
+def _surface_offset(i: np.ndarray, tau_d: float, cap: float) -> np.ndarray:
+    """Surface minus average SoC for the estimator's diffusion lag (``Chemistry.diffusion_tau_s``)."""
+    return 2.0 * tau_d / (3600.0 * cap) * _rc_regressors(i, tau_d)
+
+
+def _fit_level(ii: np.ndarray, vv: np.ndarray, ocv_at: np.ndarray, rc1: np.ndarray, rc2: np.ndarray,
+               cap: float) -> tuple[np.ndarray, float]:
+    """One pulse level: R0 from the 1 s current steps, R1 and R2 by non-negative least squares on the
+    overpotential against the OCV at the (surface) SoC. Returns ([R0, R1, R2] in ohm, residual norm)."""
+    from scipy.optimize import nnls
+
+    edges = np.flatnonzero(np.abs(np.diff(ii)) > 0.5 * cap)
+    r0 = float(np.median(np.diff(vv)[edges] / np.diff(ii)[edges]))   # instantaneous (1 s) step
+    eta = vv - ocv_at
+    eta = eta - eta[0] - r0 * ii
+    x, res = nnls(np.stack([rc1, rc2], axis=1), eta)
+    return np.concatenate(([r0], x)), float(res)
 
 
 def characterise(chem: str) -> tuple[Path, float]:
     """Identify the OCV table and ECM of a PyBaMM parameter set; returns (YAML table path, capacity Ah)."""
     import yaml
-    from scipy.optimize import nnls
 
     vmin, vmax, cap_nom = _limits(chem)
     dis = simulate_experiment(chem, 25.0, 1.0, [f"Discharge at C/30 until {vmin} V"], f"{chem}_ocv_dis", "30 seconds")
@@ -262,25 +286,23 @@ def characterise(chem: str) -> tuple[Path, float]:
         tr = simulate_current(chem, temp, 0.995, t, i, f"{chem}_hppc_{temp:g}C")
         soc_cc = 1.0 + np.concatenate(([0.0], np.cumsum(0.5 * (tr["i"][1:] + tr["i"][:-1])))) / 3600.0 / q_meas
         best = None
-        for tau1 in (3.0, 6.0, 10.0, 20.0, 40.0, 70.0):
-            for tau2 in (100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0):
-                levels, sse = [], 0.0
-                for a, b in windows:
-                    if b > tr["t"].size:
-                        continue
-                    ii, vv = tr["i"][a:b], tr["v"][a:b]
-                    edges = np.flatnonzero(np.abs(np.diff(ii)) > 0.5 * q_meas)
-                    r0 = float(np.median(np.diff(vv)[edges] / np.diff(ii)[edges]))   # instantaneous (1 s) step
-                    eta = vv - np.interp(soc_cc[a:b], grid, ocv)
-                    eta = eta - eta[0] - r0 * ii
-                    A = np.stack([_rc_regressors(ii, tau1), _rc_regressors(ii, tau2)], axis=1)
-                    x, res = nnls(A, eta)
-                    levels.append((float(np.mean(soc_cc[a:b])), np.concatenate(([r0], x))))
-                    sse += res ** 2
-                if best is None or sse < best[0]:
-                    best = (sse, tau1, tau2, levels)
+        used = [(a, b) for a, b in windows if b <= tr["t"].size]
+        rc = {(tau, w): _rc_regressors(tr["i"][w[0]:w[1]], tau) for w in used
+              for tau in (3.0, 6.0, 10.0, 20.0, 40.0, 70.0, 100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0)}
+        for tau_d in (0.0, 30.0, 60.0, 120.0, 200.0, 350.0, 600.0):
+            ocv_at = np.interp(soc_cc + _surface_offset(tr["i"], tau_d, q_meas), grid, ocv)
+            for tau1 in (3.0, 6.0, 10.0, 20.0, 40.0, 70.0):
+                for tau2 in (100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0):
+                    levels, sse = [], 0.0
+                    for a, b in used:
+                        x, res = _fit_level(tr["i"][a:b], tr["v"][a:b], ocv_at[a:b], rc[tau1, (a, b)],
+                                            rc[tau2, (a, b)], q_meas)
+                        levels.append((float(np.mean(soc_cc[a:b])), x))
+                        sse += res    # every SoC level counts alike (a sum of squares is one level's)
+                    if best is None or sse < best[0]:
+                        best = (sse, tau1, tau2, levels, tau_d)
         fits[temp] = best
-    _, tau1, tau2, levels = fits[25.0]
+    _, tau1, tau2, levels, tau_d = fits[25.0]
     levels.sort()
     ecm_soc = [round(s, 4) for s, _ in levels]
     r = np.array([x for _, x in levels]) * q_meas           # ohm -> ohm*Ah
@@ -289,24 +311,34 @@ def characterise(chem: str) -> tuple[Path, float]:
         "full_v": float(vmax), "empty_v": float(vmin),
         "ocv": {"soc": grid.round(4).tolist(), "voltage": ocv.round(5).tolist()},
         "ecm": {"soc": ecm_soc, "r0_ohm_ah": r[:, 0].round(6).tolist(), "r1_ohm_ah": r[:, 1].round(6).tolist(),
-                "r2_ohm_ah": r[:, 2].round(6).tolist(), "tau1_s": tau1, "tau2_s": tau2},
+                "r2_ohm_ah": r[:, 2].round(6).tolist(), "tau1_s": tau1, "tau2_s": tau2, "diffusion_tau_s": tau_d},
     }
     # charge direction: the same pulse test mirrored (charging from empty), same time constants; the
     # resistances go on the discharge fit's SoC points
     tr = simulate_current(chem, 25.0, 0.005, t, -i, f"{chem}_hppc_chg_25C")
     soc_cc = 0.0 + np.concatenate(([0.0], np.cumsum(0.5 * (tr["i"][1:] + tr["i"][:-1])))) / 3600.0 / q_meas
-    chg = []
-    for a, b in windows:
-        if b > tr["t"].size or soc_cc[b - 1] > 0.995:
-            continue
-        ii, vv = tr["i"][a:b], tr["v"][a:b]
-        edges = np.flatnonzero(np.abs(np.diff(ii)) > 0.5 * q_meas)
-        r0 = float(np.median(np.diff(vv)[edges] / np.diff(ii)[edges]))
-        eta = vv - np.interp(soc_cc[a:b], grid, ocv)
-        eta = eta - eta[0] - r0 * ii
-        A = np.stack([_rc_regressors(ii, tau1), _rc_regressors(ii, tau2)], axis=1)
-        x, _res = nnls(A, eta)
-        chg.append((float(np.mean(soc_cc[a:b])), np.concatenate(([r0], x)) * q_meas))
+    used = [(a, b) for a, b in windows if b <= tr["t"].size and soc_cc[b - 1] <= 0.995]
+    # the top of the curve may be set by the other electrode: the high-end diffusion constant is identified
+    # here, where the charge runs into it (the low-end one stays the discharge test's)
+    from bms_ros.core.chemistry import Chemistry
+
+    best_chg = None
+    w_hi = Chemistry.diffusion_weight(soc_cc)
+    surface_lo = _surface_offset(tr["i"], tau_d, q_meas)
+    for tau_c in (0.0, 30.0, 60.0, 120.0, 200.0, 350.0, 600.0):
+        surface = surface_lo + w_hi * (_surface_offset(tr["i"], tau_c, q_meas) - surface_lo)
+        ocv_at = np.interp(soc_cc + surface, grid, ocv)
+        chg, sse = [], 0.0
+        for a, b in used:
+            ii = tr["i"][a:b]
+            x, res = _fit_level(ii, tr["v"][a:b], ocv_at[a:b], _rc_regressors(ii, tau1), _rc_regressors(ii, tau2),
+                                q_meas)
+            chg.append((float(np.mean(soc_cc[a:b])), x * q_meas))
+            sse += res
+        if best_chg is None or sse < best_chg[0]:
+            best_chg = (sse, tau_c, chg)
+    _, tau_c, chg = best_chg
+    table["ecm"]["diffusion_tau_full_s"] = tau_c
     if len(chg) >= 2:
         chg.sort()
         cs = np.array([c for c, _ in chg])
@@ -324,7 +356,8 @@ def characterise(chem: str) -> tuple[Path, float]:
     path.write_text("# identified by bench/bench_estimation_accuracy.py from PyBaMM characterisation tests\n"
                     + yaml.safe_dump(table, sort_keys=False))
     print(f"  {chem}: capacity {q_meas:.4f} Ah (nominal {cap_nom}), tau1 {tau1:g} s, tau2 {tau2:g} s, "
-          f"R0 {np.median(r[:, 0]) / q_meas * 1e3:.1f} mOhm -> {path.relative_to(ROOT)}", file=sys.stderr)
+          f"diffusion {tau_d:g} s (high end {tau_c:g} s), R0 {np.median(r[:, 0]) / q_meas * 1e3:.1f} mOhm "
+          f"-> {path.relative_to(ROOT)}", file=sys.stderr)
     return path, q_meas
 
 

@@ -106,7 +106,24 @@ def test_user_yaml_table(tmp_path):
     assert c.full_v == 3.65
 
 
+def test_diffusion_time_constant_from_yaml_and_csv(tmp_path):
+    y = tmp_path / "cell.yaml"
+    y.write_text("ecm:\n  soc: [0, 1]\n  r0_ohm_ah: 0.05\n  diffusion_tau_s: 180\n")
+    chem = load_chemistry_table(y, get_chemistry("lfp"))
+    assert chem.diffusion_taus == (180.0, 180.0)
+    y.write_text("diffusion_tau_s: 180\ndiffusion_tau_full_s: 30\n")
+    chem = load_chemistry_table(y, get_chemistry("lfp"))
+    assert chem.diffusion_taus == (180.0, 30.0)
+    np.testing.assert_allclose(chem.diffusion_weight(np.array([0.1, 0.5, 0.9])), [0.0, 0.5, 1.0])
+    c = tmp_path / "cell.csv"
+    c.write_text("soc,ocv_v,diffusion_tau_s\n0,3.0,90\n1,4.0,90\n")
+    assert load_chemistry_table(c, get_chemistry("nmc")).diffusion_tau_s == 90.0
+    assert get_chemistry("lfp").diffusion_tau_s == 0.0     # built-in tables: no lag unless measured
+
+
 @pytest.mark.parametrize("text,suffix,needle", [
+    ("diffusion_tau_s: -5\n", ".yaml", "diffusion_tau_s"),
+    ("soc,ocv_v,diffusion_tau_s\n0,3.0,60\n1,4.0,90\n", ".csv", "constant"),
     ("soc,ocv_v\n0,3.0\n0.5,2.9\n1,4.0\n", ".csv", "strictly increase"),
     ("soc,volts\n0,3.0\n1,4.0\n", ".csv", "ocv_v"),
     ("soc,ocv_v\n0,3.0\n1,abc\n", ".csv", "not a number"),

@@ -147,17 +147,19 @@ class CellEkf:
     # --- voltage measurement --------------------------------------------------------------------------
     def update_voltage(self, v_meas: np.ndarray, i_meas: float, temp_c: float, r0: np.ndarray,
                        r_var: np.ndarray, outlier_sigma: float, bias_alpha: float,
-                       flat_slope: float = 0.0, r_bias: np.ndarray | None = None) -> np.ndarray:
+                       flat_slope: float = 0.0, r_bias: np.ndarray | None = None,
+                       soc_shift: float | np.ndarray = 0.0) -> np.ndarray:
         """Correct with the cell voltages (NaN entries skipped). ``r0`` ohm per cell, ``r_var`` measurement
         variance per cell, scaled by ``(flat_slope / slope)^2`` where the OCV is flatter than ``flat_slope``
         (V per unit SoC): there a few mV of model error are many points of SoC. ``r_bias`` is the variance of
         the error that persists (default ``r_var``): the bias monitor compares the innovation's running mean with
-        it, since a persistent error does not average out the way ``r_var``'s per-sample share does. Returns the
-        innovation (V, NaN where skipped)."""
+        it, since a persistent error does not average out the way ``r_var``'s per-sample share does.
+        ``soc_shift`` is the known surface-minus-average SoC per cell (solid diffusion): the OCV is read there.
+        Returns the innovation (V, NaN where skipped)."""
         n, x = self.n, self.x
         soc = x[:n]
         it = i_meas - x[self.ib]
-        ocv, slope = self.chem.ocv_and_slope(soc, temp_c)
+        ocv, slope = self.chem.ocv_and_slope(soc + soc_shift, temp_c)
         v_pred = ocv + x[n:2 * n] + x[2 * n:3 * n] + r0 * it
         y = v_meas - v_pred
         if flat_slope > 0.0:

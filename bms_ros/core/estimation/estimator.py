@@ -77,6 +77,7 @@ class StateEstimator:
         self._i_avg = 0.0
         self._i_hi = 0.0                 # envelope of the recent charge / discharge current (bounds the RC states)
         self._i_lo = 0.0
+        self._surface = np.zeros(2)      # surface minus average SoC (solid diffusion), low and high end
         self._rest_s = 0.0
         self._rest_applied_at = -math.inf
         self._full_done = False
@@ -99,6 +100,22 @@ class StateEstimator:
         d = self.design_ah
         return r0 * (self.rls.k / d), r1 / d, r2 / d
 
+    def _diffusion_taus(self) -> np.ndarray:
+        """The chemistry's diffusion time constants (low and high SoC end) at the present temperature:
+        diffusion slows in the cold like the resistances do (the same Arrhenius factor)."""
+        return np.array(self.chem.diffusion_taus) * self.chem.arrhenius(self.temperature_c)
+
+    def _steady_surface(self, i_t: float) -> np.ndarray:
+        """Surface minus average SoC (low and high end) after a long constant current ``i_t`` (A)."""
+        return 2.0 * self._diffusion_taus() * i_t / (3600.0 * self.capacity.capacity_ah)
+
+    def _surface_at(self, soc: np.ndarray, surface: np.ndarray | None = None) -> np.ndarray | float:
+        """The surface offset each cell sees at ``soc``: the low-end lag, the high-end one, or a blend."""
+        lo, hi = self._surface if surface is None else surface
+        if lo == hi:
+            return float(lo)
+        return lo + self.chem.diffusion_weight(soc) * (hi - lo)
+
     # --- public API -----------------------------------------------------------------------------------
     def reset(self, soc: float | np.ndarray, soc_std: float | None = None) -> None:
         """Start from a given SoC (all cells, or one per cell) instead of the first voltage reading."""
@@ -106,6 +123,7 @@ class StateEstimator:
         self.ekf.init(np.broadcast_to(np.asarray(soc, dtype=float), (self.n,)).copy(), soc_std,
                       offset=0.0, offset_std=self._offset_prior_std(), rc_std=self.ec.ocv_error)
         self._init_model_error()
+        self._surface = np.zeros(2)
         self.initialized = True
         self._pending = None
 
@@ -157,6 +175,11 @@ class StateEstimator:
             * (1.0 - a2 * a2)
         q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / 3600.0 if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
+        if self.chem.diffusion_tau_s > 0.0 or self.chem.diffusion_taus[1] > 0.0:
+            # first-order lags towards the steady surface offsets, discretised like the RC pairs
+            tau_d = self._diffusion_taus()
+            a_d = np.exp(-dt / np.maximum(tau_d, 1e-9))
+            self._surface = a_d * self._surface + (1.0 - a_d) * self._steady_surface(it_in)
         # correct with the voltages
         it = i_meas - ekf.offset
         # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
@@ -169,7 +192,8 @@ class StateEstimator:
         # the bias monitor averages only below _MONITOR_MAX_C: above it a persistent innovation is the model's
         alpha = min(dt / _BIAS_TAU_S, 1.0) if abs(it) <= _MONITOR_MAX_C * self.design_ah else 0.0
         innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
-                                   ec.ocv_flat_slope, ec.voltage_noise ** 2 + r_model)
+                                   ec.ocv_flat_slope, ec.voltage_noise ** 2 + r_model,
+                                   self._surface_at(ekf.soc))
         self._bound_rc(it_in, a2, r1, r2)
         if abs(it) <= _MONITOR_MAX_C * self.design_ah:
             self._check_bias(innov, v, it)
@@ -228,6 +252,7 @@ class StateEstimator:
         ekf.P[idx, idx] = np.maximum(ekf.P[idx, idx], var)
 
     def _initialize(self, stamp: float, v: np.ndarray, i_meas: float) -> None:
+        self._surface = self._steady_surface(i_meas)
         s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
         pending, self._pending = self._pending, None
         if pending is None:
@@ -273,15 +298,19 @@ class StateEstimator:
 
     def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
-        the OCV curve is too flat to say anything)."""
+        the OCV curve is too flat to say anything). The voltage gives the particles' surface SoC; the average
+        lies behind it by the tracked diffusion offset (``use_rc``) or its steady value at ``i_t``."""
         soc = self.ekf.soc if self.initialized else np.full(self.n, 0.5)
         r0, r1, r2 = self._resistances(soc, i_t > 0.0)
         if use_rc:
             over = r0 * i_t + self.ekf.v1 + self.ekf.v2
+            surface = self._surface
         else:
             over = (r0 + r1 + r2) * i_t
-        s = self.chem.soc_from_ocv(v - over, self.temperature_c)
-        slope = np.maximum(self.chem.docv_dsoc(s, self.temperature_c), 1e-6)
+            surface = self._steady_surface(i_t)
+        s_surface = self.chem.soc_from_ocv(v - over, self.temperature_c)
+        slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), 1e-6)
+        s = s_surface - self._surface_at(s_surface, surface)
         err = self.ec.ocv_error ** 2 + (self.ec.model_error_fraction * over) ** 2
         var = err / slope ** 2
         var = np.where(var <= 0.1 ** 2, var, NAN)
@@ -353,13 +382,14 @@ class StateEstimator:
         # an innovation worth little SoC is the model's (OCV table, unmodelled diffusion and its relaxation), not
         # a wrong SoC: a single run of outliers must mean _JUMP_MIN_SOC, a minute's mean bias _BIAS_MIN_SOC
         min_slope = max(self.ec.ocv_flat_slope, 0.05)
-        slope_all = np.maximum(self.chem.docv_dsoc(ekf.soc, self.temperature_c), min_slope)
+        surface = ekf.soc + self._surface_at(ekf.soc)
+        slope_all = np.maximum(self.chem.docv_dsoc(surface, self.temperature_c), min_slope)
         jump &= np.abs(innov) >= _JUMP_MIN_SOC * slope_all
         drift &= np.abs(ekf.bias_v) >= _BIAS_MIN_SOC * slope_all
         bad = np.flatnonzero((jump | drift) & np.isfinite(innov))
         if bad.size == 0:
             return
-        slope = np.maximum(self.chem.docv_dsoc(ekf.soc[bad], self.temperature_c), min_slope)
+        slope = np.maximum(self.chem.docv_dsoc(surface[bad], self.temperature_c), min_slope)
         y = np.where(jump[bad], innov[bad], 2.0 * ekf.bias_v[bad])
         floor = np.minimum((y / slope) ** 2, 0.3 ** 2)
         ekf.inflate_soc(bad, floor)
