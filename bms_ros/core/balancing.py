@@ -62,6 +62,11 @@ class BalancingConfig:
                                       0.0, 3600.0, runtime=True)
 
 
+def _mask_of(bits: np.ndarray) -> int:
+    """Bit i set where ``bits[i]`` (any length: an int, not an int64, so beyond 64 cells too)."""
+    return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
+
+
 def plan_passive(cells: np.ndarray, wanted: np.ndarray, constraints: BalancingConstraints,
                  group_of: np.ndarray) -> int:
     """Bleed mask: wanted cells, highest first, as many as the AFE constraints permit."""
@@ -200,10 +205,7 @@ class Balancer:
             mask = plan_passive(cells, wanted, self._constraints, self._group_of)
             self._last_plan = stamp
         else:
-            keep = 0
-            for i in np.flatnonzero(wanted & self.bleeding).tolist():
-                keep |= 1 << i
-            mask = keep
+            mask = _mask_of(wanted) & self.mask      # the bleeding cells still wanted
         self._set_mask(mask)
         self._last_transfer = self._zero
         return BalancingDecision(mask, self._zero, "balancing" if mask else "balanced")

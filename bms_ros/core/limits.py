@@ -118,8 +118,8 @@ class CurrentLimiter:
                 f = c.soc_derate_floor
                 sc = f + (1 - f) * _ramp(soc, 1.0, c.charge_soc_derate_start)
                 sd = f + (1 - f) * _ramp(soc, 0.0, c.discharge_soc_derate_start)
-            rc = _target(c.max_charge_current, {"temperature": tc, "cell_voltage": vc, "soc": sc})
-            rd = _target(c.max_discharge_current, {"temperature": td, "cell_voltage": vd, "soc": sd})
+            rc = _target(c.max_charge_current, tc, vc, sc)
+            rd = _target(c.max_discharge_current, td, vd, sd)
         else:
             rc = rd = None       # nothing measured this sample: keep the limits (FET logic handles staleness)
         lc, why_c = self._apply(self._c, stamp, dt, charge_on, charge_off_reason, rc)
@@ -155,9 +155,13 @@ class CurrentLimiter:
         return d.limit, reason
 
 
-def _target(max_current: float, factors: dict[str, float]) -> tuple[float, str]:
-    name = min(factors, key=factors.__getitem__)
-    f = factors[name]
+def _target(max_current: float, temperature: float, cell_voltage: float, soc: float) -> tuple[float, str]:
+    """The limit from the smallest factor, and its name (the first of equal ones, in this order)."""
+    name, f = "temperature", temperature
+    if cell_voltage < f:
+        name, f = "cell_voltage", cell_voltage
+    if soc < f:
+        name, f = "soc", soc
     if f >= 1.0:
         return max_current, "nominal"
     return max_current * f, name
