@@ -320,10 +320,10 @@ def characterise(chem: str) -> tuple[Path, float]:
     used = [(a, b) for a, b in windows if b <= tr["t"].size and soc_cc[b - 1] <= 0.995]
     # the top of the curve may be set by the other electrode: the high-end diffusion constant is identified
     # here, where the charge runs into it (the low-end one stays the discharge test's)
-    from bms_ros.core.chemistry import Chemistry
+    from bms_ros.core.chemistry import get_chemistry
 
     best_chg = None
-    w_hi = Chemistry.diffusion_weight(soc_cc)
+    w_hi = get_chemistry(chem).diffusion_weight(soc_cc)     # the default crossover (diffusion_full_soc)
     surface_lo = _surface_offset(tr["i"], tau_d, q_meas)
     for tau_c in (0.0, 30.0, 60.0, 120.0, 200.0, 350.0, 600.0):
         surface = surface_lo + w_hi * (_surface_offset(tr["i"], tau_c, q_meas) - surface_lo)

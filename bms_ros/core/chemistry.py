@@ -77,11 +77,13 @@ class Chemistry:
     # --- added: solid diffusion as a surface-SoC lag (0 = none). Under current the particles' surface runs
     # ahead of their average by diffusion_tau_s * 2 * dSoC/dt (the steady state of a first-order lag with time
     # constant diffusion_tau_s): the OCV is that of the surface. Where the OCV is flat this costs millivolts,
-    # where it is steep (near empty) it is the collapse a constant-resistance circuit cannot follow. The top of
-    # the curve is often set by the other electrode, with a diffusion time of its own: diffusion_tau_full_s
-    # applies above SoC 0.6, diffusion_tau_s below 0.4, blended between (None: one constant throughout).
+    # where it is steep (near empty) it is the collapse a constant-resistance circuit cannot follow. The final
+    # rise to full is often set by the other electrode, with a diffusion time of its own: diffusion_tau_full_s
+    # applies above diffusion_full_soc + 0.05, diffusion_tau_s below it - 0.05, blended between (None: one
+    # constant throughout).
     diffusion_tau_s: float = 0.0
     diffusion_tau_full_s: float | None = None
+    diffusion_full_soc: float = 0.9
 
     def __post_init__(self) -> None:
         soc = np.asarray(self.ocv_soc, dtype=float)
@@ -135,6 +137,8 @@ class Chemistry:
             raise ValueError(f"{self.name}: R0 must be > 0")
         if not (self.tau1_s > 0 and self.tau2_s > 0):
             raise ValueError(f"{self.name}: RC time constants must be > 0")
+        if not 0.05 <= self.diffusion_full_soc <= 0.95:
+            raise ValueError(f"{self.name}: diffusion_full_soc must be in [0.05, 0.95]")
         for key in ("diffusion_tau_s", "diffusion_tau_full_s"):
             tau = getattr(self, key)
             if tau is not None and not (math.isfinite(tau) and 0.0 <= tau <= 1e5):
@@ -198,10 +202,9 @@ class Chemistry:
         full = self.diffusion_tau_s if self.diffusion_tau_full_s is None else self.diffusion_tau_full_s
         return self.diffusion_tau_s, full
 
-    @staticmethod
-    def diffusion_weight(soc: np.ndarray | float) -> np.ndarray:
-        """Share of the high-end lag in the surface offset at ``soc`` (0 below 0.4, 1 above 0.6)."""
-        return np.minimum(np.maximum((np.asarray(soc) - 0.4) * 5.0, 0.0), 1.0)
+    def diffusion_weight(self, soc: np.ndarray | float) -> np.ndarray:
+        """Share of the high-end lag in the surface offset at ``soc`` (0 to 1 across diffusion_full_soc +- 0.05)."""
+        return np.minimum(np.maximum((np.asarray(soc) - (self.diffusion_full_soc - 0.05)) * 10.0, 0.0), 1.0)
 
     def arrhenius(self, temp_c: float) -> float:
         """Resistance factor relative to 25 degC (temperature clamped to -40..80 degC)."""
@@ -281,7 +284,7 @@ def get_chemistry(name: str) -> Chemistry:
 
 # --- user tables --------------------------------------------------------------------------------------
 _SCALARS = ("nominal_v", "full_v", "empty_v", "r0_ohm_per_ah", "r1_ohm_per_ah", "tau1_s", "r2_ohm_per_ah",
-            "tau2_s", "r_activation_k", "diffusion_tau_s", "diffusion_tau_full_s")
+            "tau2_s", "r_activation_k", "diffusion_tau_s", "diffusion_tau_full_s", "diffusion_full_soc")
 _OCV_AT_T = re.compile(r"^ocv_v@(-?\d+(?:\.\d+)?)$")
 
 
@@ -291,15 +294,15 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
     CSV: one row per SoC point; columns ``soc`` and either ``ocv_v`` (25 degC) or ``ocv_v@<T>`` for several
     temperatures (e.g. ``ocv_v@0,ocv_v@25,ocv_v@45``); optional ``docv_dt`` (V/K), and ``r0_ohm_ah``,
     ``r1_ohm_ah``, ``r2_ohm_ah`` (ECM tables over the same SoC points; ``r0_chg_ohm_ah`` etc. for the charge
-    direction, default the same); ``tau1_s``, ``tau2_s``, ``diffusion_tau_s``, ``diffusion_tau_full_s`` columns
-    must be constant.
+    direction, default the same); ``tau1_s``, ``tau2_s`` and the diffusion columns (``diffusion_tau_s``,
+    ``diffusion_tau_full_s``, ``diffusion_full_soc``) must be constant.
 
     YAML: a mapping with optional scalars (``name``, ``nominal_v``, ``full_v``, ``empty_v``, ``tau1_s``,
-    ``tau2_s``, ``r_activation_k``, ``diffusion_tau_s``, ``diffusion_tau_full_s``) and sections ``ocv: {soc,
-    voltage | temperatures_c +
-    voltage_by_temperature, docv_dt}`` and ``ecm: {soc, r0_ohm_ah, r1_ohm_ah, r2_ohm_ah}`` (lists or scalars;
-    optional ``r0_chg_ohm_ah``, ``r1_chg_ohm_ah``, ``r2_chg_ohm_ah`` for charging, default the discharge values;
-    the scalars ``tau1_s``, ``tau2_s``, ``r_activation_k`` and the diffusion constants may stand here too).
+    ``tau2_s``, ``r_activation_k``, ``diffusion_tau_s``, ``diffusion_tau_full_s``, ``diffusion_full_soc``) and
+    sections ``ocv: {soc, voltage | temperatures_c + voltage_by_temperature, docv_dt}`` and ``ecm: {soc,
+    r0_ohm_ah, r1_ohm_ah, r2_ohm_ah}`` (lists or scalars; optional ``r0_chg_ohm_ah``, ``r1_chg_ohm_ah``,
+    ``r2_chg_ohm_ah`` for charging, default the discharge values; the scalars ``tau1_s``, ``tau2_s``,
+    ``r_activation_k`` and the diffusion ones may stand here too).
 
     Raises ChemistryTableError naming the file and the problem.
     """
@@ -392,7 +395,8 @@ def _from_yaml(doc: Mapping[str, Any]) -> dict[str, Any]:
             if key in ecm:
                 v = _floats(ecm[key], f"ecm.{key}")
                 out[field_name] = np.full(ecm_soc.shape, v[0]) if v.size == 1 else v
-        for key in ("tau1_s", "tau2_s", "r_activation_k", "diffusion_tau_s", "diffusion_tau_full_s"):
+        for key in ("tau1_s", "tau2_s", "r_activation_k", "diffusion_tau_s", "diffusion_tau_full_s",
+                    "diffusion_full_soc"):
             if key in ecm:
                 out[key] = float(ecm[key])
     return out
@@ -434,7 +438,7 @@ def _from_csv(text: str) -> dict[str, Any]:
         if key in col:
             out[field_name] = col[key]
             have_ecm = True
-    for key in ("tau1_s", "tau2_s", "diffusion_tau_s", "diffusion_tau_full_s"):
+    for key in ("tau1_s", "tau2_s", "diffusion_tau_s", "diffusion_tau_full_s", "diffusion_full_soc"):
         if key in col:
             if np.ptp(col[key]) > 0:
                 raise ChemistryTableError(f"CSV column {key} must be constant")

@@ -114,7 +114,7 @@ def test_diffusion_time_constant_from_yaml_and_csv(tmp_path):
     y.write_text("diffusion_tau_s: 180\ndiffusion_tau_full_s: 30\n")
     chem = load_chemistry_table(y, get_chemistry("lfp"))
     assert chem.diffusion_taus == (180.0, 30.0)
-    np.testing.assert_allclose(chem.diffusion_weight(np.array([0.1, 0.5, 0.9])), [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(chem.diffusion_weight(np.array([0.1, 0.85, 0.9, 0.95])), [0.0, 0.0, 0.5, 1.0])
     c = tmp_path / "cell.csv"
     c.write_text("soc,ocv_v,diffusion_tau_s\n0,3.0,90\n1,4.0,90\n")
     assert load_chemistry_table(c, get_chemistry("nmc")).diffusion_tau_s == 90.0

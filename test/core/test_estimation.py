@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bms_ros.config import load_config
-from bms_ros.core.chemistry import get_chemistry
+from bms_ros.core.chemistry import get_chemistry, load_chemistry_table
 from bms_ros.core.estimation.runtime import pack_soc
 from bms_ros.core.estimator import StateEstimator
 from bms_ros.core.params import ConfigError
@@ -237,7 +237,7 @@ def test_diffusion_lag_keeps_the_soc_through_the_knee_of_a_discharge():
 
 def test_surface_offset_settles_at_its_steady_value_and_decays_at_rest():
     """Each end of the curve has its own lag (the top is often set by the other electrode); a cell sees the
-    low-end one below SoC 0.4 and the high-end one above 0.6."""
+    low-end one below SoC 0.85 and the high-end one above 0.95."""
     lfp = dataclasses.replace(get_chemistry("lfp"), diffusion_tau_s=100.0, diffusion_tau_full_s=20.0)
     cfg = load_config({"pack.cell_count": 1, "pack.chemistry": "lfp", "pack.design_capacity_ah": 10.0})
     e = StateEstimator(cfg, chemistry=lfp)
@@ -247,11 +247,31 @@ def test_surface_offset_settles_at_its_steady_value_and_decays_at_rest():
         e.update(sim.step(-10.0))
     steady = np.array([100.0, 20.0]) * 2 * -10.0 / (3600.0 * 10.0)
     np.testing.assert_allclose(e._surface, steady, rtol=0.01)
-    np.testing.assert_allclose(e._surface_at(np.array([0.1, 0.5, 0.9])),
+    np.testing.assert_allclose(e._surface_at(np.array([0.1, 0.9, 0.99])),
                                [steady[0], steady.mean(), steady[1]], rtol=0.01)
     for _ in range(1000):
         e.update(sim.step(0.0))
     assert np.all(np.abs(e._surface) < 1e-4)
+
+
+def test_rest_on_a_flat_plateau_moves_a_wrong_soc_into_the_span_the_voltage_allows(tmp_path):
+    """A plateau too flat to read an SoC from still bounds it: after a rest the voltage says 45..90 %, so an
+    estimate of 35 % (a stale state file) is wrong whatever its variance says and is moved into that span;
+    one inside the span is left alone."""
+    table = tmp_path / "flat.yaml"
+    table.write_text("ocv:\n  soc: [0, 0.1, 0.3, 0.9, 1.0]\n  voltage: [2.5, 3.2, 3.25, 3.27, 3.6]\n")
+    chem = load_chemistry_table(table, get_chemistry("lfp"))
+    cfg = load_config({"pack.cell_count": 2, "pack.chemistry": "lfp", "pack.design_capacity_ah": 10.0})
+    sim = Cells(chem, [0.80, 0.80], seed=10, v_noise=0.001)
+    e = StateEstimator(cfg, chemistry=chem)
+    d = e.state_dict()
+    d.update(stamp=0.0, cell_soc=[0.35, 0.75], cell_soc_std=[0.01, 0.01], current_offset_a=0.0,
+             current_offset_std=0.0)
+    e.load_state(d, now=0.0)
+    for _ in range(1300):                  # past estimation.rest_time
+        est = e.update(sim.step(0.0))
+    assert 0.44 < est.cell_soc[0] < 0.9
+    assert est.cell_soc[1] == pytest.approx(0.75, abs=0.01)     # inside the span: nothing to say
 
 
 # --- pack SoC -------------------------------------------------------------------------------------------

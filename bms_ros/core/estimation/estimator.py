@@ -347,12 +347,32 @@ class StateEstimator:
     def _apply_anchor(self, stamp: float, v: np.ndarray, it: float, kind: str) -> None:
         if kind == "rest":   # rested: the terminal voltage is the OCV
             s, var = self._soc_from_voltage(v, 0.0, use_rc=False)
+            self._rest_interval_check(v, s)
         else:
             # full: at the end of CV the current has decayed for many RC time constants, so the overpotential
             # is the steady one, (R0 + R1 + R2) I, whatever the filter's RC states went through in CV
             s, var = self._soc_from_voltage(v, it, use_rc=kind != "full")
         self.ekf.update_soc(s, var)
         self._record_anchor(stamp, s, var, kind)
+
+    def _rest_interval_check(self, v: np.ndarray, s: np.ndarray) -> None:
+        """Where the OCV is too flat to give an SoC, a rested voltage still bounds it: the SoC lies between the
+        points whose OCV is 3 ``ocv_error`` below and above the reading (on LFP's plateaus a span of tens of
+        points, but not all of them). A cell whose estimate lies outside that span is wrong whatever its
+        variance says; it is moved into the span with the span's own uncertainty. Not a capacity anchor."""
+        flat = ~np.isfinite(s) & np.isfinite(v)
+        if not flat.any():
+            return
+        k = 3.0 * self.ec.ocv_error
+        lo = self.chem.soc_from_ocv(v - k, self.temperature_c)
+        hi = self.chem.soc_from_ocv(v + k, self.temperature_c)
+        soc = self.ekf.soc
+        outside = flat & ((soc < lo) | (soc > hi))
+        if outside.any():
+            mid, var = 0.5 * (lo + hi), (hi - lo) ** 2 / 12.0     # uniform over the span
+            idx = np.flatnonzero(outside)
+            self.ekf.inflate_soc(idx, (mid[idx] - soc[idx]) ** 2)  # as uncertain as it is shown to be wrong
+            self.ekf.update_soc(np.where(outside, mid, NAN), var)
 
     def _record_anchor(self, stamp: float, s: np.ndarray, var: np.ndarray, kind: str) -> None:
         if not self.ec.learn_capacity or not np.isfinite(s).any():
