@@ -246,7 +246,7 @@ def test_surface_offset_settles_at_its_steady_value_and_decays_at_rest():
     for _ in range(1000):                   # 10 tau at 1C discharge
         e.update(sim.step(-10.0))
     steady = np.array([100.0, 20.0]) * 2 * -10.0 / (3600.0 * 10.0)
-    np.testing.assert_allclose(e._surface, steady, rtol=0.01)
+    np.testing.assert_allclose(e._surface, steady, rtol=0.01)   # (low end, high end)
     np.testing.assert_allclose(e._surface_at(np.array([0.1, 0.9, 0.99])),
                                [steady[0], steady.mean(), steady[1]], rtol=0.01)
     for _ in range(1000):

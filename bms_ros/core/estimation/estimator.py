@@ -58,6 +58,7 @@ class StateEstimator:
         self.design_ah = config.pack.design_capacity_ah
         self.chem = chemistry if chemistry is not None else resolve_chemistry(config)
         self.ekf = CellEkf(self.n, self.chem)
+        self._has_diffusion = max(self.chem.diffusion_taus) > 0.0
         self.capacity = CapacityEstimator(self.design_ah, self.ec.capacity_min_delta_soc, self.ec.capacity_drift,
                                           self.ec.current_noise)
         self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
@@ -77,7 +78,7 @@ class StateEstimator:
         self._i_avg = 0.0
         self._i_hi = 0.0                 # envelope of the recent charge / discharge current (bounds the RC states)
         self._i_lo = 0.0
-        self._surface = np.zeros(2)      # surface minus average SoC (solid diffusion), low and high end
+        self._surface = (0.0, 0.0)       # surface minus average SoC (solid diffusion), low and high end
         self._rest_s = 0.0
         self._rest_applied_at = -math.inf
         self._full_done = False
@@ -100,16 +101,28 @@ class StateEstimator:
         d = self.design_ah
         return r0 * (self.rls.k / d), r1 / d, r2 / d
 
-    def _diffusion_taus(self) -> np.ndarray:
+    def _diffusion_taus(self) -> tuple[float, float]:
         """The chemistry's diffusion time constants (low and high SoC end) at the present temperature:
         diffusion slows in the cold like the resistances do (the same Arrhenius factor)."""
-        return np.array(self.chem.diffusion_taus) * self.chem.arrhenius(self.temperature_c)
+        f = self.chem.arrhenius(self.temperature_c)
+        lo, hi = self.chem.diffusion_taus
+        return lo * f, hi * f
 
-    def _steady_surface(self, i_t: float) -> np.ndarray:
+    def _steady_surface(self, i_t: float) -> tuple[float, float]:
         """Surface minus average SoC (low and high end) after a long constant current ``i_t`` (A)."""
-        return 2.0 * self._diffusion_taus() * i_t / (3600.0 * self.capacity.capacity_ah)
+        k = 2.0 * i_t / (3600.0 * self.capacity.capacity_ah)
+        lo, hi = self._diffusion_taus()
+        return k * lo, k * hi
 
-    def _surface_at(self, soc: np.ndarray, surface: np.ndarray | None = None) -> np.ndarray | float:
+    def _update_surface(self, it: float, dt: float) -> None:
+        """First-order lags towards the steady surface offsets, discretised like the RC pairs."""
+        def lag(x: float, x_ss: float, tau: float) -> float:
+            return x + (1.0 - math.exp(-dt / tau)) * (x_ss - x) if tau > 0.0 else 0.0
+
+        (tau_lo, tau_hi), (ss_lo, ss_hi) = self._diffusion_taus(), self._steady_surface(it)
+        self._surface = (lag(self._surface[0], ss_lo, tau_lo), lag(self._surface[1], ss_hi, tau_hi))
+
+    def _surface_at(self, soc: np.ndarray, surface: tuple[float, float] | None = None) -> np.ndarray | float:
         """The surface offset each cell sees at ``soc``: the low-end lag, the high-end one, or a blend."""
         lo, hi = self._surface if surface is None else surface
         if lo == hi:
@@ -123,7 +136,7 @@ class StateEstimator:
         self.ekf.init(np.broadcast_to(np.asarray(soc, dtype=float), (self.n,)).copy(), soc_std,
                       offset=0.0, offset_std=self._offset_prior_std(), rc_std=self.ec.ocv_error)
         self._init_model_error()
-        self._surface = np.zeros(2)
+        self._surface = (0.0, 0.0)
         self.initialized = True
         self._pending = None
 
@@ -175,11 +188,8 @@ class StateEstimator:
             * (1.0 - a2 * a2)
         q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / 3600.0 if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
-        if self.chem.diffusion_tau_s > 0.0 or self.chem.diffusion_taus[1] > 0.0:
-            # first-order lags towards the steady surface offsets, discretised like the RC pairs
-            tau_d = self._diffusion_taus()
-            a_d = np.exp(-dt / np.maximum(tau_d, 1e-9))
-            self._surface = a_d * self._surface + (1.0 - a_d) * self._steady_surface(it_in)
+        if self._has_diffusion:
+            self._update_surface(it_in, dt)
         # correct with the voltages
         it = i_meas - ekf.offset
         # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
