@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -38,8 +39,10 @@ def samples(cells: int, n: int, dt: float = 0.1) -> list[PackSample]:
     return out
 
 
-def bench_step(cells: int, n: int) -> dict[str, float]:
-    est = StateEstimator(load_config({"pack.cell_count": cells}))
+def bench_step(cells: int, n: int, diffusion_tau_s: float = 0.0) -> dict[str, float]:
+    chem = dataclasses.replace(get_chemistry("nmc"), diffusion_tau_s=diffusion_tau_s, diffusion_tau_full_s=30.0) \
+        if diffusion_tau_s > 0 else None
+    est = StateEstimator(load_config({"pack.cell_count": cells}), chemistry=chem)
     data = samples(cells, n)
     for s in data[:200]:
         est.update(s)
@@ -78,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         r = bench_step(cells, min(args.samples, 10000))
         print(f"StateEstimator.update, {cells}S: median {r['median_us']:.0f} us, mean {r['mean_us']:.0f} us, "
               f"p99 {r['p99_us']:.0f} us")
+    r = bench_step(args.cells, min(args.samples, 10000), diffusion_tau_s=200.0)
+    print(f"StateEstimator.update, {args.cells}S with the diffusion lags: median {r['median_us']:.0f} us, "
+          f"mean {r['mean_us']:.0f} us, p99 {r['p99_us']:.0f} us")
     print(f"bms-replay, {args.cells}S: {bench_replay(args.cells, args.samples):.0f} samples/s "
           f"({args.samples} samples, CSV in and out, full Bms.step)")
     return 0
