@@ -143,12 +143,9 @@ OUTPUT_COLUMNS = ("t", "soc", "soc_std", "soh", "capacity_ah", "resistance_ohm",
                   "fault_names", "charge_allowed", "discharge_allowed", "balancing")
 
 
-def _fmt(x: float) -> str:
-    return "nan" if not math.isfinite(x) else format(x, ".9g")
-
-
-# one row as one str.format call (a csv.writer and a _fmt call per field cost several times more); no field can
-# contain a comma, quote or newline (numbers, state and fault names), so no quoting is ever needed
+# one row as one str.format call (a csv.writer and a formatting call per field cost several times more); no field
+# can contain a comma, quote or newline (numbers, state and fault names), so no quoting is ever needed. Numbers
+# are written with 9 significant digits, and an infinite one as "nan", like NaN.
 _ROW = ",".join(["{:.9g}"] * 12 + ["{}"] * 6) + "\n"
 _INF = math.inf
 
@@ -163,7 +160,7 @@ class CsvOutputSink:
         e = out.estimate
         vals = (out.stamp, e.soc, e.soc_std, e.soh, e.capacity_ah, e.resistance_ohm, e.time_to_empty_s,
                 e.time_to_full_s, e.charge_ah, e.energy_wh, e.cycle_count, e.current_offset_a)
-        if _INF in vals or -_INF in vals:       # _fmt writes inf as "nan" (NaN formats as "nan" already)
+        if _INF in vals or -_INF in vals:       # inf is written as "nan" (NaN formats as "nan" already)
             vals = tuple(x if math.isfinite(x) else math.nan for x in vals)
         faults = int(out.faults_active) | int(out.faults_latched)
         names = self._names.get(faults)

@@ -108,10 +108,10 @@ class StateEstimator:
         lo, hi = self.chem.diffusion_taus
         return lo * f, hi * f
 
-    def _steady_surface(self, i_t: float) -> tuple[float, float]:
+    def _steady_surface(self, i_t: float, taus: tuple[float, float] | None = None) -> tuple[float, float]:
         """Surface minus average SoC (low and high end) after a long constant current ``i_t`` (A)."""
         k = 2.0 * i_t / (3600.0 * self.capacity.capacity_ah)
-        lo, hi = self._diffusion_taus()
+        lo, hi = self._diffusion_taus() if taus is None else taus
         return k * lo, k * hi
 
     def _update_surface(self, it: float, dt: float) -> None:
@@ -119,8 +119,9 @@ class StateEstimator:
         def lag(x: float, x_ss: float, tau: float) -> float:
             return x + (1.0 - math.exp(-dt / tau)) * (x_ss - x) if tau > 0.0 else 0.0
 
-        (tau_lo, tau_hi), (ss_lo, ss_hi) = self._diffusion_taus(), self._steady_surface(it)
-        self._surface = (lag(self._surface[0], ss_lo, tau_lo), lag(self._surface[1], ss_hi, tau_hi))
+        taus = self._diffusion_taus()
+        ss_lo, ss_hi = self._steady_surface(it, taus)
+        self._surface = (lag(self._surface[0], ss_lo, taus[0]), lag(self._surface[1], ss_hi, taus[1]))
 
     def _surface_at(self, soc: np.ndarray, surface: tuple[float, float] | None = None) -> np.ndarray | float:
         """The surface offset each cell sees at ``soc``: the low-end lag, the high-end one, or a blend."""
