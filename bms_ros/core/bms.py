@@ -1,10 +1,13 @@
 """The BMS core: one ``step(sample)`` per AFE read decides faults, FETs, current limits and balancing.
 
-Data flows one way: sample -> measurement -> protections -> FET state machine -> current limits -> balancing
--> BmsOutput. Time comes only from ``sample.stamp``. The node (or bms-replay, or a test) only transports.
+Data flows one way: sample -> validated measurement -> protections -> FET state machine -> current limits ->
+balancing -> BmsOutput. Time comes only from ``sample.stamp``, made monotonic by ``core.timebase`` (a clock step
+never suspends a timer). A sample that cannot be used (wrong cell count, empty) is missing data, never an
+exception. The node (or bms-replay, or a test) only transports.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -15,12 +18,15 @@ import numpy as np
 from bms_ros.core.balancing import Balancer
 from bms_ros.core.chemistry import get_chemistry
 from bms_ros.core.config import BmsConfig
+from bms_ros.core.estimation.self_discharge import SelfDischargeMonitor
 from bms_ros.core.estimator import StateEstimator
 from bms_ros.core.faults import Fault, fault_names
 from bms_ros.core.fet_control import FetController, FetInputs
 from bms_ros.core.limits import CurrentLimiter
+from bms_ros.core.measurement import Measurer
 from bms_ros.core.persistence import StateStore
-from bms_ros.core.protection import FaultEvent, Measurer, Protection, ProtectionResult
+from bms_ros.core.protection import FaultEvent, Protection, ProtectionResult
+from bms_ros.core.timebase import CoreClock
 from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estimate, PackSample
 
 log = logging.getLogger(__name__)
@@ -42,7 +48,9 @@ class Bms:
         n = config.pack.cell_count
         self.chem = get_chemistry(config.pack.chemistry)
         self.estimator = StateEstimator(config)
-        self.measurer = Measurer(config.protection)
+        self.measurer = Measurer(config.protection, n)
+        self.clock = CoreClock()
+        self.self_discharge = SelfDischargeMonitor(n)
         self.protection = Protection(config.protection)
         self.fets = FetController(config.fet)
         self.limiter = CurrentLimiter(config.limits)
@@ -56,6 +64,8 @@ class Bms:
         self._saved_latched = 0
         self.last_output: BmsOutput | None = None
         self._estimator_saved_at = -math.inf
+        self._saved_cycles = 0
+        self.clock_events = 0             # clock steps back and jumps forward seen (each logged once)
         self._restore()
 
     # ------------------------------------------------------------------------------------------- host side
@@ -76,6 +86,8 @@ class Bms:
         """Apply changed (runtime) parameters; state (faults, timers, requests) is kept."""
         if config.pack.cell_count != self.cfg.pack.cell_count:
             raise ValueError("pack.cell_count cannot change while running")
+        if config.protection.system_lock.enabled != self.cfg.protection.system_lock.enabled:
+            raise ValueError("protection.system_lock.enabled cannot change while running")
         self.cfg = config
         self.measurer.cfg = config.protection
         self.protection.set_config(config.protection)
@@ -114,12 +126,26 @@ class Bms:
         if mask:
             return ", ".join(fault_names(mask))
         # a condition beyond its limit whose trip delay is still running already holds the FET off
-        p = self.protection
-        pending = r.warnings & int(p.bits @ (p.blocks_c if charge else p.blocks_d))
+        pending = r.warnings & self.protection.pending_mask(charge)
         return ", ".join(f"{name} (pending)" for name in fault_names(pending))
 
+    @property
+    def lock_code(self) -> str:
+        """The code ``unlock`` needs while the pack is locked ("" when it is not)."""
+        return self.protection.lock_code if self.protection.latched_mask() & Fault.SYSTEM_LOCK else ""
+
+    def unlock(self, code: str, now: float) -> tuple[bool, str]:
+        """End an IEC 62619 system lock (a deliberate act: the code reported with the lock event)."""
+        ok, why, events = self.protection.unlock(code, now)
+        if events:
+            self._log_events(events, self.last_output.sample if self.last_output else None)
+            self._last_result = self.protection.result_now()
+            self._persist(force=True)
+        return ok, why
+
     def reset_faults(self, now: float) -> tuple[list[str], list[str]]:
-        """Clear latched faults whose condition is gone; returns (cleared names, still latched names)."""
+        """Clear latched faults whose condition is gone; returns (cleared names, still latched names). A system
+        lock stays (see ``unlock``)."""
         cleared, remaining, events = self.protection.reset(now)
         self._log_events(events, self.last_output.sample if self.last_output else None)
         self._last_result = self.protection.result_now()
@@ -147,8 +173,15 @@ class Bms:
     # ------------------------------------------------------------------------------------------------ step
     def step(self, sample: PackSample) -> BmsOutput:
         cfg = self.cfg
-        t = sample.stamp
-        m = self.measurer.measure(sample)
+        tick = self.clock.advance(sample.stamp)
+        t = tick.t
+        if tick.jump:
+            self._clock_event(tick.jump, sample)
+        core_sample, reason = _usable(sample, cfg.pack.cell_count, t)
+        m = self.measurer.measure(core_sample, t, reason)
+        m.stamp = sample.stamp            # events and logs carry the sample's own stamp
+        m.set("self_discharge", self.self_discharge.rate_c)
+        m.set("lock", self.protection.lock_condition(m))
         if m.valid:
             self._last_valid = t
         have = self._last_valid is not None
@@ -160,7 +193,7 @@ class Bms:
         if prot.events:
             self._log_events(prot.events, sample)
 
-        est = self.estimator.update(sample if m.valid else _missing_like(sample))
+        est = self.estimator.update(core_sample if m.valid else _missing_like(core_sample))
 
         warn_c, warn_d = self.protection.warnings_blocking()
         fet = self.fets.update(FetInputs(valid=m.valid, fresh=fresh, have_data=have,
@@ -175,8 +208,11 @@ class Bms:
 
         hottest = _nanmax(m.temp_max, sample.die_temperature)
         operational = fet.state not in (BmsState.SHUTDOWN, BmsState.FAULT, BmsState.INIT)
-        bal = self.balancer.update(t, sample.cell_voltages, sample.current, hottest, m.valid,
+        bal = self.balancer.update(t, core_sample.cell_voltages, core_sample.current, hottest, m.valid,
                                    fresh and operational, prot.active | prot.latched)
+        if m.valid:
+            self.self_discharge.update(t, est.cell_soc, core_sample.current, est.capacity_ah,
+                                       bool(bal.mask) or bool(bal.transfer_a.any()))
 
         charging = m.valid and sample.current > cfg.fet.state_current
         if prot.active & _OV_FAULTS:
@@ -188,8 +224,11 @@ class Bms:
             self._charge_complete = False
 
         self._persist()
-        if self.store is not None and t - self._estimator_saved_at >= cfg.estimation.state_save_period:
+        whole_cycles = int(est.cycle_count)
+        if self.store is not None and (t - self._estimator_saved_at >= cfg.estimation.state_save_period
+                                       or whole_cycles != self._saved_cycles):
             self._estimator_saved_at = t
+            self._saved_cycles = whole_cycles
             self._persist_estimator()
         out = BmsOutput(
             stamp=t, sample=sample, state=fet.state, charge_fet=fet.charge, discharge_fet=fet.discharge,
@@ -200,9 +239,17 @@ class Bms:
             balancing_mask=bal.mask, estimate=est, charger_present=bool(charging),
             charge_complete=self._charge_complete, data_fresh=bool(fresh),
             balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
-            balancing_reason=bal.reason, invalid_reason=m.invalid_reason)
+            balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
+            cells_held=int((m.cell_status != 0).sum()))
         self.last_output = out
         return out
+
+    def _clock_event(self, what: str, sample: PackSample) -> None:
+        """A clock step: reported once per step (core time goes on regardless, see core.timebase)."""
+        self.clock_events += 1
+        log.warning("sample clock: %s at stamp %s; protection timing continues on core time", what, sample.stamp)
+        self.fault_log.append({"t": sample.stamp if math.isfinite(sample.stamp) else None, "fault": "CLOCK",
+                               "event": "jump", "value": None, "detail": what})
 
     # ----------------------------------------------------------------------------------------- persistence
     def _log_events(self, events: list[FaultEvent], sample: PackSample | None) -> None:
@@ -218,11 +265,12 @@ class Bms:
         if self.store is None:
             self._pending_events.clear()
             return
-        latched = int(self.protection.bits @ self.protection.latched)
+        latched = self.protection.latched_mask()
         if not force and not self._pending_events and latched == self._saved_latched:
             return
         state = {
             "latched": fault_names(latched),
+            "lock_code": self.protection.lock_code if latched & Fault.SYSTEM_LOCK else "",
             "fault_log": list(self.fault_log),
             "balancing_time_s": self.balancer.time_s.tolist(),
         }
@@ -247,8 +295,9 @@ class Bms:
                 mask |= int(Fault[name])
             except (KeyError, TypeError):
                 log.warning("stored latched fault %r is unknown; ignored", name)
-        self.protection.restore_latched(mask)
-        self._saved_latched = int(self.protection.bits @ self.protection.latched)
+        code = state.get("lock_code")
+        self.protection.restore_latched(mask, code if isinstance(code, str) else "")
+        self._saved_latched = self.protection.latched_mask()
         entries = state.get("fault_log", []) or []
         if isinstance(entries, list):
             self.fault_log.extend(e for e in entries if isinstance(e, dict))
@@ -262,6 +311,16 @@ class Bms:
         est = self.store.get(ESTIMATOR_SECTION)
         if est is not None:
             self.estimator.load_state(est, None)  # invalid state: a warning and safe defaults
+
+
+def _usable(s: PackSample, cell_count: int, t: float) -> tuple[PackSample, str]:
+    """The sample on core time, or a missing sample with the reason it cannot be used (never an exception)."""
+    n_cells = s.cell_voltages.shape[0] if s.cell_voltages.ndim == 1 else -1
+    if n_cells != cell_count:
+        why = f"{max(n_cells, 0)} cell voltages in the sample, {cell_count} configured"
+        bad = PackSample.missing(t, cell_count, int(s.temperatures.shape[0]), s.read_errors, s.crc_errors)
+        return dataclasses.replace(bad, comm_ok=s.comm_ok), why
+    return dataclasses.replace(s, stamp=t), ""
 
 
 def _missing_like(s: PackSample) -> PackSample:

@@ -29,6 +29,10 @@ class Fault(enum.IntFlag):
     AFE_HW_OVERVOLTAGE = 1 << 20
     AFE_HW_UNDERVOLTAGE = 1 << 21
     AFE_HW_OVERCURRENT = 1 << 22
+    OPEN_WIRE = 1 << 23                  # a cell sense wire open (alternating 0 V / full scale, low/high pair)
+    CELL_READING_STUCK = 1 << 24         # a cell reading that no longer follows the cell
+    INTERNAL_SHORT = 1 << 25             # soft internal short (self-discharge estimate): always latches
+    SYSTEM_LOCK = 1 << 26                # IEC 62619 system lock: only an unlock with its code clears it
 
 
 def fault_names(mask: int) -> list[str]:

@@ -1,17 +1,25 @@
-"""Protection: thresholds, delays, hysteresis, latching and escalation for every fault.
+"""Protection: thresholds, delays, hysteresis, latching, escalation and the system lock for every fault.
 
-Every fault follows the same small state machine, evaluated for all faults at once with numpy:
+Every fault follows the same small state machine, evaluated for all faults at once with numpy, on *core time*
+(``core.timebase``: monotonic, so a clock step back or forth never suspends or skips a running trip):
 
-* a *condition* is beyond its ``threshold`` -> a **warning** while the ``delay`` runs, then the fault
-  **trips** (becomes active);
-* an active fault **releases** once its value has been back past ``release`` for ``hold`` seconds;
+* a *condition* beyond its ``threshold`` counts a **trip level** up (seconds); a value *known* to be back inside
+  counts it down at half that rate (``COUNT_DOWN_RATE``), and an unknown value (missing sample, invalid or held
+  channel, a statistic that is only a bound) never counts down: after a reading beyond the limit it counts up.
+  The fault **trips** when the level reaches the ``delay``. This is the up/down event counter of foxBMS 2: an
+  intermittent reading can neither reset a trip nor hide a condition (a value beyond the limit a third of the
+  time still trips);
+* an active fault **releases** once its value has been *known* back past ``release`` for ``hold`` seconds
+  without a break (anything else, unknown included, restarts the hold; a time jump adds at most
+  ``stale_timeout`` to it);
 * on a trip the fault also **latches** when its policy says so (``latch``, always for severe faults, or when
   it tripped ``escalation_count`` times within ``escalation_window``). A latched fault opens both FETs until a
-  fault reset, which is accepted only once the condition has released.
+  fault reset, which is accepted only once the condition has released;
+* ``SYSTEM_LOCK`` (IEC 62619:2022 5.6.1: a cell that left its safe operating region) is latched like the others
+  but a fault reset never clears it: only ``unlock(code)`` with the code reported at the lock does.
 
-Boolean conditions (AFE flags, implausible data, sensor loss, comm loss) use the same machine with the value
-1.0/0.0 against a threshold of 0.5. Unknown values (NaN: missing sample, no thermistor) neither start nor
-stop a trip delay, but restart a release hold.
+Boolean conditions (AFE flags, implausible data, sensor loss, comm loss, open wire, stuck reading, the lock
+condition) use the same machine with the value 1.0/0.0 against a threshold of 0.5.
 
 ``POLICY`` below is the one table of what each fault does; ``policy_table(cfg)`` resolves it with the
 configured numbers (for documentation, diagnostics and tests).
@@ -20,14 +28,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from bms_ros.core.faults import Fault
+from bms_ros.core.faults import Fault, fault_names
+from bms_ros.core.measurement import MEASURES, MI, Measurement, Measurer
 from bms_ros.core.params import ConfigError, param
-from bms_ros.core.types import AfeFlag, PackSample
+from bms_ros.core.types import AfeFlag
+
+# A value known to be back inside its limit counts the trip level down at this fraction of the rate a value
+# beyond it counts up: a condition present more than a third of the time still trips (foxBMS 2 debounces with
+# up/down counters for the same reason).
+COUNT_DOWN_RATE = 0.5
 
 # --------------------------------------------------------------------------------------------- configuration
 
@@ -137,6 +152,26 @@ AfeHwUndervoltage = _section("AfeHwUndervoltage", "AFE hardware cell under-volta
                              hold=5.0, escalation=3)
 AfeHwOvercurrent = _section("AfeHwOvercurrent", "AFE hardware discharge over-current trip flag", delay=0.0,
                             hold=10.0, escalation=3)
+OpenWire = _section("OpenWire", "Open cell sense wire (readings switching to 0 V or full scale, or a low/high "
+                    "neighbour pair)", delay=0.0, hold=10.0, escalation=3)
+CellReadingStuck = _section(
+    "CellReadingStuck", "A cell reading stuck (bit-identical while the other cells moved)", delay=0.0, hold=5.0,
+    escalation=3,
+    extra=(("voltage_delta", float, param(
+        0.02, "Stuck when the mean of the other cells moved this much while a cell's reading did not change at all "
+        "(0 = off); 50 LSB of a bq769x0 cell ADC (382 uV) [bq769x0 DS 8.3.1.1.2]", "V", 0.0, 1.0, runtime=True)),))
+InternalShort = _section(
+    "InternalShort", "Soft internal short: a cell's estimated self-discharge, per Ah of capacity (always latches; "
+    "0.04 C finds a 10-ohm short on a 5 Ah cell, healthy cells stay below 0.025 C)", unit="1/h",
+    lo=0.005, hi=10.0, threshold=0.04, release=0.02, delay=60.0, hold=60.0, latch=None, escalation=None)
+SystemLock = _section(
+    "SystemLock", "IEC 62619 system lock: a cell left its safe operating region (hard over-voltage, deep "
+    "under-voltage, or over-temperature beyond the lock limit); a fault reset cannot clear it", delay=0.0, hold=1.0,
+    latch=None, escalation=None,
+    extra=(("enabled", bool, param(True, "Lock the pack when a cell leaves its safe operating region")),
+           ("temperature", float, param(
+               80.0, "Lock when the hottest thermistor exceeds this (above every operating window; "
+               "IEC 62619:2022 5.6.1 upper limit temperature)", "degC", 40.0, 150.0, runtime=True))))
 
 
 @dataclass
@@ -171,6 +206,10 @@ class ProtectionConfig:
     afe_hw_overvoltage: AfeHwOvervoltage = field(default_factory=AfeHwOvervoltage)
     afe_hw_undervoltage: AfeHwUndervoltage = field(default_factory=AfeHwUndervoltage)
     afe_hw_overcurrent: AfeHwOvercurrent = field(default_factory=AfeHwOvercurrent)
+    open_wire: OpenWire = field(default_factory=OpenWire)
+    cell_reading_stuck: CellReadingStuck = field(default_factory=CellReadingStuck)
+    internal_short: InternalShort = field(default_factory=InternalShort)
+    system_lock: SystemLock = field(default_factory=SystemLock)
 
     def validate(self) -> None:
         for rule in POLICY:
@@ -261,14 +300,15 @@ POLICY: tuple[Rule, ...] = (
          afe_flag=AfeFlag.UNDERVOLTAGE),
     Rule(Fault.AFE_HW_OVERCURRENT, "afe_hw_overcurrent", "flag_hw_oc", "flag", +1, _, D,
          afe_flag=AfeFlag.OVERCURRENT_DISCHARGE),
+    Rule(Fault.OPEN_WIRE, "open_wire", "open_wire", "flag", +1, C, D),
+    Rule(Fault.CELL_READING_STUCK, "cell_reading_stuck", "stuck_cell", "flag", +1, C, D),
+    Rule(Fault.INTERNAL_SHORT, "internal_short", "self_discharge", "value", +1, C, _, always_latch=True),
+    Rule(Fault.SYSTEM_LOCK, "system_lock", "lock", "flag", +1, C, D, always_latch=True),
 )
 del C, D, _
 
-MEASURES: tuple[str, ...] = tuple(dict.fromkeys(r.measure for r in POLICY))
-RULE_INDEX: dict[Fault, int] = {r.fault: i for i, r in enumerate(POLICY)}
-BLOCKS_CHARGE: int = sum(int(r.fault) for r in POLICY if r.blocks_charge)
-BLOCKS_DISCHARGE: int = sum(int(r.fault) for r in POLICY if r.blocks_discharge)
-ALL_FAULTS: int = sum(int(r.fault) for r in POLICY)
+# faults that lock the pack (IEC 62619:2022 5.6.1) when they trip: the cell left its safe operating region
+LOCKING_FAULTS = int(Fault.CELL_OVERVOLTAGE_HARD | Fault.CELL_UNDERVOLTAGE_DEEP)
 
 
 @dataclass(frozen=True)
@@ -298,160 +338,15 @@ def policy_table(cfg: ProtectionConfig) -> list[ResolvedPolicy]:
                 rel += " and the AFE detects no load (LOAD_PRESENT)"
         blocks = {(True, True): "both", (True, False): "charge", (False, True): "discharge",
                   (False, False): "none (reported)"}[(r.blocks_charge, r.blocks_discharge)]
+        if r.fault == Fault.SYSTEM_LOCK:
+            trips = f"a locking fault ({', '.join(fault_names(LOCKING_FAULTS))}) trips, or temp_max > " \
+                    f"{s.temperature:g}" + ("" if s.enabled else " (disabled)")
+            rel = "never by itself: ~/unlock with the code reported at the lock"
         on_trip = "always latch" if r.always_latch else ("latch" if s.latch else "auto-release")
         n = getattr(s, "escalation_count", 0)
         esc = f"latch after {n} trips in {s.escalation_window:g} s" if n else "-"
         rows.append(ResolvedPolicy(r.fault.name, f"protection.{r.section}", trips, rel, blocks, on_trip, esc))
     return rows
-
-
-# ------------------------------------------------------------------------------------------------ measurement
-
-@dataclass
-class Measurement:
-    """What the protections look at, derived once per sample (vectorised over cells)."""
-
-    stamp: float
-    valid: bool                  # complete and plausible: may refresh data freshness and switch FETs on
-    values: np.ndarray           # per MEASURES key, NaN when unknown
-    invalid_reason: str = ""
-    cell_max: float = math.nan
-    cell_min: float = math.nan
-    temp_max: float = math.nan
-    temp_min: float = math.nan
-    load_present: bool = True    # AFE load detection with CHG off (bq769x0 LOAD_PRESENT); unknown counts as present
-
-    def get(self, key: str) -> float:
-        return float(self.values[MEASURES.index(key)])
-
-
-_MI = {k: i for i, k in enumerate(MEASURES)}
-_FLAG_MEASURES = tuple((_MI[r.measure], int(r.afe_flag)) for r in POLICY if r.afe_flag)
-
-
-def _cell_stats(cells: np.ndarray, lo: float, hi: float) -> tuple[float, float, float, str]:
-    """(max, min, sum, reason) of the cell voltages: max and min of those within [lo, hi] (NaN if none), the
-    sum (NaN unless all are within) and why the sample is implausible ("" if all are within)."""
-    finite = np.isfinite(cells)
-    in_range = finite & (cells >= lo) & (cells <= hi)
-    if bool(in_range.all()):
-        return float(cells.max()), float(cells.min()), float(cells.sum()), ""
-    good = cells[in_range]
-    vmax = float(good.max()) if good.size else math.nan
-    vmin = float(good.min()) if good.size else math.nan
-    return vmax, vmin, math.nan, "cell voltage NaN" if not finite.all() else "cell voltage outside the physical range"
-
-
-def _cell_stats_floats(cells: np.ndarray, lo: float, hi: float) -> tuple[float, float, float, str] | None:
-    """``_cell_stats`` for the common case (every cell finite and within [lo, hi]) in Python floats, else None.
-    Numpy calls on a handful of values cost more than the arithmetic. Python's max and min equal numpy's on
-    finite values, except that they may pick a different one of +0.0 and -0.0 (an extreme of zero goes the numpy
-    way). A NaN can hide from them (it loses every comparison); the sum, the same numpy call as in
-    ``_cell_stats``, finds it. An inf cannot hide (it is the max or min, and out of range)."""
-    if not cells.shape[0] or cells.dtype != np.float64:
-        return None
-    lst = cells.tolist()
-    vmax, vmin = max(lst), min(lst)
-    if not (vmin >= lo and vmax <= hi) or vmax == 0.0 or vmin == 0.0:
-        return None
-    csum = float(cells.sum())
-    if math.isnan(csum):
-        return None
-    return vmax, vmin, csum, ""
-
-
-def _temp_stats(temps: np.ndarray, lo: float, hi: float) -> tuple[float, float, bool]:
-    """(max, min, lost) of the thermistors: max and min of the readings within [lo, hi] (NaN if none), and
-    whether any reading is outside (NaN, open or shorted)."""
-    if not temps.shape[0]:
-        return math.nan, math.nan, False
-    ok = np.isfinite(temps) & (temps >= lo) & (temps <= hi)
-    if ok.all():
-        return float(temps.max()), float(temps.min()), False
-    good = temps[ok]
-    if good.size:
-        return float(good.max()), float(good.min()), True
-    return math.nan, math.nan, True
-
-
-def _temp_stats_floats(temps: np.ndarray, lo: float, hi: float) -> tuple[float, float, bool] | None:
-    """``_temp_stats`` when every reading is within [lo, hi] (NaN fails the test), in Python floats; else None
-    (also for an extreme of zero, where numpy and Python may pick a different one of +0.0 and -0.0)."""
-    tl = temps.tolist() if temps.dtype == np.float64 else None
-    if not tl or not all(lo <= x <= hi for x in tl):
-        return None
-    tmax, tmin = max(tl), min(tl)
-    if tmax == 0.0 or tmin == 0.0:
-        return None
-    return tmax, tmin, False
-
-
-class Measurer:
-    """Sample -> Measurement. Keeps the little history frozen-value detection needs."""
-
-    def __init__(self, cfg: ProtectionConfig):
-        self.cfg = cfg
-        self._prev_cells: np.ndarray | None = None
-        self._prev_current = math.nan
-        self._frozen_since = math.nan
-
-    def measure(self, s: PackSample) -> Measurement:
-        cfg = self.cfg
-        imp = cfg.implausible_data
-        v = np.full(len(MEASURES), math.nan)
-        v[_MI["comm_loss"]] = 0.0 if s.comm_ok else 1.0
-        if not s.comm_ok:
-            return Measurement(s.stamp, False, v, "AFE read failed")
-        cells = s.cell_voltages
-        n = cells.shape[0]
-        vmax, vmin, csum, reason = _cell_stats_floats(cells, imp.cell_min, imp.cell_max) or \
-            _cell_stats(cells, imp.cell_min, imp.cell_max)
-        all_in_range = not reason
-        current, pack = s.current, s.pack_voltage
-        if reason:
-            pass
-        elif math.isnan(current):
-            reason = "current NaN"
-        elif math.isnan(pack):
-            reason = "pack voltage NaN"
-        elif abs(csum - pack) > imp.pack_tolerance_per_cell * n:
-            reason = f"sum of cells {csum:.3f} V vs pack {pack:.3f} V"
-        # frozen values: every cell and the current bit-identical to the previous read while a current flows
-        # (the cells' charge must change then; a stuck ADC or a cached register read does not)
-        if imp.frozen_time > 0 and abs(current) > imp.frozen_min_current and self._prev_cells is not None \
-                and current == self._prev_current and np.array_equal(self._prev_cells, cells):
-            if math.isnan(self._frozen_since):
-                self._frozen_since = s.stamp
-            elif s.stamp - self._frozen_since >= imp.frozen_time and not reason:
-                reason = f"values frozen for {s.stamp - self._frozen_since:.0f} s"
-        else:
-            self._frozen_since = math.nan
-        self._prev_cells = cells.copy()
-        self._prev_current = current
-        v[_MI["implausible"]] = 1.0 if reason else 0.0
-        v[_MI["cell_max"]] = vmax
-        v[_MI["cell_min"]] = vmin
-        v[_MI["cell_spread"]] = vmax - vmin if all_in_range else math.nan
-        if not math.isnan(pack) and n:
-            v[_MI["pack_avg"]] = pack / n
-        if not math.isnan(current):
-            v[_MI["charge_current"]] = current
-            v[_MI["discharge_current"]] = -current
-        temps = s.temperatures
-        sl = cfg.sensor_loss
-        tmax, tmin, lost = _temp_stats_floats(temps, sl.temperature_min, sl.temperature_max) or \
-            _temp_stats(temps, sl.temperature_min, sl.temperature_max)
-        lost = lost or temps.shape[0] < sl.min_thermistors
-        v[_MI["sensor_loss"]] = 1.0 if lost else 0.0
-        v[_MI["temp_max"]] = tmax
-        v[_MI["temp_min"]] = tmin
-        v[_MI["die_temp"]] = s.die_temperature
-        flags = int(s.afe_flags)
-        for key, bit in _FLAG_MEASURES:
-            v[key] = 1.0 if flags & bit else 0.0
-        # LOAD_PRESENT only means something while the charge FET is off [DS p.24]; with CHG on: unknown
-        load_present = bool(s.load_present) or bool(s.charge_fet)
-        return Measurement(s.stamp, not reason, v, reason, vmax, vmin, tmax, tmin, load_present)
 
 
 # ------------------------------------------------------------------------------------------------- evaluation
@@ -481,26 +376,32 @@ class ProtectionResult:
 
 
 class Protection:
-    """Evaluates every rule of POLICY per sample. Time comes only from the sample stamps."""
+    """Evaluates every rule of POLICY per measurement, on core time (``Measurement.t``)."""
 
     def __init__(self, cfg: ProtectionConfig):
         n = len(POLICY)
         self.bits = np.array([int(r.fault) for r in POLICY], dtype=np.int64)
-        self.measure_idx = np.array([_MI[r.measure] for r in POLICY])
+        self.measure_idx = np.array([MI[r.measure] for r in POLICY])
         self.sign = np.array([float(r.direction) for r in POLICY])
         self.always_latch = np.array([r.always_latch for r in POLICY])
         self.blocks_c = np.array([r.blocks_charge for r in POLICY])
         self.blocks_d = np.array([r.blocks_discharge for r in POLICY])
         self.flag_rules = [(i, r) for i, r in enumerate(POLICY) if r.afe_flag]
+        self.lock_index = next(i for i, r in enumerate(POLICY) if r.fault == Fault.SYSTEM_LOCK)
         self.active = np.zeros(n, dtype=bool)
         self.latched = np.zeros(n, dtype=bool)
         self.over = np.zeros(n, dtype=bool)
-        self.t_over = np.full(n, math.nan)
-        self.t_clear = np.full(n, math.nan)
+        self.level = np.zeros(n)                 # s: trip level (counts up beyond, down inside)
+        self.hold_acc = np.zeros(n)              # s: time known back past release, without a break
+        self.last_over = np.zeros(n, dtype=bool)  # the last known value was beyond the threshold
+        self.prev_up = np.zeros(n, dtype=bool)   # the previous evaluation counted up
+        self.prev_clear = np.zeros(n, dtype=bool)  # the previous evaluation was active and known back past release
         self.trips: list[deque[float]] = [deque() for _ in range(n)]
-        self.flag_ignore_until: dict[int, float] = {}   # rule index -> stamp (flag read back is ignored)
+        self.flag_ignore_until: dict[int, float] = {}   # rule index -> core time (flag read back is ignored)
         self.physical_ok = np.ones(n, dtype=bool)
         self.last_values = np.full(n, math.nan)
+        self.t: float | None = None              # core time of the last evaluation
+        self.lock_code = ""                      # the code unlock() needs (set when the lock trips)
         self._none = np.zeros(n, dtype=bool)
         self._none.setflags(write=False)     # shared "no rule" result of the quiet path: never written to
         self.warn = self._none
@@ -534,29 +435,44 @@ class Protection:
                 return False
         return True
 
+    def lock_condition(self, m: Measurement) -> float:
+        """1.0 when the system lock's condition holds: a locking fault is active, or the hottest thermistor is
+        beyond the lock temperature (NaN when the temperature is unknown and nothing locks)."""
+        lk = self.cfg.system_lock
+        if not lk.enabled:
+            return 0.0
+        if int(self.bits @ (self.active & ((self.bits & LOCKING_FAULTS) != 0))):
+            return 1.0
+        t = m.values[MI["temp_max"]]
+        if t > lk.temperature:
+            return 1.0
+        return 0.0 if (not math.isnan(t) and bool(m.exact[MI["temp_max"]])) else math.nan
+
     # -------------------------------------------------------------------------------------------------------
     def evaluate(self, m: Measurement) -> ProtectionResult:
         """One step of every rule's state machine.
 
-        Quiet path: when nothing is active, latched, pending (no trip delay running) or being ignored (no AFE
-        flag clear in progress) and no value is beyond its trip threshold, the full evaluation below cannot
-        change any state: no delay starts (nothing is over), none is running to stop, no hold can run (nothing is
-        active), and the result is all zero. Then only what the full path would also store is stored. This is
-        most samples of a healthy pack and costs a fraction of the vectorised path (test_protection_fast_path
-        checks both paths agree on random streams around the thresholds).
+        Quiet path: when nothing is active, latched, counting or being ignored (no AFE flag clear in progress),
+        no last known value was beyond its threshold, and no value is beyond its trip threshold now, the full
+        evaluation below cannot change any state: no level counts up (nothing is beyond, nothing was), none is
+        above zero to count down, no hold can run (nothing is active), and the result is all zero. Then only
+        what the full path would also store is stored (test_protection_fast_path checks both paths agree).
         """
         if self._quiet and self._inside_all_thresholds(m):
+            self.t = m.t
             self.last_values = m.values[self.measure_idx]
             self.over = self.warn = self._none
             self._update_physical(m)
             return ProtectionResult(0, 0, 0, 0, 0, 0, [])
         result = self._evaluate_full(m)
         self._quiet = not (result.active or result.latched or self.flag_ignore_until) \
-            and bool(np.isnan(self.t_over).all()) and bool(np.isnan(self.t_clear).all())
+            and not self.level.any() and not self.last_over.any() and not self.prev_up.any()
         return result
 
     def _evaluate_full(self, m: Measurement) -> ProtectionResult:
-        t = m.stamp
+        t = m.t
+        dt = 0.0 if self.t is None else max(t - self.t, 0.0)
+        self.t = t
         vals = m.values[self.measure_idx]
         for i, _r in self.flag_rules:      # AFE flags we asked to clear: ignore the stale read-back for a while
             until = self.flag_ignore_until.get(i)
@@ -566,31 +482,38 @@ class Protection:
                 if vals[i] == 1.0 and t <= until:
                     vals[i] = 0.0
         self.last_values = vals
-        known = ~np.isnan(vals)
+        exact = m.exact[self.measure_idx] & ~np.isnan(vals)
         with np.errstate(invalid="ignore"):
-            over = self.sign * (vals - self.thr) > 0
-            clear = self.sign * (vals - self.rel) < 0
+            over = self.sign * (vals - self.thr) > 0         # a bound beyond the limit is beyond it
+            clear = exact & (self.sign * (vals - self.rel) < 0)
+        inside = exact & ~over
         active = self.active
-        # trip delay: starts at the first sample beyond threshold, stops on a known sample within it
-        start = over & ~active & np.isnan(self.t_over)
-        self.t_over[start] = t
-        self.t_over[(known & ~over) | active] = math.nan
-        trip = over & ~active & (t - self.t_over >= self.delay)
+        # trip level: beyond counts up; unknown after beyond counts up; known inside counts down
+        up = (over | (~inside & self.last_over)) & ~active
+        # an interval counts up when the condition held at both of its ends (the first sample beyond starts)
+        self.level = np.where(up, np.where(self.prev_up, self.level + dt, self.level),
+                              np.where(inside | active, np.maximum(self.level - COUNT_DOWN_RATE * dt, 0.0),
+                                       self.level))
+        self.prev_up = up
+        self.last_over = np.where(over, True, np.where(inside, False, self.last_over))
+        trip = up & (self.level >= self.delay)
         self.over = over
-        # release hold: runs while known and back past release
-        self.t_clear[active & clear & np.isnan(self.t_clear)] = t
-        self.t_clear[~clear | ~active] = math.nan
-        release = active & clear & (t - self.t_clear >= self.hold)
+        # release hold: only while known back past release; a time jump adds at most stale_timeout
+        holding = active & clear
+        self.hold_acc = np.where(holding & self.prev_clear, self.hold_acc + min(dt, self.cfg.stale_timeout), 0.0)
+        self.prev_clear = holding
+        release = active & clear & (self.hold_acc >= self.hold)
+        release[self.lock_index] &= not self.latched[self.lock_index]   # only unlock() ends the lock
 
         events: list[FaultEvent] = []
         if trip.any() or release.any():
             for i in np.flatnonzero(trip):
-                events.extend(self._trip(int(i), t, float(vals[i])))
+                events.extend(self._trip(int(i), t, m.stamp, float(vals[i])))
             for i in np.flatnonzero(release):
                 self.active[i] = False
-                self.t_clear[i] = math.nan
-                events.append(FaultEvent(t, POLICY[i].fault.name, "release", float(vals[i])))
-        warn = over & ~self.active
+                self.hold_acc[i] = 0.0
+                events.append(FaultEvent(m.stamp, POLICY[i].fault.name, "release", float(vals[i])))
+        warn = up & ~self.active
 
         self._update_physical(m)
         clear_flags = 0
@@ -601,11 +524,13 @@ class Protection:
                 clear_flags |= int(r.afe_flag)
         return self._result(warn, clear_flags, events)
 
-    def _trip(self, i: int, t: float, value: float) -> list[FaultEvent]:
+    def _trip(self, i: int, t: float, stamp: float, value: float) -> list[FaultEvent]:
         r = POLICY[i]
         self.active[i] = True
-        self.t_over[i] = math.nan
-        ev = [FaultEvent(t, r.fault.name, "trip", value)]
+        self.level[i] = 0.0
+        self.last_over[i] = False
+        self.prev_up[i] = False
+        ev = [FaultEvent(stamp, r.fault.name, "trip", value)]
         latch, why = bool(self.latch_cfg[i]), ("always latches" if self.always_latch[i] else "policy: latch")
         n = self.esc_count[i]
         if n:
@@ -617,7 +542,10 @@ class Protection:
                 latch, why = True, f"escalated: {len(q)} trips within {self.esc_window[i]:g} s"
         if latch and not self.latched[i]:
             self.latched[i] = True
-            ev.append(FaultEvent(t, r.fault.name, "latch", value, why))
+            if i == self.lock_index:
+                self.lock_code = f"{zlib.crc32(f'{stamp!r}:{value!r}'.encode()) & 0xFFFF:04X}"
+                why = f"unlock code {self.lock_code}"
+            ev.append(FaultEvent(stamp, r.fault.name, "latch", value, why))
         return ev
 
     def _update_physical(self, m: Measurement) -> None:
@@ -645,38 +573,76 @@ class Protection:
             return False, False
         return bool((w & self.blocks_c).any()), bool((w & self.blocks_d).any())
 
+    def pending_mask(self, charge: bool) -> int:
+        """Fault bits whose condition is counting towards a trip and would block that direction."""
+        return int(self.bits @ (self.warn & (self.blocks_c if charge else self.blocks_d)))
+
+    def latched_mask(self) -> int:
+        return int(self.bits @ self.latched)
+
     # -------------------------------------------------------------------------------------------------------
-    def reset(self, now: float) -> tuple[list[str], list[str], list[FaultEvent]]:
-        """Clear latched faults whose condition is gone; returns (cleared, remaining, events)."""
+    def reset(self, now: float | None = None) -> tuple[list[str], list[str], list[FaultEvent]]:
+        """Clear latched faults whose condition is gone; returns (cleared, remaining, events). The system lock
+        is never cleared here (see ``unlock``). ``now``: the stamp for the events (core time runs the timers)."""
         self._quiet = False                 # the next evaluation takes the full path (and re-checks)
+        t = self.t if self.t is not None else 0.0
+        stamp = t if now is None else now
         cleared, remaining, events = [], [], []
         flag_idx = {i for i, _ in self.flag_rules}
         for i in np.flatnonzero(self.latched):
             i = int(i)
             r = POLICY[i]
+            if i == self.lock_index:
+                remaining.append(r.fault.name)
+                continue
             if i in flag_idx:
                 gone = bool(self.physical_ok[i]) and not (self.over[i] and not self.active[i])
             else:
-                gone = not self.active[i] and not self.over[i]
+                gone = not self.active[i] and not self.over[i] and not self.last_over[i]
             if gone:
                 self.latched[i] = False
                 self.trips[i].clear()
                 if i in flag_idx:          # the AFE still holds the flag until the node clears it
                     self.active[i] = False
-                    self.t_clear[i] = math.nan
-                    self.flag_ignore_until[i] = now + self.cfg.afe_flag_clear_timeout
+                    self.hold_acc[i] = 0.0
+                    self.flag_ignore_until[i] = t + self.cfg.afe_flag_clear_timeout
                 cleared.append(r.fault.name)
-                events.append(FaultEvent(now, r.fault.name, "reset", float(self.last_values[i])))
+                events.append(FaultEvent(stamp, r.fault.name, "reset", float(self.last_values[i])))
             else:
                 remaining.append(r.fault.name)
         return cleared, remaining, events
 
-    def restore_latched(self, mask: int) -> None:
+    def unlock(self, code: str, now: float) -> tuple[bool, str, list[FaultEvent]]:
+        """End the system lock: only with the code reported when it locked, and only once its condition is
+        gone. Other latched faults still need a fault reset."""
+        i = self.lock_index
+        if not self.latched[i]:
+            return False, "the pack is not locked", []
+        if not self.lock_code or code.strip().upper() != self.lock_code:
+            return False, "wrong unlock code: give the code reported with the SYSTEM_LOCK event", []
+        if self.over[i] or self.last_over[i]:
+            return False, "the lock condition is still present", []
+        self._quiet = False
+        self.latched[i] = False
+        self.active[i] = False
+        self.hold_acc[i] = 0.0
+        self.trips[i].clear()
+        self.lock_code = ""
+        ev = FaultEvent(now, POLICY[i].fault.name, "unlock", float(self.last_values[i]))
+        return True, "unlocked; latched faults still need ~/reset_faults", [ev]
+
+    def restore_latched(self, mask: int, lock_code: str = "") -> None:
         """Faults latched before a restart: latched and (until shown released) active."""
         sel = (self.bits & int(mask)) != 0
         self.latched |= sel
         self.active |= sel
+        if self.latched[self.lock_index]:
+            self.lock_code = lock_code or self.lock_code or "0000"
         self._quiet = False
 
     def result_now(self) -> ProtectionResult:
         return self._result(np.zeros(len(POLICY), dtype=bool), 0, [])
+
+
+__all__ = ["COUNT_DOWN_RATE", "LOCKING_FAULTS", "MEASURES", "POLICY", "FaultEvent", "Measurement", "Measurer",
+           "Protection", "ProtectionConfig", "ProtectionResult", "ResolvedPolicy", "Rule", "policy_table"]

@@ -159,3 +159,4 @@ class BmsOutput:
     afe_flags_to_clear: int = 0       # AfeFlag bits the node should clear in the AFE (afe.clear_faults)
     balancing_reason: str = ""        # why (not) balancing: "balancing", "balanced", "not at rest", "fault", ...
     invalid_reason: str = ""          # why this sample was not usable ("" = complete and plausible)
+    cells_held: int = 0               # cell readings not valid in this sample (held, or unknown)

@@ -125,9 +125,9 @@ def test_a_restored_latched_fault_cannot_be_reset_before_its_condition_is_shown_
         bms.step(sample(0.1 * k, cell=2.4))
     assert bms.last_output.faults_latched & Fault.CELL_UNDERVOLTAGE_DEEP
     bms2 = make(StateStore(tmp_path / "bms.json"))
-    assert bms2.reset_faults(0.0) == ([], ["CELL_UNDERVOLTAGE_DEEP"])     # nothing known yet
+    assert bms2.reset_faults(0.0) == ([], ["CELL_UNDERVOLTAGE_DEEP", "SYSTEM_LOCK"])     # nothing known yet
     bms2.step(sample(1.0, cell=2.6))                      # above the trip, below the release (2.8 V)
-    assert bms2.reset_faults(1.0) == ([], ["CELL_UNDERVOLTAGE_DEEP"])
+    assert bms2.reset_faults(1.0) == ([], ["CELL_UNDERVOLTAGE_DEEP", "SYSTEM_LOCK"])
 
 
 def test_the_fault_log_is_bounded(tmp_path):

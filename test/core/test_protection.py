@@ -13,7 +13,7 @@ from bms_ros.core.bms import Bms
 from bms_ros.core.config import core_config
 from bms_ros.core.faults import Fault
 from bms_ros.core.params import ConfigError
-from bms_ros.core.protection import POLICY, policy_table
+from bms_ros.core.protection import LOCKING_FAULTS, POLICY, policy_table
 from bms_ros.core.types import AfeFlag, BmsOutput, Estimate, PackSample
 
 DT = 0.1
@@ -58,6 +58,17 @@ def spread(dv: float) -> Make:
     return lambda t: sample(t, [3.7, 3.7, 3.7, 3.7 + dv])
 
 
+def stuck_top_cell(t: float) -> PackSample:
+    """Cells 1-3 jump 30 mV above the nominal 3.7 V and rise on, while cell 4's reading stays bit-identical."""
+    rise = 3.73 + 0.01 * t
+    return sample(t, [rise, rise, rise, 3.7])
+
+
+def all_rising(t: float) -> PackSample:
+    rise = 3.7 + 0.01 * t
+    return sample(t, [rise, rise, rise, rise + 0.001])
+
+
 def flag(f: AfeFlag) -> Make:
     return lambda t: sample(t, flags=f)
 
@@ -100,7 +111,12 @@ CASES: list[tuple[Fault, dict, Make, Make | None, Make]] = [
     (Fault.AFE_HW_OVERVOLTAGE, {}, flag(AfeFlag.OVERVOLTAGE), None, nominal),
     (Fault.AFE_HW_UNDERVOLTAGE, {}, flag(AfeFlag.UNDERVOLTAGE), None, nominal),
     (Fault.AFE_HW_OVERCURRENT, {}, flag(AfeFlag.OVERCURRENT_DISCHARGE), None, nominal),
+    # an open sense wire between cells 3 and 4: one reads ~0 V, the other both cells' voltage
+    (Fault.OPEN_WIRE, {}, lambda t: sample(t, [3.7, 3.7, 0.05, 7.35]), None, nominal),
+    (Fault.CELL_READING_STUCK, {}, stuck_top_cell, None, all_rising),
 ]
+# faults whose condition is not a sample: the self-discharge estimate and the lock (tested on their own below)
+NOT_FROM_A_SAMPLE = {Fault.INTERNAL_SHORT, Fault.SYSTEM_LOCK}
 IDS = [c[0].name for c in CASES]
 RULE = {r.fault: r for r in POLICY}
 
@@ -136,7 +152,7 @@ class Run:
 
 
 def test_every_fault_has_a_scenario():
-    assert {c[0] for c in CASES} == {r.fault for r in POLICY} == {f for f in Fault if f}
+    assert {c[0] for c in CASES} | NOT_FROM_A_SAMPLE == {r.fault for r in POLICY} == {f for f in Fault if f}
 
 
 @pytest.mark.parametrize(("fault", "over", "beyond", "between", "clear"), CASES, ids=IDS)
@@ -181,7 +197,13 @@ def test_releases_with_hysteresis_or_latches(fault, over, beyond, between, clear
         assert run.out.faults_latched & fault
         assert not run.out.charge_fet and not run.out.discharge_fet
         cleared, remaining = run.bms.reset_faults(run.t)
-        assert cleared == [fault.name] and remaining == []
+        if Fault(LOCKING_FAULTS) & fault:           # the cell left its safe region: the pack stays locked
+            assert cleared == [fault.name] and remaining == ["SYSTEM_LOCK"]
+            run.feed(clear, 0.3)
+            assert run.out.faults_latched == Fault.SYSTEM_LOCK and not run.out.charge_fet
+            assert run.bms.unlock(run.bms.lock_code, run.t)[0]
+        else:
+            assert cleared == [fault.name] and remaining == []
         run.feed(clear, 0.3)
         assert run.out.faults_latched == 0 and run.out.charge_fet and run.out.discharge_fet
     else:
@@ -286,13 +308,26 @@ def test_trips_spread_wider_than_the_window_do_not_escalate():
     assert sum(e["event"] == "trip" for e in run.bms.fault_history) == sec.escalation_count + 1
 
 
-def test_a_brief_excursion_shorter_than_the_delay_never_trips():
+def test_brief_excursions_shorter_than_the_delay_never_trip_when_the_level_drains_between_them():
     run = Run()
     run.feed(nominal, 1.0)
     for _ in range(5):
-        run.feed(cells_max(4.3), 0.8)        # delay is 1 s
-        run.feed(nominal, 0.3)
+        run.feed(cells_max(4.3), 0.8)        # delay is 1 s; 0.7 s counted up
+        run.feed(nominal, 1.6)               # counted down at half the rate: drained
     assert run.out.faults_active == 0 and all(e["event"] != "trip" for e in run.bms.fault_history)
+
+
+def test_a_condition_present_most_of_the_time_trips_although_no_excursion_lasts_the_delay():
+    """The up/down level: 0.8 s beyond, 0.3 s back inside, repeated. A timer that restarts inside the limit
+    never trips on this (the classic debounce flaw); the level trips on the second excursion."""
+    run = Run()
+    run.feed(nominal, 1.0)
+    outs = []
+    for _ in range(3):
+        outs += run.feed(cells_max(4.3), 0.8)
+        outs += run.feed(nominal, 0.3)
+    first = next(o for o in outs if o.faults_active & Fault.CELL_OVERVOLTAGE)
+    assert first.stamp <= 1.0 + 2 * 1.1 + 1e-6
 
 
 def test_missing_samples_neither_start_nor_stop_a_trip_delay():

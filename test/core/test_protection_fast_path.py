@@ -1,7 +1,5 @@
-"""The protection's fast paths decide exactly what the full evaluation decides.
+"""The protection's fast path decides exactly what the full evaluation decides.
 
-* Measurer: the Python-float statistics of cells and thermistors (``_cell_stats_floats``,
-  ``_temp_stats_floats``) equal the vectorised ones wherever they apply, bit for bit (signed zeros included).
 * Protection: the quiet path (nothing active, latched or pending, every value inside its trip threshold) leaves
   every piece of state and the result exactly as the full evaluation does. A reference Protection that always
   runs the full evaluation is stepped side by side on random streams that hover around the thresholds (values
@@ -16,17 +14,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bms_ros.core.config import core_config
-from bms_ros.core.protection import (
-    _MI,
-    MEASURES,
-    POLICY,
-    Measurement,
-    Protection,
-    _cell_stats,
-    _cell_stats_floats,
-    _temp_stats,
-    _temp_stats_floats,
-)
+from bms_ros.core.measurement import MEASURES, MI, Measurement
+from bms_ros.core.protection import POLICY, Protection
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -36,35 +25,6 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
     return a == b
-
-
-special = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, 0.5, 5.0, 4.25, 1e308])
-cell_values = st.lists(st.one_of(st.floats(0.0, 6.0), st.floats(3.0, 4.2), special), min_size=1, max_size=20)
-temp_values = st.lists(st.one_of(st.floats(-60.0, 150.0), st.floats(-1.0, 1.0), special), min_size=0, max_size=5)
-
-
-@SETTINGS
-@given(cell_values, st.sampled_from([0.0, 0.5, 1.0]), st.sampled_from([5.0, 4.3]))
-def test_cell_stats_fast_path_equals_vectorised(values: list[float], lo: float, hi: float) -> None:
-    cells = np.array(values)
-    fast = _cell_stats_floats(cells, lo, hi)
-    if fast is not None:
-        assert all(_same(a, b) for a, b in zip(fast, _cell_stats(cells, lo, hi), strict=True))
-
-
-@SETTINGS
-@given(temp_values, st.sampled_from([-45.0, -1.0]), st.sampled_from([125.0, 0.0]))
-def test_temp_stats_fast_path_equals_vectorised(values: list[float], lo: float, hi: float) -> None:
-    temps = np.array(values, dtype=float)
-    fast = _temp_stats_floats(temps, lo, hi)
-    if fast is not None:
-        assert all(_same(a, b) for a, b in zip(fast, _temp_stats(temps, lo, hi), strict=True))
-
-
-def test_fast_paths_apply_to_a_healthy_sample() -> None:
-    cells = np.array([3.7, 3.71, 3.69])
-    assert _cell_stats_floats(cells, 0.5, 5.0) == (3.71, 3.69, float(cells.sum()), "")
-    assert _temp_stats_floats(np.array([25.0, 26.0]), -45.0, 125.0) == (26.0, 25.0, False)
 
 
 # --- the quiet path of Protection.evaluate ----------------------------------------------------------------
@@ -112,6 +72,8 @@ step = st.fixed_dictionaries({
     "dt": st.sampled_from([0.1, 0.1, 0.5, 1.0, 5.0, 31.0]),
     "values": measurement_values(),
     "valid": st.booleans(),
+    "exact": st.fixed_dictionaries({}, optional={k: st.booleans() for k in ("cell_max", "cell_min", "temp_max",
+                                                                                "temp_min")}),
     "load_present": st.booleans(),
     "action": st.sampled_from([None] * 20 + ["reset", "reset", "restore", "config"]),
 })
@@ -119,9 +81,10 @@ step = st.fixed_dictionaries({
 
 def _measurement(t: float, s: dict) -> Measurement:
     v = np.array([s["values"][k] for k in MEASURES])
-    return Measurement(t, s["valid"], v, "", cell_max=float(v[_MI["cell_max"]]),
-                       cell_min=float(v[_MI["cell_min"]]), temp_max=float(v[_MI["temp_max"]]),
-                       temp_min=float(v[_MI["temp_min"]]), load_present=s["load_present"])
+    exact = np.array([s.get("exact", {}).get(k, True) for k in MEASURES])
+    return Measurement(t, t, s["valid"], v, exact, "", cell_max=float(v[MI["cell_max"]]),
+                       cell_min=float(v[MI["cell_min"]]), temp_max=float(v[MI["temp_max"]]),
+                       temp_min=float(v[MI["temp_min"]]), load_present=s["load_present"])
 
 
 def _key(x: object) -> object:
@@ -136,7 +99,8 @@ def _key(x: object) -> object:
 
 
 def _assert_same_state(a: Protection, b: Protection) -> None:
-    for name in ("active", "latched", "over", "t_over", "t_clear", "physical_ok", "last_values", "warn"):
+    for name in ("active", "latched", "over", "level", "hold_acc", "last_over", "prev_up", "prev_clear",
+                 "physical_ok", "last_values", "warn"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.flag_ignore_until == b.flag_ignore_until
     assert [list(q) for q in a.trips] == [list(q) for q in b.trips]

@@ -15,6 +15,7 @@ from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
 from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls
 from bms_ros.core.params import ConfigError
+from bms_ros.core.timebase import GAP_S
 from bms_ros.core.types import Estimate, PackSample
 
 if TYPE_CHECKING:
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 NAN = math.nan
 STATE_VERSION = 1
 _MAX_STEP_S = 10.0          # longer gaps: the present current is held over the gap
+# Longer intervals between usable samples are unknown time (core.timebase.GAP_S): the current is not integrated
+# over them; the SoC uncertainty grows as if up to _GAP_UNKNOWN_C_RATE (1-sigma) flowed either way.
+_GAP_UNKNOWN_C_RATE = 1.0
+_GAP_RESUME_DT_S = 0.1       # the filter resumes after a gap as after one ordinary read period
+_SOC_VAR_MAX = 1.0 / 12.0    # a SoC known only to lie in [0, 1] (uniform): the most a gap can add
 _SELF_DISCHARGE_STD_PER_DAY = 0.0005   # SoC uncertainty added per day of unrecorded time
 _BIAS_TAU_S = 60.0           # averaging time of the innovation bias monitor
 _OUTLIER_RUN = 3             # consecutive outliers that mean a wrong state rather than a glitch
@@ -167,6 +173,8 @@ class StateEstimator:
             return self._last
         ec, ekf = self.ec, self.ekf
         i_prev = self._last_i
+        if dt > GAP_S:
+            dt, i_prev = self._unknown_time(dt), i_meas
         i_in = 0.5 * (i_prev + i_meas) if dt <= _MAX_STEP_S and math.isfinite(i_prev) else i_meas
         if ec.learn_resistance and dt <= 2.0 and self._last_v is not None:
             self._resistance_step(v, i_prev, i_meas, dt)
@@ -230,6 +238,15 @@ class StateEstimator:
         self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
         self._last = self._output(sample.stamp)
         return self._last
+
+    def _unknown_time(self, gap_s: float) -> float:
+        """An interval without usable samples: no charge is counted over it (not the held current, not a
+        cycle); the SoC uncertainty grows with its length instead. Returns the step the filter resumes with."""
+        grow = _GAP_UNKNOWN_C_RATE * gap_s / 3600.0
+        var = np.minimum(self.ekf.soc_var + grow * grow, _SOC_VAR_MAX)
+        self.ekf.inflate_soc(np.arange(self.n), var)
+        self._rest_s = 0.0
+        return _GAP_RESUME_DT_S
 
     # --- initialisation ---------------------------------------------------------------------------------
     def _offset_prior_std(self) -> float:
