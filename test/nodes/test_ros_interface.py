@@ -250,7 +250,8 @@ def test_runtime_parameters_validated_with_reasons(ros_node):
     assert not wrong_type.successful and "sim.load_current" in wrong_type.reason, wrong_type.reason
     assert as_integer.successful, as_integer.reason
     assert stored.double_value == 4.0 or stored.integer_value == 4      # a double where rclpy can convert (Iron+)
-    assert not out_of_range_integer.successful and "above the maximum" in out_of_range_integer.reason
+    assert not out_of_range_integer.successful and "protection.cell_overvoltage.threshold" in \
+        out_of_range_integer.reason and "9" in out_of_range_integer.reason, out_of_range_integer.reason
     assert not inverted.successful and "release" in inverted.reason, inverted.reason
     assert fine.successful
 
