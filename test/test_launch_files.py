@@ -261,7 +261,7 @@ def _hardware_node_parameters(node, context) -> dict:
 def test_hardware_launch_refuses_a_missing_config_file(launch_api, tmp_path):
     typo = tmp_path / "my_pack_typo.yaml"
     ld = _load(HARDWARE)
-    with pytest.raises(RuntimeError, match="my_pack_typo.yaml does not exist.*never falls back"):
+    with pytest.raises(RuntimeError, match=r"my_pack_typo\.yaml does not exist.*never falls back"):
         _expand(ld.entities, _context(launch_api, config=str(typo)))
 
 
