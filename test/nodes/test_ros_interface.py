@@ -11,7 +11,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.msg import BmsStatus
 
-from rostest_util import NodeProcess, SimClock, call, get_params, set_params, spin_until
+from rostest_util import ROOT, NodeProcess, SimClock, call, get_params, set_params, spin_until
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -322,3 +322,20 @@ def test_simulated_charger_state_wins_over_an_earlier_contact_message(ros_node):
         assert spin_until(ros_node, lambda: bs.last.power_supply_status ==
                           BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING, 10.0), \
             "charger present but charging blocked: NOT_CHARGING"
+
+
+def test_readme_short_example_latches_short_circuit_on_the_default_simulation(ros_node):
+    """README: `ros2 launch bms_ros sim.launch.py` (config/sim.yaml), then
+    `ros2 param set /bms_node sim.fault.external_short true`: the AFE's short-circuit detection trips, the core
+    latches SHORT_CIRCUIT and the discharge FET stays open after the short is gone, until a fault reset."""
+    with NodeProcess(params_file=str(ROOT / "config" / "sim.yaml")):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 30.0)
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": True}))
+        assert spin_until(ros_node, lambda: st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT, 10.0), \
+            list(st.last.fault_names)
+        assert not st.last.discharge_fet
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": False}))
+        spin_until(ros_node, lambda: False, 2.0)
+        assert st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT and not st.last.discharge_fet, \
+            "a short must not clear by itself"
