@@ -162,3 +162,18 @@ def test_node_started_for_hardware_refuses_a_simulated_pack(afe):
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
     assert r.returncode == 2 and len(lines) == 1, r.stderr
     assert "afe.type" in lines[0] and "not hardware" in lines[0] and "bq769x0" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("after_s", [0.3, 1.5])
+def test_ctrl_c_while_the_demo_starts_prints_no_traceback(after_s):
+    """./dev sim, Ctrl-C before the first screen (rclpy takes seconds to import on a busy machine): the
+    terminal's SIGINT reaches the demo and the node alike; both must stop quietly."""
+    import os
+    import signal
+    proc = subprocess.Popen([sys.executable, "-m", "bms_ros.tools.sim_demo", "--period", "0.5"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(after_s)
+    os.killpg(proc.pid, signal.SIGINT)                 # what the terminal does on Ctrl-C
+    out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert proc.returncode in (0, 1), err          # 1: stopped before any data arrived (--require-data)
