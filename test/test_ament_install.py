@@ -111,3 +111,22 @@ def test_installed_tools_run_under_their_readme_names(install, tmp_path):
         r = subprocess.run([sys.executable, str(install / "bin" / tool), "--help"], capture_output=True, text=True,
                            env=env, cwd=tmp_path, timeout=60)
         assert r.returncode == 0 and "usage" in r.stdout.lower(), (tool, r.stderr)
+
+
+def test_package_xml_declares_every_ros_package_the_code_imports():
+    """rosdep installs what package.xml names; a ROS package imported but not declared breaks a fresh robot."""
+    import ast
+    import xml.etree.ElementTree as ET
+    declared = {e.text for e in ET.parse(ROOT / "package.xml").getroot()
+                if e.tag in ("depend", "exec_depend", "build_depend")}
+    ros_named = {"rclpy", "diagnostic_updater", "ament_index_python", "launch", "launch_ros"}
+    imported = set()
+    for f in [*(ROOT / "bms_ros").rglob("*.py"), *(ROOT / "launch").glob("*.py")]:
+        if "msg" in f.relative_to(ROOT).parts[:2]:
+            continue                                    # generated
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            imported.update(n.split(".")[0] for n in names)
+    ros = {m for m in imported if m in ros_named or m.endswith(("_msgs", "_srvs", "_interfaces"))}
+    assert ros and ros <= declared, f"imported but not in package.xml: {sorted(ros - declared)}"
