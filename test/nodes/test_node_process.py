@@ -174,6 +174,6 @@ def test_ctrl_c_while_the_demo_starts_prints_no_traceback(after_s):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     time.sleep(after_s)
     os.killpg(proc.pid, signal.SIGINT)                 # what the terminal does on Ctrl-C
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert proc.returncode in (0, 1), err          # 1: stopped before any data arrived (--require-data)
