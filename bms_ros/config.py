@@ -68,8 +68,12 @@ def read_params_file(path: str | Path, node_name: str = "bms_node") -> dict[str,
     """Dotted-name values from a ROS 2 parameter file (``/**`` and ``<node>`` sections, ``ros__parameters``)."""
     try:
         doc = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read parameter file: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read parameter file: {e.strerror or e}") from None
+    except yaml.YAMLError as e:   # one line: where, and what (PyYAML's own message spans several)
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"{path}: not a valid YAML file: {where}{getattr(e, 'problem', None) or e}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: not a ROS 2 parameter file (top level is not a mapping)")
     out: dict[str, Any] = {}

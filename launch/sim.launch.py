@@ -47,7 +47,6 @@ def generate_launch_description():
                 ("load_current", arg("load_current_topic")),
                 ("charger_present", arg("charger_topic")),
             ],
-            output="screen",
-            emulate_tty=True,
+            output="screen",      # no emulate_tty: colour codes would end up in redirected logs
         ),
     ])

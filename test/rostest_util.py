@@ -108,3 +108,9 @@ def set_params(node, target_node: str, values: dict):
     from rclpy.parameter import Parameter
     req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
     return call(node, SetParameters, f"{target_node}/set_parameters", req).results
+
+
+def get_params(node, target_node: str, names: list[str]):
+    """ros2 param get, from a test: returns the ParameterValue list."""
+    from rcl_interfaces.srv import GetParameters
+    return call(node, GetParameters, f"{target_node}/get_parameters", GetParameters.Request(names=names)).values

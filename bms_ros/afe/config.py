@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bms_ros.core.params import param
+from bms_ros.core.params import ConfigError, param
+
+HARDWARE_AFE_TYPES = ("bq769x0",)    # afe.type values that read a real pack
 
 
 @dataclass
@@ -18,6 +20,15 @@ class AfeConfig:
     thermistor_count: int = param(1, "Thermistors wired to TS1..TS3", min=0, max=3)
     thermistor_beta: float = param(3435.0, "NTC Beta (25/85 degC)", "K", 1000.0, 10000.0)
     thermistor_r25: float = param(10000.0, "NTC resistance at 25 degC", "ohm", 100.0, 1e6)
+    require_hardware: bool = param(False, "Refuse to start unless afe.type reads a real pack (bq769x0); "
+                                   "bms.launch.py sets it, so a hardware launch never runs a simulated pack")
+
+    def validate(self) -> None:
+        if self.require_hardware and self.type not in HARDWARE_AFE_TYPES:
+            raise ConfigError(
+                f"afe.type: {self.type!r} is not hardware, but this node must read a real pack "
+                f"(afe.require_hardware, set by bms.launch.py); set afe.type: "
+                f"{' or '.join(HARDWARE_AFE_TYPES)} in the parameter file, or use sim.launch.py for a simulation")
 
 
 @dataclass

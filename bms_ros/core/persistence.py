@@ -12,13 +12,14 @@ import json
 import logging
 import math
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
+_FILE_MODE = 0o600             # the state file is private to the node's user (as mkstemp made it)
 
 
 class StateStore:
@@ -63,24 +64,26 @@ class StateStore:
         log.warning(msg)
 
     def save(self, sections: dict[str, Any]) -> None:
-        """Replace the whole document atomically."""
+        """Replace the whole document atomically. Whatever interrupts it (an exception, a KeyboardInterrupt at
+        any point), the temporary file is removed: its name is fixed per process and thread before it exists,
+        so the cleanup does not depend on how far its creation got."""
         doc = {"version": FORMAT_VERSION, "sections": _jsonable(sections)}
         text = json.dumps(doc, indent=1, sort_keys=True, allow_nan=False)
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
+        tmp = directory / f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
+        finally:
             try:
-                os.unlink(tmp)
+                os.unlink(tmp)      # still there only when the write or the replace did not happen
             except OSError:
                 pass
-            raise
         _fsync_dir(directory)
         self._data = json.loads(text)["sections"]
 

@@ -16,9 +16,11 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
@@ -31,20 +33,26 @@ from bms_ros.core.hardware_protection import hardware_protection
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
+from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.msg_fields import sample_from_afe_msg
 from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.messages import fill_status, sample_to_msg
+from bms_ros.nodes.process import StopSignals, check_params_files, rcl_reason
 from bms_ros.nodes.sim_interface import SimInterface
 
 BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+STOP_POLL_S = 0.1     # longest wait between a stop signal and the start of the shutdown, s
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
     d = ParameterDescriptor(description=spec.description + (f" [{spec.unit}]" if spec.unit else ""),
                             read_only=not spec.runtime)
+    # numbers: `ros2 param set ... sim.load_current 4` sends an integer, which a YAML file may also give; rclpy
+    # would refuse it for a DOUBLE before our callback runs, so the type is checked (and coerced) there instead
+    d.dynamic_typing = spec.type in (float, list)
     if spec.choices:
         d.additional_constraints = "one of: " + ", ".join(spec.choices)
     if spec.type is float and (spec.min is not None or spec.max is not None):
@@ -64,6 +72,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _as_declared_types(params: list[Parameter]) -> list[Parameter]:
+    """Integers given for number parameters become doubles before rclpy stores them (where rclpy has
+    pre-set callbacks, Iron and newer), so `ros2 param get` keeps showing a double."""
+    out = []
+    for p in params:
+        spec = ALL_SPECS.get(p.name)
+        if spec is not None and spec.type is float and p.type_ == Parameter.Type.INTEGER:
+            p = Parameter(p.name, Parameter.Type.DOUBLE, float(p.value))
+        elif spec is not None and spec.type is list and p.type_ == Parameter.Type.INTEGER_ARRAY:
+            p = Parameter(p.name, Parameter.Type.DOUBLE_ARRAY, [float(v) for v in p.value])
+        out.append(p)
+    return out
+
+
 class BmsNode(Node):
     def __init__(self, node_name: str = "bms_node", *, afe: Afe | None = None, **kwargs):
         super().__init__(node_name, **kwargs)
@@ -73,6 +95,8 @@ class BmsNode(Node):
         for name, value in values.items():
             self.declare_parameter(name, value, _descriptor(ALL_SPECS[name]), ignore_override=True)
         self.add_on_set_parameters_callback(self._on_set_parameters)
+        if hasattr(self, "add_pre_set_parameters_callback"):   # Iron+; Humble stores an integer as given
+            self.add_pre_set_parameters_callback(_as_declared_types)
 
         self.replay = self.cfg.afe.type == "replay"
         self.afe = None if self.replay else (afe or make_afe(self.cfg.afe, self.cfg.pack, self.cfg.sim))
@@ -273,31 +297,53 @@ class BmsNode(Node):
 
 
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    """Exit codes (bms_ros.launch_policy): 0 stopped on request, 1 the AFE could not be started, 2 the
+    configuration or the command line was rejected (one line on stderr: the reason)."""
+    # From here on SIGINT/SIGTERM only request a stop: a second signal (launch forwards one to a process
+    # group that already got it) can no longer interrupt the state save or the shutdown FET state.
+    stop = StopSignals().install()
+    try:
+        return _run(list(argv if argv is not None else sys.argv), stop)
+    finally:
+        stop.ignore()
+
+
+def _run(args: list[str], stop: StopSignals) -> int:
+    try:
+        check_params_files(args)
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except ConfigError as e:
+        print(f"bms_node: invalid configuration: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
+    except RuntimeError as e:  # rcl's own parsing of --ros-args (RCLError)
+        print(f"bms_node: invalid configuration: {rcl_reason(e)}", file=sys.stderr)
+        return EXIT_BAD_CONFIGURATION
     try:
         node = BmsNode()
     except ConfigError as e:
         print(f"bms_node: invalid configuration: {e}", file=sys.stderr)
         rclpy.try_shutdown()
-        return 2
+        return EXIT_BAD_CONFIGURATION
     except AfeError as e:
         print(f"bms_node: cannot start the AFE: {e}", file=sys.stderr)
         rclpy.try_shutdown()
-        return 1
+        return EXIT_AFE_UNAVAILABLE
+    executor = SingleThreadedExecutor()
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
+        executor.add_node(node)
+        while not stop.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=STOP_POLL_S)
+    except ExternalShutdownException:
         pass
-    except Exception:
-        # a SIGTERM that shuts the context down while the executor builds its next wait set surfaces as a
-        # private RCLError ("context is not valid") instead of ExternalShutdownException: still a clean stop
-        if rclpy.ok():
-            raise
     finally:
+        if stop.requested:
+            node.get_logger().info(f"stopping on {stop.describe()}: saving state, FETs as shutdown_fets="
+                                   f"{node.cfg.shutdown_fets}")
         node.safe_shutdown()
+        executor.shutdown(timeout_sec=0.0)
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

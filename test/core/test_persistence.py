@@ -76,6 +76,29 @@ def test_a_failed_write_leaves_the_old_file_intact_and_no_temp_files(tmp_path, m
     assert sorted(os.listdir(tmp_path)) == ["state.json"]
 
 
+def test_an_interrupt_just_after_the_temp_file_is_created_leaves_no_temp_file(tmp_path, monkeypatch):
+    """A second SIGINT (KeyboardInterrupt) may land anywhere in save(), even between the creation of the
+    temporary file and the moment its name is known to the caller."""
+    p = tmp_path / "state.json"
+    s = StateStore(p)
+    s.put("a", 1)
+    before = p.read_bytes()
+    real_open = os.open
+
+    def open_then_interrupt(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        if flags & os.O_CREAT:
+            os.close(fd)
+            raise KeyboardInterrupt
+        return fd
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        s.put("a", 2)
+    monkeypatch.undo()
+    assert p.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["state.json"]
+
+
 def test_writes_go_through_a_rename(tmp_path, monkeypatch):
     calls = []
     real = os.replace

@@ -119,3 +119,61 @@ def test_missing_i2c_bus_stops_the_node_with_the_reason():
                        capture_output=True, text=True, timeout=60, cwd=ROOT)
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
     assert r.returncode == 1 and len(lines) == 1 and "/dev/i2c-250" in lines[0], r.stderr
+
+
+def _run_node(*ros_args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", *ros_args],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def _unparsable_yaml(tmp_path) -> str:
+    p = tmp_path / "pack.yaml"
+    p.write_text("/**:\n  ros__parameters:\n    rate_hz: [10\n")
+    return str(p)
+
+
+@pytest.mark.parametrize("make_path, reason", [
+    (lambda tmp: str(tmp / "my_pack_typo.yaml"), "my_pack_typo.yaml"),
+    (_unparsable_yaml, "pack.yaml"),
+], ids=["missing", "unparsable"])
+def test_unusable_params_file_is_one_line_and_exit_2(tmp_path, make_path, reason):
+    """The README's promise for bad configuration holds for the file itself, not only for its values."""
+    r = _run_node("--params-file", make_path(tmp_path))
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("bms_node: invalid configuration:") and reason in lines[0], \
+        r.stderr
+
+
+def test_bad_ros_argument_is_one_line_and_exit_2():
+    r = _run_node("-p", "rate_hz")          # rcl's own argument parsing rejects it (and logs that itself)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
+    assert len(lines) == 1 and "-p rate_hz" in lines[0] and " at /" not in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("afe", [{"require_hardware": True}, {"type": "sim", "require_hardware": True},
+                                 {"type": "replay", "require_hardware": True}],
+                         ids=["afe.type-not-given", "sim", "replay"])
+def test_node_started_for_hardware_refuses_a_simulated_pack(afe):
+    """bms.launch.py sets afe.require_hardware: a parameter file without a hardware afe.type must not run a
+    simulated pack while the real one goes unmonitored."""
+    r = _run_node("--params-file", write_params({"afe": afe}))
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert "afe.type" in lines[0] and "not hardware" in lines[0] and "bq769x0" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("after_s", [0.3, 1.5])
+def test_ctrl_c_while_the_demo_starts_prints_no_traceback(after_s):
+    """./dev sim, Ctrl-C before the first screen (rclpy takes seconds to import on a busy machine): the
+    terminal's SIGINT reaches the demo and the node alike; both must stop quietly."""
+    import os
+    import signal
+    proc = subprocess.Popen([sys.executable, "-m", "bms_ros.tools.sim_demo", "--period", "0.5"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(after_s)
+    os.killpg(proc.pid, signal.SIGINT)                 # what the terminal does on Ctrl-C
+    _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert proc.returncode in (0, 1), err          # 1: stopped before any data arrived (--require-data)

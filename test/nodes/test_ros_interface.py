@@ -11,7 +11,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.msg import BmsStatus
 
-from rostest_util import NodeProcess, SimClock, call, set_params, spin_until
+from rostest_util import ROOT, NodeProcess, SimClock, call, get_params, set_params, spin_until
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -241,9 +241,17 @@ def test_runtime_parameters_validated_with_reasons(ros_node):
         wrong_type = set_params(ros_node, "/bms_node", {"sim.load_current": "lots"})[0]
         inverted = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage.release": 4.3})[0]
         fine = set_params(ros_node, "/bms_node", {"sim.load_current": 1.5})[0]
+        # `ros2 param set /bms_node sim.load_current 4` sends an integer, as a YAML file's `4` is one
+        as_integer = set_params(ros_node, "/bms_node", {"sim.load_current": 4})[0]
+        out_of_range_integer = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage.threshold": 9})[0]
+        stored = get_params(ros_node, "/bms_node", ["sim.load_current"])[0]
     assert not read_only.successful and "pack.cell_count" in read_only.reason
     assert not out_of_range.successful
-    assert not wrong_type.successful
+    assert not wrong_type.successful and "sim.load_current" in wrong_type.reason, wrong_type.reason
+    assert as_integer.successful, as_integer.reason
+    assert stored.double_value == 4.0 or stored.integer_value == 4      # a double where rclpy can convert (Iron+)
+    assert not out_of_range_integer.successful and "protection.cell_overvoltage.threshold" in \
+        out_of_range_integer.reason and "9" in out_of_range_integer.reason, out_of_range_integer.reason
     assert not inverted.successful and "release" in inverted.reason, inverted.reason
     assert fine.successful
 
@@ -256,11 +264,13 @@ def test_lost_afe_reports_unknown_and_opens_the_fets(ros_node):
         st = Latest(ros_node, BmsStatus, "/bms_node/status")
         assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 20.0)
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 1.0}))
-        assert spin_until(ros_node, lambda: not st.last.data_fresh, 10.0)
-        spin_until(ros_node, lambda: False, 0.5)
+        # stale data comes first, the comm-loss fault after its own delay: wait for the whole lost-AFE picture
+        assert spin_until(ros_node, lambda: not st.last.data_fresh and st.last.faults_active
+                          & BmsStatus.FAULT_AFE_COMM_LOSS and math.isnan(bs.last.voltage), 20.0), st.last
         lost = bs.last
-        assert not st.last.discharge_fet_commanded and not st.last.charge_fet_commanded
-        assert st.last.faults_active & BmsStatus.FAULT_AFE_COMM_LOSS and st.last.afe_read_errors > 0
+        assert spin_until(ros_node, lambda: not st.last.discharge_fet_commanded
+                          and not st.last.charge_fet_commanded, 10.0), st.last
+        assert st.last.afe_read_errors > 0
         # the link comes back: data is fresh again
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 0.0}))
         assert spin_until(ros_node, lambda: st.last.data_fresh and not math.isnan(bs.last.voltage), 10.0)
@@ -312,3 +322,20 @@ def test_simulated_charger_state_wins_over_an_earlier_contact_message(ros_node):
         assert spin_until(ros_node, lambda: bs.last.power_supply_status ==
                           BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING, 10.0), \
             "charger present but charging blocked: NOT_CHARGING"
+
+
+def test_readme_short_example_latches_short_circuit_on_the_default_simulation(ros_node):
+    """README: `ros2 launch bms_ros sim.launch.py` (config/sim.yaml), then
+    `ros2 param set /bms_node sim.fault.external_short true`: the AFE's short-circuit detection trips, the core
+    latches SHORT_CIRCUIT and the discharge FET stays open after the short is gone, until a fault reset."""
+    with NodeProcess(params_file=str(ROOT / "config" / "sim.yaml")):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 30.0)
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": True}))
+        assert spin_until(ros_node, lambda: st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT, 10.0), \
+            list(st.last.fault_names)
+        assert not st.last.discharge_fet
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": False}))
+        spin_until(ros_node, lambda: False, 2.0)
+        assert st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT and not st.last.discharge_fet, \
+            "a short must not clear by itself"

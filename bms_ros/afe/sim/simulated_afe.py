@@ -1,6 +1,9 @@
 """An ideal simulated AFE: measures the pack model directly (no register level), with seeded sensor noise.
 
-Fast and simple; the register-level bq769x0 simulator behind the real driver is the faithful one.
+Fast and simple; the register-level bq769x0 simulator behind the real driver is the faithful one. Of the AFE's
+own protections it has the one a robot team sees first: short-circuit detection. A short above the programmed
+SCD threshold opens the discharge FET at once (the delay is microseconds) and latches SHORT_CIRCUIT until the
+host clears it, as the bq769x0 does.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ class SimulatedAfe(Afe):
         self._vn, self._in = voltage_noise_v, current_noise_a
         self._rng = np.random.default_rng(seed)
         self._t = start_time
+        self._protection: HardwareProtection | None = None    # as programmed by configure_protection
+        self._flags = AfeFlag.NONE                             # latched until clear_faults
         n = pack.cell_count
         self._constraints = BalancingConstraints(
             groups=tuple((s, min(s + 5, n)) for s in range(0, n, 5)), max_per_group=5, allow_adjacent=False)
@@ -40,9 +45,17 @@ class SimulatedAfe(Afe):
         if self._t is None:
             self._t = now
         while self._t < now - 1e-9:
+            self._short_circuit_detection()
             dt = min(1.0, now - self._t)
             self.pack.step(dt)
             self._t += dt
+        self._short_circuit_detection()
+
+    def _short_circuit_detection(self) -> None:
+        p, h = self.pack, self._protection
+        if h is not None and p.discharge_fet and p.external_short and p.short_circuit_a >= h.short_circuit:
+            p.discharge_fet = False
+            self._flags |= AfeFlag.SHORT_CIRCUIT
 
     def read(self, now: float) -> PackSample:
         self.advance(now)
@@ -54,7 +67,7 @@ class SimulatedAfe(Afe):
             stamp=now, cell_voltages=cells, pack_voltage=float(cells.sum()), current=float(current),
             temperatures=temps, die_temperature=self.pack.temperature_c,
             charge_fet=self.pack.charge_fet, discharge_fet=self.pack.discharge_fet,
-            balancing_mask=self.pack.bleed_mask,
+            balancing_mask=self.pack.bleed_mask, afe_flags=self._flags,
             load_present=not self.pack.charge_fet and (self.pack.load_a > 0 or self.pack.external_short))
 
     def set_fets(self, charge: bool, discharge: bool) -> None:
@@ -69,7 +82,8 @@ class SimulatedAfe(Afe):
         self.pack.bleed_mask = int(mask)
 
     def clear_faults(self, flags: AfeFlag) -> None:
-        pass  # the ideal AFE has no hardware protections of its own
+        self._flags &= ~flags
 
     def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
+        self._protection = wanted
         return wanted
