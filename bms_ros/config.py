@@ -65,19 +65,58 @@ def load_config(values: dict[str, Any]) -> BmsRosConfig:
 
 
 def read_params_file(path: str | Path, node_name: str = "bms_node") -> dict[str, Any]:
-    """Dotted-name values from a ROS 2 parameter file (``/**`` and ``<node>`` sections, ``ros__parameters``)."""
+    """Dotted-name values from a ROS 2 parameter file (``/**`` and ``<node>`` sections, ``ros__parameters``).
+
+    The file is held to what rcl accepts (so bms-replay and the node agree): every top-level section has a
+    ``ros__parameters`` mapping and a list holds one type. Anything wrong raises ConfigError with one line.
+    """
     try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read parameter file: {e}") from None
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read parameter file: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(e.problem or e.context or 'syntax error')}"
+                          f"{where}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    except Exception as e:  # other YAML errors, bad dates (ValueError) and the like: one line, never a traceback
+        raise ConfigError(f"{path}: not valid YAML: {type(e).__name__}: {_one_line(str(e))}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: not a ROS 2 parameter file (top level is not a mapping)")
     out: dict[str, Any] = {}
     for key, section in doc.items():
+        if not isinstance(section, dict) or "ros__parameters" not in section \
+                or not isinstance(section["ros__parameters"], (dict, type(None))):
+            raise ConfigError(f"{path}: section {key!r} has no ros__parameters mapping")
         name = str(key).lstrip("/")
         if name in ("**", node_name) or name.endswith("/" + node_name) or name.endswith("/**"):
-            if not isinstance(section, dict) or "ros__parameters" not in section:
-                raise ConfigError(f"{path}: section {key!r} has no ros__parameters")
-            out.update(flatten_yaml(section["ros__parameters"] or {}))
+            try:
+                values = flatten_yaml(section["ros__parameters"] or {})
+            except RecursionError:
+                raise ConfigError(f"{path}: section {key!r}: parameters nested too deeply") from None
+            for pname, value in values.items():
+                _check_homogeneous(path, pname, value)
+            out.update(values)
     return out
+
+
+def _check_homogeneous(path: str | Path, name: str, value: Any) -> None:
+    """rcl rejects a list whose items differ in type (1 and 2.0 differ): say so, naming the parameter."""
+    if not isinstance(value, list) or not value:
+        return
+    kinds = {type(x).__name__ for x in value}
+    if len(kinds) > 1:
+        hint = " (write 1.0, not 1, in a list of numbers)" if kinds == {"int", "float"} else ""
+        raise ConfigError(f"{path}: {name}: a parameter list holds one type, this one mixes "
+                          f"{', '.join(sorted(kinds))}{hint}")
+    if isinstance(value[0], (list, dict)):
+        raise ConfigError(f"{path}: {name}: a parameter list holds plain values, not nested lists or mappings")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 

@@ -16,7 +16,16 @@ from typing import Any
 
 
 class ConfigError(ValueError):
-    """A configuration value was rejected; the message names the parameter and the reason."""
+    """A configuration value was rejected; the message names the parameter and the reason.
+
+    Always one line: line breaks in it (from a parameter name or value in a file) are shown escaped."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(str(message).translate(_ESCAPE_BREAKS))
+
+
+# every character str.splitlines() breaks at -> its escape
+_ESCAPE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
             return value
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, int) and abs(value) > 2**1023:
+                raise ConfigError(f"{name}: {str(value)[:12]}... ({len(str(value))} digits) is not a usable number")
             return float(value)
     elif kind is str:
         if isinstance(value, str):
@@ -63,7 +74,7 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
     elif kind is list:
         if isinstance(value, (list, tuple)) and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
-            return [float(x) for x in value]
+            return [_coerce(name, float, x) for x in value]
     raise ConfigError(f"{name}: expected {_type_name(kind)}, got {type(value).__name__} {value!r}")
 
 

@@ -25,7 +25,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.afe.base import Afe, AfeError
 from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, make_afe, pack_model_of
-from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
+from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, read_params_file, resolve
 from bms_ros.core.bms import Bms
 from bms_ros.core.hardware_protection import hardware_protection
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
@@ -272,8 +272,31 @@ class BmsNode(Node):
                 self.afe.close()
 
 
+def _params_files(argv: list[str]) -> list[str]:
+    """The ``--params-file`` arguments (rcl takes the path as the next argument)."""
+    return [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--params-file"]
+
+
+def _start_ros(argv: list[str]) -> str:
+    """rclpy.init; '' or the one-line reason it failed. The parameter files are read first with the package's
+    reader, which names the problem (rcl's parser reports a C source line); rcl's own reason is the fallback."""
+    try:
+        for path in _params_files(argv):
+            read_params_file(path)
+    except ConfigError as e:
+        return f"invalid configuration: {e}"
+    try:
+        rclpy.init(args=argv)
+    except Exception as e:  # RCLError (private type): malformed arguments or a parameter file rcl rejects
+        return "cannot start ROS (arguments or parameter file): " + " ".join(str(e).split())
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
-    rclpy.init(args=argv if argv is not None else sys.argv)
+    failed = _start_ros(list(argv if argv is not None else sys.argv))
+    if failed:
+        print(f"bms_node: {failed}", file=sys.stderr)
+        return 2
     try:
         node = BmsNode()
     except ConfigError as e:

@@ -78,6 +78,22 @@ def test_bad_config_stops_the_node_with_a_one_line_reason(params, reason):
     assert len(lines) == 1 and reason in lines[0], r.stderr
 
 
+@pytest.mark.parametrize("text, reason", [
+    ("/**:\n  ros__parameters:\n    pack: {cell_count: 4\n", "not valid YAML: expected ',' or '}'"),
+    ("/**:\n  parameters:\n    rate_hz: 10.0\n", "section '/**' has no ros__parameters mapping"),
+    ('/**:\n  ros__parameters:\n    rate_hz: [1, "a", 2.0]\n', "rate_hz: a parameter list holds one type"),
+], ids=["malformed-yaml", "missing-ros__parameters", "mixed-type-list"])
+def test_a_parameter_file_rcl_cannot_parse_stops_the_node_with_a_one_line_reason(tmp_path, text, reason):
+    """rcl parses the file before any of our code runs; its error used to end in a traceback (ISSUE 11)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file", str(path)],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("bms_node:") and reason in lines[0], r.stderr
+
+
 def test_sigterm_persists_state_and_exits_cleanly(ros_node, tmp_path):
     import json
     import signal
