@@ -45,6 +45,32 @@ class BmsRosConfig(BmsConfig):
             if getattr(f, name) > self.pack.cell_count:
                 raise ConfigError(f"sim.fault.{name}: cell {getattr(f, name)} does not exist in a "
                                   f"{self.pack.cell_count}-cell pack")
+        self._check_chip()
+
+    def _check_chip(self) -> None:
+        """What the bq769x0 family can be wired for: 3..15 cells, one TS input per 5-cell group [DS p.39-40]."""
+        if self.afe.type not in ("bq769x0", "sim_bq769x0"):
+            return
+        from bms_ros.afe.bq769x0.registers import select_chip
+
+        try:
+            chip = select_chip(self.pack.cell_count)
+        except ValueError as e:
+            raise ConfigError(f"pack.cell_count: {e} (afe.type {self.afe.type})") from None
+        if self.afe.thermistor_count > chip.groups:
+            raise ConfigError(f"afe.thermistor_count: {self.afe.thermistor_count} thermistors, but a "
+                              f"{self.pack.cell_count}-cell pack uses a {chip.name}, which has {chip.groups} TS "
+                              f"input(s)")
+
+    def envelope_violations(self) -> list[str]:
+        out = super().envelope_violations()
+        n, m = self.afe.thermistor_count, self.protection.sensor_loss.min_thermistors
+        if n > 0 and m == 0:
+            out.append(f"protection.sensor_loss.min_thermistors: 0 turns temperature sensing off although "
+                       f"afe.thermistor_count is {n}: a lost thermistor would go unnoticed and charging would go "
+                       f"on without a temperature (IEC 62619 clause 8.2: the BMS keeps the cells within their "
+                       f"temperature range); set it to 1..{n}")
+        return out
 
 
 ALL_SPECS: dict[str, ParamSpec] = specs_by_name(BmsRosConfig)

@@ -69,6 +69,12 @@ def test_bms_status_round_trips_between_processes(ros_node):
     ({"pack": {"cell_count": 0}}, "pack.cell_count: 0 is below the minimum 1"),
     ({"pack": {"cell_count": "four"}}, "pack.cell_count: expected an integer"),
     ({"bogus_key": 1}, "bogus_key: unknown parameter"),
+    # ISSUE 11: outside the chemistry envelope, or a thermistor the chip cannot have (was a traceback)
+    ({"protection": {"cell_overvoltage_hard": {"threshold": 4.7}}},
+     "protection.cell_overvoltage_hard.threshold: 4.7 V is outside the nmc envelope"),
+    ({"protection": {"stale_timeout": 60.0}}, "protection.stale_timeout: 60 s is longer than"),
+    ({"pack": {"cell_count": 4}, "afe": {"type": "sim_bq769x0", "thermistor_count": 3}},
+     "afe.thermistor_count: 3 thermistors, but a 4-cell pack uses a bq76920, which has 1 TS input(s)"),
 ])
 def test_bad_config_stops_the_node_with_a_one_line_reason(params, reason):
     r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
