@@ -195,8 +195,8 @@ def load_replay_config(path: str | Path, node_name: str = "bms_node"):
 
     try:
         return load_config(read_params_file(path, node_name))
-    except ConfigError as e:
-        raise ReplayError(f"{path}: {e}") from None
+    except ConfigError as e:   # errors in the file's form already name it
+        raise ReplayError(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
