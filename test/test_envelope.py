@@ -61,6 +61,9 @@ UNSAFE = {
     "stale-timeout-60s": (
         {"protection": {"stale_timeout": 60.0}},
         ["protection.stale_timeout: 60 s", "5 s"]),
+    "afe-flag-ignored-60s": (
+        {"protection": {"afe_flag_clear_timeout": 60.0}},
+        ["protection.afe_flag_clear_timeout: 60 s", "10 s"]),
     "charging-from-minus-30": (
         {"protection": {"charge_undertemperature": {"threshold": -30.0, "release": -27.0}}},
         ["protection.charge_undertemperature.threshold: -30 degC", "charging temperature 0..50 degC"]),

@@ -8,8 +8,8 @@ The protection thresholds are settings; the envelope is what the *cell* tolerate
   temperature windows;
 * the charge over-current trip is at most ``max_charge_c`` x design capacity, the discharge ones at most
   ``max_discharge_c`` x design capacity (a C-rate, so it scales with the pack);
-* no trip delay exceeds its maximum (``MAX_DELAY_S``) and ``protection.stale_timeout`` is at most
-  ``MAX_STALE_TIMEOUT_S``.
+* no trip delay exceeds its maximum (``MAX_DELAY_S``), ``protection.stale_timeout`` is at most
+  ``MAX_STALE_TIMEOUT_S`` and ``protection.afe_flag_clear_timeout`` at most ``MAX_FLAG_CLEAR_TIMEOUT_S``.
 
 A setting outside the envelope is rejected with the reason (``ConfigError``), unless the parameter file says
 ``protection.allow_outside_envelope: true``: then every violation is returned by ``violations`` and the node
@@ -120,6 +120,10 @@ NO_DELAY_LIMIT = frozenset({"cell_imbalance"})
 # FETs open when no valid sample arrived for this long: at most 5 s (the hardware protection alone guards the
 # pack meanwhile; 5 s is 50 samples at the default 10 Hz).
 MAX_STALE_TIMEOUT_S = 5.0
+# After a fault reset an AFE status flag still read back is ignored this long (the chip needs a few reads to
+# clear it): at most 10 s, or a hardware trip that is real and new goes unseen for longer than any trip delay
+# above allows.
+MAX_FLAG_CLEAR_TIMEOUT_S = 10.0
 
 VOLTAGE_SECTIONS = ("cell_overvoltage", "cell_overvoltage_hard", "cell_undervoltage", "cell_undervoltage_deep",
                     "pack_overvoltage", "pack_undervoltage")
@@ -248,6 +252,10 @@ def violations(protection: Any, env: Envelope, design_capacity_ah: float, chemis
     if stale is not None and stale > MAX_STALE_TIMEOUT_S:
         out.append(f"protection.stale_timeout: {stale:g} s is longer than the longest safe time without data, "
                    f"{MAX_STALE_TIMEOUT_S:g} s")
+    ignore = getattr(protection, "afe_flag_clear_timeout", None)
+    if ignore is not None and ignore > MAX_FLAG_CLEAR_TIMEOUT_S:
+        out.append(f"protection.afe_flag_clear_timeout: {ignore:g} s is longer than an AFE flag may be ignored "
+                   f"after a reset, {MAX_FLAG_CLEAR_TIMEOUT_S:g} s")
     return out
 
 
