@@ -68,7 +68,7 @@ class BmsRosConfig(BmsConfig):
         if n > 0 and m == 0:
             out.append(f"protection.sensor_loss.min_thermistors: 0 turns temperature sensing off although "
                        f"afe.thermistor_count is {n}: a lost thermistor would go unnoticed and charging would go "
-                       f"on without a temperature (IEC 62619 clause 8.2: the BMS keeps the cells within their "
+                       f"on without a temperature (IEC 62619's BMS requirements: charging within the cell's "
                        f"temperature range); set it to 1..{n}")
         return out
 

@@ -19,7 +19,7 @@ responsibility; the BMS says so loudly and keeps saying it at every start).
 Where the numbers come from (cell datasheets; each chemistry lists the ones it was checked against):
 
 * ``cell_voltage_max``: the datasheet charge voltage with its tolerance (the "upper limit charging voltage",
-  IEC 62133-2:2017 / IEC 62619:2022 clause 3 terminology), plus a 0.10 V trip margin for the measurement
+  as IEC 62133-2 and IEC 62619 define it), plus a 0.10 V trip margin for the measurement
   tolerance of the AFE and for a latching last-resort limit that must sit above the software trip. Beyond it
   the cathode and electrolyte degrade and lithium plates: a charge must have stopped before.
 * ``cell_voltage_min``: the lowest discharge cut-off voltage the datasheets of the chemistry give. Below it
@@ -95,7 +95,8 @@ ENVELOPES: dict[str, Envelope] = {
 
 # Longest trip delay per protection section, s. The AFE's own hardware protection never waits longer than its
 # largest settable delay (TI bq769x0, SLUSBK2, PROTECT3: OV_DELAY up to 8 s, UV_DELAY up to 16 s; PROTECT2:
-# OCD_DELAY up to 1280 ms): a software trip delayed much beyond those adds no filtering, only exposure.
+# OCD_DELAY up to 1280 ms; the same tables as bms_ros/afe/bq769x0/protection_codes.py, which core may not
+# import): a software trip delayed much beyond those adds no filtering, only exposure.
 MAX_DELAY_S: dict[str, float] = {
     "cell_overvoltage": 10.0,            # bq769x0 OV_DELAY max 8 s, rounded up
     "cell_overvoltage_hard": 10.0,
