@@ -100,6 +100,17 @@ def test_a_parameter_file_rcl_cannot_parse_stops_the_node_with_a_one_line_reason
     assert len(lines) == 1 and lines[0].startswith("bms_node:") and reason in lines[0], r.stderr
 
 
+def test_allow_outside_envelope_starts_and_logs_each_setting_outside_as_an_error(ros_node):
+    params = {**SIM_4S, "protection": {"allow_outside_envelope": True, "stale_timeout": 10.0,
+                                       "cell_overvoltage": {"delay": 20.0}}}
+    proc = NodeProcess(params)
+    got = collect(ros_node, BmsStatus, "/bms_node/status", 3, 30.0)
+    assert proc.stop() == 0 and got, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if "OUTSIDE THE CHEMISTRY ENVELOPE" in ln]
+    assert len(errors) == 2 and "ERROR" in errors[0], proc.stderr
+    assert "protection.cell_overvoltage.delay: 20 s" in errors[0] and "protection.stale_timeout: 10 s" in errors[1]
+
+
 def test_sigterm_persists_state_and_exits_cleanly(ros_node, tmp_path):
     import json
     import signal
