@@ -7,6 +7,8 @@ import logging
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bms_ros.config import load_config
 from bms_ros.core.bms import Bms
@@ -144,3 +146,23 @@ def test_a_wrong_typed_estimator_state_is_rejected_with_one_warning(tmp_path, ca
     msgs = messages(caplog, "estimator state rejected")
     assert len(msgs) == 1 and needle in msgs[0], messages(caplog)
     assert bms.step(sample(1.0)).estimate.capacity_ah == 10.0               # defaults, and it runs
+
+
+# --- fuzz: any JSON in the sections, the BMS starts -------------------------------------------------------------
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+    | st.sampled_from([n for n in Fault.__members__ if n != "NONE"]),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+sections = st.fixed_dictionaries({}, optional={
+    "protection": json_values | st.fixed_dictionaries({}, optional={
+        "latched": json_values, "fault_log": json_values, "balancing_time_s": json_values}),
+    "estimator": json_values})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=sections)
+def test_fuzz_any_json_in_the_state_file_never_stops_the_start(tmp_path, doc):
+    bms = start(write(tmp_path, doc))
+    out = bms.step(sample(0.0))
+    assert out.faults_latched & ~int(sum(Fault)) == 0
