@@ -73,7 +73,11 @@ def test_an_unreadable_file_is_a_one_line_reason(tmp_path):
 def test_a_number_too_large_for_a_float_is_a_one_line_reason(tmp_path):
     p = tmp_path / "big.yaml"
     p.write_text("/**:\n  ros__parameters:\n    rate_hz: 1" + "0" * 400 + "\n")
-    assert "rate_hz" in one_line_error(p)
+    assert "rate_hz: an integer of 1329 bits" in one_line_error(p)
+    with pytest.raises(ConfigError, match="an integer of 33220 bits"):
+        load_config({"rate_hz": 10**10000})
+    with pytest.raises(ConfigError, match=r"pack.cell_count: expected an integer, got str 'xxx.*\.\.\.$"):
+        load_config({"pack.cell_count": "x" * 100_000})
 
 
 # --- fuzz: many malformed files, only ConfigError ------------------------------------------------------------

@@ -65,8 +65,8 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
             return value
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if isinstance(value, int) and abs(value) > 2**1023:
-                raise ConfigError(f"{name}: {str(value)[:12]}... ({len(str(value))} digits) is not a usable number")
+            if isinstance(value, int) and value.bit_length() > 1000:
+                raise ConfigError(f"{name}: an integer of {value.bit_length()} bits is not a usable number")
             return float(value)
     elif kind is str:
         if isinstance(value, str):
@@ -75,7 +75,16 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
         if isinstance(value, (list, tuple)) and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
             return [_coerce(name, float, x) for x in value]
-    raise ConfigError(f"{name}: expected {_type_name(kind)}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{name}: expected {_type_name(kind)}, got {type(value).__name__} {_short(value)}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """repr() for a message: at most ``limit`` characters (a value from a file can be huge)."""
+    try:
+        text = repr(value)
+    except ValueError:          # an integer too long for str() (sys.set_int_max_str_digits)
+        return f"<{value.bit_length()}-bit integer>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _type_name(kind: type) -> str:
