@@ -7,6 +7,7 @@ import time
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
+from test_envelope import UNSAFE
 
 from bms_ros.msg import BmsStatus
 
@@ -98,6 +99,14 @@ def test_a_parameter_file_rcl_cannot_parse_stops_the_node_with_a_one_line_reason
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("bms_node:") and reason in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("params, words", UNSAFE.values(), ids=UNSAFE.keys())
+def test_every_unsafe_file_of_issue_11_stops_the_node_with_exit_code_2(params, words):
+    r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
+                        write_params(params)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
 
 
 def test_allow_outside_envelope_starts_and_logs_each_setting_outside_as_an_error(ros_node):
