@@ -45,6 +45,32 @@ class BmsRosConfig(BmsConfig):
             if getattr(f, name) > self.pack.cell_count:
                 raise ConfigError(f"sim.fault.{name}: cell {getattr(f, name)} does not exist in a "
                                   f"{self.pack.cell_count}-cell pack")
+        self._check_chip()
+
+    def _check_chip(self) -> None:
+        """What the bq769x0 family can be wired for: 3..15 cells, one TS input per 5-cell group [DS p.39-40]."""
+        if self.afe.type not in ("bq769x0", "sim_bq769x0"):
+            return
+        from bms_ros.afe.bq769x0.registers import select_chip
+
+        try:
+            chip = select_chip(self.pack.cell_count)
+        except ValueError as e:
+            raise ConfigError(f"pack.cell_count: {e} (afe.type {self.afe.type})") from None
+        if self.afe.thermistor_count > chip.groups:
+            raise ConfigError(f"afe.thermistor_count: {self.afe.thermistor_count} thermistors, but a "
+                              f"{self.pack.cell_count}-cell pack uses a {chip.name}, which has {chip.groups} TS "
+                              f"input(s)")
+
+    def envelope_violations(self) -> list[str]:
+        out = super().envelope_violations()
+        n, m = self.afe.thermistor_count, self.protection.sensor_loss.min_thermistors
+        if n > 0 and m == 0:
+            out.append(f"protection.sensor_loss.min_thermistors: 0 turns temperature sensing off although "
+                       f"afe.thermistor_count is {n}: a lost thermistor would go unnoticed and charging would go "
+                       f"on without a temperature (IEC 62619's BMS requirements: charging within the cell's "
+                       f"temperature range); set it to 1..{n}")
+        return out
 
 
 ALL_SPECS: dict[str, ParamSpec] = specs_by_name(BmsRosConfig)
@@ -65,23 +91,58 @@ def load_config(values: dict[str, Any]) -> BmsRosConfig:
 
 
 def read_params_file(path: str | Path, node_name: str = "bms_node") -> dict[str, Any]:
-    """Dotted-name values from a ROS 2 parameter file (``/**`` and ``<node>`` sections, ``ros__parameters``)."""
+    """Dotted-name values from a ROS 2 parameter file (``/**`` and ``<node>`` sections, ``ros__parameters``).
+
+    The file is held to what rcl accepts (so bms-replay and the node agree): every top-level section has a
+    ``ros__parameters`` mapping and a list holds one type. Anything wrong raises ConfigError with one line.
+    """
     try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read parameter file: {e.strerror or e}") from None
-    except yaml.YAMLError as e:   # one line: where, and what (PyYAML's own message spans several)
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ConfigError(f"{path}: not a valid YAML file: {where}{getattr(e, 'problem', None) or e}") from None
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read parameter file: {getattr(e, 'strerror', None) or e}") from None
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(e.problem or e.context or 'syntax error')}"
+                          f"{where}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML: nested too deeply") from None
+    except Exception as e:  # other YAML errors, bad dates (ValueError) and the like: one line, never a traceback
+        raise ConfigError(f"{path}: not valid YAML: {type(e).__name__}: {_one_line(str(e))}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: not a ROS 2 parameter file (top level is not a mapping)")
     out: dict[str, Any] = {}
     for key, section in doc.items():
+        if not isinstance(section, dict) or "ros__parameters" not in section \
+                or not isinstance(section["ros__parameters"], (dict, type(None))):
+            raise ConfigError(f"{path}: section {key!r} has no ros__parameters mapping")
         name = str(key).lstrip("/")
         if name in ("**", node_name) or name.endswith("/" + node_name) or name.endswith("/**"):
-            if not isinstance(section, dict) or "ros__parameters" not in section:
-                raise ConfigError(f"{path}: section {key!r} has no ros__parameters")
-            out.update(flatten_yaml(section["ros__parameters"] or {}))
+            try:
+                values = flatten_yaml(section["ros__parameters"] or {})
+            except RecursionError:
+                raise ConfigError(f"{path}: section {key!r}: parameters nested too deeply") from None
+            for pname, value in values.items():
+                _check_homogeneous(path, pname, value)
+            out.update(values)
     return out
+
+
+def _check_homogeneous(path: str | Path, name: str, value: Any) -> None:
+    """rcl rejects a list whose items differ in type (1 and 2.0 differ): say so, naming the parameter."""
+    if not isinstance(value, list) or not value:
+        return
+    kinds = {type(x).__name__ for x in value}
+    if len(kinds) > 1:
+        hint = " (write 1.0, not 1, in a list of numbers)" if kinds == {"int", "float"} else ""
+        raise ConfigError(f"{path}: {name}: a parameter list holds one type, this one mixes "
+                          f"{', '.join(sorted(kinds))}{hint}")
+    if isinstance(value[0], (list, dict)):
+        raise ConfigError(f"{path}: {name}: a parameter list holds plain values, not nested lists or mappings")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 

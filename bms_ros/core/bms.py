@@ -26,6 +26,7 @@ from bms_ros.core.limits import CurrentLimiter
 from bms_ros.core.measurement import Measurer
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.protection import FaultEvent, Protection, ProtectionResult
+from bms_ros.core.state_schema import parse_protection_state
 from bms_ros.core.timebase import CoreClock
 from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estimate, PackSample
 
@@ -248,7 +249,7 @@ class Bms:
         """A clock step: reported once per step (core time goes on regardless, see core.timebase)."""
         self.clock_events += 1
         log.warning("sample clock: %s at stamp %s; protection timing continues on core time", what, sample.stamp)
-        self.fault_log.append({"t": sample.stamp if math.isfinite(sample.stamp) else None, "fault": "CLOCK",
+        self.fault_log.append({"t": sample.stamp if math.isfinite(sample.stamp) else self.clock.t, "fault": "CLOCK",
                                "event": "jump", "value": None, "detail": what})
 
     # ----------------------------------------------------------------------------------------- persistence
@@ -283,30 +284,21 @@ class Bms:
         self._pending_events.clear()
 
     def _restore(self) -> None:
+        """Latched faults, the fault log, balancing times and the estimator's state from the store. Each part is
+        checked against its schema (core.state_schema): a wrong one is reported and left at its default, the
+        rest is used; a bad file never stops the start."""
         if self.store is None:
             return
-        state = self.store.get(STORE_SECTION) or {}
-        if not isinstance(state, dict):
-            log.warning("stored protection state is not a mapping; ignored")
-            return
-        mask = 0
-        for name in state.get("latched", []) or []:
-            try:
-                mask |= int(Fault[name])
-            except (KeyError, TypeError):
-                log.warning("stored latched fault %r is unknown; ignored", name)
-        code = state.get("lock_code")
-        self.protection.restore_latched(mask, code if isinstance(code, str) else "")
+        st = parse_protection_state(self.store.get(STORE_SECTION), self.cfg.pack.cell_count)
+        for msg in st.errors:
+            log.error(msg)
+        for msg in st.warnings:
+            log.warning(msg)
+        self.protection.restore_latched(st.latched, st.lock_code)
         self._saved_latched = self.protection.latched_mask()
-        entries = state.get("fault_log", []) or []
-        if isinstance(entries, list):
-            self.fault_log.extend(e for e in entries if isinstance(e, dict))
-        bt = state.get("balancing_time_s")
-        if isinstance(bt, list) and len(bt) == self.cfg.pack.cell_count:
-            try:
-                self.balancer.time_s = np.array([float(x or 0.0) for x in bt])
-            except (TypeError, ValueError):
-                pass
+        self.fault_log.extend(st.fault_log)
+        if st.balancing_time_s is not None:
+            self.balancer.time_s = st.balancing_time_s
         self._last_result = self.protection.result_now()
         est = self.store.get(ESTIMATOR_SECTION)
         if est is not None:

@@ -234,7 +234,9 @@ def _chem(name, tech, limits, ocv, r0, dvdt_mv, ecm) -> Chemistry:
 
 
 # Limits: nominal, full, empty, OV, OV release, OV hard, UV, UV release, UV deep, charge Tmin, charge Tmax,
-# discharge Tmin, discharge Tmax. Entropic coefficients (mV/K at the 21 SoC points) are typical full-cell
+# discharge Tmin, discharge Tmax; all inside the chemistry's envelope (bms_ros.core.envelope, with sources: the
+# NCA deep-discharge limit is the 2.50 V datasheet cut-off, LTO discharges within -30..60 degC).
+# Entropic coefficients (mV/K at the 21 SoC points) are typical full-cell
 # shapes from the calorimetry literature, rounded; they shift the OCV by a few mV over the working range.
 CHEMISTRIES: dict[str, Chemistry] = {
     "nmc": _chem(
@@ -252,7 +254,7 @@ CHEMISTRIES: dict[str, Chemistry] = {
          -0.04, -0.04, -0.04, -0.04, -0.04, -0.04, -0.05, -0.06],
         (0.015, 15.0, 0.020, 400.0, 3500.0)),
     "lto": _chem(
-        "lto", 2, (2.40, 2.70, 1.80, 2.80, 2.65, 2.90, 1.70, 1.85, 1.50, -30.0, 55.0, -40.0, 65.0),
+        "lto", 2, (2.40, 2.70, 1.80, 2.80, 2.65, 2.90, 1.70, 1.85, 1.50, -30.0, 55.0, -30.0, 60.0),
         [1.80, 2.05, 2.15, 2.20, 2.24, 2.27, 2.29, 2.31, 2.33, 2.35, 2.37, 2.39, 2.41, 2.43,
          2.45, 2.47, 2.50, 2.53, 2.57, 2.62, 2.70], 0.030,
         [-0.10, -0.08, -0.06, -0.05, -0.04, -0.03, -0.03, -0.02, -0.02, -0.02, -0.01, -0.01, -0.01,
@@ -266,7 +268,7 @@ CHEMISTRIES: dict[str, Chemistry] = {
          0.09, 0.10, 0.10, 0.10, 0.09, 0.08, 0.07],
         (0.030, 12.0, 0.030, 300.0, 3000.0)),
     "nca": _chem(
-        "nca", 2, (3.60, 4.20, 2.75, 4.25, 4.15, 4.30, 2.65, 2.90, 2.40, 0.0, 45.0, -20.0, 60.0),
+        "nca", 2, (3.60, 4.20, 2.75, 4.25, 4.15, 4.30, 2.65, 2.90, 2.50, 0.0, 45.0, -20.0, 60.0),
         [2.75, 3.20, 3.36, 3.45, 3.51, 3.56, 3.60, 3.63, 3.66, 3.69, 3.72, 3.76, 3.80, 3.85,
          3.90, 3.95, 4.00, 4.05, 4.09, 4.14, 4.20], 0.050,
         [-0.35, -0.28, -0.20, -0.14, -0.10, -0.07, -0.05, -0.03, -0.02, -0.01, 0.00, 0.01, 0.02, 0.03,
@@ -349,7 +351,7 @@ def _floats(x: Any, what: str) -> np.ndarray:
 
 def _from_yaml(doc: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    known = set(_SCALARS) | {"name", "base", "ocv", "ecm"}
+    known = set(_SCALARS) | {"name", "base", "ocv", "ecm", "envelope"}   # envelope: see core.envelope
     unknown = set(doc) - known
     if unknown:
         raise ChemistryTableError(f"unknown keys {sorted(unknown)}; known: {sorted(known)}")

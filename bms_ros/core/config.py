@@ -8,6 +8,7 @@ from typing import Any
 
 from bms_ros.core.balancing import BalancingConfig
 from bms_ros.core.chemistry import CHEMISTRIES, get_chemistry
+from bms_ros.core.envelope import current_trip_defaults, envelope_for, violations
 from bms_ros.core.estimation.config import EstimationConfig
 from bms_ros.core.fet_control import FetConfig
 from bms_ros.core.limits import LimitsConfig
@@ -24,17 +25,32 @@ class PackConfig:
 
 
 @dataclass
+class ProtectionSettings(ProtectionConfig):
+    """ProtectionConfig plus the envelope override (kept here: protection.py holds the fault machinery)."""
+
+    allow_outside_envelope: bool = param(
+        False, "Accept protection settings outside the chemistry envelope (cell voltage, temperature windows, "
+        "C-rate of the current trips, trip delays; see bms_ros.core.envelope). Every such setting is then logged "
+        "as an error at every start: only for a cell whose datasheet allows it and no chemistry table can "
+        "describe")
+
+
+@dataclass
 class BmsConfig:
     pack: PackConfig = field(default_factory=PackConfig)
-    protection: ProtectionConfig = field(default_factory=ProtectionConfig)
+    protection: ProtectionSettings = field(default_factory=ProtectionSettings)
     fet: FetConfig = field(default_factory=FetConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     balancing: BalancingConfig = field(default_factory=BalancingConfig)
     estimation: EstimationConfig = field(default_factory=EstimationConfig)
 
     def validate(self) -> None:
-        """Rules across sections (each section checks its own)."""
+        """Rules across sections (each section checks its own); the envelope first: a setting the chemistry
+        cannot take is the reason to give, before the rules it may also break."""
         p, lim, bal = self.protection, self.limits, self.balancing
+        outside = self.envelope_violations()
+        if outside and not p.allow_outside_envelope:
+            raise ConfigError(f"{outside[0]}; only protection.allow_outside_envelope: true accepts it")
 
         def inside(name: str, value: float, lo_name: str, lo: float, hi_name: str, hi: float) -> None:
             if not lo <= value <= hi:
@@ -63,6 +79,14 @@ class BmsConfig:
             raise ConfigError("balancing.delta_stop: must be below balancing.delta_start")
         if not bal.start_voltage < p.cell_overvoltage.threshold:
             raise ConfigError("balancing.start_voltage: must be below protection.cell_overvoltage.threshold")
+
+    def envelope_violations(self) -> list[str]:
+        """Settings outside the chemistry envelope (bms_ros.core.envelope), one line each; [] when inside.
+
+        With ``protection.allow_outside_envelope`` they are accepted and the caller logs them as errors.
+        """
+        env = envelope_for(self.pack.chemistry, self.estimation.chemistry_table)
+        return violations(self.protection, env, self.pack.design_capacity_ah, self.pack.chemistry)
 
 
 def chemistry_defaults(name: str) -> dict[str, object]:
@@ -109,7 +133,7 @@ def specs_by_name(cls: type) -> dict[str, ParamSpec]:
 def resolve_values(cls: type, values: dict[str, Any], ignore: Callable[[str], bool] = lambda name: False
                    ) -> dict[str, Any]:
     """Check ``values`` (dotted names) against the config tree ``cls`` and fill every parameter:
-    explicit > chemistry default > default. Names ``ignore`` accepts are skipped (ROS-owned ones).
+    explicit > chemistry (and pack size) default > default. Names ``ignore`` accepts are skipped (ROS-owned ones).
 
     Raises ConfigError naming the first bad parameter.
     """
@@ -119,8 +143,11 @@ def resolve_values(cls: type, values: dict[str, Any], ignore: Callable[[str], bo
         if name not in all_specs:
             raise ConfigError(f"{name}: unknown parameter")
     chem = all_specs["pack.chemistry"].check(ours.get("pack.chemistry", all_specs["pack.chemistry"].default))
+    cap = all_specs["pack.design_capacity_ah"]
+    capacity = cap.check(ours.get(cap.name, cap.default))
     merged = {n: s.default for n, s in all_specs.items()}
     merged.update(chemistry_defaults(chem))
+    merged.update(current_trip_defaults(chem, capacity, merged))
     merged.update(ours)
     return {n: all_specs[n].check(v) for n, v in merged.items()}
 

@@ -16,7 +16,16 @@ from typing import Any
 
 
 class ConfigError(ValueError):
-    """A configuration value was rejected; the message names the parameter and the reason."""
+    """A configuration value was rejected; the message names the parameter and the reason.
+
+    Always one line: line breaks in it (from a parameter name or value in a file) are shown escaped."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(str(message).translate(_ESCAPE_BREAKS))
+
+
+# every character str.splitlines() breaks at -> its escape
+_ESCAPE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
             return value
     elif kind is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, int) and value.bit_length() > 1000:
+                raise ConfigError(f"{name}: an integer of {value.bit_length()} bits is not a usable number")
             return float(value)
     elif kind is str:
         if isinstance(value, str):
@@ -63,8 +74,17 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
     elif kind is list:
         if isinstance(value, (list, tuple)) and all(
                 isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
-            return [float(x) for x in value]
-    raise ConfigError(f"{name}: expected {_type_name(kind)}, got {type(value).__name__} {value!r}")
+            return [_coerce(name, float, x) for x in value]
+    raise ConfigError(f"{name}: expected {_type_name(kind)}, got {type(value).__name__} {_short(value)}")
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """repr() for a message: at most ``limit`` characters (a value from a file can be huge)."""
+    try:
+        text = repr(value)
+    except ValueError:          # an integer too long for str() (sys.set_int_max_str_digits)
+        return f"<{value.bit_length()}-bit integer>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _type_name(kind: type) -> str:

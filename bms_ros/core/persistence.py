@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _FILE_MODE = 0o600             # the state file is private to the node's user (as mkstemp made it)
+# Deepest nesting a state document may have (ours needs 6: document, sections, section, fault log, entry,
+# context); deeper is a corrupted or hostile file, and copying it (load() copies through json) could exhaust
+# Python's recursion limit.
+MAX_DEPTH = 32
 
 
 class StateStore:
@@ -43,11 +47,16 @@ class StateStore:
             self._warn(f"cannot read state file {self.path}: {e}; starting from defaults")
             return {}
         try:
-            doc = json.loads(raw.decode("utf-8"))   # UnicodeDecodeError is a ValueError: corrupted too
+            try:
+                doc = json.loads(raw.decode("utf-8"))   # UnicodeDecodeError is a ValueError: corrupted too
+            except RecursionError:                      # not a ValueError: json's own limit on nesting
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
             if not isinstance(doc, dict) or not isinstance(doc.get("sections"), dict):
                 raise ValueError("not a bms_ros state document")
             if doc.get("version") != FORMAT_VERSION:
                 raise ValueError(f"unsupported version {doc.get('version')!r}")
+            if _depth(doc) > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
             return doc["sections"]
         except ValueError as e:
             aside = self.path.with_name(self.path.name + ".corrupt")
@@ -108,6 +117,18 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def _depth(doc: Any) -> int:
+    """Nesting depth of lists and dicts, without recursion (stops counting past MAX_DEPTH + 1)."""
+    deepest, stack = 0, [(doc, 1)]
+    while stack:
+        x, d = stack.pop()
+        if isinstance(x, (dict, list)):
+            deepest = max(deepest, d)
+            if d <= MAX_DEPTH:
+                stack.extend((v, d + 1) for v in (x.values() if isinstance(x, dict) else x))
+    return deepest
 
 
 def _jsonable(x: Any) -> Any:

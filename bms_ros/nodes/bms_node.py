@@ -92,6 +92,7 @@ class BmsNode(Node):
         overrides = getattr(self, "_parameter_overrides", {})
         values = resolve({name: _plain(p.value) for name, p in overrides.items()})  # ConfigError: the reason
         self.cfg: BmsRosConfig = build(BmsRosConfig, values)
+        self._log_outside_envelope(self.cfg.envelope_violations())
         for name, value in values.items():
             self.declare_parameter(name, value, _descriptor(ALL_SPECS[name]), ignore_override=True)
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -258,6 +259,8 @@ class BmsNode(Node):
         except ConfigError as e:
             return SetParametersResult(successful=False, reason=str(e))
         if changed:
+            before = set(self.cfg.envelope_violations())
+            self._log_outside_envelope([v for v in cfg.envelope_violations() if v not in before])
             self.cfg = cfg
             self.bms.set_config(cfg)
             if self.afe is not None and any(n.startswith("protection.") for n in changed):
@@ -267,6 +270,12 @@ class BmsNode(Node):
                 apply_sim_faults(self.afe, cfg.sim.fault)
                 self.sim.reconfigure(cfg.sim)
         return SetParametersResult(successful=True)
+
+    def _log_outside_envelope(self, violations: list[str]) -> None:
+        """Settings outside the chemistry envelope, accepted only by protection.allow_outside_envelope: loudly."""
+        for v in violations:
+            self.get_logger().error(f"OUTSIDE THE CHEMISTRY ENVELOPE (accepted by protection.allow_outside_envelope):"
+                                    f" {v}")
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     def _hardware_id(self) -> str:
@@ -315,7 +324,7 @@ def _run(args: list[str], stop: StopSignals) -> int:
     except ConfigError as e:
         print(f"bms_node: invalid configuration: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIGURATION
-    except RuntimeError as e:  # rcl's own parsing of --ros-args (RCLError)
+    except Exception as e:
         print(f"bms_node: invalid configuration: {rcl_reason(e)}", file=sys.stderr)
         return EXIT_BAD_CONFIGURATION
     try:

@@ -195,8 +195,8 @@ def load_replay_config(path: str | Path, node_name: str = "bms_node"):
 
     try:
         return load_config(read_params_file(path, node_name))
-    except ConfigError as e:
-        raise ReplayError(f"{path}: {e}") from None
+    except ConfigError as e:   # errors in the file's form already name it
+        raise ReplayError(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,6 +244,9 @@ def _main(args: argparse.Namespace) -> int:
     from bms_ros.core.params import ConfigError
 
     cfg = load_replay_config(args.config, args.node_name)
+    for v in cfg.envelope_violations():   # accepted only by protection.allow_outside_envelope: say so
+        print(f"{PROG}: warning: outside the chemistry envelope (protection.allow_outside_envelope): {v}",
+              file=sys.stderr)
     source = open_source(args.input, args.topic)
     if source.cell_count != cfg.pack.cell_count:
         raise ReplayError(f"{args.input} has {source.cell_count} cells but {args.config} sets "

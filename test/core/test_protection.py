@@ -94,7 +94,7 @@ CASES: list[tuple[Fault, dict, Make, Make | None, Make]] = [
                                "protection.pack_undervoltage.release": 3.4}, cells_all(3.15), cells_all(3.3),
      cells_all(3.5)),
     (Fault.CHARGE_OVERCURRENT, {}, current(16.0), current(13.0), current(5.0)),
-    (Fault.DISCHARGE_OVERCURRENT, {"protection.discharge_overcurrent_sustained.delay": 100.0}, current(-40.0),
+    (Fault.DISCHARGE_OVERCURRENT, {"protection.discharge_overcurrent_sustained.delay": 30.0}, current(-40.0),
      current(-30.0), current(-10.0)),
     (Fault.DISCHARGE_OVERCURRENT_SUSTAINED, {}, current(-22.0), current(-17.0), current(-10.0)),
     (Fault.SHORT_CIRCUIT, {}, flag(AfeFlag.SHORT_CIRCUIT), None, nominal),

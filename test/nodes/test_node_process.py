@@ -7,6 +7,7 @@ import time
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
+from test_envelope import UNSAFE
 
 from bms_ros.msg import BmsStatus
 
@@ -69,6 +70,12 @@ def test_bms_status_round_trips_between_processes(ros_node):
     ({"pack": {"cell_count": 0}}, "pack.cell_count: 0 is below the minimum 1"),
     ({"pack": {"cell_count": "four"}}, "pack.cell_count: expected an integer"),
     ({"bogus_key": 1}, "bogus_key: unknown parameter"),
+    # ISSUE 11: outside the chemistry envelope, or a thermistor the chip cannot have (was a traceback)
+    ({"protection": {"cell_overvoltage_hard": {"threshold": 4.7}}},
+     "protection.cell_overvoltage_hard.threshold: 4.7 V is outside the nmc envelope"),
+    ({"protection": {"stale_timeout": 60.0}}, "protection.stale_timeout: 60 s is longer than"),
+    ({"pack": {"cell_count": 4}, "afe": {"type": "sim_bq769x0", "thermistor_count": 3}},
+     "afe.thermistor_count: 3 thermistors, but a 4-cell pack uses a bq76920, which has 1 TS input(s)"),
 ])
 def test_bad_config_stops_the_node_with_a_one_line_reason(params, reason):
     r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
@@ -76,6 +83,41 @@ def test_bad_config_stops_the_node_with_a_one_line_reason(params, reason):
     assert r.returncode == 2
     lines = [ln for ln in r.stderr.splitlines() if ln.startswith("bms_node:")]
     assert len(lines) == 1 and reason in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("/**:\n  ros__parameters:\n    pack: {cell_count: 4\n", "not valid YAML: expected ',' or '}'"),
+    ("/**:\n  parameters:\n    rate_hz: 10.0\n", "section '/**' has no ros__parameters mapping"),
+    ('/**:\n  ros__parameters:\n    rate_hz: [1, "a", 2.0]\n', "rate_hz: a parameter list holds one type"),
+], ids=["malformed-yaml", "missing-ros__parameters", "mixed-type-list"])
+def test_a_parameter_file_rcl_cannot_parse_stops_the_node_with_a_one_line_reason(tmp_path, text, reason):
+    """rcl parses the file before any of our code runs; its error used to end in a traceback (ISSUE 11)."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file", str(path)],
+                       capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("bms_node:") and reason in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("params, words", UNSAFE.values(), ids=UNSAFE.keys())
+def test_every_unsafe_file_of_issue_11_stops_the_node_with_exit_code_2(params, words):
+    r = subprocess.run([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
+                        write_params(params)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
+
+
+def test_allow_outside_envelope_starts_and_logs_each_setting_outside_as_an_error(ros_node):
+    params = {**SIM_4S, "protection": {"allow_outside_envelope": True, "stale_timeout": 10.0,
+                                       "cell_overvoltage": {"delay": 20.0}}}
+    proc = NodeProcess(params)
+    got = collect(ros_node, BmsStatus, "/bms_node/status", 3, 30.0)
+    assert proc.stop() == 0 and got, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines() if "OUTSIDE THE CHEMISTRY ENVELOPE" in ln]
+    assert len(errors) == 2 and "ERROR" in errors[0], proc.stderr
+    assert "protection.cell_overvoltage.delay: 20 s" in errors[0] and "protection.stale_timeout: 10 s" in errors[1]
 
 
 def test_sigterm_persists_state_and_exits_cleanly(ros_node, tmp_path):

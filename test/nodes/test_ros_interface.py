@@ -256,6 +256,23 @@ def test_runtime_parameters_validated_with_reasons(ros_node):
     assert fine.successful
 
 
+def test_runtime_parameters_outside_the_envelope_are_rejected_with_the_reason(ros_node):
+    """ISSUE 11: ros2 param set of an OV-hard of 5.9 V on an NMC pack was accepted."""
+    with NodeProcess(sim_params(initial_soc=0.6)):
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None, 20.0)
+        widened = set_params(ros_node, "/bms_node", {"protection.implausible_data.cell_max": 6.0})[0]
+        hard = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage_hard.threshold": 5.9})[0]
+        slow = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage.delay": 300.0})[0]
+        hot = set_params(ros_node, "/bms_node", {"protection.charge_overtemperature.threshold": 80.0})[0]
+        fine = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage.delay": 2.0})[0]
+    assert widened.successful and fine.successful
+    assert not hard.successful and hard.reason.startswith(
+        "protection.cell_overvoltage_hard.threshold: 5.9 V is outside the nmc envelope"), hard.reason
+    assert not slow.successful and "protection.cell_overvoltage.delay: 300 s" in slow.reason, slow.reason
+    assert not hot.successful and "protection.charge_overtemperature.threshold: 80 degC" in hot.reason, hot.reason
+
+
 def test_lost_afe_reports_unknown_and_opens_the_fets(ros_node):
     params = sim_params(initial_soc=0.6, load_current=1.0)
     params["afe"]["type"] = "sim_bq769x0"

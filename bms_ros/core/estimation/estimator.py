@@ -513,7 +513,7 @@ class StateEstimator:
         against the open-circuit voltage at the first sample when the pack has rested long enough."""
         try:
             st = self._parse_state(d)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError) as e:
             log.warning("estimator state rejected (%s): starting from defaults (SoC from voltage, rated capacity)",
                         e)
             return False
@@ -535,26 +535,43 @@ class StateEstimator:
     def _parse_state(self, d: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(d, dict):
             raise TypeError("not a mapping")
-        if d.get("version") != STATE_VERSION:
+        # Types are checked, never coerced: "0.5" is not a number, true is not 1 (a wrong type rejects the state).
+        def number(x: Any) -> bool:
+            return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+        if d.get("version") != STATE_VERSION or not number(d.get("version")):
             raise ValueError(f"version {d.get('version')!r}, expected {STATE_VERSION}")
-        if d.get("cell_count") != self.n:
-            raise ValueError(f"saved for {d.get('cell_count')} cells, the pack has {self.n}")
+        if d.get("cell_count") != self.n or not number(d.get("cell_count")):
+            raise ValueError(f"saved for {d.get('cell_count')!r} cells, the pack has {self.n}")
         if d.get("chemistry") != self.chem.name:
             raise ValueError(f"saved for chemistry {d.get('chemistry')!r}, configured {self.chem.name!r}")
 
         def num(key: str, lo: float, hi: float) -> float:
-            x = float(d[key])
+            if not number(d[key]):
+                raise TypeError(f"{key}: expected a number, got {type(d[key]).__name__} {d[key]!r:.60}")
+            try:
+                x = float(d[key])
+            except OverflowError:
+                raise ValueError(f"{key}: a number too large for a float") from None
             if not (math.isfinite(x) and lo <= x <= hi):
                 raise ValueError(f"{key} = {d[key]!r} is out of range [{lo}, {hi}]")
             return x
 
         def vec(key: str, lo: float, hi: float) -> np.ndarray:
-            a = np.asarray(d[key], dtype=float)
+            v = d[key]
+            if not isinstance(v, list) or not all(number(x) for x in v):
+                raise TypeError(f"{key}: expected a list of {self.n} numbers, got {type(v).__name__} {v!r:.60}")
+            a = np.asarray(v, dtype=float)
             if a.shape != (self.n,) or not np.all(np.isfinite(a)) or np.any(a < lo) or np.any(a > hi):
                 raise ValueError(f"{key} must be {self.n} numbers in [{lo}, {hi}]")
             return a
 
-        st: dict[str, Any] = {"stamp": float(d.get("stamp", NAN)) if d.get("stamp") is not None else NAN}
+        stamp = d.get("stamp")
+        if stamp is not None and not number(stamp):
+            raise TypeError(f"stamp: expected a number or null, got {type(stamp).__name__} {stamp!r:.60}")
+        st: dict[str, Any] = {"stamp": NAN if stamp is None else float(stamp)}
+        if not number(d["design_capacity_ah"]):
+            raise TypeError(f"design_capacity_ah: expected a number, got {d['design_capacity_ah']!r:.60}")
         if abs(float(d["design_capacity_ah"]) - self.design_ah) > 1e-9 * self.design_ah:
             raise ValueError(f"saved for a design capacity of {d['design_capacity_ah']} Ah, configured "
                              f"{self.design_ah} Ah")
