@@ -354,10 +354,12 @@ def row(sc: Scenario, results: list[Result]) -> str:
     """Worst case over the seeds: most unsafe time, latest detection, latest (or no) recovery."""
     unsafe = max(r.unsafe_s for r in results)
     det = [r for r in results if not math.isnan(r.detect_s)]
-    worst = max(det, key=lambda r: r.detect_s) if len(det) == len(results) else None
-    detect = f"{worst.detect_s:.1f} ({worst.detected_by})" if worst else \
-        f"not detected ({len(results) - len(det)}/{len(results)})" + \
-        (f": {results[0].detected_by}" if results[0].detected_by else "")
+    worst = max(det, key=lambda r: r.detect_s) if det else None
+    detect = f"{worst.detect_s:.1f} ({worst.detected_by})" if worst else ""
+    if len(det) < len(results):
+        missed = next(r for r in results if math.isnan(r.detect_s))
+        detect = f"not detected in {len(results) - len(det)}/{len(results)}" + \
+            (f" ({missed.detected_by})" if missed.detected_by else "") + (f"; else {detect}" if detect else "")
     rec = [r for r in results if not math.isnan(r.recovery_s)]
     if all(r.extra.get("on_at_removal") for r in results):
         recovery = "never off"

@@ -94,9 +94,13 @@ class FixedEstimator:
         return Estimate(soc=0.5)
 
 
+# ISSUE 11 faults: their rows name the scenarios of test/core/test_protection_robust.py instead
+ROBUST_TESTED = {"OPEN_WIRE", "CELL_READING_STUCK", "INTERNAL_SHORT", "SYSTEM_LOCK"}
+
+
 def test_every_fault_with_a_required_reaction_has_a_scenario():
     present = {f.name for f in Fault if f}
-    assert {n for n in REQUIRED if n in present} <= set(SCENARIOS)
+    assert {n for n in REQUIRED if n in present} - ROBUST_TESTED <= set(SCENARIOS)
     assert set(SCENARIOS) <= present and set(SCENARIOS) <= set(REQUIRED)
 
 
