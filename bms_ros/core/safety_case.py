@@ -54,8 +54,8 @@ ROWS: tuple[Row, ...] = (
         "high from imbalance", ("CELL_OVERVOLTAGE",), "highest valid cell voltage > threshold", "charge",
         (*_t("CELL_OVERVOLTAGE"),
          "test/core/test_closed_loop.py::test_charging_at_1c_from_95_percent_stops_at_the_overvoltage_limit")),
-    Row("OC-2", "Overcharge beyond the hard limit", "Charger keeps pushing after the soft limit (CHG FET "
-        "failed to open, regen through the body diode)", ("CELL_OVERVOLTAGE_HARD",),
+    Row("OC-2", "Overcharge beyond the hard limit", "Charging goes on past the soft limit: CHG FET failed "
+        "closed, regenerative current with CHG on, soft limit misconfigured", ("CELL_OVERVOLTAGE_HARD",),
         "highest valid cell voltage > hard threshold", "both", _t("CELL_OVERVOLTAGE_HARD"), latch=True),
     Row("OC-3", "Overcharge seen on the pack voltage", "Cell readings low or missing while the pack is high",
         ("PACK_OVERVOLTAGE",), "pack voltage / cell count > threshold", "charge", _t("PACK_OVERVOLTAGE")),
@@ -117,7 +117,8 @@ ROWS: tuple[Row, ...] = (
         "balancing", ("CELL_IMBALANCE",), "highest - lowest cell > threshold", "none", _t("CELL_IMBALANCE"),
         other="reported only; the per-cell OV/UV rows protect the outlier cell"),
     Row("IS-1", "Soft internal short (latent thermal runaway)", "Dendrite, separator damage, particle",
-        ("INTERNAL_SHORT",), "a cell's SoC drifts below the others at a self-discharge rate above a limit",
+        ("INTERNAL_SHORT", "CELL_IMBALANCE"), "a cell's SoC drifts below the others at a self-discharge rate "
+        "above a limit (before ISSUE 11: only the voltage spread, after tens of minutes at 1 ohm)",
         "charge", (f"{_ROBUST}::test_soft_internal_short_trips_internal_short_and_latches",
                    f"{_ROBUST}::test_balanced_pack_at_rest_does_not_trip_internal_short"), latch=True),
     # ---- measurement chain --------------------------------------------------------------------------------------
@@ -128,10 +129,12 @@ ROWS: tuple[Row, ...] = (
          f"{_P}::test_cell_outside_physical_range_is_implausible_not_overvoltage")),
     Row("MD-2", "Open sense wire (a cell's voltage unknown; OV/UV blind)", "Broken or corroded balance lead",
         ("OPEN_WIRE", "IMPLAUSIBLE_DATA"), "0 V / full-scale alternation, or a cell jump the pack sum does not "
-        "show", "both", (f"{_ROBUST}::test_open_wire_alternating_zero_and_full_scale_trips_open_wire",
-                         f"{_ROBUST}::test_open_wire_cell_jump_without_pack_sum_change_trips_open_wire")),
+        "show (before ISSUE 11: a reading out of the physical range for the whole trip delay)", "both",
+        (f"{_ROBUST}::test_open_wire_alternating_zero_and_full_scale_trips_open_wire",
+         f"{_ROBUST}::test_open_wire_cell_jump_without_pack_sum_change_trips_open_wire")),
     Row("MD-3", "Stuck cell reading (OV/UV blind on that cell)", "ADC channel or mux failure, cached register",
-        ("CELL_READING_STUCK",), "a cell reading unchanged under current while its neighbours move", "both",
+        ("CELL_READING_STUCK", "IMPLAUSIBLE_DATA"), "a cell reading unchanged under current while its "
+        "neighbours move (before ISSUE 11: only the sum of cells vs pack voltage, or every value frozen)", "both",
         (f"{_ROBUST}::test_stuck_cell_reading_under_current_trips_cell_reading_stuck",
          f"{_ROBUST}::test_constant_cells_at_rest_do_not_trip_cell_reading_stuck")),
     Row("MT-1", "Thermistor lost (temperature limits blind)", "Open or shorted NTC, connector",
