@@ -38,8 +38,9 @@ from bms_ros.afe.factory import apply_sim_faults, make_pack_model
 from bms_ros.afe.sim.simulated_bq769x0 import SimulatedBq769x0
 from bms_ros.config import load_config
 from bms_ros.core.bms import Bms
-from bms_ros.core.faults import Fault
+from bms_ros.core.faults import Fault, fault_names
 from bms_ros.core.hardware_protection import hardware_protection
+from bms_ros.core.types import BmsOutput
 
 DT_S = 0.1                 # s, read period: the node's 10 Hz (bench_node_overhead.py)
 SLOW_DT_S = 1.0            # s, read period of the hour-long internal-short runs (the estimator's 1 Hz tests)
@@ -89,9 +90,9 @@ class Rig:
         p = self.cfg.protection
         self.v_hard, self.v_deep = p.cell_overvoltage_hard.threshold, p.cell_undervoltage_deep.threshold
         self.t_lo, self.t_hi = p.charge_undertemperature.threshold, p.charge_overtemperature.threshold
-        self.out = None
+        self.out: BmsOutput | None = None
 
-    def step(self, dt: float):
+    def step(self, dt: float) -> BmsOutput:
         self.t = round(self.t + dt, 6)
         s = self.afe.read(self.t)
         if self.stamp_offset:
@@ -172,10 +173,8 @@ def run(sc: Scenario, seed: int) -> Result:
         res.blocked_by = "n/a"
     elif math.isnan(res.recovery_s):
         o = rig.out
-        res.blocked_by = ",".join(f.name for f in Fault if f and (o.faults_latched & f)) and \
-            "latched " + ",".join(f.name for f in Fault if f and (o.faults_latched & f))
-        res.blocked_by = res.blocked_by or ",".join(f.name for f in Fault if f and o.faults_active & f) or \
-            (o.limit_reason or "?")
+        latched, active = fault_names(o.faults_latched), fault_names(o.faults_active)
+        res.blocked_by = ("latched " + ",".join(latched)) if latched else ",".join(active) or o.limit_reason
     if math.isnan(t_begin):
         res.detected_by = "hazard never began"
     res.command_errors = rig.command_errors
