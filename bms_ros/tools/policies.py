@@ -1,5 +1,6 @@
 """bms-policies: every fault's policy (trip, release, what it blocks, latching) as Markdown, with the numbers a
-given parameter file resolves to. ``docs/fault_policies.md`` is this command's output for the defaults."""
+given parameter file resolves to. ``docs/fault_policies.md`` is this command's output for the defaults;
+``docs/fmea.md`` is its output with ``--fmea`` (the safety case, bms_ros/tools/fmea.py)."""
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bms-policies", description=__doc__)
     ap.add_argument("-c", "--config", help="the node's ROS 2 parameter file (default: built-in defaults)")
     ap.add_argument("--node-name", default="bms_node")
+    ap.add_argument("--fmea", action="store_true", help="print the FMEA (docs/fmea.md) instead of the policy table")
     args = ap.parse_args(argv)
     try:
         values = read_params_file(args.config, args.node_name) if args.config else {}
-        sys.stdout.write(render(values))
+        if args.fmea:
+            from bms_ros.tools.fmea import render as render_fmea
+            sys.stdout.write(render_fmea(values))
+        else:
+            sys.stdout.write(render(values))
     except ConfigError as e:
         print(f"bms-policies: error: {e}", file=sys.stderr)
         return 2
