@@ -112,6 +112,9 @@ MAX_DELAY_S: dict[str, float] = {
     "discharge_overtemperature": 60.0,
     "discharge_undertemperature": 60.0,
     "afe_overtemperature": 60.0,
+    # a self-discharge estimate is a fit over a 20-minute window (core.estimation.self_discharge); the delay
+    # only confirms it: beyond 10 min it adds nothing but exposure to the short
+    "internal_short": 600.0,
 }
 # Any other section (flags: short circuit, AFE flags, implausible data, sensor loss, comm loss; and sections
 # added later) trips within this.
