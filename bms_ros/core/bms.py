@@ -241,7 +241,7 @@ class Bms:
             charge_complete=self._charge_complete, data_fresh=bool(fresh),
             balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
-            cells_held=int((m.cell_status != 0).sum()))
+            cells_held=int((m.cell_status != 0).sum()), lock_code=self.lock_code)
         self.last_output = out
         return out
 
@@ -260,7 +260,9 @@ class Bms:
                 d["context"] = _context(sample)
             self.fault_log.append(d)
             self._pending_events.append(e)
-            log.info("fault %s %s at %.3f s (value %s) %s", e.fault, e.event, e.stamp, d["value"], e.detail)
+            level = logging.ERROR if e.fault == Fault.SYSTEM_LOCK.name else logging.INFO
+            log.log(level, "fault %s %s at %.3f s (value %s) %s %s", e.fault, e.event, e.stamp, d["value"], e.detail,
+                    d.get("context", ""))
 
     def _persist(self, force: bool = False) -> None:
         if self.store is None:

@@ -119,8 +119,9 @@ ROWS: tuple[Row, ...] = (
     Row("IS-1", "Soft internal short (latent thermal runaway)", "Dendrite, separator damage, particle",
         ("INTERNAL_SHORT", "CELL_IMBALANCE"), "a cell's SoC drifts below the others at a self-discharge rate "
         "above a limit (before ISSUE 11: only the voltage spread, after tens of minutes at 1 ohm)",
-        "charge", (f"{_ROBUST}::test_soft_internal_short_trips_internal_short_and_latches",
-                   f"{_ROBUST}::test_balanced_pack_at_rest_does_not_trip_internal_short"), latch=True),
+        "charge", (f"{_ROBUST}::test_a_soft_internal_short_is_detected_and_latches_charging_off",
+                   f"{_ROBUST}::test_healthy_cells_with_spread_never_report_an_internal_short"), latch=True,
+        other="latched: both FETs stay open until a fault reset (a cell with an internal short is for service)"),
     # ---- measurement chain --------------------------------------------------------------------------------------
     Row("MD-1", "Protection acting on wrong data", "ADC error, bus corruption, wiring, frozen register reads",
         ("IMPLAUSIBLE_DATA",), "NaN, cell outside the physical range, sum of cells vs pack voltage, frozen "
@@ -130,13 +131,13 @@ ROWS: tuple[Row, ...] = (
     Row("MD-2", "Open sense wire (a cell's voltage unknown; OV/UV blind)", "Broken or corroded balance lead",
         ("OPEN_WIRE", "IMPLAUSIBLE_DATA"), "0 V / full-scale alternation, or a cell jump the pack sum does not "
         "show (before ISSUE 11: a reading out of the physical range for the whole trip delay)", "both",
-        (f"{_ROBUST}::test_open_wire_alternating_zero_and_full_scale_trips_open_wire",
-         f"{_ROBUST}::test_open_wire_cell_jump_without_pack_sum_change_trips_open_wire")),
+        (f"{_R}[OPEN_WIRE]", f"{_P}::test_trips_after_its_delay_and_not_before[OPEN_WIRE]",
+         f"{_ROBUST}::test_an_open_sense_wire_reading_0v_every_other_sample_cannot_hold_off_the_trip")),
     Row("MD-3", "Stuck cell reading (OV/UV blind on that cell)", "ADC channel or mux failure, cached register",
         ("CELL_READING_STUCK", "IMPLAUSIBLE_DATA"), "a cell reading unchanged under current while its "
         "neighbours move (before ISSUE 11: only the sum of cells vs pack voltage, or every value frozen)", "both",
-        (f"{_ROBUST}::test_stuck_cell_reading_under_current_trips_cell_reading_stuck",
-         f"{_ROBUST}::test_constant_cells_at_rest_do_not_trip_cell_reading_stuck")),
+        (f"{_R}[CELL_READING_STUCK]", f"{_P}::test_trips_after_its_delay_and_not_before[CELL_READING_STUCK]",
+         f"{_ROBUST}::test_a_stuck_cell_reading_is_detected_before_it_hides_an_overvoltage")),
     Row("MT-1", "Thermistor lost (temperature limits blind)", "Open or shorted NTC, connector",
         ("SENSOR_LOSS",), "reading NaN or outside [temperature_min, temperature_max]; fewer than min_thermistors",
         "both", (*_t("SENSOR_LOSS"), f"{_P}::test_an_open_thermistor_does_not_hide_the_others",
@@ -155,19 +156,20 @@ ROWS: tuple[Row, ...] = (
     # ---- system -------------------------------------------------------------------------------------------------
     Row("SL-1", "Operation after a severe abuse (IEC 62619:2022 system lock)", "Hard OV, deep UV or "
         "over-temperature beyond the lock limits", ("SYSTEM_LOCK",), "cell voltage / temperature beyond the lock "
-        "limits", "both", (f"{_ROBUST}::test_system_lock_on_hard_overvoltage_beyond_the_lock_limit",
-                           f"{_ROBUST}::test_system_lock_on_deep_undervoltage_beyond_the_lock_limit",
-                           f"{_ROBUST}::test_system_lock_on_overtemperature_beyond_the_lock_limit",
-                           f"{_ROBUST}::test_reset_faults_cannot_clear_the_system_lock",
-                           f"{_ROBUST}::test_unlock_needs_the_confirmation_token",
-                           f"{_ROBUST}::test_system_lock_survives_a_restart"), latch=True,
-        other="~/reset_faults cannot clear it; only ~/unlock with the confirmation token, or a configuration "
-        "change plus restart; persisted"),
+        "limits", "both", (f"{_R}[SYSTEM_LOCK]",
+                           f"{_ROBUST}::test_the_system_lock_cannot_be_cleared_by_a_fault_reset_and_survives_restarts",
+                           f"{_ROBUST}::test_unlock_needs_the_reported_code_and_the_condition_gone",
+                           f"{_ROBUST}::test_a_thermal_excursion_beyond_the_lock_temperature_locks_the_pack",
+                           f"{_P}::test_releases_with_hysteresis_or_latches[CELL_OVERVOLTAGE_HARD]"), latch=True,
+        other="~/reset_faults cannot clear it; only ~/unlock with the code reported at the lock (persisted with "
+        "it); the lock event is logged with its values"),
     Row("TI-1", "A trip delay restarted or skipped by the clock", "Clock stepped back (NTP, RTC reset) or "
         "forward (suspend)", (), "sample stamps: gap > stale_timeout; time going backwards", None,
         (f"{_FET}::test_stale_by_stamp_gap_alone",
-         f"{_ROBUST}::test_time_going_backwards_never_resets_a_running_trip",
-         f"{_ROBUST}::test_time_jump_forward_never_resets_a_running_trip"),
+         f"{_ROBUST}::test_a_clock_step_back_just_after_the_rise_does_not_suspend_the_trip",
+         f"{_ROBUST}::test_all_reads_failing_after_a_clock_step_back_goes_stale_and_opens_the_fets",
+         f"{_ROBUST}::test_a_forward_jump_under_current_is_unknown_time_not_charge",
+         f"{_ROBUST}::test_an_infinite_stamp_does_not_poison_the_estimate"),
         other="a stamp gap beyond stale_timeout opens both FETs; a running trip is never reset by a clock jump; "
         "the estimator treats a gap as unknown time"),
     Row("PS-1", "Latched faults forgotten after a restart", "Corrupted or partly written state file, power "
@@ -184,6 +186,6 @@ ROWS: tuple[Row, ...] = (
         (f"{_P}::test_inconsistent_settings_are_rejected_with_the_parameter_name",
          f"{_P}::test_chemistry_defaults_are_consistent",
          "test/test_config.py::test_bad_values_are_rejected_with_the_parameter_named",
-         f"{_ROBUST}::test_configuration_outside_the_chemistry_envelope_is_rejected"),
+         "test/test_envelope.py::test_an_unsafe_parameter_file_is_rejected_with_a_one_line_reason"),
         other="the configuration is refused with the parameter named; the running configuration stays"),
 )

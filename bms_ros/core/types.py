@@ -160,3 +160,4 @@ class BmsOutput:
     balancing_reason: str = ""        # why (not) balancing: "balancing", "balanced", "not at rest", "fault", ...
     invalid_reason: str = ""          # why this sample was not usable ("" = complete and plausible)
     cells_held: int = 0               # cell readings not valid in this sample (held, or unknown)
+    lock_code: str = ""               # while SYSTEM_LOCK is latched: the code ~/unlock needs

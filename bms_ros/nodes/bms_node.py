@@ -35,6 +35,7 @@ from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
 from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 from bms_ros.msg import AfeSample, BmsStatus
+from bms_ros.srv import Unlock
 from bms_ros.msg_fields import sample_from_afe_msg
 from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
@@ -119,6 +120,7 @@ class BmsNode(Node):
         self.create_service(SetBool, "~/set_charge_enable", self._on_set_charge_enable)
         self.create_service(SetBool, "~/set_discharge_enable", self._on_set_discharge_enable)
         self.create_service(Trigger, "~/reset_faults", self._on_reset_faults)
+        self.create_service(Unlock, "~/unlock", self._on_unlock)
         self.create_subscription(Bool, "charger_present", self._on_charger_present, 10)
 
         self.rate = RateMonitor(self.cfg.rate_hz)
@@ -235,8 +237,20 @@ class BmsNode(Node):
     def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         cleared, remaining = self.bms.reset_faults(self.now())
         res.success = not remaining
+        locked = "SYSTEM_LOCK" in remaining
+        still = [n for n in remaining if n != "SYSTEM_LOCK"]
         res.message = (f"cleared: {', '.join(cleared) or 'none'}; "
-                       f"remaining (condition still present): {', '.join(remaining) or 'none'}")
+                       f"remaining (condition still present): {', '.join(still) or 'none'}"
+                       + ("; the pack is locked (SYSTEM_LOCK, IEC 62619): a fault reset cannot end it; inspect the "
+                          "pack, then call ~/unlock with the code in the Protection diagnostic" if locked else ""))
+        return res
+
+    def _on_unlock(self, req: Unlock.Request, res: Unlock.Response) -> Unlock.Response:
+        res.success, res.message = self.bms.unlock(req.code, self.now())
+        if res.success:   # one severity per call site (rclpy caches it)
+            self.get_logger().warn(f"~/unlock: {res.message}")
+        else:
+            self.get_logger().info(f"~/unlock refused: {res.message}")
         return res
 
     def _on_charger_present(self, msg: Bool) -> None:

@@ -68,6 +68,8 @@ class BmsDiagnostics:
         stat.add("Charge current limit (A)", _fmt(o.charge_current_limit, digits=2))
         stat.add("Discharge current limit (A)", _fmt(o.discharge_current_limit, digits=2))
         stat.add("Limit reason", o.limit_reason or "none")
+        if o.lock_code:
+            stat.add("System lock", f"locked (IEC 62619): inspect the pack, then call ~/unlock with code {o.lock_code}")
         if active or latched:
             stat.summary(ERROR, "fault: " + ", ".join(dict.fromkeys(active + latched)))
         elif o.warnings:
