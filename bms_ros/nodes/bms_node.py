@@ -35,7 +35,6 @@ from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
 from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 from bms_ros.msg import AfeSample, BmsStatus
-from bms_ros.srv import Unlock
 from bms_ros.msg_fields import sample_from_afe_msg
 from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
@@ -43,6 +42,7 @@ from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.messages import fill_status, sample_to_msg
 from bms_ros.nodes.process import StopSignals, check_params_files, rcl_reason
 from bms_ros.nodes.sim_interface import SimInterface
+from bms_ros.srv import Unlock
 
 BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 STOP_POLL_S = 0.1     # longest wait between a stop signal and the start of the shutdown, s

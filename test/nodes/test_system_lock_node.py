@@ -3,12 +3,12 @@ unlock service needs the code the Protection diagnostic shows, and only works on
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from std_srvs.srv import Trigger
+from test_ros_interface import Latest, sim_params
 
 from bms_ros.msg import BmsStatus
 from bms_ros.srv import Unlock
 
 from rostest_util import NodeProcess, SimClock, call, set_params, spin_until
-from test_ros_interface import Latest, sim_params
 
 pytestmark = pytest.mark.ros
 
