@@ -30,7 +30,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--samples", type=int, default=1_000_000)
     args = ap.parse_args()
-    logging.disable(logging.WARNING)
+    logging.disable(logging.CRITICAL)
     combos = list(itertools.product(CONDITIONS, PATTERNS, CLOCKS, PERIODS, SHARES))
     streams = max(1, args.samples // SAMPLES_PER_STREAM)
     t0 = time.perf_counter()

@@ -13,9 +13,9 @@ are held or unknown it is only a bound (the worst of the known ones): beyond a l
 so an invalid channel can never make a protection count down or release (see ``protection.Protection``).
 
 Patterns that are faults in their own right are recognised here: an open sense wire (readings that alternate
-between plausible and 0 V / full scale, or an adjacent low/high pair that still sums to two plausible cells),
-a stuck cell reading (bit-identical while the other cells moved by ``cell_reading_stuck.voltage_delta``), and
-frozen values of the whole pack.
+between plausible and 0 V / full scale, an adjacent low/high pair that still sums to two plausible cells, or
+two neighbours whose readings jump apart while their sum holds), a stuck cell reading (bit-identical while
+most other cells moved by ``cell_reading_stuck.voltage_delta``), and frozen values of the whole pack.
 """
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ PEAK_DECAY_K_PER_S = 1.0
 # count decays with this time constant; this many events within it are an open wire (a lone glitch is not).
 OPEN_WIRE_EVENT_TAU_S = 10.0
 OPEN_WIRE_EVENTS = 3.0
+# A partly open wire between two cells shifts their readings in opposite directions while their sum holds: an
+# event when two neighbours move apart by more than this in one read while their sum moves less than a tenth of
+# it (a real cell moves < 10 mV between reads at rest; a current step moves every cell the same way).
+OPEN_WIRE_SPLIT_V = 0.1
 
 _ALL_EXACT = np.ones(len(MEASURES), dtype=bool)
 _ALL_EXACT.setflags(write=False)
@@ -223,6 +227,13 @@ class Measurer:
             rail = (cells < imp.cell_min) | (cells > imp.cell_max)   # 0 V or full scale (NaN is neither)
         self._wire_events *= math.exp(-dt / OPEN_WIRE_EVENT_TAU_S)
         self._wire_events += self._prev_ok & rail
+        prev = self._prev_cells
+        if prev is not None and self.n >= 2 and bool(in_range.all()) and bool(self._prev_ok.all()):
+            d = cells - prev
+            split = (d[:-1] * d[1:] < 0) & (np.minimum(np.abs(d[:-1]), np.abs(d[1:])) > OPEN_WIRE_SPLIT_V) \
+                & (np.abs(d[:-1] + d[1:]) < 0.1 * OPEN_WIRE_SPLIT_V)
+            self._wire_events[:-1] += split
+            self._wire_events[1:] += split
         self._prev_ok = in_range
         # a steady open wire: one cell near 0 V beside one above range whose sum is two plausible cells
         pair = False
