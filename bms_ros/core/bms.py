@@ -232,7 +232,8 @@ class Bms:
             self._saved_cycles = whole_cycles
             self._persist_estimator()
         out = BmsOutput(
-            stamp=t, sample=sample, state=fet.state, charge_fet=fet.charge, discharge_fet=fet.discharge,
+            stamp=sample.stamp if math.isfinite(sample.stamp) else t, sample=sample, state=fet.state,
+            charge_fet=fet.charge, discharge_fet=fet.discharge,
             faults_active=prot.active, faults_latched=prot.latched, warnings=prot.warnings,
             charge_enable_requested=self.fets.charge_request,
             discharge_enable_requested=self.fets.discharge_request,

@@ -35,35 +35,39 @@ class Tick:
 
 
 class CoreClock:
+    """Core time = stamp + offset; the offset changes only at a back step, so between jumps core time is the
+    stamp itself (bit for bit: replays and recordings keep their times)."""
+
     def __init__(self) -> None:
         self.t: float | None = None
+        self._offset = 0.0
         self._last_stamp = math.nan
         self._interval = DEFAULT_INTERVAL_S
 
     def advance(self, stamp: float) -> Tick:
-        if self.t is None:
+        prev = self.t
+        if prev is None:
             if not math.isfinite(stamp):
                 self.t = 0.0
                 return Tick(0.0, 0.0, False, "stamp not finite")
             self.t, self._last_stamp = stamp, stamp
             return Tick(stamp, 0.0, False, "")
-        jump = ""
-        gap = False
+        jump, gap = "", False
         if not math.isfinite(stamp):
-            dt, jump = self._interval, "stamp not finite"
+            t, jump = prev + self._interval, "stamp not finite"
         else:
             raw = stamp - self._last_stamp if math.isfinite(self._last_stamp) else self._interval
             self._last_stamp = stamp
             if raw < 0.0:
-                dt, jump = self._interval, f"clock stepped back {-raw:.3f} s"
-            else:
-                dt = raw
-                if raw > GAP_S:
-                    gap, jump = True, f"clock jumped forward {raw:.3f} s"
-                elif raw > 0.0 and raw <= MAX_REGULAR_INTERVAL_S:
-                    self._interval = raw
-        self.t += dt
-        return Tick(self.t, dt, gap, jump)
+                self._offset = prev + self._interval - stamp
+                jump = f"clock stepped back {-raw:.3f} s"
+            elif raw > GAP_S:
+                gap, jump = True, f"clock jumped forward {raw:.3f} s"
+            elif 0.0 < raw <= MAX_REGULAR_INTERVAL_S:
+                self._interval = raw
+            t = max(stamp + self._offset, prev)     # after a non-finite stamp core time may already be ahead
+        self.t = t
+        return Tick(t, t - prev, gap, jump)
 
 
 __all__ = ["GAP_S", "CoreClock", "Tick"]
