@@ -3,11 +3,9 @@ taken from the protection policy table resolved for a parameter file. ``docs/fme
 defaults (also ``python -m bms_ros.tools.fmea``); test/tools/test_fmea.py checks it."""
 from __future__ import annotations
 
-import argparse
 import sys
 
-from bms_ros.config import load_config, read_params_file
-from bms_ros.core.params import ConfigError
+from bms_ros.config import load_config
 from bms_ros.core.protection import policy_table
 from bms_ros.core.safety_case import ROWS, Row
 
@@ -62,17 +60,9 @@ def render(values: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="bms-policies --fmea", description=__doc__)
-    ap.add_argument("-c", "--config", help="the node's ROS 2 parameter file (default: built-in defaults)")
-    ap.add_argument("--node-name", default="bms_node")
-    args = ap.parse_args(argv)
-    try:
-        values = read_params_file(args.config, args.node_name) if args.config else {}
-        sys.stdout.write(render(values))
-    except ConfigError as e:
-        print(f"bms-policies: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    """``python -m bms_ros.tools.fmea`` is ``bms-policies --fmea`` (one command line, one error path)."""
+    from bms_ros.tools.policies import main as policies_main
+    return policies_main(["--fmea", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

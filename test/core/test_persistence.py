@@ -6,24 +6,14 @@ import os
 
 import numpy as np
 import pytest
+from builders import FixedEstimator
 
 from bms_ros.core import persistence
 from bms_ros.core.bms import Bms
 from bms_ros.core.config import core_config
 from bms_ros.core.faults import Fault
 from bms_ros.core.persistence import StateStore
-from bms_ros.core.types import AfeFlag, Estimate, PackSample
-
-
-class FixedEstimator:
-    def update(self, sample: PackSample) -> Estimate:
-        return Estimate(soc=0.5)
-
-    def state_dict(self) -> dict:
-        return {"soc": 0.5}
-
-    def load_state(self, d: dict, now: float | None = None) -> bool:
-        return True
+from bms_ros.core.types import AfeFlag, PackSample
 
 
 def sample(t: float, cell: float = 3.7, flags: AfeFlag = AfeFlag.NONE, current: float = 0.0) -> PackSample:

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+from builders import FixedEstimator
 from fuzz_streams import CLOCKS, CONDITIONS, PATTERNS, run_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,21 +23,12 @@ from bms_ros.core.chemistry import get_chemistry
 from bms_ros.core.config import core_config
 from bms_ros.core.faults import Fault
 from bms_ros.core.persistence import StateStore
-from bms_ros.core.types import BmsOutput, Estimate, PackSample
+from bms_ros.core.types import BmsOutput, PackSample
 
 DT = 0.1
 OV = 4.40          # above OV (4.25) and hard OV (4.35) of the NMC defaults
 
 
-class FixedEstimator:
-    def update(self, sample: PackSample) -> Estimate:
-        return Estimate(soc=0.5)
-
-    def state_dict(self) -> dict:
-        return {"soc": 0.5}
-
-    def load_state(self, d: dict, now: float | None = None) -> bool:
-        return True
 
 
 def sample(t: float, top: float = 3.7, current: float = 0.0, temps: tuple[float, ...] = (25.0, 25.0),

@@ -1,0 +1,18 @@
+"""Shared test doubles."""
+from __future__ import annotations
+
+from bms_ros.core.types import Estimate, PackSample
+
+
+class FixedEstimator:
+    """Stands in for the state estimator where a test is about the protections: SoC 0.5, nothing learned, and a
+    state that persists and restores like the real one's."""
+
+    def update(self, sample: PackSample) -> Estimate:
+        return Estimate(soc=0.5)
+
+    def state_dict(self) -> dict:
+        return {"soc": 0.5}
+
+    def load_state(self, d: dict, now: float | None = None) -> bool:
+        return True
