@@ -11,6 +11,9 @@ class FixedEstimator:
     def update(self, sample: PackSample) -> Estimate:
         return Estimate(soc=0.5)
 
+    def set_config(self, config: object) -> None:
+        pass
+
     def state_dict(self) -> dict:
         return {"soc": 0.5}
 

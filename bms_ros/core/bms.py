@@ -95,6 +95,7 @@ class Bms:
         self.fets.cfg = config.fet
         self.limiter.cfg = config.limits
         self.balancer.cfg = config.balancing
+        self.estimator.set_config(config)
 
     def set_charge_enable(self, enable: bool) -> tuple[bool, str]:
         """Host request; remembered and applied once the protections allow it. Disabling always succeeds."""

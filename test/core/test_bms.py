@@ -109,3 +109,66 @@ def test_charge_complete_at_full_voltage_with_a_small_current():
     assert bms.step(sample(1.0, cells=[full] * 4, current=0.3)).charge_complete
     assert bms.step(sample(2.0, cells=[full - 0.02] * 4, current=0.0)).charge_complete
     assert not bms.step(sample(3.0, cells=[full - 0.15] * 4, current=-2.0)).charge_complete
+
+
+def _changed_value(spec, current):
+    """Values to try for a runtime parameter, other than its current one and inside its range."""
+    if spec.type is bool:
+        return [not current]
+    if spec.choices:
+        return [c for c in spec.choices if c != current]
+    lo = spec.min if spec.min is not None else -1e9
+    hi = spec.max if spec.max is not None else 1e9
+    raw = [current * 1.05, current * 0.95, current + 0.01, current - 0.01, (lo + hi) / 2]
+    vals = [spec.type(round(v)) if spec.type is int else v for v in raw]
+    return [v for v in vals if lo <= v <= hi and v != current]
+
+
+def _owners(bms: Bms, section: str) -> list:
+    """The config objects each component holds for a top-level section (what it decides with)."""
+    return {"protection": [bms.protection.cfg, bms.measurer.cfg], "fet": [bms.fets.cfg],
+            "limits": [bms.limiter.cfg], "balancing": [bms.balancer.cfg],
+            "estimation": [bms.estimator.ec]}[section]
+
+
+def test_every_runtime_parameter_reaches_the_component_that_uses_it():
+    """ros2 param set of a runtime parameter calls Bms.set_config: each component must then decide with the new
+    value (issue 12: the estimation.* parameters were accepted and never reached the estimator)."""
+    from bms_ros.core.params import ConfigError, flatten, specs
+
+    base = core_config({})
+    current = flatten(base)
+    checked = []
+    for spec in specs(type(base)):
+        if not spec.runtime:
+            continue
+        for value in _changed_value(spec, current[spec.name]):
+            try:
+                cfg = core_config({spec.name: value})
+            except ConfigError:
+                continue        # another rule forbids this value: try the next
+            bms = Bms(core_config({}))
+            bms.set_config(cfg)
+            section, rest = spec.name.split(".", 1)
+            for owner in _owners(bms, section):
+                obj = owner
+                for part in rest.split("."):
+                    obj = getattr(obj, part)
+                assert obj == cfg_value(cfg, spec.name), spec.name
+            checked.append(spec.name)
+            break
+    est = [n for n in checked if n.startswith("estimation.")]
+    assert len(est) >= 15 and len(checked) >= 80, (len(est), len(checked))
+    # the values the estimator copied into its helpers at construction follow too
+    bms = Bms(core_config({}))
+    bms.set_config(core_config({"estimation.current_noise": 0.02, "estimation.capacity_min_delta_soc": 0.5,
+                                "estimation.resistance_forgetting": 0.99}))
+    assert bms.estimator.capacity.gain_error == 0.02 and bms.estimator.capacity.min_delta == 0.5
+    assert bms.estimator.rls.lam == 0.99
+
+
+def cfg_value(cfg, dotted: str):
+    obj = cfg
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj

@@ -239,6 +239,14 @@ class StateEstimator:
         self._last = self._output(sample.stamp)
         return self._last
 
+    def set_config(self, config: BmsConfig) -> None:
+        """Apply changed runtime ``estimation.*`` parameters. Most are read from ``self.ec`` at each use; these
+        three were copied into helpers at construction and are pushed on here."""
+        self.cfg, self.ec = config, config.estimation
+        self.capacity.min_delta = self.ec.capacity_min_delta_soc
+        self.capacity.gain_error = self.ec.current_noise
+        self.rls.lam = self.ec.resistance_forgetting
+
     def _unknown_time(self, gap_s: float) -> float:
         """An interval without usable samples: no charge is counted over it (not the held current, not a
         cycle); the SoC uncertainty grows with its length instead. Returns the step the filter resumes with."""
