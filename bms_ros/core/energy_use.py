@@ -18,6 +18,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from bms_ros.core.params import param
+
 NAN = math.nan
 MAX_STEP_S = 5.0             # a longer gap between samples (pause, lost messages) is not integrated, s
 J_PER_WH = 3600.0
@@ -25,12 +27,16 @@ J_PER_WH = 3600.0
 
 @dataclass
 class EnergyUseConfig:
-    window_s: float = 120.0          # average power and drive energy per metre over this window
-    idle_window_s: float = 600.0     # idle power over this much stationary time
-    idle_settle_s: float = 2.0       # stationary at least this long before a sample counts as idle
-    moving_speed_mps: float = 0.02   # |v| above this (or |w| above moving_yaw_rate) is moving
-    moving_yaw_rate_radps: float = 0.05
-    min_distance_m: float = 1.0      # drive energy per metre needs at least this distance in the window
+    window_s: float = param(120.0, "Average power and drive energy per metre over this sliding window", "s",
+                            1.0, 86400.0)
+    idle_window_s: float = param(600.0, "Idle power: mean over this much stationary time", "s", 1.0, 86400.0)
+    idle_settle_s: float = param(2.0, "Standing still at least this long before power counts as idle (drive "
+                                 "transients decay first)", "s", 0.0, 600.0)
+    moving_speed_mps: float = param(0.02, "Odometry speed above which the robot is moving", "m/s", 0.0, 10.0)
+    moving_yaw_rate_radps: float = param(0.05, "Odometry yaw rate above which the robot is moving", "rad/s",
+                                         0.0, 10.0)
+    min_distance_m: float = param(1.0, "Drive energy per metre needs at least this distance in the window", "m",
+                                  0.01, 1e6)
 
 
 @dataclass

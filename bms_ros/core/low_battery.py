@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 
+from bms_ros.core.params import ConfigError, param
+
 
 class Level(IntEnum):
     OK = 0
@@ -20,20 +22,27 @@ class Level(IntEnum):
 
 @dataclass
 class LowBatteryConfig:
-    low_soc: float = 0.20             # TurtleBot 4 warns at 0.2; Nav2 example trees use min_battery 0.2
-    low_release_soc: float = 0.25
-    critical_soc: float = 0.10
-    critical_release_soc: float = 0.13
-    sigma_factor: float = 1.0         # decide on soc - sigma_factor * soc_std
-    low_time_s: float = 0.0           # time to empty at mission pace at or below: low (0: off)
-    critical_time_s: float = 0.0      # ... critical (0: off)
-    time_release_factor: float = 1.2  # a time limit releases above limit * factor
+    # 0.2: TurtleBot 4's low warning and the min_battery of Nav2's example trees; 0.1 near its 0.12 power-off
+    low_soc: float = param(0.20, "Low at or below this SoC (decided on soc - sigma_factor x soc_std)", "",
+                           0.0, 1.0)
+    low_release_soc: float = param(0.25, "Low releases above this SoC (hysteresis)", "", 0.0, 1.0)
+    critical_soc: float = param(0.10, "Critical at or below this SoC", "", 0.0, 1.0)
+    critical_release_soc: float = param(0.13, "Critical releases above this SoC", "", 0.0, 1.0)
+    sigma_factor: float = param(1.0, "Decide on soc - sigma_factor x soc_std (the pessimistic SoC)", "", 0.0,
+                                5.0)
+    low_time_s: float = param(0.0, "Also low when the time to empty at mission pace is at or below this; 0: off",
+                              "s", 0.0, 1e6)
+    critical_time_s: float = param(0.0, "Also critical when the time to empty at mission pace is at or below "
+                                   "this; 0: off", "s", 0.0, 1e6)
+    time_release_factor: float = param(1.2, "A time limit releases above limit x this factor", "", 1.0, 10.0)
 
     def validate(self) -> None:
-        if not 0 <= self.critical_soc <= self.low_soc <= 1:
-            raise ValueError("low battery: need 0 <= critical_soc <= low_soc <= 1")
-        if self.low_release_soc < self.low_soc or self.critical_release_soc < self.critical_soc:
-            raise ValueError("low battery: a release level must not be below its limit")
+        if not self.critical_soc <= self.low_soc:
+            raise ConfigError(f"low_battery.critical_soc: {self.critical_soc} is above low_soc {self.low_soc}")
+        for name in ("low", "critical"):
+            if getattr(self, f"{name}_release_soc") < getattr(self, f"{name}_soc"):
+                raise ConfigError(f"low_battery.{name}_release_soc: a release level must not be below its limit "
+                                  f"{name}_soc")
 
 
 @dataclass
@@ -59,7 +68,7 @@ class LowBatteryMonitor:
         bound = soc - c.sigma_factor * std
         at = f"SoC {soc:.3f} +/- {std:.3f} (decided on {bound:.3f})"
         held = self.state.level
-        checks = [  # (level, limit name, limit, release, value, unit)
+        checks = [  # (level, limit name, limit, release, value)
             (Level.CRITICAL, "critical_soc", c.critical_soc, c.critical_release_soc, bound),
             (Level.LOW, "low_soc", c.low_soc, c.low_release_soc, bound),
         ]
