@@ -5,7 +5,8 @@ percentages and the highest status/health *number*, so FULL (4) outranks CHARGIN
 OVERHEAT (2). Here the rules follow the circuit:
 
 - parallel: the packs share one bus. Current and charge/capacity/energy are summed, the voltage is the bus
-  voltage (mean of the packs connected to it), percentage = remaining charge / capacity (capacity weighted).
+  voltage (mean of the packs connected to it), percentage = remaining charge / capacity (capacity weighted:
+  sum of SoC x capacity over the summed capacity).
   The allowed current of the bus is split over the packs by their conductance (1/R), and the bus reaches
   its limit when the first pack reaches its own.
 - series: one current flows through every pack. Voltage is summed, the string empties when its weakest pack
@@ -94,10 +95,15 @@ class PackReading:
     serial_number: str = ""
 
     def charge(self) -> float:
-        """Remaining charge, from percentage x capacity when the pack gives no charge."""
+        """Remaining usable charge (a BMS may end it early under load), else percentage x capacity."""
         if math.isfinite(self.charge_ah):
             return self.charge_ah
-        return self.percentage * self.capacity_ah
+        return self.stored()
+
+    def stored(self) -> float:
+        """SoC x capacity: the charge the percentage stands for, else the usable charge."""
+        q = self.percentage * self.capacity_ah
+        return q if math.isfinite(q) else self.charge_ah
 
     def mean_voltage(self) -> float:
         """Mean voltage over the remaining charge (energy / charge), else the terminal voltage."""
@@ -212,8 +218,11 @@ def _parallel(out: Aggregate, packs: list[PackReading]) -> None:
     out.current = _sum([p.current for p in packs])
     out.charge_ah = _sum([p.charge() for p in packs])
     out.capacity_ah = _sum([p.capacity_ah for p in packs])
-    if math.isfinite(out.charge_ah) and out.capacity_ah > 0:
-        out.percentage = min(1.0, max(0.0, out.charge_ah / out.capacity_ah))
+    stored = _sum([p.stored() for p in packs])
+    if math.isfinite(stored) and out.capacity_ah > 0:
+        # charge / capacity with each pack's charge as its SoC stands for it (a pack's usable charge under
+        # load ends early), so one pack alone gives exactly its own percentage
+        out.percentage = min(1.0, max(0.0, stored / out.capacity_ah))
         # independent estimators: sigma of the summed charge, as a fraction of the summed capacity
         var_q = [(p.soc_std * p.capacity_ah) ** 2 for p in packs]
         out.soc_std = math.sqrt(_sum(var_q)) / out.capacity_ah
@@ -228,12 +237,13 @@ def _parallel(out: Aggregate, packs: list[PackReading]) -> None:
 def _series(out: Aggregate, packs: list[PackReading]) -> None:
     out.voltage = _sum([p.voltage for p in packs])
     out.current = _mean([p.current for p in packs])         # one current; the mean of its measurements
-    charges = [p.charge() for p in packs]
-    if all(math.isfinite(q) for q in charges):
-        weakest = packs[charges.index(min(charges))]
+    stored = [p.stored() for p in packs]
+    if all(math.isfinite(q) for q in stored):
+        weakest = packs[stored.index(min(stored))]
         q = weakest.charge()
         out.charge_ah, out.capacity_ah = q, weakest.capacity_ah
-        out.percentage = min(1.0, max(0.0, q / weakest.capacity_ah)) if weakest.capacity_ah > 0 else NAN
+        out.percentage = min(1.0, max(0.0, weakest.stored() / weakest.capacity_ah)) \
+            if weakest.capacity_ah > 0 else NAN
         out.soc_std = weakest.soc_std
         # every pack delivers the weakest's charge, each at its own mean voltage
         out.energy_wh = _sum([q * p.mean_voltage() for p in packs])

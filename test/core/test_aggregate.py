@@ -45,6 +45,13 @@ def test_parallel_packs_of_different_capacity_and_soc():
     assert a.charge_limit_a == pytest.approx(15.0)     # left reaches 10 A at 15 A, right would at 15 A too
 
 
+def test_one_pack_alone_is_that_pack_even_when_its_usable_charge_ends_early_under_load():
+    pack = PackReading("left", voltage=15.0, current=-8.0, charge_ah=4.1, capacity_ah=10.0, percentage=0.45)
+    a = aggregate([pack], "parallel")
+    assert a.percentage == pytest.approx(0.45) and a.charge_ah == pytest.approx(4.1)
+    assert a.time_to_empty_s == pytest.approx(4.1 * 3600 / 8.0)
+
+
 def test_parallel_limit_with_unknown_resistance_assumes_an_even_split():
     assert parallel_limit([40.0, 10.0], [math.nan, 0.04]) == pytest.approx(20.0)
 
