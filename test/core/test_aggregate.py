@@ -124,3 +124,18 @@ def test_pack_removed_and_returned():
 def test_no_pack_is_no_battery():
     a = aggregate([], "parallel")
     assert not a.present and math.isnan(a.percentage) and a.status == Status.UNKNOWN
+
+
+def test_aggregator_configuration_is_checked_with_one_line_reasons():
+    from bms_ros.core.aggregator_config import load_aggregator_config
+    from bms_ros.core.params import ConfigError
+    cfg = load_aggregator_config({"packs": ["front", "rear"], "topology": "series", "use_sim_time": True})
+    assert cfg.pack_names() == ["front", "rear"] and cfg.topology == "series"
+    for values, words in (({"topology": "star"}, "topology"), ({"packs": "a,a"}, "named twice"),
+                          ({"packs": " , "}, "at least one"), ({"pack_timeout": 0.0}, "pack_timeout"),
+                          ({"battery_state_topic": "battery_state"}, "{pack}"), ({"rate": 5.0}, "unknown"),
+                          ({"low_battery": {"low_release_soc": 0.1}}, "release")):
+        flat = {f"low_battery.{k}": v for k, v in values["low_battery"].items()} if "low_battery" in values \
+            else values
+        with pytest.raises(ConfigError, match=words.replace("{", r"\{").replace("}", r"\}")):
+            load_aggregator_config(flat)
