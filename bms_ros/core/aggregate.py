@@ -153,7 +153,8 @@ def combine_status(statuses: list[int]) -> int:
 def combine_health(healths: list[int]) -> int:
     """The robot's power_supply_health: the most severe by HEALTH_SEVERITY; a value outside the message's
     enum counts as UNSPEC_FAILURE (unknown to us, but reported as a problem)."""
-    known = [Health(h) if h in Health._value2member_map_ else Health.UNSPEC_FAILURE for h in healths]
+    values = {int(h) for h in Health}
+    known = [Health(h) if h in values else Health.UNSPEC_FAILURE for h in healths]
     for h in HEALTH_SEVERITY:
         if h in known:
             return int(h)
