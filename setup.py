@@ -20,6 +20,7 @@ setup(
     entry_points={
         "console_scripts": [
             "bms_node = bms_ros.nodes.bms_node:main",
+            "bms_aggregator = bms_ros.nodes.aggregator_node:main",
             "bms_monitor = bms_ros.tools.monitor:main",
             "bms-replay = bms_ros.tools.replay:main",
             "bms-policies = bms_ros.tools.policies:main",

@@ -1,7 +1,8 @@
-"""Two simulated packs on one robot: one namespaced bms_node per pack (/pack_left, /pack_right).
+"""Two simulated packs on one robot: one namespaced bms_node per pack (/pack_left, /pack_right) and
+bms_aggregator, which publishes the robot's battery on /battery_state (what Nav2, docking and Open-RMF read)
+and the aggregate with energy use and the low-battery state on /bms_aggregator/status.
 
-Each publishes its own battery_state, ~/status and services under its namespace; point Nav2 / docking at
-the pack (or an aggregate) by remapping.
+Each pack keeps its own battery_state, ~/status and services under its namespace.
 """
 import os
 
@@ -22,7 +23,10 @@ def generate_launch_description():
              parameters=[config, {"use_sim_time": use_sim_time}], output="screen")
         for pack in ("pack_left", "pack_right")
     ]
+    aggregator = Node(package="bms_ros", executable="bms_aggregator", name="bms_aggregator",
+                      parameters=[config, {"use_sim_time": use_sim_time}], output="screen")
     return LaunchDescription([
         DeclareLaunchArgument("use_sim_time", default_value="false", description="Follow /clock"),
         *nodes,
+        aggregator,
     ])

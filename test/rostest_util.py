@@ -27,10 +27,11 @@ class NodeProcess:
     """bms_node as a child process; stopped with SIGINT like Ctrl-C / launch shutdown."""
 
     def __init__(self, params: dict | None = None, params_file: str | None = None, extra_args: list[str] = (),
-                 node_name: str | None = None, namespace: str | None = None):
-        args = [sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args"]
+                 node_name: str | None = None, namespace: str | None = None,
+                 module: str = "bms_ros.nodes.bms_node", params_node: str = "/**"):
+        args = [sys.executable, "-m", module, "--ros-args"]
         if params is not None:
-            args += ["--params-file", write_params(params)]
+            args += ["--params-file", write_params(params, params_node)]
         if params_file is not None:
             args += ["--params-file", params_file]
         if node_name:

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from bms_ros.config import load_config, read_params_file
+from bms_ros.core.aggregator_config import load_aggregator_config
 from bms_ros.launch_policy import RESPAWN_DELAY_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +31,7 @@ LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))
 NODE_INPUTS = {"cmd_vel", "joint_states", "load_current", "charger_present"}
 REAL_LAUNCH = importlib.util.find_spec("launch_ros") is not None
 LAUNCH_TIMEOUT_S = 60.0
+EXECUTABLES = ("bms_node", "bms_aggregator")
 
 # launch_ros.actions.Node's own keywords, then those it passes to launch.actions.ExecuteProcess (Humble..Rolling)
 NODE_KEYWORDS = {"executable", "package", "name", "namespace", "exec_name", "parameters", "remappings",
@@ -130,16 +132,17 @@ def ament_prefix(tmp_path, monkeypatch):
         (share / name).symlink_to(ROOT / name)
     lib = prefix / "lib" / "bms_ros"
     lib.mkdir(parents=True)
-    fake = lib / "bms_node"
-    fake.write_text(f"#!{sys.executable}\n" + textwrap.dedent("""\
-        import json, os, sys
-        args = sys.argv[1:]
-        files = [args[i + 1] for i, a in enumerate(args) if a == "--params-file"]
-        with open(os.environ["FAKE_BMS_STARTS"], "a") as f:
-            f.write(json.dumps({"args": args, "params": [open(p).read() for p in files]}) + "\\n")
-        sys.exit(int(os.environ.get("FAKE_BMS_EXIT", "0")))
-        """))
-    fake.chmod(0o755)
+    for exe in EXECUTABLES:
+        fake = lib / exe
+        fake.write_text(f"#!{sys.executable}\n" + textwrap.dedent("""\
+            import json, os, sys
+            args = sys.argv[1:]
+            files = [args[i + 1] for i, a in enumerate(args) if a == "--params-file"]
+            with open(os.environ["FAKE_BMS_STARTS"], "a") as f:
+                f.write(json.dumps({"args": args, "params": [open(p).read() for p in files]}) + "\\n")
+            sys.exit(int(os.environ.get("FAKE_BMS_EXIT", "0")))
+            """))
+        fake.chmod(0o755)
     monkeypatch.setenv("AMENT_PREFIX_PATH", os.pathsep.join(filter(None, [str(prefix),
                                                                            os.environ.get("AMENT_PREFIX_PATH")])))
     return prefix
@@ -212,7 +215,7 @@ def test_launch_file_starts_bms_nodes_with_loadable_parameters(path, launch_api,
         from launch_ros.actions import Node
         assert set(inspect.signature(Node.__init__).parameters) - {"self", "kwargs"} <= NODE_KEYWORDS
         for node in nodes:
-            assert node.node_package == "bms_ros" and node.node_executable == "bms_node"
+            assert node.node_package == "bms_ros" and node.node_executable in EXECUTABLES
         config = context.launch_configurations.get("config")
         if config:
             load_config(read_params_file(config))
@@ -225,7 +228,9 @@ def test_launch_file_starts_bms_nodes_with_loadable_parameters(path, launch_api,
         assert (ROOT / "scripts" / kw["executable"]).exists(), f"no executable {kw['executable']}"
         assert not kw.get("emulate_tty"), "emulate_tty writes colour codes into redirected logs"
         for p in kw.get("parameters", []):
-            if isinstance(p, str):
+            if isinstance(p, str) and kw["executable"] == "bms_aggregator":
+                load_aggregator_config(read_params_file(p, "bms_aggregator"))
+            elif isinstance(p, str):
                 load_config(read_params_file(p))
             elif type(p).__name__ == "LaunchConfiguration":
                 assert p.args[0] in declared
