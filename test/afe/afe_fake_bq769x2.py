@@ -39,6 +39,7 @@ class FakeBq769x2:
         self.commands: list[int] = []            # every subcommand written to 0x3E/0x3F
         self.data_writes: list[tuple[int, bytes]] = []   # (subcommand, data) accepted via 0x60/0x61
         self.cfgupdate = False
+        self.por = True                          # Battery Status bit 3 after power-on, cleared by EXIT_CFGUPDATE
         self.log: list[tuple[str, bytes]] = []
         self.buf = bytearray(32)
         self.sub = 0
@@ -80,7 +81,7 @@ class FakeBq769x2:
             if self.sub == 0x0090:
                 self.cfgupdate = True
             elif self.sub == 0x0092:
-                self.cfgupdate = False
+                self.cfgupdate = self.por = False
             if self.sub >= 0x9180:
                 reply = bytes(self.dm.get(self.sub + k, 0) for k in range(32))
             else:
@@ -115,7 +116,7 @@ class FakeBq769x2:
         if reg == 0x61:
             return self.reply_len + 4
         if reg == 0x12:
-            return self.direct[0x12] | (1 if self.cfgupdate else 0)
+            return self.direct[0x12] | (1 if self.cfgupdate else 0) | (0x08 if self.por else 0)
         return self.direct[reg]
 
     def _read(self, m, reg):

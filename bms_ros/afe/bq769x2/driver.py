@@ -6,7 +6,7 @@ balancing and every protection, leave CONFIG_UPDATE. FETs: the chip drives them 
 switches them on when no protection blocks them [FACTS: "Unlike bq769x0..."]); the host keeps the decision by
 blocking them with FET_CONTROL. ``fet_control="host"`` blocks both before FET_EN is set (nothing switches on until
 the core asks); ``"autonomous"`` leaves them to the chip's own protections and recovery. A chip reset (Battery
-Status POR) re-runs init. Readings before the first full measurement set after a (re)init (3 loops [DS]) are NaN.
+Status POR) re-runs init. After a reset, readings before the first full measurement set (3 loops [DS]) are NaN.
 
 Units: SI, current > 0 charging, NaN for unknown.
 """
@@ -81,7 +81,7 @@ class Bq769x2Afe(Afe):
         self._owns_bus = False
         self._initialized = False
         self._valid_from: float | None = None       # caller time from which readings are trusted
-        self._init_pending_stamp = True
+        self._fresh = True                           # the last init found the chip just out of reset (POR)
         self._amps, self._volts = r.user_amps(r.DA_CONFIG_10MA_10MV), r.user_volts(r.DA_CONFIG_10MA_10MV)
         self._constraints = BalancingConstraints(groups=((0, cell_count),), max_per_group=self.balance_max_cells,
                                                  allow_adjacent=False)
@@ -140,6 +140,7 @@ class Bq769x2Afe(Afe):
             raise AfeError(f"bq769x2 init failed at {self.io.address:#04x} (crc={self.io.crc}): {e}") from None
 
     def _init(self) -> None:
+        fresh = bool(struct.unpack("<H", self.io.read(r.BATTERY_STATUS, 2))[0] & r.BS_POR)
         (dev,) = struct.unpack("<H", self.io.subcommand_read(r.DEVICE_NUMBER, 2))
         if dev not in r.DEVICE_NUMBERS:
             raise AfeError(f"bq769x2 DEVICE_NUMBER reads {dev:#06x}, not 0x7695 (BQ76952) or 0x7694 (BQ76942)")
@@ -177,6 +178,9 @@ class Bq769x2Afe(Afe):
         if not mfg & r.MFG_FET_EN:
             self.io.command(r.FET_ENABLE)
         self._initialized = True
+        # after a power-on reset nothing is converted yet: wait for a full measurement set; a chip that was
+        # already running (driver restart) has valid readings now
+        self._fresh = fresh
         self._valid_from = None
 
     def _config_update(self, enter: bool) -> None:
@@ -251,7 +255,7 @@ class Bq769x2Afe(Afe):
     # ---- reading -----------------------------------------------------------------------------------------------
     def _build_plan(self) -> list[tuple[int, int]]:
         need = [r.BATTERY_STATUS, r.SAFETY_STATUS_A, r.SAFETY_STATUS_B, r.SAFETY_STATUS_C, r.STACK_VOLTAGE,
-                r.CC2_CURRENT, r.INT_TEMPERATURE, r.FET_STATUS]
+                r.LD_VOLTAGE, r.CC2_CURRENT, r.INT_TEMPERATURE, r.FET_STATUS]
         need += [r.cell_register(ch) for ch in self._channels] + list(r.TS_TEMPERATURES[:self._nts])
         sizes = {c: (1 if c in (r.SAFETY_STATUS_A, r.SAFETY_STATUS_B, r.SAFETY_STATUS_C, r.FET_STATUS) else 2)
                  for c in need}
@@ -284,18 +288,20 @@ class Bq769x2Afe(Afe):
             self.errors.reinit += 1
             self._init()
         if self._valid_from is None:
-            self._valid_from = now + _FIRST_SET_S
+            self._valid_from = now + (_FIRST_SET_S if self._fresh else 0.0)
         valid = now >= self._valid_from - 1e-9
         bal_raw = struct.unpack("<H", self.io.subcommand_read(r.CB_ACTIVE_CELLS, 2))[0]
         balancing = sum(1 << cell for cell, ch in enumerate(self._channels) if bal_raw >> ch & 1)
         fs = buf[r.FET_STATUS]
         nan = math.nan
+        stack = i2(r.STACK_VOLTAGE) * self._volts
+        load = not fs & r.FS_DSG and i2(r.LD_VOLTAGE) * self._volts < r.LOAD_PRESENT_LD_FRACTION * stack
         cells = np.array([i2(r.cell_register(ch)) * 1e-3 if valid else nan for ch in self._channels])
         temps = np.array([kelvin10_to_c(i2(a)) if valid else nan for a in r.TS_TEMPERATURES[:self._nts]])
         return PackSample(
-            stamp=now, cell_voltages=cells, pack_voltage=i2(r.STACK_VOLTAGE) * self._volts if valid else nan,
+            stamp=now, cell_voltages=cells, pack_voltage=stack if valid else nan,
             current=i2(r.CC2_CURRENT) * self._amps if valid else nan, temperatures=temps,
             die_temperature=kelvin10_to_c(i2(r.INT_TEMPERATURE)) if valid else nan,
             afe_flags=safety_to_flags(buf[r.SAFETY_STATUS_A], buf[r.SAFETY_STATUS_B], buf[r.SAFETY_STATUS_C]),
             charge_fet=bool(fs & r.FS_CHG), discharge_fet=bool(fs & r.FS_DSG), balancing_mask=balancing,
-            comm_ok=True, read_errors=self.errors.i2c, crc_errors=self.errors.crc)
+            comm_ok=True, read_errors=self.errors.i2c, crc_errors=self.errors.crc, load_present=bool(valid and load))

@@ -5,8 +5,8 @@ Bus: direct commands 0x00..0x7F, auto-increment, the bq769x2 CRC (a write byte w
 applied), subcommands through 0x3E/0x3F with a busy period (0x3E/0x3F read 0xFF for ``busy_polls`` reads), the
 32-byte transfer buffer, checksum and length; data memory writable only in CONFIG_UPDATE mode.
 Chip: a measurement loop every 63 ms (cells, CC2), a full set (stack, temperatures) every third loop [DS]; until
-then the direct commands read 0. COV/CUV/OCC/OCD1/OCD2/OTC/OTD/UTC/UTD evaluated per loop with their delays, SCD as
-a continuous comparator timed exactly; autonomous recovery (COV/CUV with hysteresis, OC after Recovery Time, SCD
+then the direct commands read 0. COV/CUV/OTC/OTD/UTC/UTD evaluated per loop with their delays; OCC/OCD1/OCD2/SCD
+as comparators on the shunt voltage whose delays are timed exactly; autonomous recovery (COV/CUV with hysteresis, OC after Recovery Time, SCD
 after SCD Recovery Time, temperatures at their recovery thresholds). FETs: on when FET_EN, no host block and no
 protection blocks them. Modelling choices: nominal thresholds and delays, one lumped temperature for all TS pins.
 """
@@ -67,8 +67,9 @@ class Bq769x2Emul:
         self.events: list[tuple[float, str]] = []
         self.violations: list[tuple[float, str]] = []
         self.boot()
-        if warm:
+        if warm:                                       # a chip a previous host session configured and ran
             self.advance(r.FULL_SET_LOOPS * r.LOOP_S)
+            self.por = False
 
     # ---- power states ------------------------------------------------------------------------------------------
     def boot(self) -> None:
@@ -90,7 +91,8 @@ class Bq769x2Emul:
         self._sub, self._sub_polls, self._buf = 0, 0, bytearray(r.TRANSFER_BUFFER_SIZE)
         self._csum_len = (0, 0)
         self._loop, self._next_loop, self._cc_q, self._shutdown_cmds = 0, self.t + r.LOOP_S, 0.0, 0
-        self._scd_since: float | None = None
+        self.phys_voltages = np.zeros(self.inputs)
+        self._cmp_since: dict[str, float] = {}               # current comparator -> when it went over
         self._sync_pack()
         self.events.append((self.t, "boot"))
 
@@ -116,18 +118,19 @@ class Bq769x2Emul:
                 self.t += dt
                 continue
             self._sync_pack()
-            self._scd_comparator()
+            comparators = self._current_comparators(self.pack.demanded_current())
             nxt = min(t, self._next_loop)
-            if self._scd_since is not None:
-                nxt = min(nxt, max(self._scd_since + self._scd_delay(), self.t))
+            for name, _, delay in comparators:
+                nxt = min(nxt, max(self._cmp_since[name] + delay, self.t))
             dt = nxt - self.t
             if dt > 0:
                 self.pack.step(dt)
                 self._cc_q += self.pack.current_a * dt
             self.t = nxt
-            if self._scd_since is not None and self.t >= self._scd_since + self._scd_delay() - 1e-9:
-                self._trip("scd", 0, r.SA_SCD)
-                self._scd_since = None
+            for name, bit, delay in comparators:
+                if name in self._cmp_since and self.t >= self._cmp_since[name] + delay - 1e-9:
+                    self._trip(name, 0, bit)
+                    self._cmp_since.clear()       # DSG or CHG is off now: the comparators restart
             if self.t >= self._next_loop - _EPS:
                 self._next_loop += r.LOOP_S
                 self._measurement_loop()
@@ -144,12 +147,17 @@ class Bq769x2Emul:
         cells = self.faults.apply_cells(self.pack.cell_voltages())
         phys = np.zeros(self.inputs)
         phys[list(self.channels)] = cells
+        self.phys_voltages = phys                          # what each input saw at the last loop
         for ch in range(self.inputs):
             self._put(r.cell_register(ch), round(phys[ch] * 1e3))
         self._put(r.CC2_CURRENT, round(amps / r.user_amps(da)))
         if self._loop % r.FULL_SET_LOOPS == 0:           # stack, PACK, LD, temperatures: once per full set [DS]
             self._put(r.STACK_VOLTAGE, round(phys.sum() / r.user_volts(da)))
             self._put(r.PACK_VOLTAGE, round(self.pack.pack_voltage() / r.user_volts(da)))
+            # LD: the load side of the high-side DSG FET; with DSG open a load pulls it towards 0 V (modelling
+            # choice, see registers.LOAD_PRESENT_LD_FRACTION), with no load it follows the stack
+            loaded = not self.fet_status() & r.FS_DSG and (self.pack.load_a > 0 or self.pack.external_short)
+            self._put(r.LD_VOLTAGE, 0 if loaded else round(phys.sum() / r.user_volts(da)))
             temp_k = self.pack.temperature_c + r.T0_K
             self._put(r.INT_TEMPERATURE, round(temp_k * 10))
             for k, cmd in enumerate(r.TS_TEMPERATURES):
@@ -158,16 +166,35 @@ class Bq769x2Emul:
         self._protections(cells, amps)
 
     # ---- protections -------------------------------------------------------------------------------------------
-    def _scd_delay(self) -> float:
-        return max(0, self.dm_u(r.SCD_DELAY) - 1) * r.SCD_DELAY_LSB_S
+    def _current_comparators(self, current_a: float) -> list[tuple[str, int, float]]:
+        """OCC, OCD1, OCD2 and SCD as comparators on the shunt voltage that start a delay timer (the chip checks
+        them every 3.3 ms / continuously, the units of their delays [LS2R]); returns the running ones."""
+        en = self.dm_u(r.ENABLED_PROT_A)
+        oc_a = r.OC_LSB_V / self.shunt_ohm
+        rules = (
+            ("occ", r.SA_OCC, current_a, self.dm_u(r.OCC_THRESHOLD) * oc_a, self.dm_u(r.OCC_DELAY)),
+            ("ocd1", r.SA_OCD1, -current_a, self.dm_u(r.OCD1_THRESHOLD) * oc_a, self.dm_u(r.OCD1_DELAY)),
+            ("ocd2", r.SA_OCD2, -current_a, self.dm_u(r.OCD2_THRESHOLD) * oc_a, self.dm_u(r.OCD2_DELAY)),
+        )
+        running = []
+        for name, bit, amps, thr, code in rules:
+            self._compare(name, en & bit and not self.safety[0] & bit and amps >= thr)
+            if name in self._cmp_since:
+                running.append((name, bit, r.OC_DELAY_BASE_S + code * r.VOLT_DELAY_LSB_S))
+        scd_thr = r.SCD_THRESHOLDS_V[self.dm_u(r.SCD_THRESHOLD) & 0x0F] / self.shunt_ohm
+        self._compare("scd", en & r.SA_SCD and not self.safety[0] & r.SA_SCD and -current_a >= scd_thr)
+        if "scd" in self._cmp_since:
+            running.append(("scd", r.SA_SCD, max(0, self.dm_u(r.SCD_DELAY) - 1) * r.SCD_DELAY_LSB_S))
+        return running
 
-    def _scd_comparator(self) -> None:
-        on = self.dm_u(r.ENABLED_PROT_A) & r.SA_SCD and not self.safety[0] & r.SA_SCD
-        thr = r.SCD_THRESHOLDS_V[self.dm_u(r.SCD_THRESHOLD) & 0x0F] / self.shunt_ohm
-        if on and -self.pack.demanded_current() >= thr:
-            self._scd_since = self.t if self._scd_since is None else self._scd_since
+    def _compare(self, name: str, over: bool) -> None:
+        if over:
+            self._cmp_since.setdefault(name, self.t)
         else:
-            self._scd_since = None
+            self._cmp_since.pop(name, None)
+
+    def cov_threshold_v(self) -> float:
+        return self.dm_u(r.COV_THRESHOLD) * r.CELL_PROT_LSB_V
 
     def _trip(self, name: str, byte: int, bit: int) -> None:
         self.safety[byte] |= bit
@@ -184,15 +211,10 @@ class Bq769x2Emul:
         en_a, en_b = self.dm_u(r.ENABLED_PROT_A), self.dm_u(r.ENABLED_PROT_B)
         lsb, rec_t = r.CELL_PROT_LSB_V, self.dm_u(r.PROT_RECOVERY_TIME)
         vmax, vmin = (float(cells.max()), float(cells.min())) if cells.size else (0.0, 0.0)
-        cov, cuv = self.dm_u(r.COV_THRESHOLD) * lsb, self.dm_u(r.CUV_THRESHOLD) * lsb
+        cov, cuv = self.cov_threshold_v(), self.dm_u(r.CUV_THRESHOLD) * lsb
         vdelay = r.VOLT_DELAY_LSB_S
 
-        def oc(thr: int, delay: int) -> tuple[float, float]:
-            return thr * r.OC_LSB_V / self.shunt_ohm, r.OC_DELAY_BASE_S + delay * vdelay
-
-        occ_a, occ_d = oc(self.dm_u(r.OCC_THRESHOLD), self.dm_u(r.OCC_DELAY))
-        ocd1_a, ocd1_d = oc(self.dm_u(r.OCD1_THRESHOLD), self.dm_u(r.OCD1_DELAY))
-        ocd2_a, ocd2_d = oc(self.dm_u(r.OCD2_THRESHOLD), self.dm_u(r.OCD2_DELAY))
+        occ_a = self.dm_u(r.OCC_THRESHOLD) * r.OC_LSB_V / self.shunt_ohm
         temp = self.pack.temperature_c
         i1 = "<b"
         # name, byte, bit, enabled, trip condition, delay, recovery condition, recovery wait
@@ -201,9 +223,9 @@ class Bq769x2Emul:
              vmax < cov - self.dm_u(r.COV_RECOV_HYST) * lsb, 0.0),
             ("cuv", 0, r.SA_CUV, 0.5 < vmin <= cuv, self.dm_u(r.CUV_DELAY, "<H") * vdelay,
              vmin > cuv + self.dm_u(r.CUV_RECOV_HYST) * lsb, 0.0),
-            ("occ", 0, r.SA_OCC, amps >= occ_a, occ_d, amps < occ_a, rec_t),
-            ("ocd1", 0, r.SA_OCD1, -amps >= ocd1_a, ocd1_d, -amps < 0.1, rec_t),
-            ("ocd2", 0, r.SA_OCD2, -amps >= ocd2_a, ocd2_d, -amps < 0.1, rec_t),
+            ("occ", 0, r.SA_OCC, False, 0.0, amps < occ_a, rec_t),       # trips: _current_comparators
+            ("ocd1", 0, r.SA_OCD1, False, 0.0, -amps < 0.1, rec_t),
+            ("ocd2", 0, r.SA_OCD2, False, 0.0, -amps < 0.1, rec_t),
             ("scd", 0, r.SA_SCD, False, 0.0, True, self.dm_u(r.SCD_RECOV_TIME)),
             ("otc", 1, r.SB_OTC, temp >= self.dm_u(r.OTC_THRESHOLD, i1), self.dm_u(r.OTC_DELAY),
              temp <= self.dm_u(r.OTC_RECOVERY, i1), 0.0),

@@ -135,6 +135,11 @@ def user_volts(da_config: int) -> float:
     return 0.01 if da_config & DA_USER_VOLTS_CV else 0.001
 
 
+# Load detection from the LD pin with DSG open: below this fraction of the stack voltage something (the robot's
+# load, a short) pulls the load side down. Modelling choice of this driver (the chip's own LOAD_DETECT feature,
+# subcommands 0x009D-0x009F [LS2R], is not used); verify on the board.
+LOAD_PRESENT_LD_FRACTION = 0.5
+
 # ---- timing -----------------------------------------------------------------------------------------------------
 SLOT_S = 3e-3                   # one ADC slot [DS 8.3.x Measurement loop]
 LOOP_S = 21 * SLOT_S            # 16 cells + stack/PACK/LD + internal + 3 TS slots = 63 ms [DS]
