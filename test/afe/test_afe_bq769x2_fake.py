@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import pytest
+from afe_fake_bq769x2 import FakeBq769x2, crc8_bitwise, ti_checksum
 
 from bms_ros.afe.base import AfeError
 from bms_ros.afe.bq769x2.driver import Bq769x2Afe
 from bms_ros.core.types import AfeFlag, HardwareProtection
-
-from afe_fake_bq769x2 import FakeBq769x2, crc8_bitwise, ti_checksum
 
 
 def make(cells=16, crc=False, **kw):

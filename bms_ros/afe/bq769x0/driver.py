@@ -26,54 +26,19 @@ from smbus2 import i2c_msg
 
 from bms_ros.afe.base import Afe, AfeError
 from bms_ros.afe.bq769x0 import registers as r
+from bms_ros.afe.bq769x0.conversions import (
+    TS_SETTLE_S,
+    die_celsius,
+    flags_to_stat,
+    stat_to_flags,
+    thermistor_celsius,
+)
 from bms_ros.afe.bq769x0.crc import split_read, write_frame
 from bms_ros.afe.bq769x0.protection_codes import ProtectionCodes, decode_protection, encode_protection
+from bms_ros.afe.wire import WireStats
 from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
 
 log = logging.getLogger(__name__)
-
-_STAT_TO_FLAG = (
-    (r.STAT_OV, AfeFlag.OVERVOLTAGE),
-    (r.STAT_UV, AfeFlag.UNDERVOLTAGE),
-    (r.STAT_OCD, AfeFlag.OVERCURRENT_DISCHARGE),
-    (r.STAT_SCD, AfeFlag.SHORT_CIRCUIT),
-    (r.STAT_DEVICE_XREADY, AfeFlag.DEVICE_FAULT),
-    (r.STAT_OVRD_ALERT, AfeFlag.ALERT_OVERRIDE),
-)
-_T0_K = 273.15
-_TS_SETTLE_S = r.TEMP_PERIOD_S + r.ADC_PERIOD_S   # a TEMP_SEL change shows within 2 s [DS p.21]
-
-
-def stat_to_flags(sys_stat: int) -> AfeFlag:
-    """SYS_STAT fault bits as AfeFlag (CC_READY is not a fault)."""
-    flags = AfeFlag.NONE
-    for bit, flag in _STAT_TO_FLAG:
-        if sys_stat & bit:
-            flags |= flag
-    return flags
-
-
-def flags_to_stat(flags: AfeFlag) -> int:
-    return sum(bit for bit, flag in _STAT_TO_FLAG if flags & flag)
-
-
-def thermistor_celsius(code: int, beta: float, r25: float) -> float:
-    """TS reading -> degC with the Beta model; NaN for an open (~3.3 V) or shorted (~0 V) thermistor.
-
-    V_TS = ADC x 382 uV, R_TS = 10 k x V_TS / (3.3 - V_TS) [DS p.20], 1/T = 1/T25 + ln(R/R25)/Beta.
-    """
-    v = (code & r.ADC_MASK) * r.TS_LSB_V
-    if v >= 3.2 or v <= 0.05:     # outside ~ -50..+150 degC for a 10 k NTC: open or short, not a temperature
-        return math.nan
-    res = r.TS_PULLUP_OHM * v / (r.TS_BIAS_V - v)
-    return 1.0 / (1.0 / (25.0 + _T0_K) + math.log(res / r25) / beta) - _T0_K
-
-
-def die_celsius(code: int) -> float:
-    """Die temperature: V = ADC x 382 uV, T = 25 - (V - 1.200) / 0.0042 [DS p.21]."""
-    v = (code & r.ADC_MASK) * r.TS_LSB_V
-    return 25.0 + (v - r.DIE_V25) / r.DIE_DV_PER_C
-
 
 class _CommError(Exception):
     pass
@@ -93,22 +58,6 @@ class Bq769x0Errors:
     @property
     def i2c(self) -> int:
         return self.nack + self.timeout
-
-
-@dataclass
-class WireStats:
-    """What the driver put on the bus (all attempts): 9 bit times per byte, one per START/Sr and STOP."""
-
-    transactions: int = 0
-    bytes: int = 0          # address bytes + register/data/CRC bytes
-    conditions: int = 0     # START, repeated START and STOP
-
-    @property
-    def bit_times(self) -> int:
-        return 9 * self.bytes + self.conditions
-
-    def seconds_at(self, hz: float = r.BUS_HZ) -> float:
-        return self.bit_times / hz
 
 
 class Bq769x0Afe(Afe):
@@ -386,7 +335,7 @@ class Bq769x0Afe(Afe):
         if self._ts_settle_pending:
             if self._ts_settle_start is None:
                 self._ts_settle_start = now
-            if now - self._ts_settle_start < _TS_SETTLE_S:
+            if now - self._ts_settle_start < TS_SETTLE_S:
                 return np.full(self._nts, math.nan)
             self._ts_settle_pending = False
         if self._ts_mode == "die":                           # no thermistors: TEMP_SEL = 0 for good
@@ -402,7 +351,7 @@ class Bq769x0Afe(Afe):
                         lambda: self._write(r.SYS_CTRL1, [r.CTRL1_ADC_EN])):
                     self._ts_mode, self._ts_switch_t = "to_die", now
             return temps
-        if now - self._ts_switch_t >= _TS_SETTLE_S:
+        if now - self._ts_switch_t >= TS_SETTLE_S:
             if self._ts_mode == "to_die":
                 die = die_celsius(self._ts_codes(buf, 1)[0])
                 if self._try(lambda: self._write(r.SYS_CTRL1, [self._ctrl1()])):

@@ -6,9 +6,10 @@ applied), subcommands through 0x3E/0x3F with a busy period (0x3E/0x3F read 0xFF 
 32-byte transfer buffer, checksum and length; data memory writable only in CONFIG_UPDATE mode.
 Chip: a measurement loop every 63 ms (cells, CC2), a full set (stack, temperatures) every third loop [DS]; until
 then the direct commands read 0. COV/CUV/OTC/OTD/UTC/UTD evaluated per loop with their delays; OCC/OCD1/OCD2/SCD
-as comparators on the shunt voltage whose delays are timed exactly; autonomous recovery (COV/CUV with hysteresis, OC after Recovery Time, SCD
-after SCD Recovery Time, temperatures at their recovery thresholds). FETs: on when FET_EN, no host block and no
-protection blocks them. Modelling choices: nominal thresholds and delays, one lumped temperature for all TS pins.
+as comparators on the shunt voltage whose delays are timed exactly; autonomous recovery (COV/CUV with hysteresis,
+OC after Recovery Time, SCD after SCD Recovery Time, temperatures at their recovery thresholds). FETs: on when
+FET_EN, no host block and no protection blocks them. Modelling choices: nominal thresholds and delays, one lumped
+temperature for all TS pins.
 """
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ import struct
 import numpy as np
 
 from bms_ros.afe.bq769x0.crc import crc8
-from bms_ros.afe.bq769x0.driver import WireStats
 from bms_ros.afe.bq769x2 import registers as r
 from bms_ros.afe.sim.faults import FaultInjector
 from bms_ros.afe.sim.pack_model import PackModel
+from bms_ros.afe.wire import WireStats
 
 I2C_M_RD = 0x0001
 _EPS = 1e-12

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from smbus2 import i2c_msg
 
 from bms_ros.afe.bq769x0.crc import crc8
-from bms_ros.afe.bq769x0.driver import WireStats
 from bms_ros.afe.bq769x2 import registers as r
+from bms_ros.afe.wire import WireStats
 
 BUSY = 0xFF                     # 0x3E/0x3F read 0xFF while a subcommand executes [TRM 3.x; AN]
 

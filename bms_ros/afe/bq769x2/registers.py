@@ -162,7 +162,7 @@ def channel_map(cell_count: int, inputs: int = 16) -> tuple[int, ...]:
     the stack is measured at the top pin). VCell Mode then masks the shorted ones out."""
     if not 3 <= cell_count <= inputs:
         raise ValueError(f"bq769x2 with {inputs} inputs supports 3..{inputs} series cells, got {cell_count!r}")
-    return tuple(range(cell_count - 1)) + (inputs - 1,)
+    return (*range(cell_count - 1), inputs - 1)
 
 
 def vcell_mode(channels: tuple[int, ...]) -> int:
