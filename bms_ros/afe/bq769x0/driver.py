@@ -54,6 +54,7 @@ class Bq769x0Errors:
     retries: int = 0        # attempts that were repeated
     failed: int = 0         # transactions that failed after all retries
     reinit: int = 0         # times the driver re-ran init (chip reset seen, XREADY recovery)
+    adc_restored: int = 0   # times ADC_EN was found cleared (glitch, another bus master) and set again
 
     @property
     def i2c(self) -> int:
@@ -79,13 +80,15 @@ class Bq769x0Afe(Afe):
             seconds" [DS p.30]; LibreSolar retries every 3 s), then re-init. None: leave it to clear_faults().
         die_temp_period_s: with thermistors, switch TEMP_SEL to the die sensor this often to refresh
             ``die_temperature`` (thermistor values are held for ~4.5 s meanwhile). None: die temperature stays NaN.
+        retry_init: a chip that does not answer at construction (a bq769x0 boots in SHIP mode until its TS1 boot
+            pulse [DS p.27]) is not an error: ``status_reason`` says why, and every read tries again.
     """
 
     def __init__(self, bus, cell_count: int, *, address: int = 0x08, crc: bool = False, shunt_ohm: float = 0.001,
                  thermistor_count: int = 1, thermistor_beta: float = 3435.0, thermistor_r25: float = 10_000.0,
                  retries: int = 3, chip: str | None = None, protection: HardwareProtection | None = None,
                  initialize: bool = True, xready_recovery_s: float | None = 3.0,
-                 die_temp_period_s: float | None = None):
+                 die_temp_period_s: float | None = None, retry_init: bool = False):
         if address not in r.ADDRESSES:
             raise ValueError(f"bq769x0 address must be 0x08 or 0x18 [DS p.3], got {address:#x}")
         self.chip = r.select_chip(cell_count, chip)
@@ -127,8 +130,19 @@ class Bq769x0Afe(Afe):
         self._die_c = math.nan
         self._ts_settle_pending = False
         self._ts_settle_start: float | None = None
+        # readings are invalid after a chip reset or an ADC restart until the chip has converted again:
+        # (voltages valid from, current valid from) in caller time; "pending" = from the next read's now
+        self._cold: str | None = None          # None, "reset" (voltages, CC, temperatures) or "adc" (no CC)
+        self._v_from = self._cc_from = -math.inf
+        self._init_reason = "not initialised"
+        self._protection_pending = False
         if initialize:
-            self.init()
+            try:
+                self.init()
+            except AfeError as e:
+                if not retry_init:
+                    raise
+                self._init_reason = self._explain(str(e))
 
     # ---- construction helpers ----------------------------------------------------------------------------------
     @staticmethod
@@ -137,18 +151,23 @@ class Bq769x0Afe(Afe):
         thermistor_count, thermistor_beta, thermistor_r25)."""
         return {"address": int(cfg.i2c_address), "crc": bool(cfg.crc), "shunt_ohm": float(cfg.shunt_resistance),
                 "thermistor_count": int(cfg.thermistor_count), "thermistor_beta": float(cfg.thermistor_beta),
-                "thermistor_r25": float(cfg.thermistor_r25)}
+                "thermistor_r25": float(cfg.thermistor_r25), "chip": getattr(cfg, "chip", "") or None}
 
     @classmethod
     def open(cls, bus, cell_count: int, **kwargs) -> Bq769x0Afe:
         """Open /dev/i2c-N with smbus2 and the driver on it; ``bus`` is N or an ``AfeConfig``-like object
         (then ``i2c_bus`` and the settings in :meth:`config_kwargs`; ``kwargs`` override). PEC stays off: the
-        chip's CRC is per byte."""
+        chip's CRC is per byte. A chip that does not answer yet is retried (``retry_init``); the bus clock is
+        checked against the 100 kHz limit where the system reports it."""
         from smbus2 import SMBus
 
+        from bms_ros.afe.i2c_clock import warn_if_faster
+
+        kwargs = {"retry_init": True, **kwargs}
         if not isinstance(bus, int):
             kwargs = {**cls.config_kwargs(bus), **kwargs}
             bus = int(bus.i2c_bus)
+        warn_if_faster(bus, r.BUS_HZ, "bq769x0")
         try:
             bus = SMBus(bus)
         except OSError as e:
@@ -200,6 +219,21 @@ class Bq769x0Afe(Afe):
         except _CommError as e:
             raise AfeError(f"bq769x0 init failed at {self.address:#04x} (crc={self.crc}): {e}") from None
 
+    @property
+    def status_reason(self) -> str:
+        if not self._initialized:
+            return self._init_reason
+        if self._protection_pending:
+            return ("hardware protection not programmed yet: the chip enforces its reset defaults (OV 4.25 V); "
+                    "retrying at every read")
+        return ""
+
+    def _explain(self, error: str) -> str:
+        if "NACK" in error.upper() or "ACK" in error or "EREMOTEIO" in error or "Errno 121" in error:
+            return (f"no answer from the bq769x0 at {self.address:#04x}: a chip that has not had its TS1 boot pulse "
+                    f"stays in SHIP mode (or the address/CRC setting is wrong); retrying ({error})")
+        return f"bq769x0 not initialised: {error}; retrying"
+
     def _init(self) -> None:
         self._write(r.CC_CFG, [r.CC_CFG_VALUE])                       # [DS p.35]
         got = self._read(r.CC_CFG, 1)[0] & 0x3F
@@ -210,6 +244,11 @@ class Bq769x0Afe(Afe):
         self.gain_uv = float(r.decode_gain_uv(g1, g2))
         self.offset_mv = float(r.decode_offset_mv(off))
         ctrl1, ctrl2 = self._read(r.SYS_CTRL1, 2)
+        if not ctrl2 & r.CTRL2_CC_EN:
+            # CC_EN = 0: the chip is fresh from a reset, nothing converted yet (cells read OFFSET, the die 310
+            # degC, CC 0 A): invalid until the first 250 ms conversion and the first 2 s temperature [DS p.18-21]
+            self._cold = "reset"
+            self._ts_settle_start, self._ts_settle_pending = None, True
         if (ctrl1 ^ self._ctrl1()) & r.CTRL1_TEMP_SEL:
             # the TS registers hold the other sensor until the next 2 s temperature conversion [DS p.21]
             self._ts_settle_start, self._ts_settle_pending = None, True
@@ -218,11 +257,14 @@ class Bq769x0Afe(Afe):
         self._write(r.CELLBAL1, [0] * self.chip.groups)
         self._configure_protection(self._wanted_protection)
         self._initialized = True
+        self._init_reason = ""
 
     def read(self, now: float) -> PackSample:
         try:
             return self._read_sample(now)
-        except _CommError:
+        except _CommError as e:
+            if not self._initialized:
+                self._init_reason = self._explain(str(e))
             return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c,
                                       crc_errors=self.errors.crc)
 
@@ -249,8 +291,14 @@ class Bq769x0Afe(Afe):
             self._command(self._reinit, "re-init after XREADY")
 
     def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
+        """Program ``wanted``; on failure the chip would keep its Li-ion defaults, so every read retries until it
+        succeeds (``status_reason`` says so meanwhile) and the AfeError reports this attempt."""
         self._wanted_protection = wanted
-        return self._command(lambda: self._configure_protection(wanted), "configure_protection")
+        try:
+            return self._command(lambda: self._configure_protection(wanted), "configure_protection")
+        except AfeError:
+            self._protection_pending = True
+            raise
 
     def enter_ship_mode(self) -> None:
         """SHIP mode: SHUT bits 00 -> 01 -> 10 in SYS_CTRL1, other bits kept [DS p.27, p.32]. Opens both FETs;
@@ -300,9 +348,25 @@ class Bq769x0Afe(Afe):
         stat, ctrl1, ctrl2 = buf[r.SYS_STAT], buf[r.SYS_CTRL1], buf[r.SYS_CTRL2]
         if not ctrl2 & r.CTRL2_CC_EN:
             # CC_EN is never cleared by the driver: the chip was reset (POR or SHIP -> NORMAL). Configure it
-            # again; this sample's data (ADC registers) is still valid.
+            # again; init marks the readings invalid until the chip has converted (this sample included).
             log.warning("bq769x0 at %#04x lost its configuration (CC_EN=0): re-initialising", self.address)
+            self._cold = "reset"
             self._try(self._reinit)
+        elif not ctrl1 & r.CTRL1_ADC_EN:
+            # ADC_EN is never cleared by the driver either: a glitch or another master stopped the conversions
+            # (and with them OV/UV protection [DS p.17]); the registers hold frozen values. Restart it.
+            log.warning("bq769x0 at %#04x: ADC_EN found cleared, voltages frozen: setting it again", self.address)
+            self.errors.adc_restored += 1
+            self._cold = self._cold or "adc"
+            self._ts_settle_start, self._ts_settle_pending = None, True
+            self._try(lambda: self._write(r.SYS_CTRL1, [self._ctrl1()]))
+        if self._cold is not None:
+            self._v_from = now + r.ADC_PERIOD_S
+            if self._cold == "reset":
+                self._cc_from = now + r.ADC_PERIOD_S
+            self._cold = None
+        if self._protection_pending and self._try(lambda: self._configure_protection(self._wanted_protection)):
+            log.warning("bq769x0 at %#04x: hardware protection programmed after an earlier failure", self.address)
         codes = np.array([((buf[a] & 0x3F) << 8) | buf[a + 1] for a in self._vc_addrs()], dtype=np.float64)
         cells = (codes * self.gain_uv + self.offset_mv * 1e3) * 1e-6        # [DS p.18]
         bat = (buf[r.BAT_HI] << 8) | buf[r.BAT_HI + 1]
@@ -318,6 +382,10 @@ class Bq769x0Afe(Afe):
             # keep ALERT low so an external override stays visible (it is the OR of SYS_STAT) [DS p.25]
             self._try(lambda: self._write(r.SYS_STAT, [r.STAT_CC_READY]))
         self._xready_recovery(now, stat)
+        if now < self._v_from - 1e-9:
+            cells, pack_v = np.full(self._n, math.nan), math.nan
+        if now < self._cc_from - 1e-9:
+            current = math.nan
         return PackSample(
             stamp=now, cell_voltages=cells, pack_voltage=pack_v, current=current, temperatures=temps,
             die_temperature=self._die_c, afe_flags=stat_to_flags(stat),
@@ -336,6 +404,8 @@ class Bq769x0Afe(Afe):
             if self._ts_settle_start is None:
                 self._ts_settle_start = now
             if now - self._ts_settle_start < TS_SETTLE_S:
+                if self._ts_mode == "die":
+                    self._die_c = math.nan                   # the TS register holds no die reading yet
                 return np.full(self._nts, math.nan)
             self._ts_settle_pending = False
         if self._ts_mode == "die":                           # no thermistors: TEMP_SEL = 0 for good
@@ -402,6 +472,7 @@ class Bq769x0Afe(Afe):
         if codes.clamped:
             log.warning("bq769x0 protection request outside the chip's range, clamped: %s", ", ".join(codes.clamped))
         self._write_verify(r.PROTECT1, codes.block, mask=0xFF)
+        self._protection_pending = False
         self.protection_codes = codes
         self.protection = codes.effective
         return codes.effective
