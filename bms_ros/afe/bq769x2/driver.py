@@ -50,14 +50,16 @@ class Bq769x2Afe(Afe):
         balance_max_cells: CBAL_MAX_CELLS to program (the chip refuses larger CB_ACTIVE_CELLS masks).
         block_reads: read consecutive direct commands in one transaction (<= 32 bytes); False reads one command
             per transaction, as LibreSolar does.
-        clock: seconds for the validity window after init (the caller's read ``now`` is used once known).
+        retry_init: a chip that does not answer at construction is retried at every read (``status_reason``
+            says why) instead of raising.
     """
 
     def __init__(self, bus, cell_count: int, *, address: int = r.DEFAULT_ADDRESS, crc: bool = False,
                  shunt_ohm: float = 0.001, thermistor_count: int = 1, retries: int = 3,
                  protection: HardwareProtection | None = None, extra: Bq769x2Protection | None = None,
                  fet_control: str = "host", balance_max_cells: int = 4, channels: tuple[int, ...] | None = None,
-                 block_reads: bool = False, sleep: Callable[[float], None] = time.sleep, initialize: bool = True):
+                 block_reads: bool = False, sleep: Callable[[float], None] = time.sleep, initialize: bool = True,
+                 retry_init: bool = False):
         if not 0 <= thermistor_count <= len(r.TS_TEMPERATURES):
             raise ValueError(f"bq769x2 reads TS1..TS3 here, asked for {thermistor_count} thermistors")
         if fet_control not in ("host", "autonomous"):
@@ -86,8 +88,14 @@ class Bq769x2Afe(Afe):
         self._constraints = BalancingConstraints(groups=((0, cell_count),), max_per_group=self.balance_max_cells,
                                                  allow_adjacent=False)
         self._plan = self._build_plan()
+        self._init_reason = "not initialised"
         if initialize:
-            self.init()
+            try:
+                self.init()
+            except AfeError as e:
+                if not retry_init:
+                    raise
+                self._init_reason = f"{e}; retrying"
 
     @property
     def errors(self):
@@ -102,8 +110,11 @@ class Bq769x2Afe(Afe):
         """Open /dev/i2c-N from an ``AfeConfig``-like object."""
         from smbus2 import SMBus
 
+        from bms_ros.afe.i2c_clock import warn_if_faster
+
         kwargs = {"address": int(cfg.i2c_address), "crc": bool(cfg.crc), "shunt_ohm": float(cfg.shunt_resistance),
-                  "thermistor_count": int(cfg.thermistor_count), **kwargs}
+                  "thermistor_count": int(cfg.thermistor_count), "retry_init": True, **kwargs}
+        warn_if_faster(int(cfg.i2c_bus), r.BUS_HZ, "bq769x2")
         try:
             bus = SMBus(int(cfg.i2c_bus))
         except OSError as e:
@@ -178,10 +189,15 @@ class Bq769x2Afe(Afe):
         if not mfg & r.MFG_FET_EN:
             self.io.command(r.FET_ENABLE)
         self._initialized = True
+        self._init_reason = ""
         # after a power-on reset nothing is converted yet: wait for a full measurement set; a chip that was
         # already running (driver restart) has valid readings now
         self._fresh = fresh
         self._valid_from = None
+
+    @property
+    def status_reason(self) -> str:
+        return "" if self._initialized else self._init_reason
 
     def _config_update(self, enter: bool) -> None:
         self.io.command(r.SET_CFGUPDATE if enter else r.EXIT_CFGUPDATE)
@@ -194,7 +210,9 @@ class Bq769x2Afe(Afe):
     def read(self, now: float) -> PackSample:
         try:
             return self._read_sample(now)
-        except CommError:
+        except CommError as e:
+            if not self._initialized:
+                self._init_reason = f"no answer from the bq769x2 at {self.io.address:#04x} ({e}); retrying"
             return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c,
                                       crc_errors=self.errors.crc)
 

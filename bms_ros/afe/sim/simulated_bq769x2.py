@@ -98,5 +98,9 @@ class SimulatedBq769x2(Afe):
     def enter_ship_mode(self) -> None:
         self.driver.enter_ship_mode()
 
+    @property
+    def status_reason(self) -> str:
+        return self.driver.status_reason
+
     def close(self) -> None:
         self.driver.close()
