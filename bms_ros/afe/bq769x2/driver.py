@@ -277,6 +277,7 @@ class Bq769x2Afe(Afe):
         need += [r.cell_register(ch) for ch in self._channels] + list(r.TS_TEMPERATURES[:self._nts])
         sizes = {c: (1 if c in (r.SAFETY_STATUS_A, r.SAFETY_STATUS_B, r.SAFETY_STATUS_C, r.FET_STATUS) else 2)
                  for c in need}
+        self.needed_bytes = sum(sizes[c] for c in set(need))
         plan: list[list[int]] = []
         for c in sorted(set(need)):
             if self.block_reads and plan and c + sizes[c] - plan[-1][0] <= r.TRANSFER_BUFFER_SIZE and \
