@@ -137,3 +137,18 @@ def test_shutdown_and_bq76942():
     with pytest.raises(AfeError, match="10 cell inputs"):
         Bq769x2Afe(Bq769x2Emul(PackModel(get_chemistry("nmc"), PackModelConfig(cell_count=10)),
                                device_number=0x7694), 12, sleep=lambda s: None)
+
+
+def test_configuration_accepts_bq769x2_and_checks_its_cell_range():
+    from bms_ros.afe.config import AfeConfig
+    from bms_ros.config import load_config
+    from bms_ros.core.params import ConfigError
+
+    AfeConfig(type="bq769x2", require_hardware=True).validate()     # a hardware type for bms.launch.py
+    cfg = load_config({"pack.cell_count": 16, "pack.chemistry": "lfp", "afe.type": "sim_bq769x2",
+                       "sim.fault.nack_rate": 0.01})                 # bus faults need a chip emulator: accepted
+    assert cfg.afe.type == "sim_bq769x2"
+    with pytest.raises(ConfigError, match=r"3\.\.16 cells"):
+        load_config({"pack.cell_count": 17, "afe.type": "sim_bq769x2"})
+    with pytest.raises(ConfigError, match=r"3\.\.10 cells"):
+        load_config({"pack.cell_count": 12, "afe.type": "bq769x2", "afe.chip": "bq76942"})
