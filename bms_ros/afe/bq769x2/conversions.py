@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from bms_ros.afe.bq769x2 import registers as r
+from bms_ros.afe.bq769x2.interface import i1, i2, u1, u2
 from bms_ros.core.types import AfeFlag, HardwareProtection
 
 
@@ -17,8 +18,9 @@ from bms_ros.core.types import AfeFlag, HardwareProtection
 class Bq769x2Protection:
     """Everything the bq769x2 enforces on its own (SI units, currents as magnitudes).
 
-    ``base`` carries the thresholds every AFE has (``HardwareProtection``); the rest are bq769x2 extras with
-    defaults that sit outside a normal robot duty (OCC 1C-ish on 1 mOhm is the user's call: set it).
+    ``base`` carries the thresholds every AFE has (``HardwareProtection``, from the node's SI settings); the rest
+    are bq769x2 extras the core has no setting for yet. Their defaults are this driver's choice (LibreSolar
+    leaves them to the board's devicetree): OCC 20 A, OT 55/60 degC, UT 0/-20 degC; set them for your pack.
     """
 
     base: HardwareProtection = field(default_factory=HardwareProtection)
@@ -56,8 +58,6 @@ def _clamp(name: str, code: int, lo_hi: tuple[int, int], clamped: list[str]) -> 
 
 def encode_protection(p: Bq769x2Protection, shunt_ohm: float) -> ProtectionCodes:
     """Codes for COV/CUV/OCC/OCD1/OCD2/SCD with delays and recovery, OTC/OTD/UTC/UTD."""
-    from bms_ros.afe.bq769x2.interface import i1, i2, u1, u2
-
     b, c = p.base, []   # c: names clamped to the chip's range
     eps = 1e-9
     cov = _clamp("cell_overvoltage", math.floor(b.cell_overvoltage / r.CELL_PROT_LSB_V + eps), r.COV_CODES, c)

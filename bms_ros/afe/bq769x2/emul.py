@@ -64,6 +64,7 @@ class Bq769x2Emul:
         self.faults = faults or FaultInjector(seed)
         self.faults.attach(self)
         self.bus = WireStats()
+        self._pointer = 0                                    # register of the last write (a read without one)
         self.t = float(start_time)
         self.events: list[tuple[float, str]] = []
         self.violations: list[tuple[float, str]] = []
@@ -364,8 +365,6 @@ class Bq769x2Emul:
                 self._answer_read(m, reg if reg is not None else self._pointer)
             else:
                 reg = self._take_write(ctypes.string_at(m.buf, m.len))
-
-    _pointer = 0
 
     def _take_write(self, frame: bytes) -> int:
         reg = frame[0]

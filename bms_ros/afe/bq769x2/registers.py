@@ -13,7 +13,8 @@ from __future__ import annotations
 
 # ---- I2C ------------------------------------------------------------------------------------------------------
 DEFAULT_ADDRESS = 0x08          # 7-bit (8-bit 0x10/0x11) [AN examples; LS2 board files reg = <0x08>]
-BUS_HZ = 400_000                # I2C fast mode is supported by the bq769x2 [DS 6.x I2C timing, 400 kHz];
+BUS_HZ = 400_000                # "supports rates up to 400 kHz", the default I2C mode [DS "I2C Communications
+                                # Subsystem"; block writes auto-increment the register address, same section]
 BUS_HZ_STANDARD = 100_000       # the bench also reports standard mode for comparison with bq769x0
 
 # ---- direct commands: 2 bytes, little-endian, signed unless noted [TRM 4.x; LS2R; FACTS table] -----------------
