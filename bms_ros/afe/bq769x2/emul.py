@@ -28,8 +28,7 @@ from bms_ros.afe.wire import WireStats
 
 I2C_M_RD = 0x0001
 _EPS = 1e-12
-# protection -> (status byte index 0/1 = A/B, bit, blocks CHG, blocks DSG)
-_CHG_BLOCK_A, _DSG_BLOCK_A = r.SA_COV | r.SA_OCC, r.SA_CUV | r.SA_OCD1 | r.SA_OCD2 | r.SA_SCD
+_CHG_BLOCK_A, _DSG_BLOCK_A = r.CHG_FET_PROT_A_DEFAULT, r.DSG_FET_PROT_A_ASSUMED   # SCD opens both
 _CHG_BLOCK_B, _DSG_BLOCK_B = r.SB_OTC | r.SB_UTC, r.SB_OTD | r.SB_UTD
 
 

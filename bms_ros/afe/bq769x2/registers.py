@@ -92,7 +92,12 @@ TS_THERMISTOR_CONFIG = 0x07     # thermistor, 18k pull-up, cell temperature [LS2
 ENABLED_PROT_A = 0x9261         # u1, bits as Safety Status A [LS2 configure_cell_uvp]
 ENABLED_PROT_B = 0x9262         # u1, bits as Safety Status B [LS2 configure_temp_limits]
 FET_OPTIONS = 0x9308            # u1: HOST_FET_EN bit 2, FET_INIT_OFF bit 5 [FACTS]
-FET_OPTIONS_HOST = 0x0D         # SFET, CHGINH, HOST_FET_EN, no PDSG [LS2 init_config else-branch]
+FET_OPTIONS_HOST = 0x0D         # SFET | HOST_FET_EN | FET_CTRL_EN, no PDSG, FET_INIT_OFF = 0: the default [TRM
+                                # Settings:FET:FET Options]; LS2 init_config writes the same without auto PDSG
+CHG_FET_PROT_A_DEFAULT = 0x98   # SCD | OCC | COV switch the CHG FET off [TRM Settings:Protection:CHG FET
+                                # Protections A, default 0x98]
+DSG_FET_PROT_A_ASSUMED = 0xE4   # SCD | OCD2 | OCD1 | CUV switch the DSG FET off (DSG FET Protections A; value
+                                # assumed by analogy, not read in the TRM)
 CBAL_CONF = 0x9335              # u1: 0 = host-controlled balancing only [LS2 configure_balancing]
 CBAL_MAX_CELLS = 0x933A         # u1: default 1 [LS2 "instead of only 1 by default"]
 CUV_THRESHOLD, CUV_DELAY, CUV_RECOV_HYST = 0x9275, 0x9276, 0x927B
