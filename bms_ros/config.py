@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from bms_ros.afe.config import AfeConfig, SimConfig
+from bms_ros.afe.config import CHIP_AFE_TYPES, AfeConfig, SimConfig
 from bms_ros.core.config import BmsConfig, resolve_values, specs_by_name
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten_yaml, param
 
@@ -38,9 +38,9 @@ class BmsRosConfig(BmsConfig):
             parent()
         f = self.sim.fault
         needs_chip = f.bus_or_sensor_faults()
-        if needs_chip and self.afe.type != "sim_bq769x0":
-            raise ConfigError(f"sim.fault.{needs_chip[0]}: needs afe.type sim_bq769x0 (bus and sensor faults are "
-                              f"injected into the register-level simulator)")
+        if needs_chip and self.afe.type not in CHIP_AFE_TYPES:
+            raise ConfigError(f"sim.fault.{needs_chip[0]}: needs afe.type sim_bq769x0 or sim_bq769x2 (bus and "
+                              f"sensor faults are injected into the register-level simulator)")
         for name in ("stuck_cell", "open_wire_cell", "soft_short_cell"):
             if getattr(f, name) > self.pack.cell_count:
                 raise ConfigError(f"sim.fault.{name}: cell {getattr(f, name)} does not exist in a "
@@ -48,13 +48,20 @@ class BmsRosConfig(BmsConfig):
         self._check_chip()
 
     def _check_chip(self) -> None:
-        """What the bq769x0 family can be wired for: 3..15 cells, one TS input per 5-cell group [DS p.39-40]."""
+        """What the chip can be wired for: bq769x0 3..15 cells, one TS input per 5-cell group [DS p.39-40];
+        bq769x2 3..16 cells (BQ76942: 3..10)."""
+        if self.afe.type in ("bq769x2", "sim_bq769x2"):
+            top = 10 if self.afe.chip == "bq76942" else 16
+            if self.afe.chip not in ("", "bq76952", "bq76942") or not 3 <= self.pack.cell_count <= top:
+                raise ConfigError(f"pack.cell_count: {self.pack.cell_count} cells on afe.chip "
+                                  f"{self.afe.chip or 'bq76952'!r} (afe.type {self.afe.type}: 3..{top} cells)")
+            return
         if self.afe.type not in ("bq769x0", "sim_bq769x0"):
             return
         from bms_ros.afe.bq769x0.registers import select_chip
 
         try:
-            chip = select_chip(self.pack.cell_count)
+            chip = select_chip(self.pack.cell_count, self.afe.chip or None)
         except ValueError as e:
             raise ConfigError(f"pack.cell_count: {e} (afe.type {self.afe.type})") from None
         if self.afe.thermistor_count > chip.groups:

@@ -70,5 +70,11 @@ class Afe(abc.ABC):
             self.set_balancing(out.balancing_mask)
         self.set_balancing_transfer(out.balancing_transfer_a)
 
+    @property
+    def status_reason(self) -> str:
+        """Why the AFE is not fully working ('' when it is), e.g. a chip that does not answer (bq769x0 in SHIP
+        mode) or hardware protection still waiting to be programmed. For diagnostics; the driver keeps retrying."""
+        return ""
+
     def close(self) -> None:  # noqa: B027  (optional hook, not abstract)
         """Release the bus. Default: nothing to release."""

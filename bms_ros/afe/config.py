@@ -5,22 +5,29 @@ from dataclasses import dataclass, field
 
 from bms_ros.core.params import ConfigError, param
 
-HARDWARE_AFE_TYPES = ("bq769x0",)    # afe.type values that read a real pack
+HARDWARE_AFE_TYPES = ("bq769x0", "bq769x2")    # afe.type values that read a real pack
+CHIP_AFE_TYPES = ("sim_bq769x0", "sim_bq769x2")  # simulated types that emulate a chip register by register
 
 
 @dataclass
 class AfeConfig:
-    type: str = param("sim", "AFE: sim (ideal simulated pack), sim_bq769x0 (real driver on the register-level "
-                                   "simulator), bq769x0 (I2C hardware), replay (AfeSample messages on ~/afe_in)",
-                      choices=("sim", "sim_bq769x0", "bq769x0", "replay"))
+    type: str = param("sim", "AFE: sim (ideal simulated pack), sim_bq769x0 / sim_bq769x2 (real driver on the "
+                                   "register-level emulator), bq769x0 / bq769x2 (I2C hardware: BQ76920/30/40, "
+                                   "BQ76952/42), replay (AfeSample messages on ~/afe_in)",
+                      choices=("sim", "sim_bq769x0", "bq769x0", "sim_bq769x2", "bq769x2", "replay"))
+    chip: str = param("", "bq769x0 part: bq76920, bq76930 or bq76940 ('' = the smallest that fits; a BQ76940 "
+                      "with 9 or 10 cells needs bq76940). bq769x2: checked against DEVICE_NUMBER at start",
+                      choices=("", "bq76920", "bq76930", "bq76940", "bq76952", "bq76942"))
     i2c_bus: int = param(1, "I2C bus number (/dev/i2c-N)", min=0, max=255)
-    i2c_address: int = param(8, "7-bit I2C address (0x08 or 0x18)", min=1, max=127)
-    crc: bool = param(True, "The part checks a CRC-8 per byte (order code ...01/...03/7693007)")
+    i2c_address: int = param(8, "7-bit I2C address (bq769x0: 0x08 or 0x18; bq769x2: 0x08 by default)", min=1,
+                             max=127)
+    crc: bool = param(True, "The part checks a CRC-8 per byte (bq769x0 order code ...01/...03/7693007; bq769x2: "
+                            "Comm Type with CRC)")
     shunt_resistance: float = param(0.001, "Current sense shunt", "ohm", 1e-5, 1.0)
     thermistor_count: int = param(1, "Thermistors wired to TS1..TS3", min=0, max=3)
     thermistor_beta: float = param(3435.0, "NTC Beta (25/85 degC)", "K", 1000.0, 10000.0)
     thermistor_r25: float = param(10000.0, "NTC resistance at 25 degC", "ohm", 100.0, 1e6)
-    require_hardware: bool = param(False, "Refuse to start unless afe.type reads a real pack (bq769x0); "
+    require_hardware: bool = param(False, "Refuse to start unless afe.type reads a real pack (bq769x0, bq769x2); "
                                    "bms.launch.py sets it, so a hardware launch never runs a simulated pack")
 
     def validate(self) -> None:
@@ -33,7 +40,7 @@ class AfeConfig:
 
 @dataclass
 class SimFaultConfig:
-    """Faults injected into the simulated pack; bus and sensor faults need afe.type sim_bq769x0."""
+    """Faults injected into the simulated pack; bus and sensor faults need a chip emulator (sim_bq769x0/x2)."""
 
     nack_rate: float = param(0.0, "Fraction of I2C transactions NACKed", "", 0.0, 1.0, runtime=True)
     timeout_rate: float = param(0.0, "Fraction of I2C transactions that time out", "", 0.0, 1.0, runtime=True)

@@ -35,12 +35,21 @@ def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
         return ideal
     if afe.type == "sim_bq769x0":
         from bms_ros.afe.sim.simulated_bq769x0 import SimulatedBq769x0
-        chip = SimulatedBq769x0.from_config(make_pack_model(pack, sim), afe)
+        chip = SimulatedBq769x0.from_config(make_pack_model(pack, sim), afe, chip=afe.chip or None)
         apply_sim_faults(chip, sim.fault)
         return chip
+    if afe.type == "sim_bq769x2":
+        from bms_ros.afe.sim.simulated_bq769x2 import SimulatedBq769x2
+        chip2 = SimulatedBq769x2.from_config(make_pack_model(pack, sim), afe, sim_kwargs={
+            "device_number": 0x7694 if afe.chip == "bq76942" else 0x7695})
+        apply_sim_faults(chip2, sim.fault)
+        return chip2
     if afe.type == "bq769x0":
         from bms_ros.afe.bq769x0.driver import Bq769x0Afe
-        return Bq769x0Afe.open(afe, pack.cell_count)
+        return Bq769x0Afe.open(afe, pack.cell_count, chip=afe.chip or None)
+    if afe.type == "bq769x2":
+        from bms_ros.afe.bq769x2.driver import Bq769x2Afe
+        return Bq769x2Afe.open(afe, pack.cell_count)
     raise ValueError(f"afe.type {afe.type!r} has no AFE object (replay samples arrive on a topic)")
 
 

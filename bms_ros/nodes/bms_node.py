@@ -209,6 +209,8 @@ class BmsNode(Node):
                                             out.charge_complete, lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
                            self.cfg.location, self.cfg.serial_number)
+        if lost and self.afe is not None and self.afe.status_reason:
+            msg.present = False           # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
         self.battery_pub.publish(msg)
         self.rate.tick(self.now())
         st = BmsStatus()

@@ -44,10 +44,16 @@ class BmsDiagnostics:
         stat.add("CRC errors", str(s.crc_errors))
         stat.add("Command errors", str(self.node.command_errors))
         stat.add("AFE flags", str(int(s.afe_flags)))
+        reason = self.node.afe.status_reason if self.node.afe is not None else ""
+        if reason:
+            stat.add("Reason", reason)
         if not self.out.data_fresh:
-            stat.summary(ERROR, "AFE lost: no valid sample within the stale timeout")
+            stat.summary(ERROR, f"AFE lost: {reason}" if reason else
+                         "AFE lost: no valid sample within the stale timeout")
         elif not s.comm_ok:
             stat.summary(WARN, "last AFE read failed")
+        elif reason:
+            stat.summary(WARN, reason)
         else:
             stat.summary(OK, "AFE link OK")
         return stat

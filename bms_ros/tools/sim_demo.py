@@ -19,14 +19,15 @@ SHARE = Path(__file__).resolve().parents[2]
 NODE_STOP_TIMEOUT_S = 10.0       # the node saves its state on SIGTERM; after this it is killed
 
 
-def start_node(config: str) -> subprocess.Popen:
+def start_node(config: str, overrides: dict[str, str] | None = None) -> subprocess.Popen:
     """bms_node with SIGINT ignored until it installs its own stop handling (bms_node's main()): the terminal's
     Ctrl-C reaches the whole foreground group, and must not interrupt the node's imports. It stays in this
     process group, so closing the terminal still ends it."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        extra = [a for k, v in (overrides or {}).items() for a in ("-p", f"{k}:={v}")]
         return subprocess.Popen([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args",
-                                 "--params-file", config], env=os.environ.copy())
+                                 "--params-file", config, *extra], env=os.environ.copy())
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -47,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=str(SHARE / "config" / "sim.yaml"), help="ROS 2 parameter file")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
     p.add_argument("--period", type=float, default=1.0, help="screen refresh period, s")
+    p.add_argument("--afe", choices=("sim", "sim_bq769x0", "sim_bq769x2"),
+                   help="override afe.type: the ideal pack, or the real bq769x0 / bq769x2 driver on its emulator")
     args = p.parse_args(argv)
-    node = start_node(args.config)
+    node = start_node(args.config, {"afe.type": args.afe} if args.afe else None)
     rc = 0
     try:
         from bms_ros.tools import monitor  # imports rclpy: seconds on a busy machine

@@ -1,5 +1,8 @@
-"""Short circuit end to end (register-level bq769x0 simulator, real driver, core): the chip trips SCD, the core
-latches it, and a fault reset is only accepted once the AFE sees no load any more (LOAD_PRESENT, CHG off)."""
+"""Short circuit end to end (register-level chip emulator, real driver, core) on both chips: the chip trips SCD, the
+core latches it, and a fault reset is only accepted once the AFE sees no load any more (bq769x0 LOAD_PRESENT with
+CHG off; bq769x2 the LD pin with DSG off)."""
+import pytest
+
 from bms_ros.afe.factory import make_afe
 from bms_ros.config import load_config
 from bms_ros.core.bms import Bms
@@ -8,8 +11,8 @@ from bms_ros.core.hardware_protection import hardware_protection
 
 
 class Rig:
-    def __init__(self):
-        cfg = load_config({"afe.type": "sim_bq769x0", "sim.load_current": 5.0, "sim.initial_soc": 0.7})
+    def __init__(self, afe_type: str):
+        cfg = load_config({"afe.type": afe_type, "sim.load_current": 5.0, "sim.initial_soc": 0.7})
         self.afe = make_afe(cfg.afe, cfg.pack, cfg.sim)
         self.afe.configure_protection(hardware_protection(cfg))
         self.bms = Bms(cfg)
@@ -25,8 +28,9 @@ class Rig:
         return self.out
 
 
-def test_short_latches_and_reset_waits_for_the_load_to_go():
-    rig = Rig()
+@pytest.mark.parametrize("afe_type", ["sim_bq769x0", "sim_bq769x2"])
+def test_short_latches_and_reset_waits_for_the_load_to_go(afe_type):
+    rig = Rig(afe_type)
     assert rig.run(2.0).discharge_fet and rig.out.sample.current < -4.0
     rig.afe.pack.external_short = True
     out = rig.run(0.5)

@@ -26,54 +26,19 @@ from smbus2 import i2c_msg
 
 from bms_ros.afe.base import Afe, AfeError
 from bms_ros.afe.bq769x0 import registers as r
+from bms_ros.afe.bq769x0.conversions import (
+    TS_SETTLE_S,
+    die_celsius,
+    flags_to_stat,
+    stat_to_flags,
+    thermistor_celsius,
+)
 from bms_ros.afe.bq769x0.crc import split_read, write_frame
 from bms_ros.afe.bq769x0.protection_codes import ProtectionCodes, decode_protection, encode_protection
+from bms_ros.afe.wire import WireStats
 from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
 
 log = logging.getLogger(__name__)
-
-_STAT_TO_FLAG = (
-    (r.STAT_OV, AfeFlag.OVERVOLTAGE),
-    (r.STAT_UV, AfeFlag.UNDERVOLTAGE),
-    (r.STAT_OCD, AfeFlag.OVERCURRENT_DISCHARGE),
-    (r.STAT_SCD, AfeFlag.SHORT_CIRCUIT),
-    (r.STAT_DEVICE_XREADY, AfeFlag.DEVICE_FAULT),
-    (r.STAT_OVRD_ALERT, AfeFlag.ALERT_OVERRIDE),
-)
-_T0_K = 273.15
-_TS_SETTLE_S = r.TEMP_PERIOD_S + r.ADC_PERIOD_S   # a TEMP_SEL change shows within 2 s [DS p.21]
-
-
-def stat_to_flags(sys_stat: int) -> AfeFlag:
-    """SYS_STAT fault bits as AfeFlag (CC_READY is not a fault)."""
-    flags = AfeFlag.NONE
-    for bit, flag in _STAT_TO_FLAG:
-        if sys_stat & bit:
-            flags |= flag
-    return flags
-
-
-def flags_to_stat(flags: AfeFlag) -> int:
-    return sum(bit for bit, flag in _STAT_TO_FLAG if flags & flag)
-
-
-def thermistor_celsius(code: int, beta: float, r25: float) -> float:
-    """TS reading -> degC with the Beta model; NaN for an open (~3.3 V) or shorted (~0 V) thermistor.
-
-    V_TS = ADC x 382 uV, R_TS = 10 k x V_TS / (3.3 - V_TS) [DS p.20], 1/T = 1/T25 + ln(R/R25)/Beta.
-    """
-    v = (code & r.ADC_MASK) * r.TS_LSB_V
-    if v >= 3.2 or v <= 0.05:     # outside ~ -50..+150 degC for a 10 k NTC: open or short, not a temperature
-        return math.nan
-    res = r.TS_PULLUP_OHM * v / (r.TS_BIAS_V - v)
-    return 1.0 / (1.0 / (25.0 + _T0_K) + math.log(res / r25) / beta) - _T0_K
-
-
-def die_celsius(code: int) -> float:
-    """Die temperature: V = ADC x 382 uV, T = 25 - (V - 1.200) / 0.0042 [DS p.21]."""
-    v = (code & r.ADC_MASK) * r.TS_LSB_V
-    return 25.0 + (v - r.DIE_V25) / r.DIE_DV_PER_C
-
 
 class _CommError(Exception):
     pass
@@ -89,26 +54,11 @@ class Bq769x0Errors:
     retries: int = 0        # attempts that were repeated
     failed: int = 0         # transactions that failed after all retries
     reinit: int = 0         # times the driver re-ran init (chip reset seen, XREADY recovery)
+    adc_restored: int = 0   # times ADC_EN was found cleared (glitch, another bus master) and set again
 
     @property
     def i2c(self) -> int:
         return self.nack + self.timeout
-
-
-@dataclass
-class WireStats:
-    """What the driver put on the bus (all attempts): 9 bit times per byte, one per START/Sr and STOP."""
-
-    transactions: int = 0
-    bytes: int = 0          # address bytes + register/data/CRC bytes
-    conditions: int = 0     # START, repeated START and STOP
-
-    @property
-    def bit_times(self) -> int:
-        return 9 * self.bytes + self.conditions
-
-    def seconds_at(self, hz: float = r.BUS_HZ) -> float:
-        return self.bit_times / hz
 
 
 class Bq769x0Afe(Afe):
@@ -130,13 +80,15 @@ class Bq769x0Afe(Afe):
             seconds" [DS p.30]; LibreSolar retries every 3 s), then re-init. None: leave it to clear_faults().
         die_temp_period_s: with thermistors, switch TEMP_SEL to the die sensor this often to refresh
             ``die_temperature`` (thermistor values are held for ~4.5 s meanwhile). None: die temperature stays NaN.
+        retry_init: a chip that does not answer at construction (a bq769x0 boots in SHIP mode until its TS1 boot
+            pulse [DS p.27]) is not an error: ``status_reason`` says why, and every read tries again.
     """
 
     def __init__(self, bus, cell_count: int, *, address: int = 0x08, crc: bool = False, shunt_ohm: float = 0.001,
                  thermistor_count: int = 1, thermistor_beta: float = 3435.0, thermistor_r25: float = 10_000.0,
                  retries: int = 3, chip: str | None = None, protection: HardwareProtection | None = None,
                  initialize: bool = True, xready_recovery_s: float | None = 3.0,
-                 die_temp_period_s: float | None = None):
+                 die_temp_period_s: float | None = None, retry_init: bool = False):
         if address not in r.ADDRESSES:
             raise ValueError(f"bq769x0 address must be 0x08 or 0x18 [DS p.3], got {address:#x}")
         self.chip = r.select_chip(cell_count, chip)
@@ -178,8 +130,19 @@ class Bq769x0Afe(Afe):
         self._die_c = math.nan
         self._ts_settle_pending = False
         self._ts_settle_start: float | None = None
+        # readings are invalid after a chip reset or an ADC restart until the chip has converted again:
+        # (voltages valid from, current valid from) in caller time; "pending" = from the next read's now
+        self._cold: str | None = None          # None, "reset" (voltages, CC, temperatures) or "adc" (no CC)
+        self._v_from = self._cc_from = -math.inf
+        self._init_reason = "not initialised"
+        self._protection_pending = False
         if initialize:
-            self.init()
+            try:
+                self.init()
+            except AfeError as e:
+                if not retry_init:
+                    raise
+                self._init_reason = self._explain(str(e))
 
     # ---- construction helpers ----------------------------------------------------------------------------------
     @staticmethod
@@ -188,18 +151,23 @@ class Bq769x0Afe(Afe):
         thermistor_count, thermistor_beta, thermistor_r25)."""
         return {"address": int(cfg.i2c_address), "crc": bool(cfg.crc), "shunt_ohm": float(cfg.shunt_resistance),
                 "thermistor_count": int(cfg.thermistor_count), "thermistor_beta": float(cfg.thermistor_beta),
-                "thermistor_r25": float(cfg.thermistor_r25)}
+                "thermistor_r25": float(cfg.thermistor_r25), "chip": getattr(cfg, "chip", "") or None}
 
     @classmethod
     def open(cls, bus, cell_count: int, **kwargs) -> Bq769x0Afe:
         """Open /dev/i2c-N with smbus2 and the driver on it; ``bus`` is N or an ``AfeConfig``-like object
         (then ``i2c_bus`` and the settings in :meth:`config_kwargs`; ``kwargs`` override). PEC stays off: the
-        chip's CRC is per byte."""
+        chip's CRC is per byte. A chip that does not answer yet is retried (``retry_init``); the bus clock is
+        checked against the 100 kHz limit where the system reports it."""
         from smbus2 import SMBus
 
+        from bms_ros.afe.i2c_clock import warn_if_faster
+
+        kwargs = {"retry_init": True, **kwargs}
         if not isinstance(bus, int):
             kwargs = {**cls.config_kwargs(bus), **kwargs}
             bus = int(bus.i2c_bus)
+        warn_if_faster(bus, r.BUS_HZ, "bq769x0")
         try:
             bus = SMBus(bus)
         except OSError as e:
@@ -251,6 +219,21 @@ class Bq769x0Afe(Afe):
         except _CommError as e:
             raise AfeError(f"bq769x0 init failed at {self.address:#04x} (crc={self.crc}): {e}") from None
 
+    @property
+    def status_reason(self) -> str:
+        if not self._initialized:
+            return self._init_reason
+        if self._protection_pending:
+            return ("hardware protection not programmed yet: the chip enforces its reset defaults (OV 4.25 V); "
+                    "retrying at every read")
+        return ""
+
+    def _explain(self, error: str) -> str:
+        if "NACK" in error.upper() or "ACK" in error or "EREMOTEIO" in error or "Errno 121" in error:
+            return (f"no answer from the bq769x0 at {self.address:#04x}: a chip that has not had its TS1 boot pulse "
+                    f"stays in SHIP mode (or the address/CRC setting is wrong); retrying ({error})")
+        return f"bq769x0 not initialised: {error}; retrying"
+
     def _init(self) -> None:
         self._write(r.CC_CFG, [r.CC_CFG_VALUE])                       # [DS p.35]
         got = self._read(r.CC_CFG, 1)[0] & 0x3F
@@ -261,6 +244,11 @@ class Bq769x0Afe(Afe):
         self.gain_uv = float(r.decode_gain_uv(g1, g2))
         self.offset_mv = float(r.decode_offset_mv(off))
         ctrl1, ctrl2 = self._read(r.SYS_CTRL1, 2)
+        if not ctrl2 & r.CTRL2_CC_EN:
+            # CC_EN = 0: the chip is fresh from a reset, nothing converted yet (cells read OFFSET, the die 310
+            # degC, CC 0 A): invalid until the first 250 ms conversion and the first 2 s temperature [DS p.18-21]
+            self._cold = "reset"
+            self._ts_settle_start, self._ts_settle_pending = None, True
         if (ctrl1 ^ self._ctrl1()) & r.CTRL1_TEMP_SEL:
             # the TS registers hold the other sensor until the next 2 s temperature conversion [DS p.21]
             self._ts_settle_start, self._ts_settle_pending = None, True
@@ -269,11 +257,14 @@ class Bq769x0Afe(Afe):
         self._write(r.CELLBAL1, [0] * self.chip.groups)
         self._configure_protection(self._wanted_protection)
         self._initialized = True
+        self._init_reason = ""
 
     def read(self, now: float) -> PackSample:
         try:
             return self._read_sample(now)
-        except _CommError:
+        except _CommError as e:
+            if not self._initialized:
+                self._init_reason = self._explain(str(e))
             return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c,
                                       crc_errors=self.errors.crc)
 
@@ -300,8 +291,14 @@ class Bq769x0Afe(Afe):
             self._command(self._reinit, "re-init after XREADY")
 
     def configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
+        """Program ``wanted``; on failure the chip would keep its Li-ion defaults, so every read retries until it
+        succeeds (``status_reason`` says so meanwhile) and the AfeError reports this attempt."""
         self._wanted_protection = wanted
-        return self._command(lambda: self._configure_protection(wanted), "configure_protection")
+        try:
+            return self._command(lambda: self._configure_protection(wanted), "configure_protection")
+        except AfeError:
+            self._protection_pending = True
+            raise
 
     def enter_ship_mode(self) -> None:
         """SHIP mode: SHUT bits 00 -> 01 -> 10 in SYS_CTRL1, other bits kept [DS p.27, p.32]. Opens both FETs;
@@ -351,9 +348,25 @@ class Bq769x0Afe(Afe):
         stat, ctrl1, ctrl2 = buf[r.SYS_STAT], buf[r.SYS_CTRL1], buf[r.SYS_CTRL2]
         if not ctrl2 & r.CTRL2_CC_EN:
             # CC_EN is never cleared by the driver: the chip was reset (POR or SHIP -> NORMAL). Configure it
-            # again; this sample's data (ADC registers) is still valid.
+            # again; init marks the readings invalid until the chip has converted (this sample included).
             log.warning("bq769x0 at %#04x lost its configuration (CC_EN=0): re-initialising", self.address)
+            self._cold = "reset"
             self._try(self._reinit)
+        elif not ctrl1 & r.CTRL1_ADC_EN:
+            # ADC_EN is never cleared by the driver either: a glitch or another master stopped the conversions
+            # (and with them OV/UV protection [DS p.17]); the registers hold frozen values. Restart it.
+            log.warning("bq769x0 at %#04x: ADC_EN found cleared, voltages frozen: setting it again", self.address)
+            self.errors.adc_restored += 1
+            self._cold = self._cold or "adc"
+            self._ts_settle_start, self._ts_settle_pending = None, True
+            self._try(lambda: self._write(r.SYS_CTRL1, [self._ctrl1()]))
+        if self._cold is not None:
+            self._v_from = now + r.ADC_PERIOD_S
+            if self._cold == "reset":
+                self._cc_from = now + r.ADC_PERIOD_S
+            self._cold = None
+        if self._protection_pending and self._try(lambda: self._configure_protection(self._wanted_protection)):
+            log.warning("bq769x0 at %#04x: hardware protection programmed after an earlier failure", self.address)
         codes = np.array([((buf[a] & 0x3F) << 8) | buf[a + 1] for a in self._vc_addrs()], dtype=np.float64)
         cells = (codes * self.gain_uv + self.offset_mv * 1e3) * 1e-6        # [DS p.18]
         bat = (buf[r.BAT_HI] << 8) | buf[r.BAT_HI + 1]
@@ -369,6 +382,10 @@ class Bq769x0Afe(Afe):
             # keep ALERT low so an external override stays visible (it is the OR of SYS_STAT) [DS p.25]
             self._try(lambda: self._write(r.SYS_STAT, [r.STAT_CC_READY]))
         self._xready_recovery(now, stat)
+        if now < self._v_from - 1e-9:
+            cells, pack_v = np.full(self._n, math.nan), math.nan
+        if now < self._cc_from - 1e-9:
+            current = math.nan
         return PackSample(
             stamp=now, cell_voltages=cells, pack_voltage=pack_v, current=current, temperatures=temps,
             die_temperature=self._die_c, afe_flags=stat_to_flags(stat),
@@ -386,7 +403,9 @@ class Bq769x0Afe(Afe):
         if self._ts_settle_pending:
             if self._ts_settle_start is None:
                 self._ts_settle_start = now
-            if now - self._ts_settle_start < _TS_SETTLE_S:
+            if now - self._ts_settle_start < TS_SETTLE_S:
+                if self._ts_mode == "die":
+                    self._die_c = math.nan                   # the TS register holds no die reading yet
                 return np.full(self._nts, math.nan)
             self._ts_settle_pending = False
         if self._ts_mode == "die":                           # no thermistors: TEMP_SEL = 0 for good
@@ -402,7 +421,7 @@ class Bq769x0Afe(Afe):
                         lambda: self._write(r.SYS_CTRL1, [r.CTRL1_ADC_EN])):
                     self._ts_mode, self._ts_switch_t = "to_die", now
             return temps
-        if now - self._ts_switch_t >= _TS_SETTLE_S:
+        if now - self._ts_switch_t >= TS_SETTLE_S:
             if self._ts_mode == "to_die":
                 die = die_celsius(self._ts_codes(buf, 1)[0])
                 if self._try(lambda: self._write(r.SYS_CTRL1, [self._ctrl1()])):
@@ -453,6 +472,7 @@ class Bq769x0Afe(Afe):
         if codes.clamped:
             log.warning("bq769x0 protection request outside the chip's range, clamped: %s", ", ".join(codes.clamped))
         self._write_verify(r.PROTECT1, codes.block, mask=0xFF)
+        self._protection_pending = False
         self.protection_codes = codes
         self.protection = codes.effective
         return codes.effective

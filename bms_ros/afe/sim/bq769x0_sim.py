@@ -120,14 +120,17 @@ class Bq769x0Sim:
         self._pointer = 0
         if boot:
             self.boot()
-            if warm:
+            if warm:                                 # a previous host session: CC on, thermistors, converted
                 self.regs[r.SYS_CTRL1] |= r.CTRL1_TEMP_SEL
+                self.regs[r.SYS_CTRL2] |= r.CTRL2_CC_EN
+                self._convert_cells()
                 self._convert_temperatures()
 
     # ---- power states ------------------------------------------------------------------------------------------
     def boot(self) -> None:
         """TS1 boot pulse: SHIP -> NORMAL with the reset defaults, balancing cleared [DS p.22, p.27, p.39].
-        (Conversions are available at once; the real chip needs 250-800 ms for the first readings.)"""
+        Nothing is converted yet: the ADC registers read 0 until the first 250 ms conversion, the TS registers
+        until the first 2 s temperature conversion [DS p.18, p.21]."""
         self.regs[:] = bytes(256)
         self.regs[r.OV_TRIP] = r.OV_TRIP_DEFAULT
         self.regs[r.UV_TRIP] = r.UV_TRIP_DEFAULT
@@ -143,9 +146,9 @@ class Bq769x0Sim:
         self._scd_since: float | None = None
         self._next_adc = self.t + r.ADC_PERIOD_S
         self._next_temp = self.t + r.TEMP_PERIOD_S
+        self.codes = np.zeros(self.chip.channels, dtype=np.int64)
+        self.phys_voltages = np.zeros(self.chip.channels)
         self._sync_pack()
-        self._convert_cells()
-        self._convert_temperatures()
         self.events.append((self.t, "boot"))
 
     def _enter_ship(self) -> None:

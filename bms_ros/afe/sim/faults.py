@@ -1,4 +1,4 @@
-"""Fault injection for the register-level bq769x0 simulator.
+"""Fault injection for the register-level chip emulators (bq769x0 and bq769x2).
 
 Bus faults act on ``i2c_rdwr`` transactions; measurement faults on what the chip converts; chip and pack faults
 act through the simulator and the pack model. Random faults draw from a seeded generator (deterministic).
@@ -19,18 +19,24 @@ from __future__ import annotations
 
 import errno
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from bms_ros.afe.sim.bq769x0_sim import Bq769x0Sim
+    from bms_ros.afe.sim.pack_model import PackModel
+
+
+class _Chip(Protocol):
+    """What the injector needs of an emulator: its pack (chip-specific faults are emulator methods)."""
+
+    pack: PackModel
 
 
 class FaultInjector:
     def __init__(self, seed: int = 0):
         self._rng = random.Random(seed)
-        self._sim: Bq769x0Sim | None = None
+        self._sim: Any = None
         self.nack_rate = 0.0
         self.timeout_rate = 0.0
         self.crc_corrupt_rate = 0.0
@@ -42,11 +48,11 @@ class FaultInjector:
         self.thermistors: dict[int, str] = {}    # TS index (0-based) -> "open" | "short"
         self.injected = {"nack": 0, "timeout": 0, "crc": 0}
 
-    def attach(self, sim: Bq769x0Sim) -> None:
+    def attach(self, sim: _Chip) -> None:
         self._sim = sim
 
     @property
-    def sim(self) -> Bq769x0Sim:
+    def sim(self) -> Any:
         if self._sim is None:
             raise RuntimeError("fault injector is not attached to a simulator")
         return self._sim

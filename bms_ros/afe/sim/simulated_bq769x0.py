@@ -113,5 +113,9 @@ class SimulatedBq769x0(Afe):
     def enter_ship_mode(self) -> None:
         self.driver.enter_ship_mode()
 
+    @property
+    def status_reason(self) -> str:
+        return self.driver.status_reason
+
     def close(self) -> None:
         self.driver.close()
