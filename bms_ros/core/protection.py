@@ -466,7 +466,8 @@ class Protection:
             return ProtectionResult(0, 0, 0, 0, 0, 0, [])
         result = self._evaluate_full(m)
         self._quiet = not (result.active or result.latched or self.flag_ignore_until) \
-            and not self.level.any() and not self.last_over.any() and not self.prev_up.any()
+            and not self.level.any() and not self.last_over.any() and not self.prev_up.any() \
+            and not self.prev_clear.any()
         return result
 
     def _evaluate_full(self, m: Measurement) -> ProtectionResult:
@@ -512,6 +513,7 @@ class Protection:
             for i in np.flatnonzero(release):
                 self.active[i] = False
                 self.hold_acc[i] = 0.0
+                self.prev_clear[i] = False
                 events.append(FaultEvent(m.stamp, POLICY[i].fault.name, "release", float(vals[i])))
         warn = up & ~self.active
 
@@ -530,6 +532,7 @@ class Protection:
         self.level[i] = 0.0
         self.last_over[i] = False
         self.prev_up[i] = False
+        self.prev_clear[i] = False
         ev = [FaultEvent(stamp, r.fault.name, "trip", value)]
         latch, why = bool(self.latch_cfg[i]), ("always latches" if self.always_latch[i] else "policy: latch")
         n = self.esc_count[i]
@@ -605,6 +608,7 @@ class Protection:
                 if i in flag_idx:          # the AFE still holds the flag until the node clears it
                     self.active[i] = False
                     self.hold_acc[i] = 0.0
+                    self.prev_clear[i] = False
                     self.flag_ignore_until[i] = t + self.cfg.afe_flag_clear_timeout
                 cleared.append(r.fault.name)
                 events.append(FaultEvent(stamp, r.fault.name, "reset", float(self.last_values[i])))
@@ -626,6 +630,7 @@ class Protection:
         self.latched[i] = False
         self.active[i] = False
         self.hold_acc[i] = 0.0
+        self.prev_clear[i] = False
         self.trips[i].clear()
         self.lock_code = ""
         ev = FaultEvent(now, POLICY[i].fault.name, "unlock", float(self.last_values[i]))
