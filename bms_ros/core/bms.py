@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 STORE_SECTION = "protection"
 ESTIMATOR_SECTION = "estimator"
 _OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
+# While no valid sample arrives, the charge moves unseen: the published SoC's 1-sigma grows by this C-rate (or
+# the last measured one, if larger) times the time without data. 1 C: a mobile robot's peak mean draw (a
+# conservative bound for the unseen current; ISSUE 14 item 8).
+UNSEEN_C_RATE = 1.0               # 1/h
+S_PER_H = 3600.0
 
 
 class Bms:
@@ -67,6 +72,8 @@ class Bms:
         self._estimator_saved_at = -math.inf
         self._saved_cycles = 0
         self.clock_events = 0             # clock steps back and jumps forward seen (each logged once)
+        self._last_good: PackSample | None = None    # the last valid sample (held for consumers, see BmsOutput)
+        self._soc_shown = math.nan                    # the last published SoC (kept monotone with the current)
         self._restore()
 
     # ------------------------------------------------------------------------------------------- host side
@@ -153,6 +160,10 @@ class Bms:
         self._persist(force=bool(cleared))
         return cleared, remaining
 
+    def remaining_reason(self, name: str) -> str:
+        """Why a fault ``reset_faults`` left latched is still latched, and what to do ("" if not latched)."""
+        return self.protection.remaining_reason(name)
+
     def shutdown(self) -> None:
         """Safe state: both FETs off and no balancing from now on; persists the state."""
         self.fets.shut_down = True
@@ -185,6 +196,7 @@ class Bms:
         m.set("lock", self.protection.lock_condition(m))
         if m.valid:
             self._last_valid = t
+            self._last_good = sample
         have = self._last_valid is not None
         fresh = have and t - self._last_valid <= cfg.protection.stale_timeout  # type: ignore[operator]
         self._last_fresh = fresh
@@ -224,6 +236,8 @@ class Bms:
         elif m.valid and (m.cell_max < self.chem.full_v - 0.1 or sample.current < -cfg.fet.state_current):
             self._charge_complete = False
 
+        age = t - self._last_valid if have else math.nan  # type: ignore[operator]
+        shown = self._shown_estimate(est, sample.current if m.valid else math.nan, age)
         self._persist()
         whole_cycles = int(est.cycle_count)
         if self.store is not None and (t - self._estimator_saved_at >= cfg.estimation.state_save_period
@@ -237,13 +251,56 @@ class Bms:
             charge_enable_requested=self.fets.charge_request,
             discharge_enable_requested=self.fets.discharge_request,
             charge_current_limit=lim.charge, discharge_current_limit=lim.discharge, limit_reason=lim.reason,
-            balancing_mask=bal.mask, estimate=est, charger_present=bool(charging),
+            balancing_mask=bal.mask, estimate=shown, charger_present=bool(charging),
             charge_complete=self._charge_complete, data_fresh=bool(fresh),
             balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
-            cells_held=int((m.cell_status != 0).sum()))
+            cells_held=int((m.cell_status != 0).sum()),
+            reported=self._reported(sample, m.valid, fresh), data_held=bool(have and fresh and not m.valid),
+            data_age=age)
         self.last_output = out
         return out
+
+    def _reported(self, sample: PackSample, valid: bool, fresh: bool) -> PackSample:
+        """What consumers see (ISSUE 14 items 2, 3): one failed or implausible read is not a lost pack, so the
+        last valid values are held until stale_timeout; then the unknown sample. The FET states are the chip's
+        as last read back: a command that could not be written is not what the pack does."""
+        last = self._last_good
+        if valid or last is None:
+            return sample
+        if fresh:
+            return dataclasses.replace(last, stamp=sample.stamp, read_errors=sample.read_errors,
+                                       crc_errors=sample.crc_errors, comm_ok=sample.comm_ok)
+        if not sample.comm_ok:
+            return dataclasses.replace(sample, charge_fet=last.charge_fet, discharge_fet=last.discharge_fet)
+        return sample
+
+    def _shown_estimate(self, est: Estimate, current: float, age: float) -> Estimate:
+        """The estimate as published (ISSUE 14 items 7, 8).
+
+        * While the current clearly flows one way (beyond ``fet.state_current``) the SoC never moves the other
+          way: Nav2's IsBatteryLow has no hysteresis, and a correction against the current would un-flip
+          "low". Corrections show at rest. With no valid current the SoC stays where it was.
+        * Without valid data the SoC's 1-sigma grows with the time without data (``UNSEEN_C_RATE``).
+        """
+        soc, std = est.soc, est.soc_std
+        prev, th = self._soc_shown, self.cfg.fet.state_current
+        if math.isnan(soc):
+            self._soc_shown = math.nan
+            return est
+        if not math.isnan(prev) and (math.isnan(current) or (current < -th and soc > prev)
+                                     or (current > th and soc < prev)):
+            soc = prev
+        self._soc_shown = soc
+        cap = est.capacity_ah if math.isfinite(est.capacity_ah) and est.capacity_ah > 0 else \
+            self.cfg.pack.design_capacity_ah
+        if math.isnan(current) and math.isfinite(age) and age > 0 and self._last_good is not None:
+            i_last = abs(self._last_good.current) if math.isfinite(self._last_good.current) else 0.0
+            rate = max(i_last / cap, UNSEEN_C_RATE) / S_PER_H          # SoC per second
+            std = math.hypot(std if math.isfinite(std) else 0.0, rate * age)
+        if soc == est.soc and std == est.soc_std:
+            return est
+        return dataclasses.replace(est, soc=soc, soc_std=std, charge_ah=soc * cap)
 
     def _clock_event(self, what: str, sample: PackSample) -> None:
         """A clock step: reported once per step (core time goes on regardless, see core.timebase)."""

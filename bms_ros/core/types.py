@@ -160,3 +160,14 @@ class BmsOutput:
     balancing_reason: str = ""        # why (not) balancing: "balancing", "balanced", "not at rest", "fault", ...
     invalid_reason: str = ""          # why this sample was not usable ("" = complete and plausible)
     cells_held: int = 0               # cell readings not valid in this sample (held, or unknown)
+    # what consumers see (ISSUE 14): this sample when valid; while a read failed or was implausible but the
+    # last valid one is younger than stale_timeout, that one (``data_held``); once stale, this (unknown) sample.
+    # FET states are always the chip's as last read back (never the command that could not be written).
+    reported: PackSample | None = None
+    data_held: bool = False
+    data_age: float = NAN             # s since the last valid sample (NaN: none yet)
+
+    @property
+    def view(self) -> PackSample:
+        """The measured values to publish (see ``reported``)."""
+        return self.sample if self.reported is None else self.reported

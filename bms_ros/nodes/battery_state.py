@@ -96,7 +96,7 @@ def finite_or_nan(x: float) -> float:
 
 def fill_battery_state(msg: BatteryState, out: BmsOutput, status: int, lost: bool, chemistry: str,
                        design_capacity_ah: float, location: str, serial_number: str) -> BatteryState:
-    s, e = out.sample, out.estimate
+    s, e = out.view, out.estimate      # held values while a read failed, until stale (BmsOutput.reported)
     nan = math.nan
     temps = s.temperatures[np.isfinite(s.temperatures)] if s.temperatures.size else s.temperatures
     msg.voltage = nan if lost else finite_or_nan(s.pack_voltage)

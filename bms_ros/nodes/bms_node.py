@@ -112,6 +112,7 @@ class BmsNode(Node):
         self.command_errors = 0
         self.last_output: BmsOutput | None = None
         self._charger_contact: bool | None = None
+        self._last_tick: float | None = None      # node time of the last timer tick (clock jumps back)
 
         self.battery_pub = self.create_publisher(BatteryState, "battery_state", BATTERY_QOS)
         self.status_pub = self.create_publisher(BmsStatus, "~/status", 10)
@@ -153,6 +154,11 @@ class BmsNode(Node):
 
     def _on_timer(self) -> None:
         now = self.now()
+        if self._last_tick is not None and now < self._last_tick:
+            # Gazebo reset, bag play --loop: the simulation re-bases its time, the core's time goes on (one line)
+            self.get_logger().warn(f"clock jumped back {self._last_tick - now:.3f} s (to {now:.3f} s): simulation "
+                                   "time re-based, protection timing continues on core time")
+        self._last_tick = now
         if self.sim is not None:
             self.sim.before_read(now)
         try:
@@ -203,7 +209,7 @@ class BmsNode(Node):
         lost = not out.data_fresh
         msg = BatteryState()
         msg.header.stamp, msg.header.frame_id = stamp, self.cfg.frame_id
-        status = self.status_tracker.update(out.sample.current, out.estimate.soc, self._charger_present(out),
+        status = self.status_tracker.update(out.view.current, out.estimate.soc, self._charger_present(out),
                                             out.charge_complete, lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
                            self.cfg.location, self.cfg.serial_number)
@@ -235,8 +241,8 @@ class BmsNode(Node):
     def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         cleared, remaining = self.bms.reset_faults(self.now())
         res.success = not remaining
-        res.message = (f"cleared: {', '.join(cleared) or 'none'}; "
-                       f"remaining (condition still present): {', '.join(remaining) or 'none'}")
+        why = [f"{n} ({self.bms.remaining_reason(n)})" if self.bms.remaining_reason(n) else n for n in remaining]
+        res.message = f"cleared: {', '.join(cleared) or 'none'}; remaining: {', '.join(why) or 'none'}"
         return res
 
     def _on_charger_present(self, msg: Bool) -> None:
@@ -266,8 +272,9 @@ class BmsNode(Node):
             if self.afe is not None and any(n.startswith("protection.") for n in changed):
                 self._program_hardware_protection()  # the AFE's backstop follows the software limits
             if self.sim is not None and any(n.startswith("sim.") for n in changed):
-                apply_sim_inputs(self.sim.pack, cfg.sim)
-                apply_sim_faults(self.afe, cfg.sim.fault)
+                apply_sim_inputs(self.sim.pack, cfg.sim, set(changed))
+                if any(n.startswith("sim.fault.") for n in changed):
+                    apply_sim_faults(self.afe, cfg.sim.fault)
                 self.sim.reconfigure(cfg.sim)
         return SetParametersResult(successful=True)
 

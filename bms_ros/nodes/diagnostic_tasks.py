@@ -41,13 +41,15 @@ class BmsDiagnostics:
             return stat
         s = self.out.sample
         stat.add("I2C errors", str(s.read_errors))
+        stat.add("Data held", str(self.out.data_held))
+        stat.add("Data age (s)", _fmt(self.out.data_age))
         stat.add("CRC errors", str(s.crc_errors))
         stat.add("Command errors", str(self.node.command_errors))
         stat.add("AFE flags", str(int(s.afe_flags)))
         if not self.out.data_fresh:
             stat.summary(ERROR, "AFE lost: no valid sample within the stale timeout")
         elif not s.comm_ok:
-            stat.summary(WARN, "last AFE read failed")
+            stat.summary(WARN, "last AFE read failed: last valid values held")
         else:
             stat.summary(OK, "AFE link OK")
         return stat
@@ -58,8 +60,8 @@ class BmsDiagnostics:
         o = self.out
         active, latched = fault_names(o.faults_active), fault_names(o.faults_latched)
         stat.add("State", o.state.name)
-        stat.add("Charge FET", "on" if o.sample.charge_fet else "off")
-        stat.add("Discharge FET", "on" if o.sample.discharge_fet else "off")
+        stat.add("Charge FET", "on" if o.view.charge_fet else "off")
+        stat.add("Discharge FET", "on" if o.view.discharge_fet else "off")
         stat.add("Charge enable requested", str(o.charge_enable_requested))
         stat.add("Discharge enable requested", str(o.discharge_enable_requested))
         stat.add("Active faults", ", ".join(active) or "none")
@@ -79,7 +81,9 @@ class BmsDiagnostics:
     def cells(self, stat):
         if self._no_data(stat):
             return stat
-        v = self.out.sample.cell_voltages
+        v = self.out.view.cell_voltages
+        if self.out.data_held:
+            stat.add("Held", "last valid values (this read failed)")
         for i, x in enumerate(v):
             stat.add(f"Cell {i + 1} (V)", _fmt(float(x)))
         if v.size and np.all(np.isfinite(v)):
@@ -94,7 +98,7 @@ class BmsDiagnostics:
     def temperatures(self, stat):
         if self._no_data(stat):
             return stat
-        s = self.out.sample
+        s = self.out.view
         for i, t in enumerate(s.temperatures):
             stat.add(f"Thermistor {i + 1} (degC)", _fmt(float(t), digits=1))
         stat.add("AFE die (degC)", _fmt(s.die_temperature, digits=1))

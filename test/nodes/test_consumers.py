@@ -1,0 +1,219 @@
+"""What Nav2, docking and Open-RMF decide from the node's output (ISSUE 14), from a second process.
+
+Each consumer's rule is a small predicate below, written after the upstream code it models (file and function
+cited; our own code). A scenario feeds the node's messages through them and counts how often each decision
+changes: where the truth changes once, a decision may change at most once; where it does not change, never.
+Everything runs on the simulated pack, at 10-20 Hz, some under a fast /clock, so the module stays short.
+"""
+import math
+import time
+
+import pytest
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import BatteryState
+from std_srvs.srv import SetBool, Trigger
+
+from bms_ros.msg import BmsStatus
+
+from rostest_util import NodeProcess, SimClock, call, set_params, spin_until
+
+pytestmark = pytest.mark.ros
+
+# Nav2's IsBatteryLow/IsBatteryCharging subscribe RELIABLE (ros-conventions.md): a consumer's own QoS
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+UNKNOWN = BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
+
+
+# ---- the consumers' rules -----------------------------------------------------------------------------------
+def nav2_is_battery_low(m: BatteryState, min_battery: float = 0.2) -> bool:
+    """navigation2 nav2_behavior_tree/plugins/condition/is_battery_low_condition.cpp,
+    IsBatteryLowCondition::batteryCallback: ``is_battery_low_ = msg->percentage <= min_battery_`` (no
+    hysteresis; NaN compares false: never low)."""
+    return m.percentage <= min_battery
+
+
+def nav2_is_battery_charging(m: BatteryState) -> bool:
+    """navigation2 .../condition/is_battery_charging_condition.cpp, batteryCallback:
+    ``is_battery_charging_ = msg->power_supply_status == POWER_SUPPLY_STATUS_CHARGING`` (FULL is not)."""
+    return m.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_CHARGING
+
+
+def docking_is_charging(m: BatteryState, charging_threshold: float = 0.5) -> bool:
+    """navigation2 nav2_docking/opennav_docking/src/simple_charging_dock.cpp, SimpleChargingDock::configure,
+    the battery_state callback (commit 00fe819e, ~line 143): ``is_charging_ = state->current >
+    charging_threshold_`` (default 0.5 A); isCharging() returns it. NaN compares false."""
+    return m.current > charging_threshold
+
+
+def rmf_battery_soc(m: BatteryState) -> float:
+    """free_fleet (open-rmf/free_fleet) fleet adapter: ``battery_soc = percentage``, unfiltered, 0..1 expected
+    (ros-conventions.md). The planner's WaitForCharge ends at ``recharge_soc``."""
+    return m.percentage
+
+
+def changes(values: list) -> int:
+    """How often a decision changed over a scenario."""
+    return sum(1 for a, b in zip(values, values[1:]) if a != b)
+
+
+class Topic:
+    """All messages of a topic, as a consumer with its own QoS receives them."""
+
+    def __init__(self, node, msg_type, name, qos=10):
+        self.msgs = []
+        node.create_subscription(msg_type, name, self.msgs.append, qos)
+
+    @property
+    def last(self):
+        return self.msgs[-1] if self.msgs else None
+
+
+def pack(afe: str = "sim", rate_hz: float = 10.0, protection: dict | None = None, **sim) -> dict:
+    p = {"rate_hz": rate_hz, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 10.0},
+         "afe": {"type": afe}, "sim": {"load_current": 1.0, **sim}}
+    if protection:
+        p["protection"] = protection
+    return p
+
+
+def wait(node, seconds: float) -> None:
+    spin_until(node, lambda: False, seconds)
+
+
+# ---- 1: a runtime sim.* parameter keeps the docked charger ------------------------------------------------------
+def test_setting_a_sim_parameter_keeps_the_charger_connected(ros_node):
+    with NodeProcess(pack(initial_soc=0.5, load_current=0.0, charger_current=3.0)):
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        assert spin_until(ros_node, lambda: bs.last is not None, 20.0)
+        assert call(ros_node, SetBool, "/bms_node/set_charger_connected", SetBool.Request(data=True)).success
+        assert spin_until(ros_node, lambda: nav2_is_battery_charging(bs.last) and docking_is_charging(bs.last),
+                          10.0)
+        n = len(bs.msgs)
+        # the README's own example, and an unchanged value: neither is a charger disconnect
+        for values in ({"sim.fault.external_short": False}, {"sim.ambient_temperature": 25.0}):
+            assert all(r.successful for r in set_params(ros_node, "/bms_node", values))
+        wait(ros_node, 2.0)
+    after = bs.msgs[n:]
+    assert len(after) > 10
+    assert all(nav2_is_battery_charging(m) and docking_is_charging(m) for m in after), \
+        [(m.power_supply_status, round(m.current, 2)) for m in after if not docking_is_charging(m)][:5]
+
+
+# ---- 2: intermittent I2C errors hold the last values, consumers never flap ---------------------------------------
+def test_intermittent_nack_is_held_and_never_flaps_nav2_or_docking(ros_node):
+    params = pack("sim_bq769x0", rate_hz=20.0, initial_soc=0.5, load_current=0.0, charger_connected=True,
+                  charger_current=3.0)
+    params["sim"]["fault"] = {"nack_rate": 0.3}
+    with NodeProcess(params):
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        st = Topic(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: bs.last is not None and docking_is_charging(bs.last), 20.0)
+        n, k = len(bs.msgs), len(st.msgs)
+        wait(ros_node, 8.0)
+    got, status = bs.msgs[n:], st.msgs[k:]
+    assert len(got) > 100
+    assert any(s.data_held for s in status), "some reads failed: their messages say the values are held"
+    assert all(s.data_fresh for s in status)
+    assert not [m for m in got if m.power_supply_status == UNKNOWN or math.isnan(m.current)], \
+        "a single failed read reached consumers as a lost pack"
+    assert changes([nav2_is_battery_charging(m) for m in got]) == 0
+    assert changes([docking_is_charging(m) for m in got]) == 0
+    held = [s for s in status if s.data_held]
+    assert all(s.data_age > 0.0 and not math.isnan(s.pack_voltage) for s in held)
+
+
+# ---- 3, 8: a lost bus and its return: no brown-out, FETs as the chip has them, honest SoC confidence -------------
+def test_bus_death_and_return_cuts_no_discharge_and_grows_soc_uncertainty(ros_node):
+    params = pack("sim_bq769x0", rate_hz=20.0, initial_soc=0.6, load_current=2.0)
+    with NodeProcess(params):
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        st = Topic(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet and st.last.data_fresh,
+                          20.0)
+        # a short loss (less than stale_timeout): nothing is switched
+        k0 = len(st.msgs)
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 1.0}))
+        wait(ros_node, 0.4)
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 0.0}))
+        assert spin_until(ros_node, lambda: st.last.data_fresh and not st.last.data_held, 5.0)
+        wait(ros_node, 1.0)
+        short = st.msgs[k0:]
+        # a long loss: stale, then the bus comes back
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 1.0}))
+        assert spin_until(ros_node, lambda: not st.last.data_fresh, 10.0)
+        k1 = len(st.msgs)
+        wait(ros_node, 2.0)
+        lost = st.msgs[k1:]
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 0.0}))
+        assert spin_until(ros_node, lambda: st.last.data_fresh, 10.0)
+        k2, b2 = len(st.msgs), len(bs.msgs)
+        wait(ros_node, 3.0)
+        back, back_bs = st.msgs[k2:], bs.msgs[b2:]
+    assert all(s.discharge_fet_commanded for s in short), "a loss shorter than stale_timeout switched a FET"
+    assert all(s.discharge_fet for s in short)
+    # while stale the node commands both off (it cannot judge the pack) and reports the chip's read-back FETs:
+    # the write failed, so the chip still has DSG on
+    assert lost and all(not s.discharge_fet_commanded for s in lost)
+    assert all(s.discharge_fet for s in lost), "reported the unwritten command instead of the chip's FET"
+    # the link is back: the discharge FET that was on stays on (no off-pulse, no brown-out)
+    assert back and all(s.discharge_fet and s.discharge_fet_commanded for s in back), \
+        [(s.discharge_fet, s.discharge_fet_commanded, list(s.fault_names)) for s in back][:5]
+    assert all(m.current < -1.0 for m in back_bs), "the load lost power after the bus came back"
+    # 8: without data the SoC's confidence falls with the time without data
+    stds = [s.soc_std for s in lost]
+    assert stds[-1] > stds[0] > 0.0, stds
+
+
+# ---- 4: the simulation clock jumps back (Gazebo reset, bag play --loop) ------------------------------------------
+def test_clock_jump_back_rebases_the_simulation_and_trips_nothing(ros_node):
+    params = pack("sim", rate_hz=10.0, initial_soc=0.6, load_current=3.0)
+    proc = NodeProcess(params, extra_args=["-p", "use_sim_time:=true"])
+    try:
+        clock = SimClock(ros_node, factor=10.0, start=5000.0)
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        st = Topic(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 30.0)
+        wait(ros_node, 1.0)
+        clock.start, clock.t0 = 1000.0, time.monotonic()       # 4000 s back
+        k = len(st.msgs)
+        wait(ros_node, 4.0)
+    finally:
+        proc.stop()
+    after = st.msgs[k:]
+    assert len(after) > 20
+    assert not any(s.faults_active | s.faults_latched for s in after), \
+        sorted({n for s in after for n in s.fault_names})
+    assert all(s.discharge_fet and s.charge_fet for s in after)
+    volts = [s.pack_voltage for s in after[-20:]]
+    assert len(set(volts)) > 1, "the simulated pack froze after the clock jumped back"
+    assert proc.stderr.count("clock jumped back") + proc.stdout.count("clock jumped back") == 1
+
+
+# ---- 7: the published percentage never moves against the current -------------------------------------------------
+def test_percentage_never_rises_while_discharging_in_the_cold(ros_node):
+    params = pack("sim", rate_hz=10.0, initial_soc=0.7, load_current=5.0, ambient_temperature=-5.0)
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=40.0)
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        assert spin_until(ros_node, lambda: bs.last is not None and bs.last.current < -1.0, 30.0)
+        n = len(bs.msgs)
+        wait(ros_node, 6.0)                                      # about 4 simulated minutes
+    got = [m for m in bs.msgs[n:] if m.current < -0.1]
+    assert len(got) > 20
+    rises = [(a.percentage, b.percentage) for a, b in zip(got, got[1:]) if b.percentage > a.percentage]
+    assert not rises, rises[:5]
+
+
+# ---- 10: the short-circuit reset refused with the load on says why ---------------------------------------------
+def test_short_circuit_reset_refused_with_the_load_connected_names_load_present(ros_node):
+    with NodeProcess(pack("sim", initial_soc=0.6, load_current=2.0)):
+        st = Topic(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 20.0)
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": True}))
+        assert spin_until(ros_node, lambda: st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT, 10.0)
+        assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": False}))
+        wait(ros_node, 0.5)
+        res = call(ros_node, Trigger, "/bms_node/reset_faults", Trigger.Request())
+    assert not res.success
+    assert "SHORT_CIRCUIT" in res.message and "LOAD_PRESENT" in res.message and "disconnect" in res.message, \
+        res.message
