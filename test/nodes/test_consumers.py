@@ -191,11 +191,12 @@ def test_clock_jump_back_rebases_the_simulation_and_trips_nothing(ros_node):
 
 # ---- 7: the published percentage never moves against the current -------------------------------------------------
 def test_percentage_never_rises_while_discharging_in_the_cold(ros_node):
-    params = pack("sim", rate_hz=10.0, initial_soc=0.7, load_current=5.0, ambient_temperature=-5.0)
+    # 0.1C at -5 degC: the filter's SoC rises ~0.35 % in the first 4 minutes (the cold cell's voltage recovers)
+    params = pack("sim", rate_hz=10.0, initial_soc=0.6, load_current=1.0, ambient_temperature=-5.0)
     with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
         SimClock(ros_node, factor=40.0)
         bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
-        assert spin_until(ros_node, lambda: bs.last is not None and bs.last.current < -1.0, 30.0)
+        assert spin_until(ros_node, lambda: bs.last is not None and bs.last.current < -0.5, 30.0)
         n = len(bs.msgs)
         wait(ros_node, 6.0)                                      # about 4 simulated minutes
     got = [m for m in bs.msgs[n:] if m.current < -0.1]
