@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 
 STORE_SECTION = "protection"
 ESTIMATOR_SECTION = "estimator"
-_OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 # While no valid sample arrives, the charge moves unseen: the published SoC's 1-sigma grows by this C-rate (or
 # the last measured one, if larger) times the time without data. 1 C: a mobile robot's peak mean draw (a
 # conservative bound for the unseen current; ISSUE 14 item 8).
 UNSEEN_C_RATE = 1.0               # 1/h
 S_PER_H = 3600.0
+# "charging" starts above fet.state_current and ends below this fraction of it (hysteresis against a current
+# that hovers at the threshold, so Nav2's IsBatteryCharging does not chatter)
+CHARGING_RELEASE_FRACTION = 0.5
 
 
 class Bms:
@@ -65,7 +67,7 @@ class Bms:
         self._last_valid: float | None = None
         self._last_result: ProtectionResult = self.protection.result_now()
         self._last_fresh = False
-        self._charge_complete = False
+        self._charging = False
         self._pending_events: list[FaultEvent] = []
         self._saved_latched = 0
         self.last_output: BmsOutput | None = None
@@ -227,17 +229,13 @@ class Bms:
             self.self_discharge.update(t, est.cell_soc, core_sample.current, est.capacity_ah,
                                        bool(bal.mask) or bool(bal.transfer_a.any()))
 
-        charging = m.valid and sample.current > cfg.fet.state_current
-        if prot.active & _OV_FAULTS:
-            self._charge_complete = True
-        elif m.valid and m.cell_max >= self.chem.full_v - 0.01 and 0.0 <= sample.current < \
-                0.05 * cfg.pack.design_capacity_ah and fet.charge:
-            self._charge_complete = True
-        elif m.valid and (m.cell_max < self.chem.full_v - 0.1 or sample.current < -cfg.fet.state_current):
-            self._charge_complete = False
+        if m.valid:       # a held or unknown sample keeps the last decision (no flapping on a failed read)
+            th = cfg.fet.state_current
+            self._charging = sample.current > (th * CHARGING_RELEASE_FRACTION if self._charging else th)
+        complete = bool(getattr(self.estimator, "end_of_charge", False))
 
         age = t - self._last_valid if have else math.nan  # type: ignore[operator]
-        shown = self._shown_estimate(est, sample.current if m.valid else math.nan, age)
+        shown = self._shown_estimate(est, sample.current if m.valid else math.nan, age, complete)
         self._persist()
         whole_cycles = int(est.cycle_count)
         if self.store is not None and (t - self._estimator_saved_at >= cfg.estimation.state_save_period
@@ -251,8 +249,8 @@ class Bms:
             charge_enable_requested=self.fets.charge_request,
             discharge_enable_requested=self.fets.discharge_request,
             charge_current_limit=lim.charge, discharge_current_limit=lim.discharge, limit_reason=lim.reason,
-            balancing_mask=bal.mask, estimate=shown, charger_present=bool(charging),
-            charge_complete=self._charge_complete, data_fresh=bool(fresh),
+            balancing_mask=bal.mask, estimate=shown, current_charging=self._charging,
+            charge_complete=complete, data_fresh=bool(fresh),
             balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
             cells_held=int((m.cell_status != 0).sum()),
@@ -275,12 +273,14 @@ class Bms:
             return dataclasses.replace(sample, charge_fet=last.charge_fet, discharge_fet=last.discharge_fet)
         return sample
 
-    def _shown_estimate(self, est: Estimate, current: float, age: float) -> Estimate:
+    def _shown_estimate(self, est: Estimate, current: float, age: float, complete: bool) -> Estimate:
         """The estimate as published (ISSUE 14 items 7, 8).
 
         * While the current clearly flows one way (beyond ``fet.state_current``) the SoC never moves the other
           way: Nav2's IsBatteryLow has no hysteresis, and a correction against the current would un-flip
           "low". Corrections show at rest. With no valid current the SoC stays where it was.
+        * At the end of charge (the estimator's one detector) the SoC is 1.0: FULL and 100 % come together, and
+          an Open-RMF charge task with ``recharge_soc: 1.0`` ends when the charge does (ISSUE 14 item 5).
         * Without valid data the SoC's 1-sigma grows with the time without data (``UNSEEN_C_RATE``).
         """
         soc, std = est.soc, est.soc_std
@@ -288,7 +288,9 @@ class Bms:
         if math.isnan(soc):
             self._soc_shown = math.nan
             return est
-        if not math.isnan(prev) and (math.isnan(current) or (current < -th and soc > prev)
+        if complete:
+            soc = 1.0
+        elif not math.isnan(prev) and (math.isnan(current) or (current < -th and soc > prev)
                                      or (current > th and soc < prev)):
             soc = prev
         self._soc_shown = soc

@@ -151,8 +151,8 @@ class BmsOutput:
     limit_reason: str
     balancing_mask: int
     estimate: Estimate
-    charger_present: bool = False
-    charge_complete: bool = False
+    current_charging: bool = False   # the current flows into the pack (above fet.state_current, with hysteresis)
+    charge_complete: bool = False     # end of charge (the estimator's full anchor): FULL and SoC 1.0 together
     data_fresh: bool = True
     # per cell, A (> 0 into the cell): active balancer transfer currents (empty unless balancing.mode=active)
     balancing_transfer_a: np.ndarray = field(default_factory=lambda: np.zeros(0))

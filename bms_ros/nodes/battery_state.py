@@ -1,12 +1,11 @@
 """BatteryState semantics (see shared ros-conventions): what Nav2, docking and Open-RMF rely on.
 
-Pure mapping from the core's output to message field values; the status tracker adds the hysteresis that
-keeps power_supply_status from flapping around the charging threshold.
+Pure mapping from the core's output to message field values. The core decides "charging" (with hysteresis)
+and the end of charge (one detector, which also makes the SoC 1.0); here they only become the status enum.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from sensor_msgs.msg import BatteryState
@@ -49,45 +48,21 @@ def health(out: BmsOutput, lost: bool) -> int:
     return BatteryState.POWER_SUPPLY_HEALTH_GOOD
 
 
-@dataclass
-class StatusThresholds:
-    charging_on_a: float = 0.1      # current above this: CHARGING
-    charging_off_a: float = 0.05    # ...until it falls below this
-    full_soc: float = 0.995         # charger present and SoC at/above: FULL
-    full_release_soc: float = 0.97  # FULL holds until SoC falls below this
-
-
-class PowerSupplyStatusTracker:
-    """CHARGING / FULL / NOT_CHARGING / DISCHARGING with hysteresis; UNKNOWN while the AFE is lost."""
-
-    def __init__(self, thresholds: StatusThresholds | None = None):
-        self.t = thresholds or StatusThresholds()
-        self._charging = False
-        self._full = False
-
-    def update(self, current: float, soc: float, charger_present: bool, charge_complete: bool,
-               lost: bool) -> int:
-        if lost or math.isnan(current):
-            self._charging = False
-            return BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
-        if self._charging:
-            self._charging = current > self.t.charging_off_a
-        else:
-            self._charging = current > self.t.charging_on_a
-        charger = charger_present or self._charging
-        if not charger:
-            self._full = False
-        elif charge_complete or (not math.isnan(soc) and soc >= self.t.full_soc):
-            self._full = True
-        elif math.isnan(soc) or soc < self.t.full_release_soc:
-            self._full = False
-        if self._full:
-            return BatteryState.POWER_SUPPLY_STATUS_FULL
-        if self._charging:
-            return BatteryState.POWER_SUPPLY_STATUS_CHARGING
-        if charger:
-            return BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING
+def supply_status(out: BmsOutput, charger_contact: bool | None, lost: bool) -> int:
+    """power_supply_status from the core's decisions. ``charger_contact``: the charger contact when known (the
+    ``charger_present`` topic, or the simulated charger), else None: then a charger is inferred from the current
+    or from the end of charge. FULL is the core's end of charge (the SoC is 1.0 with it); CHARGING its
+    "current flows into the pack"; NOT_CHARGING a charger that delivers nothing (blocked, cold, or done)."""
+    if lost:
+        return BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
+    charger = bool(charger_contact) or out.current_charging or (charger_contact is None and out.charge_complete)
+    if not charger:
         return BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
+    if out.charge_complete:
+        return BatteryState.POWER_SUPPLY_STATUS_FULL
+    if out.current_charging:
+        return BatteryState.POWER_SUPPLY_STATUS_CHARGING
+    return BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING
 
 
 def finite_or_nan(x: float) -> float:

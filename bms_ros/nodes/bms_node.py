@@ -36,7 +36,7 @@ from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
 from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.msg_fields import sample_from_afe_msg
-from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
+from bms_ros.nodes.battery_state import fill_battery_state, supply_status
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.messages import fill_status, sample_to_msg
@@ -108,7 +108,6 @@ class BmsNode(Node):
             self._program_hardware_protection()
         pack = pack_model_of(self.afe) if self.afe is not None else None
         self.sim = SimInterface(self, pack, self.cfg.sim) if pack is not None else None
-        self.status_tracker = PowerSupplyStatusTracker()
         self.command_errors = 0
         self.last_output: BmsOutput | None = None
         self._charger_contact: bool | None = None
@@ -209,8 +208,7 @@ class BmsNode(Node):
         lost = not out.data_fresh
         msg = BatteryState()
         msg.header.stamp, msg.header.frame_id = stamp, self.cfg.frame_id
-        status = self.status_tracker.update(out.view.current, out.estimate.soc, self._charger_present(out),
-                                            out.charge_complete, lost)
+        status = supply_status(out, self._charger_contact_now(), lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
                            self.cfg.location, self.cfg.serial_number)
         self.battery_pub.publish(msg)
@@ -222,12 +220,11 @@ class BmsNode(Node):
         raw.header.stamp, raw.header.frame_id = stamp, self.cfg.frame_id
         self.raw_pub.publish(sample_to_msg(raw, out.sample))
 
-    def _charger_present(self, out: BmsOutput) -> bool:
+    def _charger_contact_now(self) -> bool | None:
+        """The charger contact when something tells it (None: unknown, the core infers it from the current)."""
         if self.sim is not None:  # the simulated charger: set by the contact topic and the service alike
             return bool(self.sim.pack.charger_connected)
-        if self._charger_contact is not None:
-            return self._charger_contact
-        return out.charger_present
+        return self._charger_contact
 
     # ---- host requests ----------------------------------------------------------------------------------
     def _on_set_charge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:

@@ -218,3 +218,35 @@ def test_short_circuit_reset_refused_with_the_load_connected_names_load_present(
     assert not res.success
     assert "SHORT_CIRCUIT" in res.message and "LOAD_PRESENT" in res.message and "disconnect" in res.message, \
         res.message
+
+
+# ---- 5: one end of charge: FULL and 100 % together, docking's threshold agrees with Nav2 ------------------------
+def stamp_s(m) -> float:
+    return m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
+
+
+def test_full_and_100_percent_come_together_and_docking_agrees_with_nav2(ros_node):
+    params = pack("sim", rate_hz=10.0, initial_soc=0.985, load_current=0.0, charger_connected=True,
+                  charger_current=2.0)
+    params["pack"]["design_capacity_ah"] = 5.0
+    tail_a = 0.05 * 5.0        # estimation.tail_current (0.05 C, default) x design capacity: README's rule
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=50.0)
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        assert spin_until(ros_node, lambda: bs.last is not None and nav2_is_battery_charging(bs.last), 30.0)
+        assert spin_until(ros_node, lambda: bs.last.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_FULL,
+                          60.0), f"never FULL: {bs.last.percentage:.4f} at {bs.last.current:.3f} A"
+        wait(ros_node, 1.0)
+    got = [m for m in bs.msgs if not math.isnan(m.current)]
+    got = got[[nav2_is_battery_charging(m) for m in got].index(True):]      # from the start of the charge
+    full = [m.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_FULL for m in got]
+    first = full.index(True)
+    assert got[first].percentage == pytest.approx(1.0), "FULL must come with 100 % (Open-RMF recharge_soc 1.0)"
+    assert all(m.percentage < 1.0 for m in got[:first]), "100 % before the end of charge"
+    assert changes(full) == 1 and rmf_battery_soc(got[-1]) == pytest.approx(1.0)
+    nav2 = [nav2_is_battery_charging(m) for m in got]
+    dock = [docking_is_charging(m, tail_a) for m in got]
+    assert changes(nav2) <= 1 and changes(dock) <= 1
+    disagree = [stamp_s(m) for m, a, b in zip(got, nav2, dock) if a != b]
+    assert not disagree or disagree[-1] - disagree[0] <= 5.0, \
+        f"Nav2 and docking disagree for {disagree[-1] - disagree[0]:.0f} s of simulated time"
