@@ -23,7 +23,7 @@ from bms_ros.core.estimator import StateEstimator
 from bms_ros.core.faults import Fault, fault_names
 from bms_ros.core.fet_control import FetController, FetInputs
 from bms_ros.core.limits import CurrentLimiter
-from bms_ros.core.measurement import Measurer
+from bms_ros.core.measurement import MI, Measurer
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.protection import FaultEvent, Protection, ProtectionResult
 from bms_ros.core.state_schema import parse_protection_state
@@ -39,9 +39,14 @@ ESTIMATOR_SECTION = "estimator"
 # conservative bound for the unseen current; ISSUE 14 item 8).
 UNSEEN_C_RATE = 1.0               # 1/h
 S_PER_H = 3600.0
+_OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 # "charging" starts above fet.state_current and ends below this fraction of it (hysteresis against a current
 # that hovers at the threshold, so Nav2's IsBatteryCharging does not chatter)
 CHARGING_RELEASE_FRACTION = 0.5
+# CELL_IMBALANCE is judged on the cell voltage spread only where the OCV curve is flat enough for a voltage
+# spread to mean an SoC spread: 20..90 % (NMC, LCO, NCA, LFP; below ~20 % the OCV slope is several times
+# steeper, so the 1-2 % SoC spread of a balanced pack reads as >150 mV). Outside, the last judged spread stands.
+IMBALANCE_JUDGED_SOC = (0.2, 0.9)
 
 
 class Bms:
@@ -76,6 +81,7 @@ class Bms:
         self.clock_events = 0             # clock steps back and jumps forward seen (each logged once)
         self._last_good: PackSample | None = None    # the last valid sample (held for consumers, see BmsOutput)
         self._soc_shown = math.nan                    # the last published SoC (kept monotone with the current)
+        self._spread_judged = math.nan                # V, the cell spread last seen in IMBALANCE_JUDGED_SOC
         self._restore()
 
     # ------------------------------------------------------------------------------------------- host side
@@ -196,6 +202,7 @@ class Bms:
         m.stamp = sample.stamp            # events and logs carry the sample's own stamp
         m.set("self_discharge", self.self_discharge.rate_c)
         m.set("lock", self.protection.lock_condition(m))
+        m.set("cell_spread", self._judged_spread(m.values[MI["cell_spread"]]))
         if m.valid:
             self._last_valid = t
             self._last_good = sample
@@ -232,7 +239,9 @@ class Bms:
         if m.valid:       # a held or unknown sample keeps the last decision (no flapping on a failed read)
             th = cfg.fet.state_current
             self._charging = sample.current > (th * CHARGING_RELEASE_FRACTION if self._charging else th)
-        complete = bool(getattr(self.estimator, "end_of_charge", False))
+        # end of charge: the estimator's one detector (the full anchor), or a charge an over-voltage protection
+        # ended (a charger set too high: the pack is full all the same)
+        complete = bool(getattr(self.estimator, "end_of_charge", False)) or bool(prot.active & _OV_FAULTS)
 
         age = t - self._last_valid if have else math.nan  # type: ignore[operator]
         shown = self._shown_estimate(est, sample.current if m.valid else math.nan, age, complete)
@@ -258,6 +267,16 @@ class Bms:
             data_age=age)
         self.last_output = out
         return out
+
+    def _judged_spread(self, spread: float) -> float:
+        """The cell spread CELL_IMBALANCE judges: this one inside IMBALANCE_JUDGED_SOC (by the last estimate),
+        else the last judged one (the decision neither trips nor releases on the steep ends of the curve)."""
+        soc = self.last_output.estimate.soc if self.last_output is not None else math.nan
+        lo, hi = IMBALANCE_JUDGED_SOC
+        if not math.isnan(spread) and lo <= soc <= hi:
+            self._spread_judged = spread
+            return spread
+        return self._spread_judged if not math.isnan(spread) else spread
 
     def _reported(self, sample: PackSample, valid: bool, fresh: bool) -> PackSample:
         """What consumers see (ISSUE 14 items 2, 3): one failed or implausible read is not a lost pack, so the

@@ -10,7 +10,8 @@ import math
 import numpy as np
 from sensor_msgs.msg import BatteryState
 
-from bms_ros.core.faults import Fault
+from bms_ros.core.health import Health
+from bms_ros.core.health import health as core_health
 from bms_ros.core.types import BmsOutput
 
 # Humble has no TERNARY (7): report NMC/NCA/LCO as LION so every distribution can read it.
@@ -19,33 +20,27 @@ _TECHNOLOGY = {"nmc": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
                "lfp": BatteryState.POWER_SUPPLY_TECHNOLOGY_LIFE,
                "lto": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION}
 
-_OVERHEAT = Fault.CHARGE_OVERTEMPERATURE | Fault.DISCHARGE_OVERTEMPERATURE | Fault.AFE_OVERTEMPERATURE
-_COLD = Fault.CHARGE_UNDERTEMPERATURE | Fault.DISCHARGE_UNDERTEMPERATURE
-_OVERVOLTAGE = Fault.CELL_OVERVOLTAGE | Fault.CELL_OVERVOLTAGE_HARD | Fault.PACK_OVERVOLTAGE | \
-    Fault.AFE_HW_OVERVOLTAGE
-_DEAD = Fault.CELL_UNDERVOLTAGE_DEEP
+_HEALTH = {Health.GOOD: BatteryState.POWER_SUPPLY_HEALTH_GOOD, Health.DEAD: BatteryState.POWER_SUPPLY_HEALTH_DEAD,
+           Health.OVERHEAT: BatteryState.POWER_SUPPLY_HEALTH_OVERHEAT,
+           Health.OVERVOLTAGE: BatteryState.POWER_SUPPLY_HEALTH_OVERVOLTAGE,
+           Health.COLD: BatteryState.POWER_SUPPLY_HEALTH_COLD,
+           Health.UNSPEC_FAILURE: BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE}
 
 
 def technology(chemistry: str) -> int:
     return _TECHNOLOGY.get(chemistry, BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN)
 
 
-def health(out: BmsOutput, lost: bool) -> int:
-    """Most specific health first; any other fault is UNSPEC_FAILURE."""
+def charge_wanted(out: BmsOutput, charger_contact: bool | None) -> bool:
+    """A charge is wanted when a charger is on the contacts or current flows into the pack."""
+    return bool(charger_contact) or out.current_charging
+
+
+def health(out: BmsOutput, lost: bool, charger_contact: bool | None = None) -> int:
+    """The core's health decision (core.health) as the BatteryState constant; UNKNOWN while the AFE is lost."""
     if lost:
         return BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
-    faults = out.faults_active | out.faults_latched
-    if faults & _DEAD:
-        return BatteryState.POWER_SUPPLY_HEALTH_DEAD
-    if faults & _OVERHEAT:
-        return BatteryState.POWER_SUPPLY_HEALTH_OVERHEAT
-    if faults & _OVERVOLTAGE:
-        return BatteryState.POWER_SUPPLY_HEALTH_OVERVOLTAGE
-    if faults & _COLD:
-        return BatteryState.POWER_SUPPLY_HEALTH_COLD
-    if faults:
-        return BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE
-    return BatteryState.POWER_SUPPLY_HEALTH_GOOD
+    return _HEALTH[core_health(out.faults_active | out.faults_latched, charge_wanted(out, charger_contact))]
 
 
 def supply_status(out: BmsOutput, charger_contact: bool | None, lost: bool) -> int:
@@ -70,7 +65,8 @@ def finite_or_nan(x: float) -> float:
 
 
 def fill_battery_state(msg: BatteryState, out: BmsOutput, status: int, lost: bool, chemistry: str,
-                       design_capacity_ah: float, location: str, serial_number: str) -> BatteryState:
+                       design_capacity_ah: float, location: str, serial_number: str,
+                       charger_contact: bool | None = None) -> BatteryState:
     s, e = out.view, out.estimate      # held values while a read failed, until stale (BmsOutput.reported)
     nan = math.nan
     temps = s.temperatures[np.isfinite(s.temperatures)] if s.temperatures.size else s.temperatures
@@ -82,7 +78,7 @@ def fill_battery_state(msg: BatteryState, out: BmsOutput, status: int, lost: boo
     msg.design_capacity = float(design_capacity_ah)
     msg.percentage = nan if math.isnan(e.soc) else float(min(1.0, max(0.0, e.soc)))
     msg.power_supply_status = status
-    msg.power_supply_health = health(out, lost)
+    msg.power_supply_health = health(out, lost, charger_contact)
     msg.power_supply_technology = technology(chemistry)
     msg.present = True
     cells = np.full(s.cell_count, nan) if lost else s.cell_voltages

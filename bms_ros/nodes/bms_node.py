@@ -208,9 +208,10 @@ class BmsNode(Node):
         lost = not out.data_fresh
         msg = BatteryState()
         msg.header.stamp, msg.header.frame_id = stamp, self.cfg.frame_id
-        status = supply_status(out, self._charger_contact_now(), lost)
+        contact = self.charger_contact()
+        status = supply_status(out, contact, lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
-                           self.cfg.location, self.cfg.serial_number)
+                           self.cfg.location, self.cfg.serial_number, contact)
         self.battery_pub.publish(msg)
         self.rate.tick(self.now())
         st = BmsStatus()
@@ -220,7 +221,7 @@ class BmsNode(Node):
         raw.header.stamp, raw.header.frame_id = stamp, self.cfg.frame_id
         self.raw_pub.publish(sample_to_msg(raw, out.sample))
 
-    def _charger_contact_now(self) -> bool | None:
+    def charger_contact(self) -> bool | None:
         """The charger contact when something tells it (None: unknown, the core infers it from the current)."""
         if self.sim is not None:  # the simulated charger: set by the contact topic and the service alike
             return bool(self.sim.pack.charger_connected)

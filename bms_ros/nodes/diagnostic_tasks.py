@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from bms_ros.core.faults import fault_names
+from bms_ros.core.health import relevant_faults
 from bms_ros.core.types import BmsOutput
 from bms_ros.nodes.diagnostics import ERROR, OK, STALE, WARN, RateMonitor
 
@@ -70,8 +71,12 @@ class BmsDiagnostics:
         stat.add("Charge current limit (A)", _fmt(o.charge_current_limit, digits=2))
         stat.add("Discharge current limit (A)", _fmt(o.discharge_current_limit, digits=2))
         stat.add("Limit reason", o.limit_reason or "none")
-        if active or latched:
-            stat.summary(ERROR, "fault: " + ", ".join(dict.fromkeys(active + latched)))
+        wanted = bool(self.node.charger_contact()) or o.current_charging
+        now = fault_names(relevant_faults(o.faults_active | o.faults_latched, wanted))
+        if now:
+            stat.summary(ERROR, "fault: " + ", ".join(now))
+        elif active or latched:    # a charge-window fault with no charge wanted: charging blocked, pack usable
+            stat.summary(WARN, "charging blocked (no charge wanted now): " + ", ".join(dict.fromkeys(active + latched)))
         elif o.warnings:
             stat.summary(WARN, "near a limit: " + ", ".join(fault_names(o.warnings)))
         else:

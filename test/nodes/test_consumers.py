@@ -250,3 +250,47 @@ def test_full_and_100_percent_come_together_and_docking_agrees_with_nav2(ros_nod
     disagree = [stamp_s(m) for m, a, b in zip(got, nav2, dock) if a != b]
     assert not disagree or disagree[-1] - disagree[0] <= 5.0, \
         f"Nav2 and docking disagree for {disagree[-1] - disagree[0]:.0f} s of simulated time"
+
+
+# ---- 6: no false health alarms ------------------------------------------------------------------------------------
+def protection_level(arr):
+    return next((s.level for s in arr.status if s.name.endswith(": Protection")), None)
+
+
+def test_cold_discharge_is_healthy_until_a_charge_is_wanted(ros_node):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    with NodeProcess(pack("sim", initial_soc=0.6, load_current=2.0, ambient_temperature=-5.0)):
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        diag = Topic(ros_node, DiagnosticArray, "/diagnostics")
+        assert spin_until(ros_node, lambda: bs.last is not None and bs.last.current < -1.0, 20.0)
+        n, d = len(bs.msgs), len(diag.msgs)
+        wait(ros_node, 2.5)
+        driving, driving_diag = bs.msgs[n:], diag.msgs[d:]
+        # docked: the charger is on the contacts, and -5 degC is outside the charge window
+        assert call(ros_node, SetBool, "/bms_node/set_charger_connected", SetBool.Request(data=True)).success
+        assert spin_until(ros_node, lambda: bs.last.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_COLD,
+                          10.0), bs.last.power_supply_health
+    assert all(m.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_GOOD for m in driving), \
+        {m.power_supply_health for m in driving}
+    levels = [protection_level(a) for a in driving_diag if protection_level(a) is not None]
+    assert levels and DiagnosticStatus.ERROR not in levels
+
+
+def test_discharge_to_cut_off_is_dead_and_the_bottom_of_the_curve_is_no_imbalance(ros_node):
+    params = pack("sim", initial_soc=0.10, load_current=1.0)
+    params["pack"]["design_capacity_ah"] = 1.0
+    params["sim"]["seed"] = 3
+    with NodeProcess(params, extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=50.0)
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        st = Topic(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: st.last is not None and st.last.faults_active
+                          & BmsStatus.FAULT_CELL_UNDERVOLTAGE, 60.0), "never reached the cut-off"
+        wait(ros_node, 2.0)
+    assert not any(s.faults_active & BmsStatus.FAULT_CELL_IMBALANCE for s in st.msgs), \
+        "the cell spread at the bottom of the curve is not an imbalance"
+    healths = [m.power_supply_health for m in bs.msgs if not math.isnan(m.current)]
+    assert BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE not in healths
+    assert healths[-1] == BatteryState.POWER_SUPPLY_HEALTH_DEAD
+    lows = [nav2_is_battery_low(m) for m in bs.msgs if not math.isnan(m.percentage)]
+    assert changes(lows) <= 1 and lows[-1], "Nav2's low decision flipped while the pack drained"
