@@ -26,6 +26,7 @@ from bms_ros.core.limits import CurrentLimiter
 from bms_ros.core.measurement import MI, Measurer
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.protection import FaultEvent, Protection, ProtectionResult
+from bms_ros.core.reported import ConsumerView
 from bms_ros.core.state_schema import parse_protection_state
 from bms_ros.core.timebase import CoreClock
 from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estimate, PackSample
@@ -34,11 +35,6 @@ log = logging.getLogger(__name__)
 
 STORE_SECTION = "protection"
 ESTIMATOR_SECTION = "estimator"
-# While no valid sample arrives, the charge moves unseen: the published SoC's 1-sigma grows by this C-rate (or
-# the last measured one, if larger) times the time without data. 1 C: a mobile robot's peak mean draw (a
-# conservative bound for the unseen current; ISSUE 14 item 8).
-UNSEEN_C_RATE = 1.0               # 1/h
-S_PER_H = 3600.0
 _OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 # "charging" starts above fet.state_current and ends below this fraction of it (hysteresis against a current
 # that hovers at the threshold, so Nav2's IsBatteryCharging does not chatter)
@@ -79,8 +75,7 @@ class Bms:
         self._estimator_saved_at = -math.inf
         self._saved_cycles = 0
         self.clock_events = 0             # clock steps back and jumps forward seen (each logged once)
-        self._last_good: PackSample | None = None    # the last valid sample (held for consumers, see BmsOutput)
-        self._soc_shown = math.nan                    # the last published SoC (kept monotone with the current)
+        self.view = ConsumerView(config)              # what consumers see: held values, the published SoC
         self._spread_judged = math.nan                # V, the cell spread last seen in IMBALANCE_JUDGED_SOC
         self._restore()
 
@@ -100,6 +95,7 @@ class Bms:
 
     def set_config(self, config: BmsConfig) -> None:
         """Apply changed (runtime) parameters; state (faults, timers, requests) is kept."""
+        self.view.cfg = config
         if config.pack.cell_count != self.cfg.pack.cell_count:
             raise ValueError("pack.cell_count cannot change while running")
         if config.protection.system_lock.enabled != self.cfg.protection.system_lock.enabled:
@@ -205,7 +201,7 @@ class Bms:
         m.set("cell_spread", self._judged_spread(m.values[MI["cell_spread"]]))
         if m.valid:
             self._last_valid = t
-            self._last_good = sample
+            self.view.last_good = sample
         have = self._last_valid is not None
         fresh = have and t - self._last_valid <= cfg.protection.stale_timeout  # type: ignore[operator]
         self._last_fresh = fresh
@@ -244,7 +240,7 @@ class Bms:
         complete = bool(getattr(self.estimator, "end_of_charge", False)) or bool(prot.active & _OV_FAULTS)
 
         age = t - self._last_valid if have else math.nan  # type: ignore[operator]
-        shown = self._shown_estimate(est, sample.current if m.valid else math.nan, age, complete)
+        shown = self.view.estimate(est, sample.current if m.valid else math.nan, age, complete)
         self._persist()
         whole_cycles = int(est.cycle_count)
         if self.store is not None and (t - self._estimator_saved_at >= cfg.estimation.state_save_period
@@ -263,7 +259,7 @@ class Bms:
             balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
             cells_held=int((m.cell_status != 0).sum()),
-            reported=self._reported(sample, m.valid, fresh), data_held=bool(have and fresh and not m.valid),
+            reported=self.view.sample(sample, m.valid, fresh), data_held=bool(have and fresh and not m.valid),
             data_age=age)
         self.last_output = out
         return out
@@ -277,51 +273,6 @@ class Bms:
             self._spread_judged = spread
             return spread
         return self._spread_judged if not math.isnan(spread) else spread
-
-    def _reported(self, sample: PackSample, valid: bool, fresh: bool) -> PackSample:
-        """What consumers see (ISSUE 14 items 2, 3): one failed or implausible read is not a lost pack, so the
-        last valid values are held until stale_timeout; then the unknown sample. The FET states are the chip's
-        as last read back: a command that could not be written is not what the pack does."""
-        last = self._last_good
-        if valid or last is None:
-            return sample
-        if fresh:
-            return dataclasses.replace(last, stamp=sample.stamp, read_errors=sample.read_errors,
-                                       crc_errors=sample.crc_errors, comm_ok=sample.comm_ok)
-        if not sample.comm_ok:
-            return dataclasses.replace(sample, charge_fet=last.charge_fet, discharge_fet=last.discharge_fet)
-        return sample
-
-    def _shown_estimate(self, est: Estimate, current: float, age: float, complete: bool) -> Estimate:
-        """The estimate as published (ISSUE 14 items 7, 8).
-
-        * While the current clearly flows one way (beyond ``fet.state_current``) the SoC never moves the other
-          way: Nav2's IsBatteryLow has no hysteresis, and a correction against the current would un-flip
-          "low". Corrections show at rest. With no valid current the SoC stays where it was.
-        * At the end of charge (the estimator's one detector) the SoC is 1.0: FULL and 100 % come together, and
-          an Open-RMF charge task with ``recharge_soc: 1.0`` ends when the charge does (ISSUE 14 item 5).
-        * Without valid data the SoC's 1-sigma grows with the time without data (``UNSEEN_C_RATE``).
-        """
-        soc, std = est.soc, est.soc_std
-        prev, th = self._soc_shown, self.cfg.fet.state_current
-        if math.isnan(soc):
-            self._soc_shown = math.nan
-            return est
-        if complete:
-            soc = 1.0
-        elif not math.isnan(prev) and (math.isnan(current) or (current < -th and soc > prev)
-                                     or (current > th and soc < prev)):
-            soc = prev
-        self._soc_shown = soc
-        cap = est.capacity_ah if math.isfinite(est.capacity_ah) and est.capacity_ah > 0 else \
-            self.cfg.pack.design_capacity_ah
-        if math.isnan(current) and math.isfinite(age) and age > 0 and self._last_good is not None:
-            i_last = abs(self._last_good.current) if math.isfinite(self._last_good.current) else 0.0
-            rate = max(i_last / cap, UNSEEN_C_RATE) / S_PER_H          # SoC per second
-            std = math.hypot(std if math.isfinite(std) else 0.0, rate * age)
-        if soc == est.soc and std == est.soc_std:
-            return est
-        return dataclasses.replace(est, soc=soc, soc_std=std, charge_ah=soc * cap)
 
     def _clock_event(self, what: str, sample: PackSample) -> None:
         """A clock step: reported once per step (core time goes on regardless, see core.timebase)."""
