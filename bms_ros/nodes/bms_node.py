@@ -121,7 +121,7 @@ class BmsNode(Node):
         self.create_service(Trigger, "~/reset_faults", self._on_reset_faults)
         self.create_subscription(Bool, "charger_present", self._on_charger_present, 10)
 
-        self.rate = RateMonitor(self.cfg.rate_hz)
+        self.rate = RateMonitor(self.cfg.rate_hz, sim_time=bool(self.get_parameter("use_sim_time").value))
         self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self._hardware_id())
         self._last_replayed: tuple[float, float] | None = None    # (sample stamp, node time received)
         if self.replay:

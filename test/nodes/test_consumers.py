@@ -294,3 +294,19 @@ def test_discharge_to_cut_off_is_dead_and_the_bottom_of_the_curve_is_no_imbalanc
     assert healths[-1] == BatteryState.POWER_SUPPLY_HEALTH_DEAD
     lows = [nav2_is_battery_low(m) for m in bs.msgs if not math.isnan(m.percentage)]
     assert changes(lows) <= 1 and lows[-1], "Nav2's low decision flipped while the pack drained"
+
+
+# ---- 9: the rate diagnostic under sim time ---------------------------------------------------------------------
+@pytest.mark.parametrize(("factor", "period"), [(50.0, 0.005), (1.0, 0.025)], ids=["50x", "bag-play-40Hz-clock"])
+def test_rate_diagnostic_is_not_an_error_while_messages_arrive_under_sim_time(ros_node, factor, period):
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+    with NodeProcess(pack("sim", initial_soc=0.6), extra_args=["-p", "use_sim_time:=true"]):
+        SimClock(ros_node, factor=factor, period=period)
+        bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
+        diag = Topic(ros_node, DiagnosticArray, "/diagnostics")
+        assert spin_until(ros_node, lambda: len(bs.msgs) > 5, 30.0)
+        d = len(diag.msgs)
+        wait(ros_node, 3.0)
+    rate = [s for a in diag.msgs[d:] for s in a.status if s.name.endswith(": battery_state rate")]
+    assert rate, "no rate diagnostic"
+    assert all(s.level != DiagnosticStatus.ERROR for s in rate), [s.message for s in rate]
