@@ -77,6 +77,8 @@ def status_fields(out: BmsOutput) -> dict[str, Any]:
         "afe_read_errors": int(s.read_errors) & _U32, "afe_crc_errors": int(s.crc_errors) & _U32,
         "data_fresh": bool(out.data_fresh),
         "data_held": bool(out.data_held), "data_age": _f(out.data_age),
+        "charge_complete": bool(out.charge_complete),
+        "charger_contact": 0,             # CHARGER_UNKNOWN: the core does not see the contact (the node sets it)
     }
     cells = s.cell_voltages
     if cells.size and np.all(np.isfinite(cells)):

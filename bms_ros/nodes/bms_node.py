@@ -216,7 +216,10 @@ class BmsNode(Node):
         self.rate.tick(self.now())
         st = BmsStatus()
         st.header.stamp, st.header.frame_id = stamp, self.cfg.frame_id
-        self.status_pub.publish(fill_status(st, out))
+        fill_status(st, out)
+        st.charger_contact = (BmsStatus.CHARGER_UNKNOWN if contact is None else
+                              BmsStatus.CHARGER_CONNECTED if contact else BmsStatus.CHARGER_DISCONNECTED)
+        self.status_pub.publish(st)
         raw = AfeSample()
         raw.header.stamp, raw.header.frame_id = stamp, self.cfg.frame_id
         self.raw_pub.publish(sample_to_msg(raw, out.sample))
