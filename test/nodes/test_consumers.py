@@ -5,6 +5,7 @@ cited; our own code). A scenario feeds the node's messages through them and coun
 changes: where the truth changes once, a decision may change at most once; where it does not change, never.
 Everything runs on the simulated pack, at 10-20 Hz, some under a fast /clock, so the module stays short.
 """
+import itertools
 import math
 import time
 
@@ -53,7 +54,7 @@ def rmf_battery_soc(m: BatteryState) -> float:
 
 def changes(values: list) -> int:
     """How often a decision changed over a scenario."""
-    return sum(1 for a, b in zip(values, values[1:]) if a != b)
+    return sum(1 for a, b in itertools.pairwise(values) if a != b)
 
 
 class Topic:
@@ -175,12 +176,13 @@ def test_clock_jump_back_rebases_the_simulation_and_trips_nothing(ros_node):
         assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 30.0)
         wait(ros_node, 1.0)
         clock.start, clock.t0 = 1000.0, time.monotonic()       # 4000 s back
-        k = len(st.msgs)
+        k, b = len(st.msgs), len(bs.msgs)
         wait(ros_node, 4.0)
     finally:
         proc.stop()
     after = st.msgs[k:]
     assert len(after) > 20
+    assert all(m.power_supply_status != UNKNOWN and 0.0 <= m.percentage <= 1.0 for m in bs.msgs[b:])
     assert not any(s.faults_active | s.faults_latched for s in after), \
         sorted({n for s in after for n in s.fault_names})
     assert all(s.discharge_fet and s.charge_fet for s in after)
@@ -201,7 +203,7 @@ def test_percentage_never_rises_while_discharging_in_the_cold(ros_node):
         wait(ros_node, 6.0)                                      # about 4 simulated minutes
     got = [m for m in bs.msgs[n:] if m.current < -0.1]
     assert len(got) > 20
-    rises = [(a.percentage, b.percentage) for a, b in zip(got, got[1:]) if b.percentage > a.percentage]
+    rises = [(a.percentage, b.percentage) for a, b in itertools.pairwise(got) if b.percentage > a.percentage]
     assert not rises, rises[:5]
 
 
@@ -257,19 +259,21 @@ def protection_level(arr):
     return next((s.level for s in arr.status if s.name.endswith(": Protection")), None)
 
 
-def test_cold_discharge_is_healthy_until_a_charge_is_wanted(ros_node):
+@pytest.mark.parametrize(("ambient", "bad"), [(-5.0, BatteryState.POWER_SUPPLY_HEALTH_COLD),
+                                            (50.0, BatteryState.POWER_SUPPLY_HEALTH_OVERHEAT)], ids=["cold", "hot"])
+def test_discharge_outside_the_charge_window_is_healthy_until_a_charge_is_wanted(ros_node, ambient, bad):
+    """-5 degC and 50 degC are inside the discharge window (-20..60) and outside the charge window (0..45)."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-    with NodeProcess(pack("sim", initial_soc=0.6, load_current=2.0, ambient_temperature=-5.0)):
+    with NodeProcess(pack("sim", initial_soc=0.6, load_current=2.0, ambient_temperature=ambient)):
         bs = Topic(ros_node, BatteryState, "/battery_state", RELIABLE)
         diag = Topic(ros_node, DiagnosticArray, "/diagnostics")
         assert spin_until(ros_node, lambda: bs.last is not None and bs.last.current < -1.0, 20.0)
         n, d = len(bs.msgs), len(diag.msgs)
         wait(ros_node, 2.5)
         driving, driving_diag = bs.msgs[n:], diag.msgs[d:]
-        # docked: the charger is on the contacts, and -5 degC is outside the charge window
+        # docked: the charger is on the contacts, outside the charge window
         assert call(ros_node, SetBool, "/bms_node/set_charger_connected", SetBool.Request(data=True)).success
-        assert spin_until(ros_node, lambda: bs.last.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_COLD,
-                          10.0), bs.last.power_supply_health
+        assert spin_until(ros_node, lambda: bs.last.power_supply_health == bad, 10.0), bs.last.power_supply_health
     assert all(m.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_GOOD for m in driving), \
         {m.power_supply_health for m in driving}
     levels = [protection_level(a) for a in driving_diag if protection_level(a) is not None]
