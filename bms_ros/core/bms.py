@@ -95,12 +95,12 @@ class Bms:
 
     def set_config(self, config: BmsConfig) -> None:
         """Apply changed (runtime) parameters; state (faults, timers, requests) is kept."""
-        self.view.cfg = config
         if config.pack.cell_count != self.cfg.pack.cell_count:
             raise ValueError("pack.cell_count cannot change while running")
         if config.protection.system_lock.enabled != self.cfg.protection.system_lock.enabled:
             raise ValueError("protection.system_lock.enabled cannot change while running")
         self.cfg = config
+        self.view.cfg = config
         self.measurer.cfg = config.protection
         self.protection.set_config(config.protection)
         self.fets.cfg = config.fet
