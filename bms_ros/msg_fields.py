@@ -53,7 +53,7 @@ def sample_from_afe_msg(msg: Any) -> PackSample:
 
 
 def status_fields(out: BmsOutput) -> dict[str, Any]:
-    s, e = out.sample, out.estimate
+    s, e = out.view, out.estimate
     d: dict[str, Any] = {
         "state": int(out.state),
         "charge_fet": bool(s.charge_fet), "discharge_fet": bool(s.discharge_fet),
@@ -76,6 +76,9 @@ def status_fields(out: BmsOutput) -> dict[str, Any]:
         "balancing_mask": int(out.balancing_mask) & _U32,
         "afe_read_errors": int(s.read_errors) & _U32, "afe_crc_errors": int(s.crc_errors) & _U32,
         "data_fresh": bool(out.data_fresh),
+        "data_held": bool(out.data_held), "data_age": _f(out.data_age),
+        "charge_complete": bool(out.charge_complete),
+        "charger_contact": 0,             # CHARGER_UNKNOWN: the core does not see the contact (the node sets it)
     }
     cells = s.cell_voltages
     if cells.size and np.all(np.isfinite(cells)):

@@ -73,14 +73,14 @@ def spin_until(node, predicate: Callable[[], bool], timeout: float) -> bool:
 class SimClock:
     """Publishes /clock at ``factor`` times real time from the test process (like Gazebo or bag play)."""
 
-    def __init__(self, node, factor: float, start: float = 1000.0):
+    def __init__(self, node, factor: float, start: float = 1000.0, period: float = 0.005):
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from rosgraph_msgs.msg import Clock
         self._msg_type = Clock
         self.pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10,
                                                                      reliability=ReliabilityPolicy.RELIABLE))
         self.factor, self.start, self.t0 = factor, start, time.monotonic()
-        node.create_timer(0.005, self.tick)
+        node.create_timer(period, self.tick)      # s: bag play publishes /clock at 40 Hz (0.025)
 
     def now(self) -> float:
         return self.start + self.factor * (time.monotonic() - self.t0)

@@ -18,13 +18,27 @@ def make_pack_model(pack: PackConfig, sim: SimConfig) -> PackModel:
     return model
 
 
-def apply_sim_inputs(model: PackModel, sim: SimConfig) -> None:
-    """The runtime-settable inputs of a simulated pack (load, charger, ambient)."""
-    model.load_a = sim.load_current
-    model.charger_connected = sim.charger_connected
-    model.charger_current_a = sim.charger_current
-    model.ambient_c = sim.ambient_temperature
-    model.cfg.charger_cv_per_cell = sim.charger_cell_voltage or float("nan")
+_SIM_INPUTS = ("load_current", "charger_connected", "charger_current", "ambient_temperature", "charger_cell_voltage")
+
+
+def apply_sim_inputs(model: PackModel, sim: SimConfig, changed: set[str] | None = None) -> None:
+    """The runtime-settable inputs of a simulated pack (load, charger, ambient).
+
+    ``changed``: only these ``sim.*`` names (None: all, at start). A runtime ``ros2 param set`` of one sim
+    parameter must not reset the others: the charger contact, set by topic or service, lives in the model and
+    would otherwise be disconnected by any unrelated change (ISSUE 14 item 1).
+    """
+    names = set(_SIM_INPUTS) if changed is None else {n.removeprefix("sim.") for n in changed}
+    if "load_current" in names:
+        model.load_a = sim.load_current
+    if "charger_connected" in names:
+        model.charger_connected = sim.charger_connected
+    if "charger_current" in names:
+        model.charger_current_a = sim.charger_current
+    if "ambient_temperature" in names:
+        model.ambient_c = sim.ambient_temperature
+    if "charger_cell_voltage" in names:
+        model.cfg.charger_cv_per_cell = sim.charger_cell_voltage or float("nan")
 
 
 def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:

@@ -23,9 +23,10 @@ from bms_ros.core.estimator import StateEstimator
 from bms_ros.core.faults import Fault, fault_names
 from bms_ros.core.fet_control import FetController, FetInputs
 from bms_ros.core.limits import CurrentLimiter
-from bms_ros.core.measurement import Measurer
+from bms_ros.core.measurement import MI, Measurer
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.protection import FaultEvent, Protection, ProtectionResult
+from bms_ros.core.reported import ConsumerView
 from bms_ros.core.state_schema import parse_protection_state
 from bms_ros.core.timebase import CoreClock
 from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estimate, PackSample
@@ -35,6 +36,13 @@ log = logging.getLogger(__name__)
 STORE_SECTION = "protection"
 ESTIMATOR_SECTION = "estimator"
 _OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
+# "charging" starts above fet.state_current and ends below this fraction of it (hysteresis against a current
+# that hovers at the threshold, so Nav2's IsBatteryCharging does not chatter)
+CHARGING_RELEASE_FRACTION = 0.5
+# CELL_IMBALANCE is judged on the cell voltage spread only where the OCV curve is flat enough for a voltage
+# spread to mean an SoC spread: 20..90 % (NMC, LCO, NCA, LFP; below ~20 % the OCV slope is several times
+# steeper, so the 1-2 % SoC spread of a balanced pack reads as >150 mV). Outside, the last judged spread stands.
+IMBALANCE_JUDGED_SOC = (0.2, 0.9)
 
 
 class Bms:
@@ -60,13 +68,15 @@ class Bms:
         self._last_valid: float | None = None
         self._last_result: ProtectionResult = self.protection.result_now()
         self._last_fresh = False
-        self._charge_complete = False
+        self._charging = False
         self._pending_events: list[FaultEvent] = []
         self._saved_latched = 0
         self.last_output: BmsOutput | None = None
         self._estimator_saved_at = -math.inf
         self._saved_cycles = 0
         self.clock_events = 0             # clock steps back and jumps forward seen (each logged once)
+        self.view = ConsumerView(config)              # what consumers see: held values, the published SoC
+        self._spread_judged = math.nan                # V, the cell spread last seen in IMBALANCE_JUDGED_SOC
         self._restore()
 
     # ------------------------------------------------------------------------------------------- host side
@@ -90,6 +100,7 @@ class Bms:
         if config.protection.system_lock.enabled != self.cfg.protection.system_lock.enabled:
             raise ValueError("protection.system_lock.enabled cannot change while running")
         self.cfg = config
+        self.view.cfg = config
         self.measurer.cfg = config.protection
         self.protection.set_config(config.protection)
         self.fets.cfg = config.fet
@@ -154,6 +165,10 @@ class Bms:
         self._persist(force=bool(cleared))
         return cleared, remaining
 
+    def remaining_reason(self, name: str) -> str:
+        """Why a fault ``reset_faults`` left latched is still latched, and what to do ("" if not latched)."""
+        return self.protection.remaining_reason(name)
+
     def shutdown(self) -> None:
         """Safe state: both FETs off and no balancing from now on; persists the state."""
         self.fets.shut_down = True
@@ -184,8 +199,10 @@ class Bms:
         m.stamp = sample.stamp            # events and logs carry the sample's own stamp
         m.set("self_discharge", self.self_discharge.rate_c)
         m.set("lock", self.protection.lock_condition(m))
+        m.set("cell_spread", self._judged_spread(m.values[MI["cell_spread"]]))
         if m.valid:
             self._last_valid = t
+            self.view.last_good = sample
         have = self._last_valid is not None
         fresh = have and t - self._last_valid <= cfg.protection.stale_timeout  # type: ignore[operator]
         self._last_fresh = fresh
@@ -216,15 +233,15 @@ class Bms:
             self.self_discharge.update(t, est.cell_soc, core_sample.current, est.capacity_ah,
                                        bool(bal.mask) or bool(bal.transfer_a.any()))
 
-        charging = m.valid and sample.current > cfg.fet.state_current
-        if prot.active & _OV_FAULTS:
-            self._charge_complete = True
-        elif m.valid and m.cell_max >= self.chem.full_v - 0.01 and 0.0 <= sample.current < \
-                0.05 * cfg.pack.design_capacity_ah and fet.charge:
-            self._charge_complete = True
-        elif m.valid and (m.cell_max < self.chem.full_v - 0.1 or sample.current < -cfg.fet.state_current):
-            self._charge_complete = False
+        if m.valid:       # a held or unknown sample keeps the last decision (no flapping on a failed read)
+            th = cfg.fet.state_current
+            self._charging = sample.current > (th * CHARGING_RELEASE_FRACTION if self._charging else th)
+        # end of charge: the estimator's one detector (the full anchor), or a charge an over-voltage protection
+        # ended (a charger set too high: the pack is full all the same)
+        complete = bool(getattr(self.estimator, "end_of_charge", False)) or bool(prot.active & _OV_FAULTS)
 
+        age = t - self._last_valid if have else math.nan  # type: ignore[operator]
+        shown = self.view.estimate(est, sample.current if m.valid else math.nan, age, complete)
         self._persist()
         whole_cycles = int(est.cycle_count)
         if self.store is not None and (t - self._estimator_saved_at >= cfg.estimation.state_save_period
@@ -239,13 +256,25 @@ class Bms:
             charge_enable_requested=self.fets.charge_request,
             discharge_enable_requested=self.fets.discharge_request,
             charge_current_limit=lim.charge, discharge_current_limit=lim.discharge, limit_reason=lim.reason,
-            balancing_mask=bal.mask, estimate=est, charger_present=bool(charging),
-            charge_complete=self._charge_complete, data_fresh=bool(fresh),
+            balancing_mask=bal.mask, estimate=shown, current_charging=self._charging,
+            charge_complete=complete, data_fresh=bool(fresh),
             balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
-            cells_held=int((m.cell_status != 0).sum()), lock_code=self.lock_code)
+            cells_held=int((m.cell_status != 0).sum()), lock_code=self.lock_code,
+            reported=self.view.sample(sample, m.valid, fresh), data_held=bool(have and fresh and not m.valid),
+            data_age=age)
         self.last_output = out
         return out
+
+    def _judged_spread(self, spread: float) -> float:
+        """The cell spread CELL_IMBALANCE judges: this one inside IMBALANCE_JUDGED_SOC (by the last estimate),
+        else the last judged one (the decision neither trips nor releases on the steep ends of the curve)."""
+        soc = self.last_output.estimate.soc if self.last_output is not None else math.nan
+        lo, hi = IMBALANCE_JUDGED_SOC
+        if not math.isnan(spread) and lo <= soc <= hi:
+            self._spread_judged = spread
+            return spread
+        return self._spread_judged if not math.isnan(spread) else spread
 
     def _clock_event(self, what: str, sample: PackSample) -> None:
         """A clock step: reported once per step (core time goes on regardless, see core.timebase)."""

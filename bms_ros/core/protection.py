@@ -291,7 +291,10 @@ POLICY: tuple[Rule, ...] = (
     Rule(Fault.CELL_IMBALANCE, "cell_imbalance", "cell_spread", "value", +1, _, _),
     Rule(Fault.IMPLAUSIBLE_DATA, "implausible_data", "implausible", "flag", +1, C, D),
     Rule(Fault.SENSOR_LOSS, "sensor_loss", "sensor_loss", "flag", +1, C, D),
-    Rule(Fault.AFE_COMM_LOSS, "afe_comm_loss", "comm_loss", "flag", +1, C, D),
+    # reported only (ISSUE 14 item 3): a failed read leaves the chip's own protections armed and its FETs as
+    # they are; a loss shorter than stale_timeout changes no FET, and the return of the link cuts nothing. A
+    # longer loss opens both FETs through the FET controller's stale-data rule (core.fet_control).
+    Rule(Fault.AFE_COMM_LOSS, "afe_comm_loss", "comm_loss", "flag", +1, _, _),
     Rule(Fault.AFE_DEVICE_FAULT, "afe_device_fault", "flag_device_fault", "flag", +1, C, D,
          afe_flag=AfeFlag.DEVICE_FAULT),
     Rule(Fault.AFE_HW_OVERVOLTAGE, "afe_hw_overvoltage", "flag_hw_ov", "flag", +1, C, _,
@@ -615,6 +618,22 @@ class Protection:
             else:
                 remaining.append(r.fault.name)
         return cleared, remaining, events
+
+    def remaining_reason(self, name: str) -> str:
+        """Why a latched fault that ``reset`` refused is still latched, and what to do (for the operator)."""
+        i = next((k for k, r in enumerate(POLICY) if r.fault.name == name), None)
+        if i is None or not self.latched[i]:
+            return ""
+        if i == self.lock_index:
+            return ("system lock (IEC 62619): a fault reset cannot end it; inspect the pack, then call ~/unlock with "
+                    "the code in the Protection diagnostic and the fault log")
+        kind = dict(self._physical_kind).get(i)
+        if kind == "load" and not self.physical_ok[i]:
+            return ("LOAD_PRESENT: the AFE still detects a load on the pack terminals; disconnect the load "
+                    "(or the short), then reset again")
+        if kind in ("ov", "uv") and not self.physical_ok[i]:
+            return "the cell voltage is still beyond the release level"
+        return "the condition is still present"
 
     def unlock(self, code: str, now: float) -> tuple[bool, str, list[FaultEvent]]:
         """End the system lock: only with the code reported when it locked, and only once its condition is

@@ -144,10 +144,14 @@ ROWS: tuple[Row, ...] = (
                  f"{_P}::test_a_pack_without_thermistors_is_a_sensor_loss_unless_allowed")),
     Row("MC-1", "AFE communication lost / stale data (all protections blind)", "Bus NACK / timeout / CRC "
         "bursts, AFE reset, ship mode", ("AFE_COMM_LOSS",), "failed read; no valid sample for stale_timeout",
-        "both", (*_t("AFE_COMM_LOSS"), f"{_FET}::test_missing_samples_hold_the_fets_until_stale_then_open_both",
+        None, (f"{_P}::test_trips_after_its_delay_and_not_before[AFE_COMM_LOSS]",
+               f"{_FET}::test_missing_samples_hold_the_fets_until_stale_then_open_both",
                  f"{_FET}::test_stale_by_stamp_gap_alone", f"{_FET}::test_missing_sample_never_switches_a_fet_on",
-                 f"{_SCEN}::test_nack_bursts_are_retried_counted_and_surfaced_without_a_crash"),
-        other="FET control opens both FETs when no valid sample arrived for stale_timeout (independent of POLICY)"),
+                 f"{_SCEN}::test_nack_bursts_are_retried_counted_and_surfaced_without_a_crash",
+                 "test/nodes/test_consumers.py::test_bus_death_and_return_cuts_no_discharge_and_grows_soc_uncertainty"),
+        other="AFE_COMM_LOSS itself is reported only: a loss shorter than stale_timeout changes no FET (the chip "
+        "keeps its own protections) and the link's return cuts nothing; FET control opens both FETs when no valid "
+        "sample arrived for stale_timeout (independent of POLICY)"),
     Row("MC-2", "AFE device fault (protection chip not converting)", "XREADY (internal fault), ALERT override",
         ("AFE_DEVICE_FAULT",), "bq769x0 DEVICE_XREADY / OVRD_ALERT flag", "both",
         (*_t("AFE_DEVICE_FAULT"),

@@ -151,8 +151,8 @@ class BmsOutput:
     limit_reason: str
     balancing_mask: int
     estimate: Estimate
-    charger_present: bool = False
-    charge_complete: bool = False
+    current_charging: bool = False   # the current flows into the pack (above fet.state_current, with hysteresis)
+    charge_complete: bool = False     # end of charge (the estimator's full anchor): FULL and SoC 1.0 together
     data_fresh: bool = True
     # per cell, A (> 0 into the cell): active balancer transfer currents (empty unless balancing.mode=active)
     balancing_transfer_a: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -161,3 +161,14 @@ class BmsOutput:
     invalid_reason: str = ""          # why this sample was not usable ("" = complete and plausible)
     cells_held: int = 0               # cell readings not valid in this sample (held, or unknown)
     lock_code: str = ""               # while SYSTEM_LOCK is latched: the code ~/unlock needs
+    # what consumers see (ISSUE 14): this sample when valid; while a read failed or was implausible but the
+    # last valid one is younger than stale_timeout, that one (``data_held``); once stale, this (unknown) sample.
+    # FET states are always the chip's as last read back (never the command that could not be written).
+    reported: PackSample | None = None
+    data_held: bool = False
+    data_age: float = NAN             # s since the last valid sample (NaN: none yet)
+
+    @property
+    def view(self) -> PackSample:
+        """The measured values to publish (see ``reported``)."""
+        return self.sample if self.reported is None else self.reported

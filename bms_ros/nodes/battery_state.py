@@ -1,17 +1,17 @@
 """BatteryState semantics (see shared ros-conventions): what Nav2, docking and Open-RMF rely on.
 
-Pure mapping from the core's output to message field values; the status tracker adds the hysteresis that
-keeps power_supply_status from flapping around the charging threshold.
+Pure mapping from the core's output to message field values. The core decides "charging" (with hysteresis)
+and the end of charge (one detector, which also makes the SoC 1.0); here they only become the status enum.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from sensor_msgs.msg import BatteryState
 
-from bms_ros.core.faults import Fault
+from bms_ros.core.health import Health
+from bms_ros.core.health import health as core_health
 from bms_ros.core.types import BmsOutput
 
 # Humble has no TERNARY (7): report NMC/NCA/LCO as LION so every distribution can read it.
@@ -20,74 +20,44 @@ _TECHNOLOGY = {"nmc": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
                "lfp": BatteryState.POWER_SUPPLY_TECHNOLOGY_LIFE,
                "lto": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION}
 
-_OVERHEAT = Fault.CHARGE_OVERTEMPERATURE | Fault.DISCHARGE_OVERTEMPERATURE | Fault.AFE_OVERTEMPERATURE
-_COLD = Fault.CHARGE_UNDERTEMPERATURE | Fault.DISCHARGE_UNDERTEMPERATURE
-_OVERVOLTAGE = Fault.CELL_OVERVOLTAGE | Fault.CELL_OVERVOLTAGE_HARD | Fault.PACK_OVERVOLTAGE | \
-    Fault.AFE_HW_OVERVOLTAGE
-_DEAD = Fault.CELL_UNDERVOLTAGE_DEEP
+_HEALTH = {Health.GOOD: BatteryState.POWER_SUPPLY_HEALTH_GOOD, Health.DEAD: BatteryState.POWER_SUPPLY_HEALTH_DEAD,
+           Health.OVERHEAT: BatteryState.POWER_SUPPLY_HEALTH_OVERHEAT,
+           Health.OVERVOLTAGE: BatteryState.POWER_SUPPLY_HEALTH_OVERVOLTAGE,
+           Health.COLD: BatteryState.POWER_SUPPLY_HEALTH_COLD,
+           Health.UNSPEC_FAILURE: BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE}
 
 
 def technology(chemistry: str) -> int:
     return _TECHNOLOGY.get(chemistry, BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN)
 
 
-def health(out: BmsOutput, lost: bool) -> int:
-    """Most specific health first; any other fault is UNSPEC_FAILURE."""
+def charge_wanted(out: BmsOutput, charger_contact: bool | None) -> bool:
+    """A charge is wanted when a charger is on the contacts or current flows into the pack."""
+    return bool(charger_contact) or out.current_charging
+
+
+def health(out: BmsOutput, lost: bool, charger_contact: bool | None = None) -> int:
+    """The core's health decision (core.health) as the BatteryState constant; UNKNOWN while the AFE is lost."""
     if lost:
         return BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
-    faults = out.faults_active | out.faults_latched
-    if faults & _DEAD:
-        return BatteryState.POWER_SUPPLY_HEALTH_DEAD
-    if faults & _OVERHEAT:
-        return BatteryState.POWER_SUPPLY_HEALTH_OVERHEAT
-    if faults & _OVERVOLTAGE:
-        return BatteryState.POWER_SUPPLY_HEALTH_OVERVOLTAGE
-    if faults & _COLD:
-        return BatteryState.POWER_SUPPLY_HEALTH_COLD
-    if faults:
-        return BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE
-    return BatteryState.POWER_SUPPLY_HEALTH_GOOD
+    return _HEALTH[core_health(out.faults_active | out.faults_latched, charge_wanted(out, charger_contact))]
 
 
-@dataclass
-class StatusThresholds:
-    charging_on_a: float = 0.1      # current above this: CHARGING
-    charging_off_a: float = 0.05    # ...until it falls below this
-    full_soc: float = 0.995         # charger present and SoC at/above: FULL
-    full_release_soc: float = 0.97  # FULL holds until SoC falls below this
-
-
-class PowerSupplyStatusTracker:
-    """CHARGING / FULL / NOT_CHARGING / DISCHARGING with hysteresis; UNKNOWN while the AFE is lost."""
-
-    def __init__(self, thresholds: StatusThresholds | None = None):
-        self.t = thresholds or StatusThresholds()
-        self._charging = False
-        self._full = False
-
-    def update(self, current: float, soc: float, charger_present: bool, charge_complete: bool,
-               lost: bool) -> int:
-        if lost or math.isnan(current):
-            self._charging = False
-            return BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
-        if self._charging:
-            self._charging = current > self.t.charging_off_a
-        else:
-            self._charging = current > self.t.charging_on_a
-        charger = charger_present or self._charging
-        if not charger:
-            self._full = False
-        elif charge_complete or (not math.isnan(soc) and soc >= self.t.full_soc):
-            self._full = True
-        elif math.isnan(soc) or soc < self.t.full_release_soc:
-            self._full = False
-        if self._full:
-            return BatteryState.POWER_SUPPLY_STATUS_FULL
-        if self._charging:
-            return BatteryState.POWER_SUPPLY_STATUS_CHARGING
-        if charger:
-            return BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING
+def supply_status(out: BmsOutput, charger_contact: bool | None, lost: bool) -> int:
+    """power_supply_status from the core's decisions. ``charger_contact``: the charger contact when known (the
+    ``charger_present`` topic, or the simulated charger), else None: then a charger is inferred from the current
+    or from the end of charge. FULL is the core's end of charge (the SoC is 1.0 with it); CHARGING its
+    "current flows into the pack"; NOT_CHARGING a charger that delivers nothing (blocked, cold, or done)."""
+    if lost:
+        return BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
+    charger = bool(charger_contact) or out.current_charging or (charger_contact is None and out.charge_complete)
+    if not charger:
         return BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
+    if out.charge_complete:
+        return BatteryState.POWER_SUPPLY_STATUS_FULL
+    if out.current_charging:
+        return BatteryState.POWER_SUPPLY_STATUS_CHARGING
+    return BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING
 
 
 def finite_or_nan(x: float) -> float:
@@ -95,8 +65,9 @@ def finite_or_nan(x: float) -> float:
 
 
 def fill_battery_state(msg: BatteryState, out: BmsOutput, status: int, lost: bool, chemistry: str,
-                       design_capacity_ah: float, location: str, serial_number: str) -> BatteryState:
-    s, e = out.sample, out.estimate
+                       design_capacity_ah: float, location: str, serial_number: str,
+                       charger_contact: bool | None = None) -> BatteryState:
+    s, e = out.view, out.estimate      # held values while a read failed, until stale (BmsOutput.reported)
     nan = math.nan
     temps = s.temperatures[np.isfinite(s.temperatures)] if s.temperatures.size else s.temperatures
     msg.voltage = nan if lost else finite_or_nan(s.pack_voltage)
@@ -107,7 +78,7 @@ def fill_battery_state(msg: BatteryState, out: BmsOutput, status: int, lost: boo
     msg.design_capacity = float(design_capacity_ah)
     msg.percentage = nan if math.isnan(e.soc) else float(min(1.0, max(0.0, e.soc)))
     msg.power_supply_status = status
-    msg.power_supply_health = health(out, lost)
+    msg.power_supply_health = health(out, lost, charger_contact)
     msg.power_supply_technology = technology(chemistry)
     msg.present = True
     cells = np.full(s.cell_count, nan) if lost else s.cell_voltages

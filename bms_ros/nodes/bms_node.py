@@ -36,7 +36,7 @@ from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
 from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.msg_fields import sample_from_afe_msg
-from bms_ros.nodes.battery_state import PowerSupplyStatusTracker, fill_battery_state
+from bms_ros.nodes.battery_state import fill_battery_state, supply_status
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.messages import fill_status, sample_to_msg
@@ -109,10 +109,10 @@ class BmsNode(Node):
             self._program_hardware_protection()
         pack = pack_model_of(self.afe) if self.afe is not None else None
         self.sim = SimInterface(self, pack, self.cfg.sim) if pack is not None else None
-        self.status_tracker = PowerSupplyStatusTracker()
         self.command_errors = 0
         self.last_output: BmsOutput | None = None
         self._charger_contact: bool | None = None
+        self._last_tick: float | None = None      # node time of the last timer tick (clock jumps back)
 
         self.battery_pub = self.create_publisher(BatteryState, "battery_state", BATTERY_QOS)
         self.status_pub = self.create_publisher(BmsStatus, "~/status", 10)
@@ -123,7 +123,7 @@ class BmsNode(Node):
         self.create_service(Unlock, "~/unlock", self._on_unlock)
         self.create_subscription(Bool, "charger_present", self._on_charger_present, 10)
 
-        self.rate = RateMonitor(self.cfg.rate_hz)
+        self.rate = RateMonitor(self.cfg.rate_hz, sim_time=bool(self.get_parameter("use_sim_time").value))
         self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self._hardware_id())
         self._last_replayed: tuple[float, float] | None = None    # (sample stamp, node time received)
         if self.replay:
@@ -155,6 +155,11 @@ class BmsNode(Node):
 
     def _on_timer(self) -> None:
         now = self.now()
+        if self._last_tick is not None and now < self._last_tick:
+            # Gazebo reset, bag play --loop: the simulation re-bases its time, the core's time goes on (one line)
+            self.get_logger().warn(f"clock jumped back {self._last_tick - now:.3f} s (to {now:.3f} s): simulation "
+                                   "time re-based, protection timing continues on core time")
+        self._last_tick = now
         if self.sim is not None:
             self.sim.before_read(now)
         try:
@@ -205,27 +210,29 @@ class BmsNode(Node):
         lost = not out.data_fresh
         msg = BatteryState()
         msg.header.stamp, msg.header.frame_id = stamp, self.cfg.frame_id
-        status = self.status_tracker.update(out.sample.current, out.estimate.soc, self._charger_present(out),
-                                            out.charge_complete, lost)
+        contact = self.charger_contact()
+        status = supply_status(out, contact, lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
-                           self.cfg.location, self.cfg.serial_number)
+                           self.cfg.location, self.cfg.serial_number, contact)
         if lost and self.afe is not None and self.afe.status_reason:
             msg.present = False           # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
         self.battery_pub.publish(msg)
         self.rate.tick(self.now())
         st = BmsStatus()
         st.header.stamp, st.header.frame_id = stamp, self.cfg.frame_id
-        self.status_pub.publish(fill_status(st, out))
+        fill_status(st, out)
+        st.charger_contact = (BmsStatus.CHARGER_UNKNOWN if contact is None else
+                              BmsStatus.CHARGER_CONNECTED if contact else BmsStatus.CHARGER_DISCONNECTED)
+        self.status_pub.publish(st)
         raw = AfeSample()
         raw.header.stamp, raw.header.frame_id = stamp, self.cfg.frame_id
         self.raw_pub.publish(sample_to_msg(raw, out.sample))
 
-    def _charger_present(self, out: BmsOutput) -> bool:
+    def charger_contact(self) -> bool | None:
+        """The charger contact when something tells it (None: unknown, the core infers it from the current)."""
         if self.sim is not None:  # the simulated charger: set by the contact topic and the service alike
             return bool(self.sim.pack.charger_connected)
-        if self._charger_contact is not None:
-            return self._charger_contact
-        return out.charger_present
+        return self._charger_contact
 
     # ---- host requests ----------------------------------------------------------------------------------
     def _on_set_charge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
@@ -239,12 +246,8 @@ class BmsNode(Node):
     def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
         cleared, remaining = self.bms.reset_faults(self.now())
         res.success = not remaining
-        locked = "SYSTEM_LOCK" in remaining
-        still = [n for n in remaining if n != "SYSTEM_LOCK"]
-        res.message = (f"cleared: {', '.join(cleared) or 'none'}; "
-                       f"remaining (condition still present): {', '.join(still) or 'none'}"
-                       + ("; the pack is locked (SYSTEM_LOCK, IEC 62619): a fault reset cannot end it; inspect the "
-                          "pack, then call ~/unlock with the code in the Protection diagnostic" if locked else ""))
+        why = [f"{n} ({self.bms.remaining_reason(n)})" if self.bms.remaining_reason(n) else n for n in remaining]
+        res.message = f"cleared: {', '.join(cleared) or 'none'}; remaining: {', '.join(why) or 'none'}"
         return res
 
     def _on_unlock(self, req: Unlock.Request, res: Unlock.Response) -> Unlock.Response:
@@ -282,8 +285,9 @@ class BmsNode(Node):
             if self.afe is not None and any(n.startswith("protection.") for n in changed):
                 self._program_hardware_protection()  # the AFE's backstop follows the software limits
             if self.sim is not None and any(n.startswith("sim.") for n in changed):
-                apply_sim_inputs(self.sim.pack, cfg.sim)
-                apply_sim_faults(self.afe, cfg.sim.fault)
+                apply_sim_inputs(self.sim.pack, cfg.sim, set(changed))
+                if any(n.startswith("sim.fault.") for n in changed):
+                    apply_sim_faults(self.afe, cfg.sim.fault)
                 self.sim.reconfigure(cfg.sim)
         return SetParametersResult(successful=True)
 

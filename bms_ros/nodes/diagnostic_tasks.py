@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from bms_ros.core.faults import fault_names
+from bms_ros.core.health import relevant_faults
 from bms_ros.core.types import BmsOutput
 from bms_ros.nodes.diagnostics import ERROR, OK, STALE, WARN, RateMonitor
 
@@ -41,6 +42,8 @@ class BmsDiagnostics:
             return stat
         s = self.out.sample
         stat.add("I2C errors", str(s.read_errors))
+        stat.add("Data held", str(self.out.data_held))
+        stat.add("Data age (s)", _fmt(self.out.data_age))
         stat.add("CRC errors", str(s.crc_errors))
         stat.add("Command errors", str(self.node.command_errors))
         stat.add("AFE flags", str(int(s.afe_flags)))
@@ -51,7 +54,7 @@ class BmsDiagnostics:
             stat.summary(ERROR, f"AFE lost: {reason}" if reason else
                          "AFE lost: no valid sample within the stale timeout")
         elif not s.comm_ok:
-            stat.summary(WARN, "last AFE read failed")
+            stat.summary(WARN, "last AFE read failed: last valid values held")
         elif reason:
             stat.summary(WARN, reason)
         else:
@@ -64,8 +67,8 @@ class BmsDiagnostics:
         o = self.out
         active, latched = fault_names(o.faults_active), fault_names(o.faults_latched)
         stat.add("State", o.state.name)
-        stat.add("Charge FET", "on" if o.sample.charge_fet else "off")
-        stat.add("Discharge FET", "on" if o.sample.discharge_fet else "off")
+        stat.add("Charge FET", "on" if o.view.charge_fet else "off")
+        stat.add("Discharge FET", "on" if o.view.discharge_fet else "off")
         stat.add("Charge enable requested", str(o.charge_enable_requested))
         stat.add("Discharge enable requested", str(o.discharge_enable_requested))
         stat.add("Active faults", ", ".join(active) or "none")
@@ -76,8 +79,12 @@ class BmsDiagnostics:
         stat.add("Limit reason", o.limit_reason or "none")
         if o.lock_code:
             stat.add("System lock", f"locked (IEC 62619): inspect the pack, then call ~/unlock with code {o.lock_code}")
-        if active or latched:
-            stat.summary(ERROR, "fault: " + ", ".join(dict.fromkeys(active + latched)))
+        wanted = bool(self.node.charger_contact()) or o.current_charging
+        now = fault_names(relevant_faults(o.faults_active | o.faults_latched, wanted))
+        if now:
+            stat.summary(ERROR, "fault: " + ", ".join(now))
+        elif active or latched:    # a charge-window fault with no charge wanted: charging blocked, pack usable
+            stat.summary(WARN, "charging blocked (no charge wanted now): " + ", ".join(dict.fromkeys(active + latched)))
         elif o.warnings:
             stat.summary(WARN, "near a limit: " + ", ".join(fault_names(o.warnings)))
         else:
@@ -87,7 +94,9 @@ class BmsDiagnostics:
     def cells(self, stat):
         if self._no_data(stat):
             return stat
-        v = self.out.sample.cell_voltages
+        v = self.out.view.cell_voltages
+        if self.out.data_held:
+            stat.add("Held", "last valid values (this read failed)")
         for i, x in enumerate(v):
             stat.add(f"Cell {i + 1} (V)", _fmt(float(x)))
         if v.size and np.all(np.isfinite(v)):
@@ -102,7 +111,7 @@ class BmsDiagnostics:
     def temperatures(self, stat):
         if self._no_data(stat):
             return stat
-        s = self.out.sample
+        s = self.out.view
         for i, t in enumerate(s.temperatures):
             stat.add(f"Thermistor {i + 1} (degC)", _fmt(float(t), digits=1))
         stat.add("AFE die (degC)", _fmt(s.die_temperature, digits=1))

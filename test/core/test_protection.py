@@ -106,7 +106,8 @@ CASES: list[tuple[Fault, dict, Make, Make | None, Make]] = [
     (Fault.CELL_IMBALANCE, {}, spread(0.2), spread(0.12), spread(0.02)),
     (Fault.IMPLAUSIBLE_DATA, {}, lambda t: sample(t, pack=20.0), None, nominal),
     (Fault.SENSOR_LOSS, {}, temp(math.nan), None, nominal),
-    (Fault.AFE_COMM_LOSS, {}, missing, None, nominal),
+    # reported only (ISSUE 14): with stale_timeout beyond its delay, the trip itself changes no FET
+    (Fault.AFE_COMM_LOSS, {"protection.stale_timeout": 2.0}, missing, None, nominal),
     (Fault.AFE_DEVICE_FAULT, {}, flag(AfeFlag.DEVICE_FAULT), None, nominal),
     (Fault.AFE_HW_OVERVOLTAGE, {}, flag(AfeFlag.OVERVOLTAGE), None, nominal),
     (Fault.AFE_HW_UNDERVOLTAGE, {}, flag(AfeFlag.UNDERVOLTAGE), None, nominal),

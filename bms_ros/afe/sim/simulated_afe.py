@@ -41,8 +41,10 @@ class SimulatedAfe(Afe):
         return self._constraints
 
     def advance(self, now: float) -> None:
-        """Run the pack model up to ``now`` in steps of at most 1 s."""
-        if self._t is None:
+        """Run the pack model up to ``now`` in steps of at most 1 s. A clock that jumps back (Gazebo reset, bag
+        play --loop) re-bases the simulation's time: the pack goes on from its state, it does not freeze until
+        the clock catches up."""
+        if self._t is None or now < self._t - 1e-9:
             self._t = now
         while self._t < now - 1e-9:
             self._short_circuit_detection()

@@ -73,8 +73,9 @@ class SimulatedBq769x0(Afe):
         return now - (self._offset or 0.0)
 
     def advance(self, now: float) -> None:
-        """Run chip and pack up to ``now`` (caller's clock); the first call anchors the clocks."""
-        if self._offset is None:
+        """Run chip and pack up to ``now`` (caller's clock); the first call anchors the clocks, and a clock that
+        jumps back re-anchors them (the chip's own time stays monotonic, so its timers run on)."""
+        if self._offset is None or now - self._offset < self.chip.t - 1e-9:
             self._offset = now - self.chip.t
         self.chip.advance_to(now - self._offset)
 

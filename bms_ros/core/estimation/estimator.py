@@ -147,6 +147,13 @@ class StateEstimator:
         self.initialized = True
         self._pending = None
 
+    @property
+    def end_of_charge(self) -> bool:
+        """The end of a CC-CV charge (the full anchor: the top cell within ``full_voltage_margin`` of full and
+        the current at or below ``tail_current``), until the pack discharges beyond ``rest_current``. The one
+        detector behind the full anchor, BmsOutput.charge_complete, FULL and the 100 % SoC (ISSUE 14 item 5)."""
+        return self._full_done
+
     def update(self, sample: PackSample) -> Estimate:
         i_meas = sample.current
         if not sample.comm_ok or not math.isfinite(i_meas) or sample.cell_voltages.shape != (self.n,):
