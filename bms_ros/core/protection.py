@@ -440,16 +440,14 @@ class Protection:
 
     def lock_condition(self, m: Measurement) -> float:
         """1.0 when the system lock's condition holds: a locking fault is active, or the hottest thermistor is
-        beyond the lock temperature (NaN when the temperature is unknown and nothing locks)."""
+        beyond the lock temperature; else 0.0. An unknown temperature is not a lock condition (SENSOR_LOSS
+        reacts to it), so a pack whose thermistor failed can still be unlocked once its cells are back."""
         lk = self.cfg.system_lock
         if not lk.enabled:
             return 0.0
         if int(self.bits @ (self.active & ((self.bits & LOCKING_FAULTS) != 0))):
             return 1.0
-        t = m.values[MI["temp_max"]]
-        if t > lk.temperature:
-            return 1.0
-        return 0.0 if (not math.isnan(t) and bool(m.exact[MI["temp_max"]])) else math.nan
+        return 1.0 if m.values[MI["temp_max"]] > lk.temperature else 0.0
 
     # -------------------------------------------------------------------------------------------------------
     def evaluate(self, m: Measurement) -> ProtectionResult:

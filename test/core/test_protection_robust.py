@@ -344,3 +344,12 @@ def test_no_interleaving_of_invalid_missing_and_jumping_readings_holds_a_guarded
         assert run_stream(cond, pattern, clock, period, share, seed) == []
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_a_locked_pack_without_a_working_thermistor_can_still_be_unlocked_once_its_cells_are_back():
+    bms = make(**{"protection.sensor_loss.min_thermistors": 0})
+    run(bms, 0.0, 1.0, lambda k, t: sample(t))
+    run(bms, 1.0, 3.0, lambda k, t: sample(t, OV, current=5.0, temps=(math.nan, math.nan)))
+    code = bms.lock_code
+    run(bms, 4.0, 10.0, lambda k, t: sample(t, 4.0, temps=(math.nan, math.nan)))
+    assert bms.unlock(code, 14.0)[0]
