@@ -67,7 +67,7 @@ def test_a_robots_second_bag_continues_from_the_state_the_node_would_have_saved(
     got = (tmp_path / "out" / "robot_a" / "001_a2.csv").read_bytes()
     assert got == (tmp_path / "node_1.csv").read_bytes()
     # and the carried state matters: a fresh start on the second bag gives other estimates
-    fresh = run_fleet([RobotJob("x", (fleet["bags"]["a2"],), fleet["config"], None, str(tmp_path / "fresh"))])
+    run_fleet([RobotJob("x", (fleet["bags"]["a2"],), fleet["config"], None, str(tmp_path / "fresh"))])
     assert (tmp_path / "fresh" / "x" / "000_a2.csv").read_bytes() != got
     assert rows[0]["samples"] == 2 * rows[1]["samples"] and rows[0]["bags"] == 2
 
