@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                         for p in sorted((root / "bags").iterdir())]
                 if backend == "ray" and rep == 0:
                     import ray
+                    os.environ.setdefault("RAY_worker_niceness", "0")    # as the pool's workers (Ray: nice 15)
                     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, runtime_env={
                         "env_vars": {"PYTHONPATH": str(workloads.ROOT), "OPENBLAS_NUM_THREADS": "1",
                                      "OMP_NUM_THREADS": "1"}})
