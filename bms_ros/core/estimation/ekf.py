@@ -46,6 +46,13 @@ _OUTLIER_NIS = 9.0         # a normalised innovation squared beyond this (3 sigm
 _OUTLIER_DEWEIGHT = 1e6    # an outlier's measurement variance is multiplied by this (it is not used)
 
 
+def _per_cell(v: np.ndarray | float, n: int) -> np.ndarray:
+    """``v`` as n floats per cell (np.broadcast_to costs several times more for the usual array case)."""
+    if isinstance(v, np.ndarray) and v.shape == (n,) and v.dtype == np.float64:
+        return v
+    return np.broadcast_to(np.asarray(v, dtype=float), (n,))
+
+
 class SocCov:
     """``cov[i, j]`` of the cells' SoCs, read from the factorised form (two entries are all pack_soc needs)."""
 
@@ -187,8 +194,8 @@ class CellEkf:
         it = i_meas - x[self.ib]
         ocv, slope = self.chem.ocv_and_slope(x[:n] + soc_shift, temp_c)
         y = v_meas - (ocv + x[n:2 * n] + x[2 * n:3 * n] + r0 * it)
-        R = np.broadcast_to(np.asarray(r_var, dtype=float), (n,))
-        Rb = R if r_bias is None else np.broadcast_to(np.asarray(r_bias, dtype=float), (n,))
+        R = _per_cell(r_var, n)
+        Rb = R if r_bias is None else _per_cell(r_bias, n)
         if flat_slope > 0.0:
             f = flat_slope / np.maximum(slope, 1e-6)
             f *= f
