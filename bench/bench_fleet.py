@@ -7,13 +7,16 @@ Workload: bench/workloads.py, a different seed per bag (10 Hz drive with noise, 
 as mcap bags; one robot per bag. Each repetition runs the process pool with 1 and with 2 workers and then Ray
 (a local instance, 2 CPUs, when installed), in turn, so a burst of other load hits them alike; the aggregate
 rate is the median over repetitions (samples / wall time, including the workers' start). The per-robot CSVs of
-the pool and of Ray are compared byte for byte.
+the pool and of Ray are compared byte for byte. Samples per CPU-second (this process plus the pool's workers;
+not for Ray, whose workers are not our children) show whether a slower wall-clock scaling is the machine's load
+or the code: equal rates per CPU-second mean the workers did not get in each other's way.
 """
 from __future__ import annotations
 
 import argparse
 import filecmp
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -24,6 +27,12 @@ import workloads  # puts this checkout first on sys.path
 
 from bms_ros.tools.bags import write_bag
 from bms_ros.tools.fleet import RobotJob, run_fleet, summary_csv
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its terminated children (the pool's workers, once shut down)."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
 def same_tree(a: Path, b: Path) -> bool:
@@ -57,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{a.bags} bags of {a.cells}S x {a.samples} samples written in {time.perf_counter() - t0:.0f} s")
         total = a.bags * a.samples
         runs: dict[str, list[float]] = {}
+        cpu: dict[str, list[float]] = {}
         summaries: dict[str, str] = {}
         modes = [("pool, 1 worker", "process", 1), ("pool, 2 workers", "process", 2)]
         if use_ray:
@@ -72,14 +82,16 @@ def main(argv: list[str] | None = None) -> int:
                     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, runtime_env={
                         "env_vars": {"PYTHONPATH": str(workloads.ROOT), "OPENBLAS_NUM_THREADS": "1",
                                      "OMP_NUM_THREADS": "1"}})
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), _cpu()
                 rows = run_fleet(jobs, workers, backend)
                 runs.setdefault(name, []).append(time.perf_counter() - t0)
+                cpu.setdefault(name, []).append(_cpu() - c0)     # this process and its reaped pool workers
                 summaries[name] = summary_csv(rows)
         print(f"aggregate samples/s, median of {a.repeat} interleaved runs ({total} samples per run)")
         rate = {k: total / statistics.median(v) for k, v in runs.items()}
         for k, r in rate.items():
-            print(f"  {k:<22}{r:>10.0f}")
+            per_cpu = f"{total / statistics.median(cpu[k]):>10.0f}" if not k.startswith("ray") else f"{'n/a':>10}"
+            print(f"  {k:<22}{r:>10.0f}   per CPU-second: {per_cpu}")
         print(f"2 workers / 1 worker: {rate['pool, 2 workers'] / rate['pool, 1 worker']:.2f}")
         if use_ray:
             same = same_tree(root / f"out_process_2_{a.repeat - 1}", root / f"out_ray_2_{a.repeat - 1}")

@@ -2,7 +2,7 @@
 
     bms-replay fleet/ -c params.yaml --out-dir out/ --summary fleet.csv --fleet-report fleet.html
     bms-replay --robots robots.yaml -c params.yaml --baseline-config old.yaml --workers 2
-    bms-replay 'bags/*.mcap' -c params.yaml --backend ray --summary fleet.csv     # pip install bms_ros[ray]
+    bms-replay 'bags/robot*' -c params.yaml --backend ray --summary fleet.csv      # pip install bms_ros[ray]
 
 A robot is one task: its bags run in the order given, each through a fresh ``Bms`` that restores the state
 the previous bag left, as the node does across a restart (estimator state, latched faults, fault log,
