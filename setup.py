@@ -16,6 +16,7 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.80", "ruff>=0.6"],
         "bags": ["rosbags>=0.10"],
         "bench": ["pybamm"],
+        "ray": ["ray>=2.9", "rosbags>=0.10"],     # fleet replay on a cluster (bms-replay --backend ray); never the node
     },
     entry_points={
         "console_scripts": [

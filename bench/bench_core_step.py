@@ -11,6 +11,7 @@ import statistics
 import time
 
 import numpy as np
+import workloads  # noqa: F401  (puts this checkout first on sys.path)
 
 from bms_ros.afe.sim.pack_model import PackModel, PackModelConfig
 from bms_ros.afe.sim.simulated_afe import SimulatedAfe

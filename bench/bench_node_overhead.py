@@ -2,8 +2,9 @@
 
     ./dev py bench/bench_node_overhead.py [--seconds 30]
 
-Both run as separate processes, measured from /proc after a warm-up: CPU seconds per wall second (one core =
-100 %) and resident memory. The ratio is what the BMS costs above the bare minimum of publishing BatteryState.
+Both run as separate processes at the same time, measured from /proc over the same window after a warm-up:
+CPU seconds per wall second (one core = 100 %) and resident memory. The ratio is what the BMS costs above the
+bare minimum of publishing BatteryState.
 """
 from __future__ import annotations
 
@@ -34,20 +35,24 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def measure(cmd: list[str], warmup: float, seconds: float) -> tuple[float, float]:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def measure(cmds: list[list[str]], warmup: float, seconds: float) -> list[tuple[float, float]]:
+    """CPU share and RSS of each command, all running at the same time over the same window (a burst of other
+    load on the machine hits them alike)."""
+    procs = [subprocess.Popen(c, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for c in cmds]
     try:
         time.sleep(warmup)
-        c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        c0, t0 = [cpu_seconds(p.pid) for p in procs], time.monotonic()
         time.sleep(seconds)
-        c1, t1 = cpu_seconds(proc.pid), time.monotonic()
-        return (c1 - c0) / (t1 - t0), rss_mib(proc.pid)
+        c1, t1 = [cpu_seconds(p.pid) for p in procs], time.monotonic()
+        return [((b - a) / (t1 - t0), rss_mib(p.pid)) for a, b, p in zip(c0, c1, procs, strict=True)]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def main() -> None:
@@ -61,10 +66,9 @@ def main() -> None:
                                           "afe": {"type": "sim"}, "sim": {"load_current": 2.0}}}}
     cfg = Path(tempfile.mkstemp(suffix=".yaml")[1])
     cfg.write_text(yaml.safe_dump(params))
-    bms = measure([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file", str(cfg)],
-                  a.warmup, a.seconds)
-    base = measure([sys.executable, str(ROOT / "bench" / "minimal_battery_publisher.py"), str(a.cells), str(a.rate)],
-                   a.warmup, a.seconds)
+    bms, base = measure([[sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file", str(cfg)],
+                         [sys.executable, str(ROOT / "bench" / "minimal_battery_publisher.py"), str(a.cells),
+                          str(a.rate)]], a.warmup, a.seconds)
     print(f"{a.cells}S at {a.rate:g} Hz, {a.seconds:g} s measured after {a.warmup:g} s warm-up")
     print(f"{'process':<28}{'CPU (% of one core)':>22}{'RSS (MiB)':>12}")
     print(f"{'bms_node':<28}{bms[0] * 100:>22.2f}{bms[1]:>12.1f}")

@@ -20,6 +20,7 @@ import argparse
 import csv
 import io
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -201,8 +202,9 @@ def load_replay_config(path: str | Path, node_name: str = "bms_node"):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=PROG, description="Run the BMS core on recorded samples (CSV or rosbag2).")
-    ap.add_argument("input", help="recorded samples: CSV (t,current,cell_voltage_1..N,temperature_1..M) or a "
-                                  "rosbag2 bag (folder, .mcap or .db3) with bms_ros/msg/AfeSample messages")
+    ap.add_argument("input", nargs="*", help="recorded samples: CSV (t,current,cell_voltage_1..N,temperature_1..M) "
+                                             "or a rosbag2 bag (folder, .mcap or .db3) with bms_ros/msg/AfeSample "
+                                             "messages; several, a glob or a folder of bags: fleet replay")
     ap.add_argument("-c", "--config", required=True, help="the node's ROS 2 parameter file (YAML)")
     ap.add_argument("-o", "--output", default="-", help="output CSV (default: stdout; 'none' for no CSV)")
     ap.add_argument("--topic", help="AfeSample topic in the bag (default: the only one)")
@@ -215,14 +217,71 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--soc-tolerance", type=float, default=0.005, help="regression: allowed |SoC difference|")
     ap.add_argument("--node-name", default="bms_node", help="node section to read from the config file")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    fleet = ap.add_argument_group("fleet replay (bms_ros.tools.fleet)")
+    fleet.add_argument("--robots", help="YAML: robot name -> its bags in time order (state carries between them)")
+    fleet.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel robots (process pool)")
+    fleet.add_argument("--backend", choices=("process", "ray"), default="process", help="process pool or Ray")
+    fleet.add_argument("--ray-address", help="Ray cluster address (default: a local instance)")
+    fleet.add_argument("--out-dir", help="per-robot output CSVs, one per bag")
+    fleet.add_argument("--summary", help="fleet summary CSV (default: stdout)")
+    fleet.add_argument("--fleet-report", help="fleet summary as an HTML table")
+    fleet.add_argument("--baseline-config", help="compare FET decisions and faults with this parameter file")
     args = ap.parse_args(argv)
     try:
+        if args.robots or len(args.input) > 1 or _is_fleet(args.input):
+            return _fleet_main(args)
+        if not args.input:
+            ap.error("an input (or --robots) is required")
+        args.input = args.input[0]
         return _main(args)
     except ReplayError as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0
+
+
+def _is_fleet(inputs: list[str]) -> bool:
+    if len(inputs) != 1:
+        return False
+    p = Path(inputs[0])
+    if any(c in inputs[0] for c in "*?["):
+        return True
+    return p.is_dir() and not (p / "metadata.yaml").exists() and not any(p.glob("*.mcap")) \
+        and not any(p.glob("*.db3"))
+
+
+def _fleet_main(args: argparse.Namespace) -> int:
+    from bms_ros.tools import fleet
+    try:
+        robots = fleet.read_robots(args.robots) if args.robots else \
+            {fleet.robot_name(b): [b] for b in fleet.expand_inputs(args.input)}
+        if args.robots and args.input:
+            raise fleet.FleetError("give either --robots or inputs, not both")
+    except fleet.FleetError as e:
+        raise ReplayError(str(e)) from None
+    load_replay_config(args.config, args.node_name)          # a bad file: one line here, not once per worker
+    if args.baseline_config:
+        load_replay_config(args.baseline_config, args.node_name)
+    jobs = [fleet.RobotJob(r, tuple(b), args.config, args.baseline_config, args.out_dir, args.topic,
+                           args.node_name) for r, b in robots.items()]
+    t0 = time.perf_counter()
+    try:
+        rows = fleet.run_fleet(jobs, args.workers, args.backend, args.ray_address)
+    except (fleet.FleetError, ValueError) as e:
+        raise ReplayError(str(e)) from None
+    text = fleet.summary_csv(rows)
+    if args.summary:
+        Path(args.summary).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if args.fleet_report:
+        Path(args.fleet_report).write_text(fleet.summary_html(rows, f"{PROG}: fleet of {len(rows)} robots"))
+    if not args.quiet:
+        n, dt = sum(r["samples"] for r in rows), time.perf_counter() - t0
+        print(f"{PROG}: {len(rows)} robots, {n} samples in {dt:.1f} s ({n / max(dt, 1e-9):.0f} samples/s)",
+              file=sys.stderr)
+    return 0
 
 
 def open_source(path: str, topic: str | None = None):

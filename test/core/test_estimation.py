@@ -167,8 +167,8 @@ def test_rest_after_load_corrects_soc_from_ocv():
     sim = Cells("nmc", [0.5] * 2, seed=4)
     e = make(cells=2, rest_time=600.0)
     e.update(sim.step(0.0))
-    e.ekf.x[:2] += 0.06                 # a drifted estimate (after hours of coulomb counting)
-    e.ekf.P[:2, :2] = np.diag([0.02 ** 2, 0.02 ** 2])
+    idx = np.arange(2)                  # a drifted estimate (after hours of coulomb counting)
+    e.ekf.reset_soc(idx, e.ekf.soc + 0.06, np.full(2, 0.02 ** 2))
     for _ in range(590):
         e.update(sim.step(0.0))
     assert e.capacity.anchor is None

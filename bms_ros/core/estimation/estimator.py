@@ -225,8 +225,7 @@ class StateEstimator:
             self._check_bias(innov, v, it)
         if ec.estimate_current_offset:
             # a sensor offset beyond 3 sigma of its specification is the filter explaining something else
-            lim = 3.0 * self._offset_prior_std()
-            ekf.x[ekf.ib] = min(max(ekf.x[ekf.ib], -lim), lim)
+            ekf.clamp_offset(3.0 * self._offset_prior_std())
         if ec.offset_from_open_fets and not sample.charge_fet and not sample.discharge_fet \
                 and abs(i_meas) < 0.05 * self.design_ah and ec.estimate_current_offset:
             ekf.update_offset(i_meas, (0.002 * self.design_ah) ** 2)
@@ -279,20 +278,15 @@ class StateEstimator:
         their possible size, and stays hidden for many time constants."""
         self._i_hi = max(it, self._i_hi * a_slow, 0.0)
         self._i_lo = min(it, self._i_lo * a_slow, 0.0)
-        n, x = self.n, self.ekf.x
         k = 1.0 + 2.0 * self.ec.model_error_fraction
         m = self.ec.voltage_model_error
-        v1, v2 = x[n:2 * n], x[2 * n:3 * n]     # views: bounded in place (ufuncs; np.clip costs more)
-        np.minimum(np.maximum(v1, (k * self._i_lo) * r1 - m, out=v1), (k * self._i_hi) * r1 + m, out=v1)
-        np.minimum(np.maximum(v2, (k * self._i_lo) * r2 - 3.0 * m, out=v2), (k * self._i_hi) * r2 + 3.0 * m,
-                   out=v2)
+        self.ekf.clamp_rc((k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m,
+                          (k * self._i_lo) * r2 - 3.0 * m, (k * self._i_hi) * r2 + 3.0 * m)
 
     def _init_model_error(self) -> None:
         """The slow RC state starts with at least the stationary model error as its uncertainty."""
         self._i_hi = self._i_lo = 0.0
-        ekf, var = self.ekf, self.ec.voltage_model_error ** 2
-        idx = np.arange(2 * self.n, 3 * self.n)
-        ekf.P[idx, idx] = np.maximum(ekf.P[idx, idx], var)
+        self.ekf.floor_rc_slow_var(self.ec.voltage_model_error ** 2)
 
     def _initialize(self, stamp: float, v: np.ndarray, i_meas: float) -> None:
         self._surface = self._steady_surface(i_meas)
@@ -331,10 +325,7 @@ class StateEstimator:
                             "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
                             np.round(self.ekf.soc[bad], 3).tolist(), np.round(s_ocv[bad], 3).tolist())
                 idx = np.flatnonzero(bad & np.isfinite(diff))
-                self.ekf.x[idx] = s_ocv[idx]
-                self.ekf.P[idx, :] = 0.0
-                self.ekf.P[:, idx] = 0.0
-                self.ekf.P[idx, idx] = var[idx]
+                self.ekf.reset_soc(idx, s_ocv, var)
             good = ~bad
             self.ekf.update_soc(np.where(good, s_ocv, NAN), var)
             self._record_anchor(stamp, s_ocv, var, "startup-rest")
@@ -485,8 +476,7 @@ class StateEstimator:
         ekf = self.ekf
         cap = self._cap()
         cell_soc = _clip01(ekf.soc)
-        cov = ekf.P[: self.n, : self.n]
-        soc, soc_std = pack_soc(cell_soc, cov, cap)
+        soc, soc_std = pack_soc(cell_soc, ekf.soc_cov, cap)
         # this step's resistances (at the SoC before the correction: they vary slowly with SoC)
         r0, r1, r2 = self._r_step if self._r_step is not None else self._resistances(cell_soc)
         self._r_step = None

@@ -3,6 +3,7 @@ empty and to full."""
 from __future__ import annotations
 
 import math
+from typing import Protocol
 
 import numpy as np
 
@@ -11,8 +12,13 @@ from bms_ros.core.chemistry import Chemistry
 NAN = math.nan
 
 
-def pack_soc(cell_soc: np.ndarray, cell_cov: np.ndarray, cap_ah: np.ndarray) -> tuple[float, float]:
-    """Pack SoC and its 1-sigma from cell SoCs (covariance ``cell_cov``) and capacities.
+class _Cov(Protocol):
+    def __getitem__(self, ij: tuple[int, int], /) -> float: ...
+
+
+def pack_soc(cell_soc: np.ndarray, cell_cov: np.ndarray | _Cov, cap_ah: np.ndarray) -> tuple[float, float]:
+    """Pack SoC and its 1-sigma from cell SoCs (covariance ``cell_cov``: an array, or anything that gives
+    ``cov[i, j]``, such as the filter's factorised ``CellEkf.soc_cov``) and capacities.
 
     D = min_i soc_i C_i is the charge the string delivers until its first cell is empty, F = min_i
     (1 - soc_i) C_i the charge it takes until its first cell is full; SoC = D / (D + F): 0 when the first cell
