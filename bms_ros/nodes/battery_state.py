@@ -17,6 +17,7 @@ from bms_ros.core.types import BmsOutput
 # Humble has no TERNARY (7): report NMC/NCA/LCO as LION so every distribution can read it.
 _TECHNOLOGY = {"nmc": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
                "lco": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
+               "nca": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
                "lfp": BatteryState.POWER_SUPPLY_TECHNOLOGY_LIFE,
                "lto": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION}
 
