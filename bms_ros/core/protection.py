@@ -405,6 +405,7 @@ class Protection:
         self.last_values = np.full(n, math.nan)
         self.t: float | None = None              # core time of the last evaluation
         self.lock_code = ""                      # the code unlock() needs (set when the lock trips)
+        self._lock_hot = False                   # the last sample's hottest thermistor beyond the lock temperature
         self._none = np.zeros(n, dtype=bool)
         self._none.setflags(write=False)     # shared "no rule" result of the quiet path: never written to
         self.warn = self._none
@@ -445,9 +446,11 @@ class Protection:
         lk = self.cfg.system_lock
         if not lk.enabled:
             return 0.0
-        if int(self.bits @ (self.active & ((self.bits & LOCKING_FAULTS) != 0))):
-            return 1.0
-        return 1.0 if m.values[MI["temp_max"]] > lk.temperature else 0.0
+        self._lock_hot = bool(m.values[MI["temp_max"]] > lk.temperature)
+        return 1.0 if self._locking_fault_active() or self._lock_hot else 0.0
+
+    def _locking_fault_active(self) -> bool:
+        return bool(int(self.bits @ (self.active & ((self.bits & LOCKING_FAULTS) != 0))))
 
     # -------------------------------------------------------------------------------------------------------
     def evaluate(self, m: Measurement) -> ProtectionResult:
@@ -641,7 +644,8 @@ class Protection:
             return False, "the pack is not locked", []
         if not self.lock_code or code.strip().upper() != self.lock_code:
             return False, "wrong unlock code: give the code reported with the SYSTEM_LOCK event", []
-        if self.over[i] or self.last_over[i]:
+        # judged now, not by the lock rule's value, which was computed before this step's evaluation
+        if self._locking_fault_active() or self._lock_hot:
             return False, "the lock condition is still present", []
         self._quiet = False
         self.latched[i] = False

@@ -307,6 +307,20 @@ def test_unlock_needs_the_reported_code_and_the_condition_gone(tmp_path):
     assert make(StateStore(tmp_path / "bms.json")).protection.latched_mask() == 0   # persisted
 
 
+def test_unlock_works_on_the_very_step_the_output_shows_the_condition_gone():
+    """An operator acts on what was published: once the output shows no locking fault active, unlock succeeds
+    (the lock rule's own value is one step behind; unlock judges the condition now)."""
+    bms = make()
+    run(bms, 0.0, 1.0, lambda k, t: sample(t))
+    run(bms, 1.0, 3.0, lambda k, t: sample(t, OV, current=5.0))
+    code, t = bms.lock_code, 4.0
+    while bms.last_output.faults_active & Fault.CELL_OVERVOLTAGE_HARD:
+        t += DT
+        bms.step(sample(t, 4.0))
+        assert t < 30.0
+    assert bms.unlock(code, t) == (True, "unlocked; latched faults still need ~/reset_faults")
+
+
 def test_a_thermal_excursion_beyond_the_lock_temperature_locks_the_pack():
     bms = make()
     run(bms, 0.0, 1.0, lambda k, t: sample(t))
