@@ -16,6 +16,8 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.80", "ruff>=0.6"],
         "bags": ["rosbags>=0.10"],
         "bench": ["pybamm"],
+        "can": ["python-can>=4.3", "cantools>=39"],   # CAN output / CAN packs; imported only when enabled
+        "serial": ["pyserial>=3.5"],                  # UART/RS485 smart packs; imported only when used
         "ray": ["ray>=2.9", "rosbags>=0.10"],     # fleet replay on a cluster (bms-replay --backend ray); never the node
     },
     entry_points={
