@@ -65,10 +65,11 @@ class Monitor(Node):
 
 
 def run(args: argparse.Namespace) -> int:
-    node = Monitor(args.battery_topic, args.status_topic)
+    node: Monitor | None = None
     tty = sys.stdout.isatty()
     start = last = time.monotonic()
     try:
+        node = Monitor(args.battery_topic, args.status_topic)   # imports message support: Ctrl-C can land here
         while rclpy.ok():
             rclpy.spin_once(node, timeout_sec=0.05)
             now = time.monotonic()
@@ -84,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
                 break
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # rclpy's own SIGINT handler shut the context down while the node was being made: a quiet stop
+    if node is None:
+        return 1 if args.require_data else 0
     received = node.count
     node.destroy_node()
     return 0 if received or not args.require_data else 1
@@ -105,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     finally:
-        rclpy.try_shutdown()
+        try:
+            rclpy.try_shutdown()
+        except (KeyboardInterrupt, RuntimeError):   # a second Ctrl-C, or a context a signal already ended
+            pass
 
 
 if __name__ == "__main__":
