@@ -21,6 +21,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from rclpy.time import Time
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
@@ -41,10 +42,13 @@ from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.messages import fill_status, sample_to_msg
 from bms_ros.nodes.process import StopSignals, check_params_files, rcl_reason
+from bms_ros.nodes.qos_events import publisher_events, subscription_events
 from bms_ros.nodes.sim_interface import SimInterface
 from bms_ros.srv import Unlock
 
 BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+MAX_CATCH_UP_SAMPLES = 10   # per timer tick under sim time: a /clock step of up to 10 periods is sampled period by
+                            # period; a longer one is a gap (the core's clock handles gaps, core.timebase)
 STOP_POLL_S = 0.1     # longest wait between a stop signal and the start of the shutdown, s
 
 
@@ -114,26 +118,35 @@ class BmsNode(Node):
         self._charger_contact: bool | None = None
         self._last_tick: float | None = None      # node time of the last timer tick (clock jumps back)
 
-        self.battery_pub = self.create_publisher(BatteryState, "battery_state", BATTERY_QOS)
-        self.status_pub = self.create_publisher(BmsStatus, "~/status", 10)
-        self.raw_pub = self.create_publisher(AfeSample, "~/afe_raw", 10)
+        self.battery_pub = self.create_publisher(BatteryState, "battery_state", BATTERY_QOS,
+                                                 event_callbacks=publisher_events(self._on_incompatible_qos))
+        self.status_pub = self.create_publisher(BmsStatus, "~/status", 10, event_callbacks=publisher_events())
+        self.raw_pub = self.create_publisher(AfeSample, "~/afe_raw", 10, event_callbacks=publisher_events())
         self.create_service(SetBool, "~/set_charge_enable", self._on_set_charge_enable)
         self.create_service(SetBool, "~/set_discharge_enable", self._on_set_discharge_enable)
         self.create_service(Trigger, "~/reset_faults", self._on_reset_faults)
         self.create_service(Unlock, "~/unlock", self._on_unlock)
-        self.create_subscription(Bool, "charger_present", self._on_charger_present, 10)
+        self.create_subscription(Bool, "charger_present", self._on_charger_present, 10,
+                                 event_callbacks=subscription_events())
 
-        self.rate = RateMonitor(self.cfg.rate_hz, sim_time=bool(self.get_parameter("use_sim_time").value))
+        self._sim_time = bool(self.get_parameter("use_sim_time").value)
+        self.rate = RateMonitor(self.cfg.rate_hz, sim_time=self._sim_time)
         self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self._hardware_id())
         self._last_replayed: tuple[float, float] | None = None    # (sample stamp, node time received)
         if self.replay:
-            self.create_subscription(AfeSample, "~/afe_in", self._on_replayed_sample, 100)
+            self.create_subscription(AfeSample, "~/afe_in", self._on_replayed_sample, 100,
+                                     event_callbacks=subscription_events())
             self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._replay_watchdog)
         else:
             self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._on_timer)
         self.get_logger().info(
             f"{self.cfg.pack.cell_count}S {self.cfg.pack.chemistry} pack on {self._hardware_id()} at "
             f"{self.cfg.rate_hz:g} Hz")
+
+    def _on_incompatible_qos(self, event) -> None:
+        self.get_logger().warn(f"battery_state: a subscriber asks for a QoS this publisher cannot offer (policy "
+                               f"{event.last_policy_kind}); it receives nothing (BatteryState is RELIABLE, "
+                               "VOLATILE, depth 10)", throttle_duration_sec=10.0)
 
     def _program_hardware_protection(self) -> None:
         wanted = hardware_protection(self.cfg)
@@ -159,15 +172,28 @@ class BmsNode(Node):
             # Gazebo reset, bag play --loop: the simulation re-bases its time, the core's time goes on (one line)
             self.get_logger().warn(f"clock jumped back {self._last_tick - now:.3f} s (to {now:.3f} s): simulation "
                                    "time re-based, protection timing continues on core time")
+        for t in self._read_times(now):
+            if self.sim is not None:
+                self.sim.before_read(t)
+            try:
+                sample = self.afe.read(t)
+            except Exception as e:  # a driver bug must not keep FETs on: the core sees missing data
+                self.get_logger().error(f"AFE read failed: {e}", throttle_duration_sec=5.0)
+                sample = PackSample.missing(t, self.cfg.pack.cell_count, self.afe.thermistor_count)
+            self._process(sample, stamp_s=t)
         self._last_tick = now
-        if self.sim is not None:
-            self.sim.before_read(now)
-        try:
-            sample = self.afe.read(now)
-        except Exception as e:  # a driver bug must not keep FETs on: the core sees missing data
-            self.get_logger().error(f"AFE read failed: {e}", throttle_duration_sec=5.0)
-            sample = PackSample.missing(now, self.cfg.pack.cell_count, self.afe.thermistor_count)
-        self._process(sample)
+
+    def _read_times(self, now: float) -> list[float]:
+        """When to read the pack on this tick: ``now``; and, for a simulated pack under sim time, also every
+        period of simulated time since the last tick. A timer fires at most once per /clock update, so a fast or
+        coarse /clock (Gazebo at 50x, bag play's 40 Hz) would otherwise sample the simulation below rate_hz;
+        the simulated pack can be read at any time up to now, hardware only now."""
+        last = self._last_tick
+        if self.sim is None or not self._sim_time or last is None or now <= last:
+            return [now]
+        period = 1.0 / self.cfg.rate_hz
+        k = min(int((now - last) / period + 1e-6), MAX_CATCH_UP_SAMPLES)
+        return [now - j * period for j in range(k - 1, 0, -1)] + [now]
 
     def _on_replayed_sample(self, msg: AfeSample) -> None:
         sample = sample_from_afe_msg(msg)
@@ -191,12 +217,13 @@ class BmsNode(Node):
             self._process(PackSample.missing(stamp + silence, self.cfg.pack.cell_count,
                                              max(1, self.cfg.afe.thermistor_count)))
 
-    def _process(self, sample: PackSample) -> None:
+    def _process(self, sample: PackSample, stamp_s: float | None = None) -> None:
+        """One sample through the core, the AFE and the publishers (stamped ``stamp_s``, default now)."""
         out = self.bms.step(sample)
         self.last_output = out
         if self.afe is not None:
             self._command(out)
-        self._publish(out)
+        self._publish(out, self.now() if stamp_s is None else stamp_s)
 
     def _command(self, out: BmsOutput) -> None:
         try:
@@ -205,8 +232,8 @@ class BmsNode(Node):
             self.command_errors += 1
             self.get_logger().warn(f"AFE command failed: {e}", throttle_duration_sec=5.0)
 
-    def _publish(self, out: BmsOutput) -> None:
-        stamp = self.get_clock().now().to_msg()
+    def _publish(self, out: BmsOutput, stamp_s: float) -> None:
+        stamp = Time(nanoseconds=round(stamp_s * 1e9), clock_type=self.get_clock().clock_type).to_msg()
         lost = not out.data_fresh
         msg = BatteryState()
         msg.header.stamp, msg.header.frame_id = stamp, self.cfg.frame_id
@@ -217,7 +244,7 @@ class BmsNode(Node):
         if lost and self.afe is not None and self.afe.status_reason:
             msg.present = False           # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
         self.battery_pub.publish(msg)
-        self.rate.tick(self.now())
+        self.rate.tick(stamp_s)
         st = BmsStatus()
         st.header.stamp, st.header.frame_id = stamp, self.cfg.frame_id
         fill_status(st, out)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from bms_ros.nodes.qos_events import publisher_events
+
 try:  # the real one on a full ROS install
     from diagnostic_updater import DiagnosticStatusWrapper as _RealWrapper
     from diagnostic_updater import Updater as _RealUpdater
@@ -46,7 +48,7 @@ class FallbackUpdater:
 
     def __init__(self, node, period: float = 1.0):
         self.node = node
-        self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 1)
+        self.publisher = node.create_publisher(DiagnosticArray, "/diagnostics", 1, event_callbacks=publisher_events())
         self.period = node.declare_parameter("diagnostic_updater.period", period).value
         if not node.has_parameter("diagnostic_updater.use_fqn"):
             node.declare_parameter("diagnostic_updater.use_fqn", False)

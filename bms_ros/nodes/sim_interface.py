@@ -14,6 +14,7 @@ from std_srvs.srv import SetBool
 from bms_ros.afe.config import SimConfig
 from bms_ros.afe.sim.load_model import LoadInput, RobotPowerModel
 from bms_ros.afe.sim.pack_model import PackModel
+from bms_ros.nodes.qos_events import subscription_events
 
 
 def power_model(sim: SimConfig) -> RobotPowerModel:
@@ -26,9 +27,11 @@ class SimInterface:
     def __init__(self, node, pack: PackModel, sim: SimConfig):
         self.node, self.pack, self.sim = node, pack, sim
         self.load = LoadInput(power_model(sim))
-        node.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10)
-        node.create_subscription(JointState, "joint_states", self._on_joint_states, 10)
-        node.create_subscription(Float64, "load_current", self._on_load_current, 10)
+        node.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10, event_callbacks=subscription_events())
+        node.create_subscription(JointState, "joint_states", self._on_joint_states, 10,
+                                 event_callbacks=subscription_events())
+        node.create_subscription(Float64, "load_current", self._on_load_current, 10,
+                                 event_callbacks=subscription_events())
         node.create_service(SetBool, "~/set_charger_connected", self._on_set_charger)
 
     def reconfigure(self, sim: SimConfig) -> None:
