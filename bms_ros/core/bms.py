@@ -78,6 +78,8 @@ class Bms:
         self.view = ConsumerView(config)              # what consumers see: held values, the published SoC
         self._spread_judged = math.nan                # V, the cell spread last seen in IMBALANCE_JUDGED_SOC
         self._restore()
+        if config.estimation.initial_soc >= 0.0:     # given by the user: it wins over the state file's SoC
+            self.estimator.reset(config.estimation.initial_soc)
 
     # ------------------------------------------------------------------------------------------- host side
     @property

@@ -190,12 +190,24 @@ def run(samples: Iterable[PackSample], step: Callable[[PackSample], BmsOutput], 
     return n
 
 
-def load_replay_config(path: str | Path, node_name: str = "bms_node"):
+def load_replay_config(path: str | Path, node_name: str = "bms_node", overrides: list[str] | None = None):
+    """The node's parameters from its file, then ``NAME=VALUE`` overrides (YAML values, as ``ros2 run -p``)."""
+    import yaml
+
     from bms_ros.config import load_config, read_params_file
     from bms_ros.core.params import ConfigError
 
     try:
-        return load_config(read_params_file(path, node_name))
+        values = read_params_file(path, node_name)
+        for item in overrides or []:
+            name, sep, text = item.partition("=")
+            if not sep or not name.strip():
+                raise ReplayError(f"--param {item!r}: expected NAME=VALUE")
+            try:
+                values[name.strip()] = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise ReplayError(f"--param {item!r}: the value is not YAML") from None
+        return load_config(values)
     except ConfigError as e:   # errors in the file's form already name it
         raise ReplayError(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}") from None
 
@@ -216,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
                                        "with a readable diff if SoC, faults or FET decisions differ")
     ap.add_argument("--soc-tolerance", type=float, default=0.005, help="regression: allowed |SoC difference|")
     ap.add_argument("--node-name", default="bms_node", help="node section to read from the config file")
+    ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a parameter of the file (repeatable), e.g. -p estimation.initial_soc=0.6")
+    ap.add_argument("--initial-soc", type=float, help="start from this SoC (short for -p estimation.initial_soc=X)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     fleet = ap.add_argument_group("fleet replay (bms_ros.tools.fleet)")
     fleet.add_argument("--robots", help="YAML: robot name -> its bags in time order (state carries between them)")
@@ -302,7 +317,9 @@ def _main(args: argparse.Namespace) -> int:
     from bms_ros.core.bms import Bms
     from bms_ros.core.params import ConfigError
 
-    cfg = load_replay_config(args.config, args.node_name)
+    overrides = list(args.param) + ([] if args.initial_soc is None else
+                                    [f"estimation.initial_soc={args.initial_soc!r}"])
+    cfg = load_replay_config(args.config, args.node_name, overrides)
     for v in cfg.envelope_violations():   # accepted only by protection.allow_outside_envelope: say so
         print(f"{PROG}: warning: outside the chemistry envelope (protection.allow_outside_envelope): {v}",
               file=sys.stderr)

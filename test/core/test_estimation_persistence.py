@@ -11,6 +11,7 @@ import pytest
 from bms_ros.config import load_config
 from bms_ros.core.bms import ESTIMATOR_SECTION, Bms
 from bms_ros.core.chemistry import get_chemistry
+from bms_ros.core.estimation.startup_check import CONFIRM_S
 from bms_ros.core.estimator import StateEstimator
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import PackSample
@@ -62,15 +63,35 @@ def test_state_saved_before_the_first_sample_keeps_the_loaded_state(tmp_path):
     assert e2.state_dict()["cell_soc"] == pytest.approx(d["cell_soc"])
 
 
-def test_saved_soc_checked_against_ocv_after_a_long_rest(caplog):
+def test_saved_soc_checked_against_ocv_once_the_rest_is_seen(caplog):
+    """The pack was swapped (or charged) while the node was off: a minute of steady rest corrects the SoC."""
     e = trained()
     d = e.state_dict()
     e2 = make(rest_time=600.0)
-    e2.load_state(d, now=d["stamp"] + 3600.0)                 # an hour later, the pack rested
+    t0 = d["stamp"] + 3600.0
+    e2.load_state(d, now=t0)                                  # an hour later (a pack swapped meanwhile)
     with caplog.at_level(logging.WARNING):
-        est = e2.update(sample(d["stamp"] + 3600.0, 0.3))     # but its voltage says 0.3
-    assert est.soc == pytest.approx(0.3, abs=0.01)
-    assert "disagrees" in caplog.text
+        for k in range(int(CONFIRM_S) + 2):                   # its voltage says 0.3, steadily, at rest
+            est = e2.update(sample(t0 + k, 0.3))
+    assert est.soc == pytest.approx(0.3, abs=0.01)      # the voltages and the check agree within a minute
+
+
+def test_one_sample_at_zero_current_is_no_rest_a_relaxing_voltage_does_not_replace_the_saved_soc(caplog):
+    """Restarted an hour later right after a load pulse: the voltage is still 60 mV below the OCV and relaxes
+    (slow RC pair, 200 s). Taking the first zero-current sample as a rested OCV put the SoC 10+ points low."""
+    e = trained()
+    d = e.state_dict()
+    saved = float(np.mean(d["cell_soc"]))
+    e2 = make(rest_time=1200.0)
+    t0 = d["stamp"] + 3600.0
+    e2.load_state(d, now=t0)
+    with caplog.at_level(logging.WARNING):
+        for k in range(900):                                  # 15 minutes of relaxation at rest
+            v = CHEM.ocv(np.full(3, saved)) - 0.060 * np.exp(-k / 200.0)
+            est = e2.update(PackSample(stamp=t0 + k, cell_voltages=v, pack_voltage=float(v.sum()), current=0.0,
+                                       temperatures=np.array([25.0])))
+            assert abs(est.soc - saved) < 0.03, (k, est.soc, saved)
+    assert "disagrees" not in caplog.text
 
 
 def test_saved_soc_kept_when_the_voltage_agrees():
@@ -119,3 +140,29 @@ def test_missing_state_file_is_not_an_error(tmp_path):
     cfg = load_config({"pack.cell_count": 3, "pack.design_capacity_ah": 10.0})
     bms = Bms(cfg, StateStore(tmp_path / "none.json"))
     assert bms.step(sample(0.0, 0.5)).estimate.soc == pytest.approx(0.5, abs=0.01)
+
+
+def test_reset_before_the_first_sample_starts_there():
+    """ISSUE 13: StateEstimator.reset(soc) before any sample raised TypeError at the first update."""
+    e = make()
+    e.reset(0.4)
+    est = [e.update(sample(float(k), 0.4, current=-2.0)) for k in range(30)]
+    assert est[0].soc == pytest.approx(0.4, abs=1e-6)
+    assert all(abs(x.soc - 0.4) < 0.01 for x in est)          # the voltages agree: it stays there
+
+
+def test_an_initial_soc_parameter_wins_over_the_state_file(tmp_path):
+    store = StateStore(tmp_path / "bms.json")
+    store.put(ESTIMATOR_SECTION, trained().state_dict())
+    cfg = load_config({"pack.cell_count": 3, "pack.design_capacity_ah": 10.0, "estimation.initial_soc": 0.25})
+    bms = Bms(cfg, StateStore(tmp_path / "bms.json"))
+    out = bms.step(sample(700.0, 0.6))
+    assert out.estimate.soc == pytest.approx(0.25, abs=1e-6)
+    assert bms.estimator.capacity.capacity_ah == pytest.approx(9.3)     # what was learned stays
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.5])
+def test_an_initial_soc_outside_0_1_is_rejected_with_the_reason(bad):
+    from bms_ros.core.params import ConfigError
+    with pytest.raises(ConfigError, match="estimation.initial_soc"):
+        load_config({"estimation.initial_soc": bad})

@@ -135,3 +135,20 @@ def test_reports_speed_and_progress(tmp_path, config, capsys):
 def test_source_rejects_non_string_reader_errors(tmp_path):
     with pytest.raises(ReplayError):
         CsvSampleSource(tmp_path / "missing.csv")
+
+
+def test_an_initial_soc_from_the_command_line_starts_the_estimate_there(tmp_path, config, capsys):
+    """ISSUE 13: a known start (a lab measurement, another tool's estimate) without writing a state file."""
+    src = recording(tmp_path / "in.csv")                     # the pack is at 70 %
+    outs = {}
+    for name, extra in {"flag": ["--initial-soc", "0.35"], "param": ["-p", "estimation.initial_soc=0.35"],
+                        "none": []}.items():
+        out = tmp_path / f"{name}.csv"
+        assert main([str(src), "-c", str(config), "-o", str(out), "-q", *extra]) == 0
+        outs[name] = float(read(out)[0]["soc"])
+    assert outs["flag"] == pytest.approx(0.35, abs=0.01) and outs["param"] == outs["flag"]
+    assert 0.6 < outs["none"] < 0.8
+    assert main([str(src), "-c", str(config), "-o", "none", "-q", "--initial-soc", "1.5"]) == 2
+    assert "estimation.initial_soc" in capsys.readouterr().err
+    assert main([str(src), "-c", str(config), "-o", "none", "-q", "-p", "estimation.initial_soc"]) == 2
+    assert "NAME=VALUE" in capsys.readouterr().err

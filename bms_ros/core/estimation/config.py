@@ -34,8 +34,11 @@ class EstimationConfig:
                                  min=0.0, max=1.0, runtime=True)
     soc_process_noise: float = param(2e-4, "SoC random walk not explained by current (1-sigma per sqrt(hour))",
                                      min=0.0, max=1.0, runtime=True)
-    initial_soc_std: float = param(0.05, "SoC uncertainty when initialised from the first voltage reading",
-                                   min=0.001, max=1.0)
+    initial_soc: float = param(-1.0, "Start from this SoC (every cell) instead of the state file's or the first "
+                               "voltage reading's (the capacity and resistance learned stay); -1: not given",
+                               min=-1.0, max=1.0)
+    initial_soc_std: float = param(0.05, "SoC uncertainty when initialised from the first voltage reading or "
+                                   "initial_soc", min=0.001, max=1.0)
     estimate_current_offset: bool = param(True, "Estimate the current sensor offset as a filter state")
     current_offset_std: float = param(0.004, "Prior uncertainty of the current sensor offset (1-sigma)", "C",
                                       0.0, 1.0)
@@ -76,5 +79,8 @@ class EstimationConfig:
                                        1.0, runtime=True)
 
     def validate(self) -> None:
+        if self.initial_soc != -1.0 and not 0.0 <= self.initial_soc <= 1.0:
+            raise ConfigError(f"estimation.initial_soc: {self.initial_soc} is neither a SoC in [0, 1] nor -1 "
+                              "(not given)")
         if self.rest_current >= self.tail_current:
             raise ConfigError("estimation.rest_current: must be below estimation.tail_current")

@@ -14,6 +14,7 @@ from bms_ros.core.chemistry import Chemistry, ChemistryTableError, get_chemistry
 from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
 from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls
+from bms_ros.core.estimation.startup_check import StartupRestCheck
 from bms_ros.core.params import ConfigError
 from bms_ros.core.timebase import GAP_S
 from bms_ros.core.types import Estimate, PackSample
@@ -87,6 +88,7 @@ class StateEstimator:
         self._surface = (0.0, 0.0)       # surface minus average SoC (solid diffusion), low and high end
         self._rest_s = 0.0
         self._rest_applied_at = -math.inf
+        self._startup: StartupRestCheck | None = None   # a saved SoC waiting for a seen rest to be checked
         self._full_done = False
         self._empty_done = False
         self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=self.design_ah, soh=1.0)
@@ -146,6 +148,7 @@ class StateEstimator:
         self._surface = (0.0, 0.0)
         self.initialized = True
         self._pending = None
+        self._startup = None
 
     @property
     def end_of_charge(self) -> bool:
@@ -172,6 +175,10 @@ class StateEstimator:
             if not np.all(np.isfinite(v)):
                 return self._last
             self._initialize(sample.stamp, v, i_meas)
+            self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
+            self._last = self._output(sample.stamp)
+            return self._last
+        if self._last_stamp is None:     # started by reset(): the first sample starts the clock
             self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
             self._last = self._output(sample.stamp)
             return self._last
@@ -241,6 +248,13 @@ class StateEstimator:
             self.capacity.age(dc)
         self._i_avg += (1.0 - math.exp(-dt / ec.load_time_constant)) * (it - self._i_avg)
         self._anchors(sample.stamp, v, i_meas, ekf.offset, dt)
+        if self._startup is not None:
+            verdict = self._startup.observe(sample.stamp, v, self._at_rest(i_meas, ekf.offset), self._rest_s,
+                                            ec.rest_time)
+            if verdict == "check":
+                self._startup_rest_check(sample.stamp, v, i_meas, self._startup)
+            if verdict != "wait":
+                self._startup = None
         self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
         self._last = self._output(sample.stamp)
         return self._last
@@ -313,22 +327,31 @@ class StateEstimator:
                       rc_std=self._rc_prior_std(i_meas))
         self._init_model_error()
         self.initialized = True
-        rested = min(abs(i_meas), abs(i_meas - off)) <= self.ec.rest_current * self.design_ah
-        long_rest = not (elapsed >= 0) or elapsed >= self.ec.rest_time
-        if rested and long_rest:
-            # start-up check of the saved SoC against the open-circuit voltage after a long rest
-            var = var_ocv * (1.0 if elapsed >= 0 else 4.0)
-            diff = s_ocv - self.ekf.soc
-            bad = np.abs(diff) > 3.0 * np.sqrt(var + std ** 2)
-            if np.any(bad & np.isfinite(diff)):
-                log.warning("saved SoC disagrees with the rested cell voltages (cells %s: saved %s, OCV %s); "
-                            "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
-                            np.round(self.ekf.soc[bad], 3).tolist(), np.round(s_ocv[bad], 3).tolist())
-                idx = np.flatnonzero(bad & np.isfinite(diff))
-                self.ekf.reset_soc(idx, s_ocv, var)
-            good = ~bad
-            self.ekf.update_soc(np.where(good, s_ocv, NAN), var)
-            self._record_anchor(stamp, s_ocv, var, "startup-rest")
+        if not (elapsed >= 0) or elapsed >= self.ec.rest_time:
+            # the pack may have rested while the node was off: check the saved SoC against the OCV once a rest
+            # is seen (core.estimation.startup_check); one sample at zero current is no evidence of rest
+            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else 4.0)
+            self._startup.observe(stamp, v, self._at_rest(i_meas, off), 0.0, self.ec.rest_time)
+
+    def _at_rest(self, i_meas: float, offset: float) -> bool:
+        return min(abs(i_meas), abs(i_meas - offset)) <= self.ec.rest_current * self.design_ah
+
+    def _startup_rest_check(self, stamp: float, v: np.ndarray, i_meas: float, chk: StartupRestCheck) -> None:
+        """The saved SoC against the rested voltages: a cell beyond 3 sigma takes the voltage's SoC (a pack swapped
+        or charged while the node was off), the others are corrected by it."""
+        s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
+        var = var_ocv * chk.var_scale
+        diff = s_ocv - self.ekf.soc
+        bad = np.abs(diff) > 3.0 * np.sqrt(var + chk.saved_std ** 2)
+        if np.any(bad & np.isfinite(diff)):
+            log.warning("saved SoC disagrees with the rested cell voltages (cells %s: saved %s, OCV %s); "
+                        "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
+                        np.round(self.ekf.soc[bad], 3).tolist(), np.round(s_ocv[bad], 3).tolist())
+            idx = np.flatnonzero(bad & np.isfinite(diff))
+            self.ekf.reset_soc(idx, s_ocv, var)
+        good = ~bad
+        self.ekf.update_soc(np.where(good, s_ocv, NAN), var)
+        self._record_anchor(stamp, s_ocv, var, "startup-rest")
 
     def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
