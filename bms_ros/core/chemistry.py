@@ -288,6 +288,7 @@ def get_chemistry(name: str) -> Chemistry:
 _SCALARS = ("nominal_v", "full_v", "empty_v", "r0_ohm_per_ah", "r1_ohm_per_ah", "tau1_s", "r2_ohm_per_ah",
             "tau2_s", "r_activation_k", "diffusion_tau_s", "diffusion_tau_full_s", "diffusion_full_soc")
 _OCV_AT_T = re.compile(r"^ocv_v@(-?\d+(?:\.\d+)?)$")
+_CSV_SCALAR = re.compile(r"^#\s*([a-z][a-z0-9_]*)\s*[:=]\s*(\S.*?)\s*$")   # "# full_v: 3.65" above the header
 
 
 def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
@@ -297,7 +298,9 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
     temperatures (e.g. ``ocv_v@0,ocv_v@25,ocv_v@45``); optional ``docv_dt`` (V/K), and ``r0_ohm_ah``,
     ``r1_ohm_ah``, ``r2_ohm_ah`` (ECM tables over the same SoC points; ``r0_chg_ohm_ah`` etc. for the charge
     direction, default the same); ``tau1_s``, ``tau2_s`` and the diffusion columns (``diffusion_tau_s``,
-    ``diffusion_tau_full_s``, ``diffusion_full_soc``) must be constant.
+    ``diffusion_tau_full_s``, ``diffusion_full_soc``) must be constant. The scalars (``name``, ``nominal_v``,
+    ``full_v``, ``empty_v``, ``r_activation_k`` and the others YAML takes) stand in comment lines of the form
+    ``# full_v: 3.65``; other comment lines are free text.
 
     YAML: a mapping with optional scalars (``name``, ``nominal_v``, ``full_v``, ``empty_v``, ``tau1_s``,
     ``tau2_s``, ``r_activation_k``, ``diffusion_tau_s``, ``diffusion_tau_full_s``, ``diffusion_full_soc``) and
@@ -404,7 +407,25 @@ def _from_yaml(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _csv_scalars(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for line in text.splitlines():
+        m = _CSV_SCALAR.match(line.strip())
+        if m is None or (m.group(1) not in _SCALARS and m.group(1) != "name"):
+            continue
+        key, value = m.group(1), m.group(2)
+        if key == "name":
+            out[key] = value
+            continue
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ChemistryTableError(f"CSV: {key} must be a number, not {value!r}") from None
+    return out
+
+
 def _from_csv(text: str) -> dict[str, Any]:
+    scalars = _csv_scalars(text)
     rows = list(csv.reader(line for line in text.splitlines() if line.strip() and not line.startswith("#")))
     if len(rows) < 3:
         raise ChemistryTableError("CSV needs a header and at least two rows")
@@ -447,4 +468,4 @@ def _from_csv(text: str) -> dict[str, Any]:
             out[key] = float(col[key][0])
     if have_ecm:
         out["ecm_soc"] = col["soc"]
-    return out
+    return {**scalars, **out}

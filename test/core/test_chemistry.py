@@ -85,6 +85,18 @@ def test_user_csv_table(tmp_path):
     assert str(p) in c.source
 
 
+def test_a_csv_table_carries_full_and_empty_voltage_in_comment_lines(tmp_path):
+    """ISSUE 13: an LFP cell's measured curve as CSV on an NMC base could not say where its SoC 0 and 1 are."""
+    p = tmp_path / "lfp_cell.csv"
+    p.write_text("# LFP cell, lab rest test 2026-11\n# name: lab_lfp\n# full_v: 3.65\n# empty_v = 2.5\n"
+                 "# nominal_v: 3.2\nsoc,ocv_v\n0,2.5\n0.5,3.3\n1,3.65\n")
+    c = load_chemistry_table(p, get_chemistry("nmc"))
+    assert (c.name, c.full_v, c.empty_v, c.nominal_v) == ("lab_lfp", 3.65, 2.5, 3.2)
+    p.write_text("# full_v: high\nsoc,ocv_v\n0,2.5\n1,3.65\n")
+    with pytest.raises(ChemistryTableError, match="full_v must be a number"):
+        load_chemistry_table(p, get_chemistry("nmc"))
+
+
 def test_user_csv_table_by_temperature(tmp_path):
     p = tmp_path / "cell.csv"
     p.write_text("soc,ocv_v@0,ocv_v@40\n0,3.00,3.02\n1,4.00,4.04\n")
