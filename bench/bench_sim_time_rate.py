@@ -115,7 +115,7 @@ def main() -> None:
     print(f"{a.cells}S, 10 Hz timers, /clock at {a.clock_hz:g} Hz, {a.factor:g}x real time, {a.seconds:g} s wall")
     print(f"{'node':<20}{'msgs':>7}{'sim s':>9}{'Hz of sim time':>16}{'CPU (% core)':>14}")
     rates = {}
-    for (topic, got), name in zip(stamps.items(), ("bms_node", "bare timer node"), strict=True):
+    for got, name in zip(stamps.values(), ("bms_node", "bare timer node"), strict=True):
         span = got[-1] - got[0] if len(got) > 1 else float("nan")
         rates[name] = (len(got) - 1) / span if len(got) > 1 else float("nan")
         print(f"{name:<20}{len(got):>7}{span:>9.1f}{rates[name]:>16.2f}{cpu[name] * 100:>14.1f}")

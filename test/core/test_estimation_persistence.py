@@ -164,5 +164,5 @@ def test_an_initial_soc_parameter_wins_over_the_state_file(tmp_path):
 @pytest.mark.parametrize("bad", [1.5, -0.5])
 def test_an_initial_soc_outside_0_1_is_rejected_with_the_reason(bad):
     from bms_ros.core.params import ConfigError
-    with pytest.raises(ConfigError, match="estimation.initial_soc"):
+    with pytest.raises(ConfigError, match=r"estimation\.initial_soc"):
         load_config({"estimation.initial_soc": bad})

@@ -3,6 +3,8 @@
 A timer fires at most once per /clock update: bag play publishes /clock at 40 Hz and Gazebo runs many times
 faster than real time, so a step of the clock can span several periods. Driven here by a test-owned /clock
 moved in explicit steps, so the result does not depend on how fast the machine is."""
+import itertools
+
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -44,13 +46,13 @@ def test_a_coarse_clock_still_gives_rate_hz_of_simulated_time_and_a_long_step_is
             t = start + step
             set_clock(t)
             expected = min(int(step / PERIOD + 1e-6), CAP)
-            assert spin_until(ros_node, lambda: len(bs.msgs) >= before + expected, 10.0), \
+            assert spin_until(ros_node, lambda n=before + expected: len(bs.msgs) >= n, 10.0), \
                 f"{len(bs.msgs) - before} messages for a {step} s clock step"
             spin_until(ros_node, lambda: False, 0.3)       # nothing more arrives for this step
             new = [_stamp(m) for m in bs.msgs[before:]]
             assert len(new) == expected, new
             assert new[-1] == pytest.approx(t, abs=1e-6)
-            gaps = [b - a for a, b in zip(new, new[1:])]
+            gaps = [b - a for a, b in itertools.pairwise(new)]
             assert all(g == pytest.approx(PERIOD, abs=1e-6) for g in gaps), gaps
             if step / PERIOD <= CAP:                   # every period of simulated time has its sample
                 assert new[0] - start == pytest.approx(PERIOD, abs=1e-6)
