@@ -136,6 +136,10 @@ class BmsNode(Node):
             f"{self.cfg.rate_hz:g} Hz")
 
     def _program_hardware_protection(self) -> None:
+        if getattr(self.afe, "is_pack_source", False):
+            self.get_logger().info("smart pack: its own BMS protections stay primary (not programmable from "
+                                   "here); the core supervises on what the pack reports")
+            return
         wanted = hardware_protection(self.cfg)
         try:
             self.hardware_protection = self.afe.configure_protection(wanted)
@@ -213,7 +217,7 @@ class BmsNode(Node):
         contact = self.charger_contact()
         status = supply_status(out, contact, lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
-                           self.cfg.location, self.cfg.serial_number, contact)
+                           self.cfg.location, self.cfg.serial_number or self._pack_serial(), contact)
         if lost and self.afe is not None and self.afe.status_reason:
             msg.present = False           # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
         self.battery_pub.publish(msg)
@@ -235,12 +239,21 @@ class BmsNode(Node):
         return self._charger_contact
 
     # ---- host requests ----------------------------------------------------------------------------------
+    def _fet_refusal(self) -> str:
+        """Why host FET requests cannot be carried out ('' when they can): a pack that takes no FET command."""
+        if self.afe is not None and getattr(self.afe, "is_pack_source", False) and \
+                not self.afe.accepts_fet_commands:
+            return f"refused: {self.afe.fet_refusal} (the core's FET decisions are reported in ~/status only)"
+        return ""
+
     def _on_set_charge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.bms.set_charge_enable(bool(req.data))
+        why = self._fet_refusal()
+        res.success, res.message = (False, why) if why else self.bms.set_charge_enable(bool(req.data))
         return res
 
     def _on_set_discharge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.bms.set_discharge_enable(bool(req.data))
+        why = self._fet_refusal()
+        res.success, res.message = (False, why) if why else self.bms.set_discharge_enable(bool(req.data))
         return res
 
     def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
@@ -298,8 +311,19 @@ class BmsNode(Node):
                                     f" {v}")
 
     # ---- lifecycle ------------------------------------------------------------------------------------
+    def _pack_serial(self) -> str:
+        """A smart pack's own identity (manufacturer, device, serial) when the parameter leaves it empty."""
+        ident = getattr(self.afe, "identity", None)
+        if ident is None or not ident.serial:
+            return ""
+        return " ".join(p for p in (ident.manufacturer, ident.device, ident.serial) if p)
+
     def _hardware_id(self) -> str:
         a = self.cfg.afe
+        if a.type in ("sbs", "sim_sbs"):
+            return f"{a.type} smbus-{a.i2c_bus}@0x{a.sbs_address:02x} {self.cfg.pack.cell_count}S"
+        if a.type in ("jbd", "daly"):
+            return f"{a.type} {a.serial_port} {self.cfg.pack.cell_count}S"
         if a.type == "bq769x0":
             return f"bq769x0 i2c-{a.i2c_bus}@0x{a.i2c_address:02x}"
         return f"{a.type} {self.cfg.pack.cell_count}S"
