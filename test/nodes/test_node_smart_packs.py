@@ -1,0 +1,79 @@
+"""bms_node on every smart-pack emulator from a second process (issue 17): the real parser and driver over bytes,
+the same BatteryState semantics as the AFE path, the pack's own SoC beside ours, pack trips, link loss and
+recovery, and FET commands where the pack takes them (refused with the reason where it does not)."""
+import math
+
+import pytest
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import BatteryState
+from std_srvs.srv import SetBool
+
+from bms_ros.msg import BmsStatus
+
+from rostest_util import NodeProcess, call, set_params, spin_until
+from test_ros_interface import Latest
+
+pytestmark = pytest.mark.ros
+RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def params(kind: str) -> dict:
+    return {"rate_hz": 20.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 5.0},
+            "afe": {"type": kind, "thermistor_count": 2}, "sim": {"initial_soc": 0.6, "load_current": 2.0}}
+
+
+def ok(results) -> bool:
+    return all(r.successful for r in results)
+
+
+def check_semantics(m: BatteryState, s: BmsStatus) -> None:
+    assert m.present and len(m.cell_voltage) == 4 and all(3.3 < v < 4.3 for v in m.cell_voltage)
+    assert m.current == pytest.approx(-2.0, abs=0.1), "discharge is negative"
+    assert 0.0 < m.percentage < 1.0 and m.voltage == pytest.approx(sum(m.cell_voltage), abs=0.1)
+    assert m.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
+    assert m.power_supply_health == BatteryState.POWER_SUPPLY_HEALTH_GOOD
+    assert s.pack_reported_soc == pytest.approx(0.6, abs=0.05) and s.pack_cycle_count >= 0
+    assert list(s.pack_protection) == [] and s.faults_active == 0
+
+
+@pytest.mark.parametrize("kind", ["sim_sbs"])
+def test_node_on_smart_pack_emulator(ros_node, kind):
+    with NodeProcess(params(kind)) as proc:
+        bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
+        st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        assert spin_until(ros_node, lambda: len(bs.msgs) >= 10 and st.last is not None and st.last.data_fresh,
+                          30.0), proc.proc.poll()
+        check_semantics(bs.last, st.last)
+        assert bs.last.serial_number, "the pack's identity becomes serial_number"
+
+        # FET commands: an SBS pack refuses with the reason; a JBD / Daly board obeys within the board's limits
+        res = call(ros_node, SetBool, "/bms_node/set_charge_enable", SetBool.Request(data=False))
+        if kind == "sim_sbs":
+            assert not res.success and "accepts no FET" in res.message, res.message
+            assert not st.last.pack_fets_controllable
+        else:
+            assert res.success, res.message
+            assert spin_until(ros_node, lambda: not st.last.charge_fet and st.last.discharge_fet, 5.0), st.last
+            res = call(ros_node, SetBool, "/bms_node/set_charge_enable", SetBool.Request(data=True))
+            assert res.success, res.message
+            assert spin_until(ros_node, lambda: st.last.charge_fet, 5.0), st.last
+
+        # the pack trips its own protection: our faults / health show it
+        assert ok(set_params(ros_node, "/bms_node", {"sim.fault.pack_trip": "cell_undervoltage"}))
+        assert spin_until(ros_node, lambda: st.last.faults_active & BmsStatus.FAULT_AFE_HW_UNDERVOLTAGE
+                          and not st.last.discharge_fet, 5.0), st.last
+        assert st.last.pack_protection, "the pack's own words are published"
+        assert spin_until(ros_node, lambda: abs(bs.last.current) < 0.05, 5.0), "the pack opened its DSG FET"
+        assert ok(set_params(ros_node, "/bms_node", {"sim.fault.pack_trip": "none"}))
+        assert spin_until(ros_node, lambda: not st.last.faults_active & BmsStatus.FAULT_AFE_HW_UNDERVOLTAGE, 10.0)
+
+        # link loss: held, then stale (NaN, unknown), then back
+        assert ok(set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 1.0}))
+        assert spin_until(ros_node, lambda: not st.last.data_fresh and math.isnan(bs.last.voltage), 10.0), st.last
+        lost = bs.last
+        assert st.last.afe_read_errors > 0
+        assert ok(set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 0.0}))
+        assert spin_until(ros_node, lambda: st.last.data_fresh and not math.isnan(bs.last.voltage), 10.0)
+        assert proc.proc.poll() is None
+    assert math.isnan(lost.current) and math.isnan(lost.voltage)
+    assert lost.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_UNKNOWN
