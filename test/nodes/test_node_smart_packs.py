@@ -36,7 +36,7 @@ def check_semantics(m: BatteryState, s: BmsStatus) -> None:
     assert list(s.pack_protection) == [] and s.faults_active == 0
 
 
-@pytest.mark.parametrize("kind", ["sim_sbs"])
+@pytest.mark.parametrize("kind", ["sim_sbs", "sim_jbd"])
 def test_node_on_smart_pack_emulator(ros_node, kind):
     with NodeProcess(params(kind)) as proc:
         bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
@@ -64,6 +64,9 @@ def test_node_on_smart_pack_emulator(ros_node, kind):
                           and not st.last.discharge_fet, 5.0), st.last
         assert st.last.pack_protection, "the pack's own words are published"
         assert spin_until(ros_node, lambda: abs(bs.last.current) < 0.05, 5.0), "the pack opened its DSG FET"
+        res = call(ros_node, SetBool, "/bms_node/set_discharge_enable", SetBool.Request(data=True))
+        assert not res.success, "neither the board nor the core allows discharging now"
+        assert not st.last.discharge_fet
         assert ok(set_params(ros_node, "/bms_node", {"sim.fault.pack_trip": "none"}))
         assert spin_until(ros_node, lambda: not st.last.faults_active & BmsStatus.FAULT_AFE_HW_UNDERVOLTAGE, 10.0)
 
