@@ -55,17 +55,26 @@ class FrameReader:
     def transact(self, request: bytes, accept: Callable[[bytes], bool] = lambda f: True) -> bytes:
         """Send ``request`` and return the first good frame ``accept`` takes (a stale answer to an earlier
         request is dropped as framing). Raises LinkTimeout."""
+        return self.transact_frames(request, 1, accept)[0]
+
+    def transact_frames(self, request: bytes, count: int,
+                        accept: Callable[[bytes], bool] = lambda f: True) -> list[bytes]:
+        """Send ``request`` and collect ``count`` good frames (boards that answer in several frames)."""
         self.buf.clear()
         self.port.reset_input_buffer()
         self.port.write(request)
         deadline = self.clock() + self.timeout
+        frames: list[bytes] = []
         while True:
             frame = self._next_frame()
             if frame is not None:
                 if accept(frame):
                     self.stats.frames_ok += 1
-                    return frame
-                self.stats.framing_errors += 1
+                    frames.append(frame)
+                    if len(frames) >= count:
+                        return frames
+                else:
+                    self.stats.framing_errors += 1
                 continue
             if self.clock() > deadline:
                 break
@@ -80,7 +89,7 @@ class FrameReader:
             else:
                 break          # the port's own timeout expired with nothing more
         self.stats.timeouts += 1
-        raise LinkTimeout(f"no valid answer to {request[:4].hex()} within {self.timeout:g} s")
+        raise LinkTimeout(f"{len(frames)} of {count} valid answers to {request[:4].hex()} within {self.timeout:g} s")
 
     def _next_frame(self) -> bytes | None:
         while self.buf:
