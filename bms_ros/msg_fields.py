@@ -89,8 +89,8 @@ def status_fields(out: BmsOutput) -> dict[str, Any]:
         "data_fresh": bool(out.data_fresh),
         "data_held": bool(out.data_held), "data_age": _f(out.data_age),
         "charge_complete": bool(out.charge_complete),
-        "charger_contact": 0,
-        **pack_report_fields(s.pack_report),             # CHARGER_UNKNOWN: the core does not see the contact (the node sets it)
+        "charger_contact": 0,             # CHARGER_UNKNOWN: the core does not see the contact (the node sets it)
+        **pack_report_fields(s.pack_report),
     }
     cells = s.cell_voltages
     if cells.size and np.all(np.isfinite(cells)):

@@ -73,9 +73,9 @@ def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
         port = open_serial(afe.serial_port, afe.serial_baud, afe.serial_timeout)
         if afe.type == "jbd":
             from bms_ros.afe.jbd.driver import JbdPack
-            return JbdPack(port, pack.cell_count, afe.thermistor_count)
+            return JbdPack(port, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout)
         from bms_ros.afe.daly.driver import DalyPack
-        return DalyPack(port, pack.cell_count, afe.thermistor_count)
+        return DalyPack(port, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout)
     if afe.type == "bq769x0":
         from bms_ros.afe.bq769x0.driver import Bq769x0Afe
         return Bq769x0Afe.open(afe, pack.cell_count, chip=afe.chip or None)

@@ -42,7 +42,7 @@ class Extract:
 
 def open_serial(port: str, baud: int, timeout: float):
     """A pyserial port, 8N1 (both JBD and Daly boards [JBD register map; Daly UART protocol])."""
-    import serial   # optional dependency, only for the UART backends
+    import serial  # optional dependency, only for the UART backends
     return serial.serial_for_url(port, baudrate=baud, bytesize=8, parity="N", stopbits=1, timeout=timeout)
 
 

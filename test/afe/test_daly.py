@@ -1,11 +1,10 @@
 """Daly board over UART (issue 17): frames, parsers, MOSFET commands, resync and fault handling."""
 import numpy as np
 import pytest
+from smartpack_util import read_n, simulated
 
 from bms_ros.afe.daly import protocol as p
 from bms_ros.core.types import AfeFlag
-
-from smartpack_util import read_n, simulated
 
 
 def test_request_frame_and_checksum():

@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import pytest
+from smartpack_util import make_pack, read_n, simulated
 
 from bms_ros.afe.jbd import protocol as p
 from bms_ros.afe.jbd.driver import JbdPack
@@ -11,8 +12,6 @@ from bms_ros.afe.jbd.emul import JbdEmul
 from bms_ros.afe.pack_source import LinkStats
 from bms_ros.afe.serial_link import FrameReader
 from bms_ros.core.types import AfeFlag
-
-from smartpack_util import make_pack, read_n, simulated
 
 
 def test_request_frames_match_the_published_examples():

@@ -3,14 +3,13 @@ import math
 
 import numpy as np
 import pytest
+from smartpack_util import make_pack, read_n, simulated
 
 from bms_ros.afe.base import AfeError
 from bms_ros.afe.sbs import registers as r
 from bms_ros.afe.sbs.driver import SbsPack
 from bms_ros.afe.sbs.emul import SbsEmul
 from bms_ros.core.types import AfeFlag
-
-from smartpack_util import make_pack, read_n, simulated
 
 
 def test_pec_matches_the_smbus_crc8_reference_vector():
@@ -53,7 +52,7 @@ def test_capacity_mode_10mwh_converted_with_design_voltage():
 
 
 def test_pack_trip_maps_to_afe_flags_and_fet_state():
-    pack, src = simulated("sim_sbs")
+    _, src = simulated("sim_sbs")
     read_n(src, 3)
     src.bms.trip("cell_overvoltage")
     s = src.read(1.0)
@@ -82,7 +81,7 @@ def test_pec_errors_are_counted_retried_and_never_reach_the_core():
 
 
 def test_link_loss_and_recovery():
-    pack, src = simulated("sim_sbs")
+    _, src = simulated("sim_sbs")
     assert read_n(src, 2).comm_ok
     src.emul.silent = True
     s = src.read(1.0)
@@ -112,5 +111,5 @@ def test_refuses_fet_and_balancing_commands_and_protection_programming():
 
 
 def test_more_cells_than_the_registers_is_refused():
-    with pytest.raises(ValueError, match="1..4"):
+    with pytest.raises(ValueError, match=r"1\.\.4"):
         SbsPack(SbsEmul(make_pack(5)), 5)

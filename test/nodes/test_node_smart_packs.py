@@ -7,11 +7,11 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
 from std_srvs.srv import SetBool
+from test_ros_interface import Latest
 
 from bms_ros.msg import BmsStatus
 
 from rostest_util import NodeProcess, call, set_params, spin_until
-from test_ros_interface import Latest
 
 pytestmark = pytest.mark.ros
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
