@@ -108,6 +108,7 @@ class SbsPack(PackSource):
         if mode & r.BatteryMode.CAPACITY_MODE:
             design_v = self.io.read_word(r.Cmd.DESIGN_VOLTAGE) / 1000.0
             if not 1.0 <= design_v <= 5.0 * self.cell_count:
+                self.stats.implausible += 1
                 raise SbsCommError(f"DesignVoltage {design_v} V implausible (needed for 10 mWh units)")
             self.capacity_scale_ah = 0.01 / design_v      # 10 mWh per unit / V = Ah [SBS 5.1.4]
         else:
