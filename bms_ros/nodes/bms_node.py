@@ -338,6 +338,8 @@ class BmsNode(Node):
             if self.afe is not None:
                 try:
                     policy = self.cfg.shutdown_fets
+                    if self._fet_refusal():
+                        policy = "keep"      # the pack switches its own FETs (e.g. SBS): nothing to command
                     if policy == "off":
                         self.afe.set_fets(False, False)
                     elif policy == "charge_off":
