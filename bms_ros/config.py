@@ -59,6 +59,10 @@ class BmsRosConfig(BmsConfig):
                 raise ConfigError(f"pack.cell_count: {self.pack.cell_count} cells on afe.chip "
                                   f"{self.afe.chip or 'bq76952'!r} (afe.type {self.afe.type}: 3..{top} cells)")
             return
+        if self.afe.type in ("sbs", "sim_sbs") and not 1 <= self.pack.cell_count <= 4:
+            raise ConfigError(f"pack.cell_count: {self.pack.cell_count} cells, but afe.type {self.afe.type} reads "
+                              f"per-cell voltages from the bq40z50 registers (1..4 cells); a pack that reports none "
+                              f"would leave the cell protections blind")
         if self.afe.type not in ("bq769x0", "sim_bq769x0"):
             return
         from bms_ros.afe.bq769x0.registers import select_chip

@@ -113,3 +113,10 @@ def test_refuses_fet_and_balancing_commands_and_protection_programming():
 def test_more_cells_than_the_registers_is_refused():
     with pytest.raises(ValueError, match=r"1\.\.4"):
         SbsPack(SbsEmul(make_pack(5)), 5)
+
+
+def test_config_refuses_an_sbs_pack_with_more_cells_than_registers():
+    from bms_ros.config import load_config
+    from bms_ros.core.params import ConfigError
+    with pytest.raises(ConfigError, match="bq40z50"):
+        load_config({"afe.type": "sim_sbs", "pack.cell_count": 6})

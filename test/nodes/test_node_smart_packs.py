@@ -4,6 +4,7 @@ recovery, and FET commands where the pack takes them (refused with the reason wh
 import math
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
 from std_srvs.srv import SetBool
@@ -41,9 +42,20 @@ def test_node_on_smart_pack_emulator(ros_node, kind):
     with NodeProcess(params(kind)) as proc:
         bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
         st = Latest(ros_node, BmsStatus, "/bms_node/status")
+        diag = Latest(ros_node, DiagnosticArray, "/diagnostics")
         assert spin_until(ros_node, lambda: len(bs.msgs) >= 10 and st.last is not None and st.last.data_fresh,
                           30.0), proc.proc.poll()
         check_semantics(bs.last, st.last)
+
+        def link_keys() -> dict:
+            for m in reversed(diag.msgs):
+                for d in m.status:
+                    kv = {v.key: v.value for v in d.values}
+                    if "Link checksum errors" in kv:
+                        return kv
+            return {}
+        assert spin_until(ros_node, lambda: bool(link_keys()), 5.0), "link counters in the diagnostics"
+        assert link_keys()["Pack FET commands"].startswith("refused" if kind == "sim_sbs" else "accepted")
         if kind != "sim_daly":      # the Daly frames read here carry no identity
             assert bs.last.serial_number, "the pack's identity becomes serial_number"
 
