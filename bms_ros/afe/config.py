@@ -37,6 +37,10 @@ class AfeConfig:
     serial_baud: int = param(9600, "jbd / daly: baud rate (both boards default to 9600 8N1)", min=1200,
                              max=1000000)
     serial_timeout: float = param(0.3, "jbd / daly: reply timeout per request", "s", 0.01, 5.0)
+    daly_link: str = param("uart", "daly / sim_daly: uart (UART or RS485, afe.serial_*) or can (python-can, "
+                           "afe.can_*; 250 kbit/s, 29-bit ids)", choices=("uart", "can"))
+    can_interface: str = param("socketcan", "daly over CAN: python-can interface (socketcan, slcan, pcan, ...)")
+    can_channel: str = param("can0", "daly over CAN: python-can channel")
     require_hardware: bool = param(False, "Refuse to start unless afe.type reads a real pack (bq769x0, bq769x2, "
                                    "sbs, jbd, daly); "
                                    "bms.launch.py sets it, so a hardware launch never runs a simulated pack")

@@ -68,6 +68,13 @@ def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
 
         from bms_ros.afe.sbs.driver import SbsPack
         return SbsPack(smbus2.SMBus(afe.i2c_bus), pack.cell_count, address=afe.sbs_address, pec=afe.sbs_pec)
+    if afe.type == "daly" and afe.daly_link == "can":
+        import can
+
+        from bms_ros.afe.daly.can_link import CAN_BITRATE
+        from bms_ros.afe.daly.driver import DalyPack
+        bus = can.Bus(interface=afe.can_interface, channel=afe.can_channel, bitrate=CAN_BITRATE)
+        return DalyPack(None, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout, can_bus=bus)
     if afe.type in ("jbd", "daly"):
         from bms_ros.afe.serial_link import open_serial
         port = open_serial(afe.serial_port, afe.serial_baud, afe.serial_timeout)

@@ -66,3 +66,34 @@ def test_faults_are_counted_and_never_reach_the_core_as_values():
     assert not src.read(10.0).comm_ok
     src.emul.silent = False
     assert src.read(10.1).comm_ok
+
+
+# ---- Daly over CAN (python-can virtual bus) --------------------------------------------------------------------
+def test_can_ids():
+    from bms_ros.afe.daly.can_link import can_id, split_id
+    assert can_id(0x90, 0x01, 0x40) == 0x18900140 and split_id(0x18904001) == (0x18, 0x90, 0x40, 0x01)
+
+
+def test_daly_over_can_reads_commands_and_survives_faults():
+    pack, src = simulated("sim_daly", cells=7, daly_link="can")
+    try:
+        s = read_n(src, 3)
+        assert s.comm_ok, src.driver.last_error
+        np.testing.assert_allclose(s.cell_voltages, pack.cell_voltages(), atol=1e-3)
+        assert s.current == pytest.approx(-2.0, abs=0.06)
+        src.set_fets(False, True)
+        assert not src.read(1.0).charge_fet and not pack.charge_fet
+        src.set_fets(True, True)
+        assert src.read(1.1).charge_fet
+        f = src.faults
+        f.garbage_rate, f.crc_corrupt_rate, f.timeout_rate = 0.5, 0.02, 0.02
+        oks = sum(src.read(2.0 + 0.1 * k).comm_ok for k in range(20))
+        assert oks > 5 and src.stats.framing_errors > 0
+        f.garbage_rate = f.crc_corrupt_rate = f.timeout_rate = 0.0
+        src.emul.silent = True
+        src.driver.reader.timeout = 0.02
+        assert not src.read(5.0).comm_ok and src.stats.timeouts > 0
+        src.emul.silent = False
+        assert src.read(5.1).comm_ok
+    finally:
+        src.close()

@@ -19,8 +19,10 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def params(kind: str) -> dict:
+    kind, _, link = kind.partition("+")
+    afe = {"type": kind, "thermistor_count": 2, **({"daly_link": link, "serial_timeout": 0.05} if link else {})}
     return {"rate_hz": 20.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 5.0},
-            "afe": {"type": kind, "thermistor_count": 2}, "sim": {"initial_soc": 0.6, "load_current": 2.0}}
+            "afe": afe, "sim": {"initial_soc": 0.6, "load_current": 2.0}}
 
 
 def ok(results) -> bool:
@@ -37,7 +39,7 @@ def check_semantics(m: BatteryState, s: BmsStatus) -> None:
     assert list(s.pack_protection) == [] and s.faults_active == 0
 
 
-@pytest.mark.parametrize("kind", ["sim_sbs", "sim_jbd", "sim_daly"])
+@pytest.mark.parametrize("kind", ["sim_sbs", "sim_jbd", "sim_daly", "sim_daly+can"])
 def test_node_on_smart_pack_emulator(ros_node, kind):
     with NodeProcess(params(kind)) as proc:
         bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
@@ -56,7 +58,7 @@ def test_node_on_smart_pack_emulator(ros_node, kind):
             return {}
         assert spin_until(ros_node, lambda: bool(link_keys()), 5.0), "link counters in the diagnostics"
         assert link_keys()["Pack FET commands"].startswith("refused" if kind == "sim_sbs" else "accepted")
-        if kind != "sim_daly":      # the Daly frames read here carry no identity
+        if not kind.startswith("sim_daly"):      # the Daly frames read here carry no identity
             assert bs.last.serial_number, "the pack's identity becomes serial_number"
 
         # FET commands: an SBS pack refuses with the reason; a JBD / Daly board obeys within the board's limits

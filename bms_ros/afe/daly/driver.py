@@ -18,10 +18,17 @@ __all__ = ["DalyPack"]
 class DalyPack(PackSource):
     accepts_fet_commands = True
 
-    def __init__(self, port: Port, cell_count: int, thermistor_count: int = 1, timeout: float = 0.3,
-                 retries: int = 1):
+    def __init__(self, port: Port | None, cell_count: int, thermistor_count: int = 1, timeout: float = 0.3,
+                 retries: int = 1, can_bus=None):
+        """``port``: a pyserial port (UART / RS485); or ``can_bus``: a python-can bus (Daly over CAN)."""
         super().__init__(cell_count, max(1, thermistor_count))
-        self.reader = FrameReader(port, p.extract, self.stats, timeout=timeout)
+        if can_bus is not None:
+            from bms_ros.afe.daly.can_link import DalyCanLink
+            self.reader: FrameReader | DalyCanLink = DalyCanLink(can_bus, self.stats, timeout=timeout)
+        elif port is not None:
+            self.reader = FrameReader(port, p.extract, self.stats, timeout=timeout)
+        else:
+            raise ValueError("a Daly pack needs a serial port or a CAN bus")
         self.retries = int(retries)
         self.last_error = ""
         self.answered = False

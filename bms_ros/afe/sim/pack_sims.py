@@ -26,5 +26,10 @@ def make_simulated_pack(kind: str, pack: PackModel, cfg, seed: int = 0) -> Simul
         from bms_ros.afe.daly.driver import DalyPack
         from bms_ros.afe.daly.emul import DalyEmul
         demul = DalyEmul(pack, thermistor_count=nts, seed=seed)
+        if getattr(cfg, "daly_link", "uart") == "can":
+            from bms_ros.afe.daly.can_emul import DalyCanEmul
+            cemul = DalyCanEmul(demul)
+            return SimulatedPack(pack, cemul, DalyPack(None, pack.cell_count, nts, can_bus=cemul.host_bus(),
+                                                            timeout=float(cfg.serial_timeout)))
         return SimulatedPack(pack, demul, DalyPack(demul.port(), pack.cell_count, nts))
     raise ValueError(f"no smart-pack emulator for afe.type {kind!r}")
