@@ -57,7 +57,7 @@ class DalyCanEmul:
         return can.Bus(interface="virtual", channel=self.channel)
 
     def _on_message(self, msg: can.Message) -> None:
-        prio, cmd, dest, origin = split_id(msg.arbitration_id)
+        _, cmd, dest, origin = split_id(msg.arbitration_id)
         if not msg.is_extended_id or dest != p.BMS_ADDRESS or origin != p.HOST_ADDRESS:
             return
         f = self.board.faults
