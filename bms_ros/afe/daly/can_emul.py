@@ -73,9 +73,9 @@ class DalyCanEmul:
         with self.lock:
             frames = self.board.frames(cmd, bytes(msg.data).ljust(8, b"\x00"))
         if cut is not None and frames:
-            cut = f._rng.randrange(len(frames))
+            cut = f.pick(len(frames))
         out_id = can_id(cmd, p.HOST_ADDRESS, p.BMS_ADDRESS)
-        if f.garbage_rate and f._rng.random() < f.garbage_rate:
+        if f.hit(f.garbage_rate):
             f.injected["garbage"] += 1
             self.bus.send(can.Message(arbitration_id=can_id(cmd, 0x41, p.BMS_ADDRESS), data=bytes(8),
                                       is_extended_id=True))                      # for another host

@@ -21,8 +21,13 @@ class SerialFaults(FaultInjector):
         self.silent = False
         self.injected.update({"garbage": 0, "silent": 0})
 
-    def _hit(self, rate: float) -> bool:
+    def hit(self, rate: float) -> bool:
+        """One draw of the seeded generator: True with probability ``rate``."""
         return rate > 0 and self._rng.random() < rate
+
+    def pick(self, n: int) -> int:
+        """A seeded choice in 0..n-1."""
+        return self._rng.randrange(n)
 
     def mangle(self, reply: bytes, checksum_at: slice) -> bytes:
         """What reaches the host instead of ``reply`` (``checksum_at``: where the checksum bytes are)."""
@@ -39,7 +44,7 @@ class SerialFaults(FaultInjector):
         idx = list(range(len(out)))[checksum_at]
         if idx and self.take_crc_corruption():
             out[self._rng.choice(idx)] ^= 1 << self._rng.randrange(8)
-        if self._hit(self.garbage_rate):
+        if self.hit(self.garbage_rate):
             self.injected["garbage"] += 1
             out[:0] = bytes(self._rng.randrange(256) for _ in range(self._rng.randrange(1, 12)))
         return bytes(out)
