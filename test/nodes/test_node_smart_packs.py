@@ -21,8 +21,10 @@ RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 def params(kind: str) -> dict:
     kind, _, link = kind.partition("+")
     afe = {"type": kind, "thermistor_count": 2, **({"daly_link": link, "serial_timeout": 0.05} if link else {})}
+    # a short release hold for the pack's own UV trip, so the test sees the release without waiting 5 s
     return {"rate_hz": 20.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 5.0},
-            "afe": afe, "sim": {"initial_soc": 0.6, "load_current": 2.0}}
+            "afe": afe, "sim": {"initial_soc": 0.6, "load_current": 2.0},
+            "protection": {"afe_hw_undervoltage": {"hold": 0.5}}}
 
 
 def ok(results) -> bool:
