@@ -14,7 +14,22 @@ from dataclasses import dataclass
 from bms_ros.afe.base import Afe, AfeError
 from bms_ros.core.types import AfeFlag, BalancingConstraints, BmsOutput, HardwareProtection
 
-__all__ = ["LinkStats", "PackIdentity", "PackSource"]
+__all__ = ["LinkStats", "PackIdentity", "PackSource", "pack_blocks"]
+
+# the pack_report.protection words (shared by the backends) that mean the pack's own BMS holds a FET open
+_BLOCKS_CHARGE = frozenset({
+    "cell_overvoltage", "pack_overvoltage", "charge_overtemperature", "charge_undertemperature",
+    "discharge_overtemperature", "charge_overcurrent", "short_circuit", "frontend_error",
+    "over_charged", "terminate_charge", "over_temperature"})
+_BLOCKS_DISCHARGE = frozenset({
+    "cell_undervoltage", "pack_undervoltage", "discharge_overtemperature", "discharge_undertemperature",
+    "discharge_overcurrent", "short_circuit", "frontend_error", "terminate_discharge", "over_temperature"})
+
+
+def pack_blocks(words: tuple[str, ...], charge: bool) -> list[str]:
+    """The pack's own protections among ``words`` that keep its charge (or discharge) FET open."""
+    table = _BLOCKS_CHARGE if charge else _BLOCKS_DISCHARGE
+    return [w for w in words if w in table]
 
 
 @dataclass

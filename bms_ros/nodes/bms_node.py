@@ -27,6 +27,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.afe.base import Afe, AfeError
 from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, make_afe, pack_model_of
+from bms_ros.afe.pack_source import pack_blocks
 from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
 from bms_ros.core.bms import Bms
 from bms_ros.core.hardware_protection import hardware_protection
@@ -246,14 +247,26 @@ class BmsNode(Node):
             return f"refused: {self.afe.fet_refusal} (the core's FET decisions are reported in ~/status only)"
         return ""
 
+    def _pack_block(self, charge: bool) -> str:
+        """Why the pack's own BMS keeps that FET open now ('' when it does not, or with an AFE)."""
+        out = self.last_output
+        rep = out.view.pack_report if out is not None else None
+        blocks = pack_blocks(rep.protection, charge) if rep is not None else []
+        return f"the pack's own BMS blocks {'charging' if charge else 'discharging'}: {', '.join(blocks)}" \
+            if blocks else ""
+
     def _on_set_charge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
         why = self._fet_refusal()
         res.success, res.message = (False, why) if why else self.bms.set_charge_enable(bool(req.data))
+        if res.success and req.data and self._pack_block(True):
+            res.success, res.message = False, f"charge enable remembered, but {self._pack_block(True)}"
         return res
 
     def _on_set_discharge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
         why = self._fet_refusal()
         res.success, res.message = (False, why) if why else self.bms.set_discharge_enable(bool(req.data))
+        if res.success and req.data and self._pack_block(False):
+            res.success, res.message = False, f"discharge enable remembered, but {self._pack_block(False)}"
         return res
 
     def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:

@@ -146,3 +146,10 @@ def test_reader_drops_a_stale_answer_to_another_register():
     frame = reader.transact(p.read_request(p.REG_BASIC), accept=lambda f: f[1] == p.REG_BASIC)
     assert frame[1] == p.REG_BASIC and reader.stats.framing_errors == 1
     JbdPack(emul.port(), 4).read(0.0)
+
+
+def test_pack_blocks_names_the_protections_that_hold_a_fet_open():
+    from bms_ros.afe.pack_source import pack_blocks
+    words = ("charge_overtemperature", "cell_undervoltage", "mos_software_lock")
+    assert pack_blocks(words, charge=True) == ["charge_overtemperature"]
+    assert pack_blocks(words, charge=False) == ["cell_undervoltage"]

@@ -74,6 +74,12 @@ def test_node_on_smart_pack_emulator(ros_node, kind):
             res = call(ros_node, SetBool, "/bms_node/set_charge_enable", SetBool.Request(data=True))
             assert res.success, res.message
             assert spin_until(ros_node, lambda: st.last.charge_fet, 5.0), st.last
+            # the board forbids charging (its own charge over-temperature): "true" does not close the FET
+            assert ok(set_params(ros_node, "/bms_node", {"sim.fault.pack_trip": "charge_overtemperature"}))
+            assert spin_until(ros_node, lambda: not st.last.charge_fet, 5.0), st.last
+            res = call(ros_node, SetBool, "/bms_node/set_charge_enable", SetBool.Request(data=True))
+            assert not res.success and "pack's own BMS blocks charging" in res.message, res.message
+            assert not st.last.charge_fet and "charge_overtemperature" in st.last.pack_protection
 
         # the pack trips its own protection: our faults / health show it
         assert ok(set_params(ros_node, "/bms_node", {"sim.fault.pack_trip": "cell_undervoltage"}))
