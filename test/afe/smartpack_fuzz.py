@@ -206,10 +206,22 @@ class FuzzBus:
         self.mutated = 0          # replies of this read that were not passed through unchanged
         self.only_substituted = True
 
-    def i2c_rdwr(self, w, rd) -> None:
+    def i2c_rdwr(self, w, rd=None) -> None:
         rng = self.rng
-        cmd = ctypes.string_at(w.buf, w.len)[0]
-        if cmd in self.emul.strings:
+        written = ctypes.string_at(w.buf, w.len)
+        cmd = written[0]
+        if rd is None:                       # a block write (ManufacturerBlockAccess): accepted or NACKed
+            self.replies += 1
+            if rng.random() < 0.1:
+                raise OSError(121, "NACK")
+            if cmd == sr.Cmd.MANUFACTURER_BLOCK_ACCESS and len(written) >= 4:
+                self.emul.mac = written[2] | written[3] << 8
+            return
+        if cmd == sr.Cmd.MANUFACTURER_BLOCK_ACCESS:
+            payload = self.emul.mac_data() or b""
+            block = bytes((self.emul.mac & 0xFF, self.emul.mac >> 8)) + payload
+            data = bytes((len(block),)) + block
+        elif cmd in self.emul.strings:
             text = bytes(rng.randrange(32, 127) for _ in range(rng.randrange(0, 33)))
             data = bytes((len(text),)) + text
         else:

@@ -9,6 +9,7 @@ from bms_ros.afe.base import AfeError
 from bms_ros.afe.sbs import registers as r
 from bms_ros.afe.sbs.driver import SbsPack
 from bms_ros.afe.sbs.emul import SbsEmul
+from bms_ros.afe.sbs.interface import SbsCommError
 from bms_ros.core.types import AfeFlag
 
 
@@ -120,3 +121,23 @@ def test_config_refuses_an_sbs_pack_with_more_cells_than_registers():
     from bms_ros.core.params import ConfigError
     with pytest.raises(ConfigError, match="bq40z50"):
         load_config({"afe.type": "sim_sbs", "pack.cell_count": 6})
+
+
+def test_manufacturer_block_access_reads_device_type_and_checks_the_echo():
+    pack = make_pack()
+    emul = SbsEmul(pack)
+    drv = SbsPack(emul, 4)
+    assert drv.read(0.0).comm_ok
+    assert drv.identity.hardware.startswith("device 0x4500")
+    emul.mac_data = lambda: None                       # a gauge without MAC support: NACK, identity without it
+    drv2 = SbsPack(emul, 4)
+    assert drv2.read(0.0).comm_ok and drv2.identity.hardware == ""
+    emul2 = SbsEmul(pack)
+    drv3 = SbsPack(emul2, 4, pec="on")
+
+    def wrong_command(frame):                          # the gauge answers for another MAC command
+        emul2.mac = r.MAC_FIRMWARE_VERSION
+    emul2._mac_write = wrong_command
+    with pytest.raises(SbsCommError, match="another command"):
+        drv3.io.mac_read(r.MAC_DEVICE_TYPE)
+    assert drv3.stats.framing_errors == 1

@@ -123,8 +123,20 @@ class SbsPack(PackSource):
                 ident[key] = ""      # optional strings: a pack that does not answer them is still usable
         serial = self.io.read_word(r.Cmd.SERIAL_NUMBER)
         date = r.decode_date(self.io.read_word(r.Cmd.MANUFACTURE_DATE))
-        self.identity = PackIdentity(serial=f"{serial:04X}", date=date, **ident)
+        self.identity = PackIdentity(serial=f"{serial:04X}", date=date, hardware=self._gauge_version(), **ident)
         self.started = True
+
+    def _gauge_version(self) -> str:
+        """DeviceType and firmware through ManufacturerBlockAccess (bq40z50 class [ZBQ]); '' for a gauge without
+        it (not an error: a generic SBS pack NACKs 0x44)."""
+        try:
+            dev = self.io.mac_read(r.MAC_DEVICE_TYPE)
+            fw = self.io.mac_read(r.MAC_FIRMWARE_VERSION)
+        except SbsCommError:
+            return ""
+        if len(dev) < 2:
+            return ""
+        return f"device 0x{dev[1]:02X}{dev[0]:02X}" + (f" fw {fw[:6].hex()}" if fw else "")
 
     # ---- reading --------------------------------------------------------------------------------------
     def read_words(self) -> SbsReading:

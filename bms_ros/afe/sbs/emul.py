@@ -43,6 +43,7 @@ class SbsEmul:
         self.serial = 0x1234
         self.date = (2025 - 1980) << 9 | 6 << 5 | 15            # 2025-06-15 [LNX encoding]
         self.transactions = 0
+        self.mac = 0                                            # last ManufacturerBlockAccess command
 
     # ---- time ---------------------------------------------------------------------------------------
     def advance_to(self, t: float) -> None:
@@ -120,7 +121,9 @@ class SbsEmul:
             else:
                 data = ctypes.string_at(m.buf, m.len)
                 cmd = data[0]
-                if len(data) >= 3:
+                if cmd == r.Cmd.MANUFACTURER_BLOCK_ACCESS and len(data) >= 4:
+                    self._mac_write(data)
+                elif len(data) >= 3:
                     self._write(cmd, data[1] | data[2] << 8, data)
 
     def _write(self, cmd: int, value: int, frame: bytes) -> None:
@@ -130,9 +133,31 @@ class SbsEmul:
         if cmd == r.Cmd.BATTERY_MODE:
             self.mode = r.BatteryMode(value & 0xE383)
 
+    def _mac_write(self, frame: bytes) -> None:
+        """Block write [0x44, len, mac_lo, mac_hi, (PEC)]: selects what a block read of 0x44 returns [ZBQ]."""
+        n = frame[1]
+        if self.pec and (len(frame) < 3 + n or r.pec(bytes([self.address << 1]) + frame[:2 + n]) != frame[2 + n]):
+            raise OSError(errno.EREMOTEIO, "bad block-write PEC: NACK")
+        self.mac = frame[2] | frame[3] << 8
+
+    def mac_data(self) -> bytes | None:
+        """Emulator values (not a claim about a real gauge's numbers)."""
+        if self.mac == r.MAC_DEVICE_TYPE:
+            return bytes((0x00, 0x45))
+        if self.mac == r.MAC_FIRMWARE_VERSION:
+            return bytes((0x45, 0x00, 0x01, 0x02, 0x00, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00))
+        return None
+
     def _answer(self, m, cmd: int | None) -> None:
         if cmd is None:
             raise OSError(errno.EREMOTEIO, "read without a command")
+        if cmd == r.Cmd.MANUFACTURER_BLOCK_ACCESS:
+            payload = self.mac_data()
+            if payload is None:
+                raise OSError(errno.EREMOTEIO, f"unsupported MAC command {self.mac:#06x}: NACK")
+            block = bytes((self.mac & 0xFF, self.mac >> 8)) + payload
+            self._send(m, cmd, bytes((len(block),)) + block)
+            return
         if cmd in self.strings:
             text = self.strings[cmd].encode()[: r.BLOCK_MAX]
             data = bytes([len(text)]) + text
@@ -141,6 +166,9 @@ class SbsEmul:
             if w is None:
                 raise OSError(errno.EREMOTEIO, f"unsupported command {cmd:#04x}: NACK")
             data = bytes((w & 0xFF, w >> 8))
+        self._send(m, cmd, data)
+
+    def _send(self, m, cmd: int, data: bytes) -> None:
         out = bytearray(data)
         if self.pec:
             a = self.address << 1

@@ -7,7 +7,6 @@ addr_w, cmd, addr_r and the data bytes [AP get_PEC]. Words are little-endian [AP
 """
 from __future__ import annotations
 
-import errno
 import time
 from collections.abc import Callable
 
@@ -71,10 +70,23 @@ class SbsBus:
                              lambda raw: 1 + raw[0] if raw[0] <= r.BLOCK_MAX else -1)
         return raw[1:]
 
+    def mac_read(self, mac: int) -> bytes:
+        """ManufacturerBlockAccess (bq40z50): block-write [2, mac_lo, mac_hi] to 0x44, block-read 0x44 back as
+        [len, mac_lo, mac_hi, data...] [ZBQ]; a reply for another MAC command is a framing error."""
+        self._write([r.Cmd.MANUFACTURER_BLOCK_ACCESS, 2, mac & 0xFF, mac >> 8 & 0xFF])
+        raw = self.read_block(r.Cmd.MANUFACTURER_BLOCK_ACCESS)
+        if len(raw) < 2 or raw[0] != mac & 0xFF or raw[1] != mac >> 8 & 0xFF:
+            self.stats.framing_errors += 1
+            raise SbsCommError(f"ManufacturerBlockAccess {mac:#06x}: reply for another command")
+        return raw[2:]
+
     def write_word(self, cmd: int, value: int) -> None:
-        data = [cmd & 0xFF, value & 0xFF, (value >> 8) & 0xFF]
+        self._write([cmd & 0xFF, value & 0xFF, (value >> 8) & 0xFF])
+
+    def _write(self, data: list[int]) -> None:
+        cmd = data[0]
         if self.use_pec:
-            data.append(r.pec(bytes([self.address << 1, *data])))   # writes: addr_w, cmd, data [AP]
+            data = [*data, r.pec(bytes([self.address << 1, *data]))]   # writes: addr_w, cmd, data [AP]
         for _ in range(self.retries + 1):
             try:
                 self.bus.i2c_rdwr(i2c_msg.write(self.address, data))
@@ -83,6 +95,3 @@ class SbsBus:
                 self.stats.timeouts += 1
         raise SbsCommError(f"write {cmd:#04x} failed")
 
-
-def is_timeout(e: OSError) -> bool:
-    return isinstance(e, TimeoutError) or e.errno == errno.ETIMEDOUT

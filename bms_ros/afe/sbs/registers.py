@@ -9,8 +9,18 @@ from __future__ import annotations
 import enum
 
 __all__ = [
-    "ADDRESS", "BLOCK_MAX", "CELL_VOLTAGE_1_TO_4", "KELVIN10_OFFSET", "BatteryMode", "BatteryStatus", "Cmd",
-    "decode_date", "pec", "uses_pec",
+    "ADDRESS",
+    "BLOCK_MAX",
+    "CELL_VOLTAGE_1_TO_4",
+    "KELVIN10_OFFSET",
+    "MAC_DEVICE_TYPE",
+    "MAC_FIRMWARE_VERSION",
+    "BatteryMode",
+    "BatteryStatus",
+    "Cmd",
+    "decode_date",
+    "pec",
+    "uses_pec",
 ]
 
 ADDRESS = 0x0B            # 7-bit SMBus address of a smart battery [AP, CEC]
@@ -47,6 +57,9 @@ class Cmd(enum.IntEnum):
     MANUFACTURER_BLOCK_ACCESS = 0x44 # bq40z50 block [len, cmd_lo, cmd_hi, data...] [ZBQ]
     STATE_OF_HEALTH = 0x4F           # bq40z50, % [ZBQ]
 
+
+MAC_DEVICE_TYPE = 0x0001       # ManufacturerAccess commands read through 0x44 [ZBQ bq40z50.c]
+MAC_FIRMWARE_VERSION = 0x0002
 
 CELL_VOLTAGE_1_TO_4 = (Cmd.CELL_VOLTAGE_1, Cmd.CELL_VOLTAGE_2, Cmd.CELL_VOLTAGE_3, Cmd.CELL_VOLTAGE_4)
 
