@@ -29,6 +29,12 @@ PROTECTIONS: dict[str, tuple[bool, bool]] = {
 }
 
 
+# emulator choices (a pack maker's typical settings, not taken from a datasheet): over-current trips in C
+CHARGE_OC_C = 3.0             # 1/h: charge over-current trip = 3 x capacity (A per Ah)
+DISCHARGE_OC_C = 6.0          # 1/h: discharge over-current trip = 6 x capacity
+TEMP_MARGIN_K = 5.0           # the pack's temperature trips sit 5 K beyond the chemistry's window
+
+
 @dataclass
 class SimPackThresholds:
     """The pack maker's settings (V per cell, degC, A); defaults from the chemistry (``for_pack``)."""
@@ -49,8 +55,10 @@ class SimPackThresholds:
         # between our soft and hard limits: the pack's own protection is the backstop behind the core's
         return cls(cell_ov=(c.cell_ov + c.cell_ov_hard) / 2, cell_ov_release=c.cell_ov_release,
                    cell_uv=(c.cell_uv + c.cell_uv_deep) / 2, cell_uv_release=c.cell_uv_release,
-                   charge_temp_max=c.charge_temp_max + 5.0, discharge_temp_max=c.discharge_temp_max + 5.0,
-                   charge_overcurrent=3.0 * pack.cfg.capacity_ah, discharge_overcurrent=6.0 * pack.cfg.capacity_ah)
+                   charge_temp_max=c.charge_temp_max + TEMP_MARGIN_K,
+                   discharge_temp_max=c.discharge_temp_max + TEMP_MARGIN_K,
+                   charge_overcurrent=CHARGE_OC_C * pack.cfg.capacity_ah,
+                   discharge_overcurrent=DISCHARGE_OC_C * pack.cfg.capacity_ah)
 
 
 class SimPackBms:
