@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from bms_ros.afe.config import CHIP_AFE_TYPES, AfeConfig, SimConfig
+from bms_ros.afe.config import CHIP_AFE_TYPES, PACK_SOURCE_TYPES, AfeConfig, SimConfig
 from bms_ros.core.config import BmsConfig, resolve_values, specs_by_name
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten_yaml, param
 
@@ -39,8 +39,11 @@ class BmsRosConfig(BmsConfig):
         f = self.sim.fault
         needs_chip = f.bus_or_sensor_faults()
         if needs_chip and self.afe.type not in CHIP_AFE_TYPES:
-            raise ConfigError(f"sim.fault.{needs_chip[0]}: needs afe.type sim_bq769x0 or sim_bq769x2 (bus and "
-                              f"sensor faults are injected into the register-level simulator)")
+            raise ConfigError(f"sim.fault.{needs_chip[0]}: needs a wire-level emulator, afe.type one of "
+                              f"{', '.join(CHIP_AFE_TYPES)} (bus and sensor faults are injected there)")
+        if f.pack_trip != "none" and self.afe.type not in PACK_SOURCE_TYPES:
+            raise ConfigError("sim.fault.pack_trip: needs a smart-pack emulator (afe.type sim_sbs, sim_jbd or "
+                              "sim_daly)")
         for name in ("stuck_cell", "open_wire_cell", "soft_short_cell"):
             if getattr(f, name) > self.pack.cell_count:
                 raise ConfigError(f"sim.fault.{name}: cell {getattr(f, name)} does not exist in a "
@@ -56,6 +59,10 @@ class BmsRosConfig(BmsConfig):
                 raise ConfigError(f"pack.cell_count: {self.pack.cell_count} cells on afe.chip "
                                   f"{self.afe.chip or 'bq76952'!r} (afe.type {self.afe.type}: 3..{top} cells)")
             return
+        if self.afe.type in ("sbs", "sim_sbs") and not 1 <= self.pack.cell_count <= 4:
+            raise ConfigError(f"pack.cell_count: {self.pack.cell_count} cells, but afe.type {self.afe.type} reads "
+                              f"per-cell voltages from the bq40z50 registers (1..4 cells); a pack that reports none "
+                              f"would leave the cell protections blind")
         if self.afe.type not in ("bq769x0", "sim_bq769x0"):
             return
         from bms_ros.afe.bq769x0.registers import select_chip

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from bms_ros.core.faults import fault_names
-from bms_ros.core.types import AfeFlag, BmsOutput, PackSample
+from bms_ros.core.types import AfeFlag, BmsOutput, PackReport, PackSample
 
 _U32 = 0xFFFFFFFF
 
@@ -52,6 +52,17 @@ def sample_from_afe_msg(msg: Any) -> PackSample:
         read_errors=int(msg.read_errors), crc_errors=int(msg.crc_errors), load_present=bool(msg.load_present))
 
 
+def pack_report_fields(rep: PackReport | None) -> dict[str, Any]:
+    """A smart pack's own view, beside ours (NaN / empty when the source reports nothing: every AFE)."""
+    if rep is None:
+        return {"pack_reported_soc": math.nan, "pack_remaining_capacity_ah": math.nan,
+                "pack_full_capacity_ah": math.nan, "pack_cycle_count": math.nan, "pack_protection": [],
+                "pack_fets_controllable": False}
+    return {"pack_reported_soc": _f(rep.soc), "pack_remaining_capacity_ah": _f(rep.remaining_ah),
+            "pack_full_capacity_ah": _f(rep.full_capacity_ah), "pack_cycle_count": _f(rep.cycle_count),
+            "pack_protection": list(rep.protection), "pack_fets_controllable": bool(rep.fets_controllable)}
+
+
 def status_fields(out: BmsOutput) -> dict[str, Any]:
     s, e = out.view, out.estimate
     d: dict[str, Any] = {
@@ -79,6 +90,7 @@ def status_fields(out: BmsOutput) -> dict[str, Any]:
         "data_held": bool(out.data_held), "data_age": _f(out.data_age),
         "charge_complete": bool(out.charge_complete),
         "charger_contact": 0,             # CHARGER_UNKNOWN: the core does not see the contact (the node sets it)
+        **pack_report_fields(s.pack_report),
     }
     cells = s.cell_voltages
     if cells.size and np.all(np.isfinite(cells)):

@@ -5,16 +5,20 @@ from dataclasses import dataclass, field
 
 from bms_ros.core.params import ConfigError, param
 
-HARDWARE_AFE_TYPES = ("bq769x0", "bq769x2")    # afe.type values that read a real pack
-CHIP_AFE_TYPES = ("sim_bq769x0", "sim_bq769x2")  # simulated types that emulate a chip register by register
+HARDWARE_AFE_TYPES = ("bq769x0", "bq769x2", "sbs", "jbd", "daly")    # afe.type values that read a real pack
+CHIP_AFE_TYPES = ("sim_bq769x0", "sim_bq769x2", "sim_sbs", "sim_jbd", "sim_daly")  # wire-level emulators
+PACK_SOURCE_TYPES = ("sbs", "jbd", "daly", "sim_sbs", "sim_jbd", "sim_daly")      # smart packs (issue 17)
 
 
 @dataclass
 class AfeConfig:
     type: str = param("sim", "AFE: sim (ideal simulated pack), sim_bq769x0 / sim_bq769x2 (real driver on the "
                                    "register-level emulator), bq769x0 / bq769x2 (I2C hardware: BQ76920/30/40, "
-                                   "BQ76952/42), replay (AfeSample messages on ~/afe_in)",
-                      choices=("sim", "sim_bq769x0", "bq769x0", "sim_bq769x2", "bq769x2", "replay"))
+                                   "BQ76952/42), sbs (SBS smart battery on SMBus), jbd / daly (BMS board on "
+                                   "UART/RS485), sim_sbs / sim_jbd / sim_daly (those drivers on their wire-level "
+                                   "emulators), replay (AfeSample messages on ~/afe_in)",
+                      choices=("sim", "sim_bq769x0", "bq769x0", "sim_bq769x2", "bq769x2", "sbs", "jbd", "daly",
+                               "sim_sbs", "sim_jbd", "sim_daly", "replay"))
     chip: str = param("", "bq769x0 part: bq76920, bq76930 or bq76940 ('' = the smallest that fits; a BQ76940 "
                       "with 9 or 10 cells needs bq76940). bq769x2: checked against DEVICE_NUMBER at start",
                       choices=("", "bq76920", "bq76930", "bq76940", "bq76952", "bq76942"))
@@ -27,7 +31,18 @@ class AfeConfig:
     thermistor_count: int = param(1, "Thermistors wired to TS1..TS3", min=0, max=3)
     thermistor_beta: float = param(3435.0, "NTC Beta (25/85 degC)", "K", 1000.0, 10000.0)
     thermistor_r25: float = param(10000.0, "NTC resistance at 25 degC", "ohm", 100.0, 1e6)
-    require_hardware: bool = param(False, "Refuse to start unless afe.type reads a real pack (bq769x0, bq769x2); "
+    sbs_address: int = param(0x0B, "SBS: 7-bit SMBus address (smart batteries answer at 0x0B)", min=1, max=127)
+    sbs_pec: str = param("auto", "SBS: SMBus PEC (auto: from SpecificationInfo)", choices=("auto", "on", "off"))
+    serial_port: str = param("/dev/ttyUSB0", "jbd / daly: serial device (UART or RS485 adapter)")
+    serial_baud: int = param(9600, "jbd / daly: baud rate (both boards default to 9600 8N1)", min=1200,
+                             max=1000000)
+    serial_timeout: float = param(0.3, "jbd / daly: reply timeout per request", "s", 0.01, 5.0)
+    daly_link: str = param("uart", "daly / sim_daly: uart (UART or RS485, afe.serial_*) or can (python-can, "
+                           "afe.can_*; 250 kbit/s, 29-bit ids)", choices=("uart", "can"))
+    can_interface: str = param("socketcan", "daly over CAN: python-can interface (socketcan, slcan, pcan, ...)")
+    can_channel: str = param("can0", "daly over CAN: python-can channel")
+    require_hardware: bool = param(False, "Refuse to start unless afe.type reads a real pack (bq769x0, bq769x2, "
+                                   "sbs, jbd, daly); "
                                    "bms.launch.py sets it, so a hardware launch never runs a simulated pack")
 
     def validate(self) -> None:
@@ -53,6 +68,11 @@ class SimFaultConfig:
                                 runtime=True)
     thermistor: str = param("ok", "Thermistor 1 state", choices=("ok", "open", "short"), runtime=True)
     external_short: bool = param(False, "Hard short circuit across the pack terminals", runtime=True)
+    pack_trip: str = param("none", "Smart-pack emulators (sim_sbs/sim_jbd/sim_daly): the pack's own BMS trips this "
+                           "protection (held until set back to none)",
+                           choices=("none", "cell_overvoltage", "cell_undervoltage", "charge_overtemperature",
+                                    "discharge_overtemperature", "charge_overcurrent", "discharge_overcurrent",
+                                    "short_circuit", "frontend_error"), runtime=True)
     soft_short_cell: int = param(0, "Cell (1-based) with a soft internal short (high self-discharge); 0: none",
                                  min=0, max=100, runtime=True)
     soft_short_resistance: float = param(100.0, "Resistance of the soft internal short", "ohm", 0.01, 1e6,

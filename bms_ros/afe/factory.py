@@ -58,6 +58,31 @@ def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
             "device_number": 0x7694 if afe.chip == "bq76942" else 0x7695})
         apply_sim_faults(chip2, sim.fault)
         return chip2
+    if afe.type in ("sim_sbs", "sim_jbd", "sim_daly"):
+        from bms_ros.afe.sim.pack_sims import make_simulated_pack
+        smart = make_simulated_pack(afe.type, make_pack_model(pack, sim), afe, seed=sim.seed)
+        apply_sim_faults(smart, sim.fault)
+        return smart
+    if afe.type == "sbs":
+        import smbus2
+
+        from bms_ros.afe.sbs.driver import SbsPack
+        return SbsPack(smbus2.SMBus(afe.i2c_bus), pack.cell_count, address=afe.sbs_address, pec=afe.sbs_pec)
+    if afe.type == "daly" and afe.daly_link == "can":
+        import can
+
+        from bms_ros.afe.daly.can_link import CAN_BITRATE
+        from bms_ros.afe.daly.driver import DalyPack
+        bus = can.Bus(interface=afe.can_interface, channel=afe.can_channel, bitrate=CAN_BITRATE)
+        return DalyPack(None, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout, can_bus=bus)
+    if afe.type in ("jbd", "daly"):
+        from bms_ros.afe.serial_link import open_serial
+        port = open_serial(afe.serial_port, afe.serial_baud, afe.serial_timeout)
+        if afe.type == "jbd":
+            from bms_ros.afe.jbd.driver import JbdPack
+            return JbdPack(port, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout)
+        from bms_ros.afe.daly.driver import DalyPack
+        return DalyPack(port, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout)
     if afe.type == "bq769x0":
         from bms_ros.afe.bq769x0.driver import Bq769x0Afe
         return Bq769x0Afe.open(afe, pack.cell_count, chip=afe.chip or None)
@@ -80,6 +105,11 @@ def apply_sim_faults(afe: Afe, f: SimFaultConfig) -> None:
     faults = getattr(afe, "faults", None)
     if faults is None:
         return
+    bms = getattr(afe, "bms", None)
+    if bms is not None:       # a smart pack's own simulated BMS
+        bms.release()
+        if f.pack_trip != "none":
+            bms.trip(f.pack_trip)
     faults.nack_rate, faults.timeout_rate, faults.crc_corrupt_rate = f.nack_rate, f.timeout_rate, f.crc_corrupt_rate
     faults.clear_measurement_faults()
     if f.stuck_cell:

@@ -28,6 +28,25 @@ class AfeFlag(enum.IntFlag):
 
 
 @dataclass(frozen=True)
+class PackReport:
+    """What a smart pack's own BMS says about itself (issue 17): published beside our estimate, never mixed in.
+
+    Fields are NaN / "" when the pack does not report them. ``protection`` names the pack's own active
+    protection or alarm bits (its words, e.g. "cell_overvoltage"); the ones we have an AfeFlag for are also
+    mapped into ``PackSample.afe_flags`` so the core's fault machinery sees them.
+    """
+
+    soc: float = NAN                  # 0..1, the pack's own state of charge
+    remaining_ah: float = NAN
+    full_capacity_ah: float = NAN
+    design_capacity_ah: float = NAN
+    cycle_count: float = NAN
+    soh: float = NAN                  # 0..1
+    protection: tuple[str, ...] = ()
+    fets_controllable: bool = False   # the pack accepts our FET commands
+
+
+@dataclass(frozen=True)
 class PackSample:
     """One read of the AFE, stamped on the reader's clock (node clock, sim time or a recording)."""
 
@@ -45,6 +64,7 @@ class PackSample:
     read_errors: int = 0              # cumulative I2C errors (NACK, timeout) since start
     crc_errors: int = 0               # cumulative CRC mismatches since start
     load_present: bool = False        # AFE load detection (meaningful with CHG off)
+    pack_report: PackReport | None = None   # smart packs only: the pack's own view (see PackReport)
 
     @property
     def cell_count(self) -> int:

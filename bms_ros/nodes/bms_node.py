@@ -28,6 +28,7 @@ from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.afe.base import Afe, AfeError
 from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, make_afe, pack_model_of
+from bms_ros.afe.pack_source import pack_blocks
 from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
 from bms_ros.core.bms import Bms
 from bms_ros.core.hardware_protection import hardware_protection
@@ -149,6 +150,10 @@ class BmsNode(Node):
                                "VOLATILE, depth 10)", throttle_duration_sec=10.0)
 
     def _program_hardware_protection(self) -> None:
+        if getattr(self.afe, "is_pack_source", False):
+            self.get_logger().info("smart pack: its own BMS protections stay primary (not programmable from "
+                                   "here); the core supervises on what the pack reports")
+            return
         wanted = hardware_protection(self.cfg)
         try:
             self.hardware_protection = self.afe.configure_protection(wanted)
@@ -240,7 +245,7 @@ class BmsNode(Node):
         contact = self.charger_contact()
         status = supply_status(out, contact, lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
-                           self.cfg.location, self.cfg.serial_number, contact)
+                           self.cfg.location, self.cfg.serial_number or self._pack_serial(), contact)
         if lost and self.afe is not None and self.afe.status_reason:
             msg.present = False           # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
         self.battery_pub.publish(msg)
@@ -262,12 +267,33 @@ class BmsNode(Node):
         return self._charger_contact
 
     # ---- host requests ----------------------------------------------------------------------------------
+    def _fet_refusal(self) -> str:
+        """Why host FET requests cannot be carried out ('' when they can): a pack that takes no FET command."""
+        if self.afe is not None and getattr(self.afe, "is_pack_source", False) and \
+                not self.afe.accepts_fet_commands:
+            return f"refused: {self.afe.fet_refusal} (the core's FET decisions are reported in ~/status only)"
+        return ""
+
+    def _pack_block(self, charge: bool) -> str:
+        """Why the pack's own BMS keeps that FET open now ('' when it does not, or with an AFE)."""
+        out = self.last_output
+        rep = out.view.pack_report if out is not None else None
+        blocks = pack_blocks(rep.protection, charge) if rep is not None else []
+        return f"the pack's own BMS blocks {'charging' if charge else 'discharging'}: {', '.join(blocks)}" \
+            if blocks else ""
+
     def _on_set_charge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.bms.set_charge_enable(bool(req.data))
+        why = self._fet_refusal()
+        res.success, res.message = (False, why) if why else self.bms.set_charge_enable(bool(req.data))
+        if res.success and req.data and self._pack_block(True):
+            res.success, res.message = False, f"charge enable remembered, but {self._pack_block(True)}"
         return res
 
     def _on_set_discharge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        res.success, res.message = self.bms.set_discharge_enable(bool(req.data))
+        why = self._fet_refusal()
+        res.success, res.message = (False, why) if why else self.bms.set_discharge_enable(bool(req.data))
+        if res.success and req.data and self._pack_block(False):
+            res.success, res.message = False, f"discharge enable remembered, but {self._pack_block(False)}"
         return res
 
     def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
@@ -325,8 +351,19 @@ class BmsNode(Node):
                                     f" {v}")
 
     # ---- lifecycle ------------------------------------------------------------------------------------
+    def _pack_serial(self) -> str:
+        """A smart pack's own identity (manufacturer, device, serial) when the parameter leaves it empty."""
+        ident = getattr(self.afe, "identity", None)
+        if ident is None or not ident.serial:
+            return ""
+        return " ".join(p for p in (ident.manufacturer, ident.device, ident.serial) if p)
+
     def _hardware_id(self) -> str:
         a = self.cfg.afe
+        if a.type in ("sbs", "sim_sbs"):
+            return f"{a.type} smbus-{a.i2c_bus}@0x{a.sbs_address:02x} {self.cfg.pack.cell_count}S"
+        if a.type in ("jbd", "daly"):
+            return f"{a.type} {a.serial_port} {self.cfg.pack.cell_count}S"
         if a.type == "bq769x0":
             return f"bq769x0 i2c-{a.i2c_bus}@0x{a.i2c_address:02x}"
         return f"{a.type} {self.cfg.pack.cell_count}S"
@@ -341,6 +378,8 @@ class BmsNode(Node):
             if self.afe is not None:
                 try:
                     policy = self.cfg.shutdown_fets
+                    if self._fet_refusal():
+                        policy = "keep"      # the pack switches its own FETs (e.g. SBS): nothing to command
                     if policy == "off":
                         self.afe.set_fets(False, False)
                     elif policy == "charge_off":

@@ -50,6 +50,17 @@ class BmsDiagnostics:
         reason = self.node.afe.status_reason if self.node.afe is not None else ""
         if reason:
             stat.add("Reason", reason)
+        counters = getattr(self.node.afe, "link_counters", None)
+        if counters is not None:       # a smart pack: every rejected frame by reason (issue 17)
+            for k, v in counters().items():
+                stat.add(f"Link {k.replace('_', ' ')}", str(v))
+            stat.add("Pack FET commands", "accepted" if self.node.afe.accepts_fet_commands else
+                     f"refused ({self.node.afe.fet_refusal}); core FET decisions are reported only")
+            rep = s.pack_report if s.comm_ok else self.out.view.pack_report
+            if rep is not None:
+                stat.add("Pack protection", ", ".join(rep.protection) or "none")
+                stat.add("Pack-reported SoC (%)", _fmt(rep.soc * 100, digits=1))
+                stat.add("Pack-reported cycles", _fmt(rep.cycle_count, digits=0))
         if not self.out.data_fresh:
             stat.summary(ERROR, f"AFE lost: {reason}" if reason else
                          "AFE lost: no valid sample within the stale timeout")

@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=str(SHARE / "config" / "sim.yaml"), help="ROS 2 parameter file")
     p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0: until Ctrl-C)")
     p.add_argument("--period", type=float, default=1.0, help="screen refresh period, s")
-    p.add_argument("--afe", choices=("sim", "sim_bq769x0", "sim_bq769x2"),
-                   help="override afe.type: the ideal pack, or the real bq769x0 / bq769x2 driver on its emulator")
+    p.add_argument("--afe", choices=("sim", "sim_bq769x0", "sim_bq769x2", "sim_sbs", "sim_jbd", "sim_daly"),
+                   help="override afe.type: the ideal pack, or a real driver (bq769x0, bq769x2, SBS, JBD, Daly) on "
+                        "its wire-level emulator")
     args = p.parse_args(argv)
     node = start_node(args.config, {"afe.type": args.afe} if args.afe else None)
     rc = 0

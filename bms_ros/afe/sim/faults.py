@@ -88,6 +88,14 @@ class FaultInjector:
             raw[k] ^= 1 << self._rng.randrange(8)
             self.injected["crc"] += 1
 
+    def take_crc_corruption(self) -> bool:
+        """True when this reply's checksum should be corrupted (burst or rate); counted as injected."""
+        if self._crc_burst > 0 or (self.crc_corrupt_rate > 0 and self._rng.random() < self.crc_corrupt_rate):
+            self._crc_burst = max(0, self._crc_burst - 1)
+            self.injected["crc"] += 1
+            return True
+        return False
+
     # ---- measurements -------------------------------------------------------------------------------------------
     def stuck_cell(self, cell: int, volts: float) -> None:
         self.stuck[int(cell)] = float(volts)

@@ -1,0 +1,1 @@
+"""Daly smart BMS boards over UART / RS485 (``afe.type: daly``)."""

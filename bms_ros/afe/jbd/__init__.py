@@ -1,0 +1,1 @@
+"""JBD / Xiaoxiang BMS boards over UART / RS485 (``afe.type: jbd``)."""
