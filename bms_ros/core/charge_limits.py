@@ -25,6 +25,7 @@ from bms_ros.core.faults import Fault
 from bms_ros.core.heater import HeaterConfig, HeaterControl, HeaterDecision, HeaterInputs
 from bms_ros.core.limits import Limits
 from bms_ros.core.params import ConfigError, param
+from bms_ros.core.protection import ProtectionConfig
 
 _EMPTY_FAULTS = int(Fault.CELL_UNDERVOLTAGE | Fault.PACK_UNDERVOLTAGE)
 # The regulated cell stays at least this far below the over-voltage trip (and the DVL this far above the under-
@@ -49,8 +50,8 @@ class ChargeVoltageConfig:
                                           runtime=True)
 
 
-def validate_charge_config(heater: HeaterConfig, prot) -> None:
-    """Rules across sections (``prot``: the ProtectionConfig). The CVL and DVL need none: they are held inside
+def validate_charge_config(heater: HeaterConfig, prot: ProtectionConfig) -> None:
+    """Rules across sections. The CVL and DVL need none: they are held inside
     the protection thresholds whatever their settings (``_cell_target``)."""
     release = prot.charge_undertemperature.release
     if heater.enabled and not heater.off_above > release:
@@ -92,14 +93,14 @@ class ChargeDecision:
 
 
 class ChargeControl:
-    def __init__(self, cvl: ChargeVoltageConfig, heater: HeaterConfig, prot, cell_count: int):
+    def __init__(self, cvl: ChargeVoltageConfig, heater: HeaterConfig, prot: ProtectionConfig, cell_count: int):
         self.cfg, self.prot, self.n = cvl, prot, cell_count
         self.heater = HeaterControl(heater)
         self._cvl = math.nan
         self._reason = "nominal"
         self._t: float | None = None
 
-    def set_config(self, cvl: ChargeVoltageConfig, heater: HeaterConfig, prot) -> None:
+    def set_config(self, cvl: ChargeVoltageConfig, heater: HeaterConfig, prot: ProtectionConfig) -> None:
         self.cfg, self.prot, self.heater.cfg = cvl, prot, heater
 
     def update(self, i: ChargeInputs) -> ChargeDecision:
