@@ -10,6 +10,7 @@ present, mean period within 2 % and every interval within 25 % of can.period.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 import uuid
@@ -71,7 +72,7 @@ def main() -> int:
             print(f"| 0x{fid:03X} | {len(t)} | - | - | - |")
             ok = False
             continue
-        iv = [b - x for x, b in zip(t, t[1:])]
+        iv = [b - x for x, b in itertools.pairwise(t)]
         mean = statistics.fmean(iv)
         worst = max(iv, key=lambda x: abs(x - a.period))
         err = (mean - a.period) / a.period
