@@ -234,8 +234,8 @@ class Bms:
         bal = self.balancer.update(t, core_sample.cell_voltages, core_sample.current, hottest, m.valid,
                                    fresh and operational, prot.active | prot.latched)
         chg = self.charge_control.update(ChargeInputs(
-            stamp=t, limits=lim, valid=m.valid, fresh=fresh and operational, cell_max=m.cell_max,
-            pack_voltage=core_sample.pack_voltage, temp_min=m.temp_min, temp_max=m.temp_max,
+            stamp=t, limits=lim, valid=m.valid, fresh=bool(fresh) and fet.state != BmsState.SHUTDOWN,
+            cell_max=m.cell_max, pack_voltage=core_sample.pack_voltage, temp_min=m.temp_min, temp_max=m.temp_max,
             balancing=bool(bal.mask) or bool(bal.transfer_a.any()), faults=prot.active | prot.latched,
             active=prot.active, warnings=prot.warnings, charger_present=self.charger_present))
         if m.valid:

@@ -67,7 +67,7 @@ class ChargeInputs:
     stamp: float
     limits: Limits                # the current limiter's decision
     valid: bool
-    fresh: bool                   # data fresh and the BMS operational
+    fresh: bool                   # data fresh and the BMS not shut down (a FAULT state may still heat)
     cell_max: float               # V (NaN: unknown)
     pack_voltage: float           # V (NaN: unknown)
     temp_min: float               # degC

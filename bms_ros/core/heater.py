@@ -60,7 +60,7 @@ class HeaterInputs:
     stamp: float                  # s, core time
     charger_present: bool | None  # None: nothing tells the contact
     valid: bool                   # complete plausible sample
-    fresh: bool                   # data fresh and the BMS operational (not INIT/FAULT/SHUTDOWN)
+    fresh: bool                   # data fresh and the BMS not shut down
     temp_min: float               # degC, coldest thermistor (NaN: unknown)
     temp_max: float               # degC, hottest thermistor (NaN: unknown)
     faults: int                   # active | latched Fault bits

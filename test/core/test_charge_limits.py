@@ -19,7 +19,7 @@ from bms_ros.core.chemistry import get_chemistry
 from bms_ros.core.config import core_config
 from bms_ros.core.faults import Fault
 from bms_ros.core.heater import HeaterConfig, HeaterControl, HeaterInputs
-from bms_ros.core.types import BmsOutput, PackSample
+from bms_ros.core.types import BmsOutput, BmsState, PackSample
 
 NMC = get_chemistry("nmc")
 DT = 2.0                     # s per core sample
@@ -152,6 +152,18 @@ def test_no_charge_current_below_the_window_even_with_the_fet_on():
     out = bms.step(_sample(0.1, temp=-2.0))
     assert out.charge_fet                                     # the trip delay still runs
     assert out.charge_current_limit == 0.0
+
+
+def test_heater_runs_below_both_temperature_windows():
+    """At -25 degC both FETs are off (state FAULT: the cold forbids both directions); that is the pack that most
+    needs the heater, so the FAULT state alone does not stop it, while a shutdown does."""
+    bms = Bms(core_config({"heater.enabled": True}))
+    bms.charger_present = True
+    outs = [bms.step(_sample(0.5 * k, temp=-25.0)) for k in range(10)]
+    assert outs[-1].state == BmsState.FAULT and not outs[-1].charge_fet and not outs[-1].discharge_fet
+    assert outs[-1].heater_on and outs[-1].charge_current_limit == 0.0
+    bms.shutdown()
+    assert not bms.step(_sample(5.0, temp=-25.0)).heater_on
 
 
 def heater_in(t: float, temp: float = -5.0, **kw) -> HeaterInputs:
