@@ -38,7 +38,8 @@ class SimInterface:
         self.sim = sim
         self.load.model = power_model(sim)
         if self.dock.follow_limits and not sim.charger_follows_limits:
-            self.pack.charger_voltage_v = None       # back to sim.charger_cell_voltage
+            self.pack.charger_voltage_v = None       # back to sim.charger_cell_voltage and sim.charger_current
+            self.pack.charger_current_a = sim.charger_current
         self.dock.rated_current_a, self.dock.follow_limits = sim.charger_current, sim.charger_follows_limits
 
     def before_read(self, now: float) -> None:

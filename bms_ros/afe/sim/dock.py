@@ -17,14 +17,13 @@ from bms_ros.core.types import BmsOutput
 class SimDock:
     pack: PackModel
     rated_current_a: float            # the charger's own constant-current limit
-    follow_limits: bool = True        # False: a plain CC-CV charger that ignores the BMS (heater still switched)
+    follow_limits: bool = True        # False: a plain CC-CV charger that ignores the BMS (the heater still follows)
 
     def apply(self, out: BmsOutput) -> None:
         """The BMS's latest decision reaches the dock (one sample later, as over a bus)."""
         p = self.pack
         p.heater_on = bool(out.heater_on)
         if not self.follow_limits:
-            p.charger_current_a = self.rated_current_a
             return
         ccl = out.charge_current_limit
         p.charger_current_a = min(self.rated_current_a, ccl) if math.isfinite(ccl) else 0.0
