@@ -1,9 +1,10 @@
-"""The BMS core: one ``step(sample)`` per AFE read decides faults, FETs, current limits and balancing.
+"""The BMS core: one ``step(sample)`` per AFE read decides faults, FETs, limits, balancing and the heater.
 
 Data flows one way: sample -> validated measurement -> protections -> FET state machine -> current limits ->
-balancing -> BmsOutput. Time comes only from ``sample.stamp``, made monotonic by ``core.timebase`` (a clock step
-never suspends a timer). A sample that cannot be used (wrong cell count, empty) is missing data, never an
-exception. The node (or bms-replay, or a test) only transports.
+balancing -> charge limits and heater (core.charge_limits; the host sets ``charger_present``) -> BmsOutput.
+Time comes only from ``sample.stamp``, made monotonic by ``core.timebase`` (a clock step never suspends a
+timer). A sample that cannot be used (wrong cell count, empty) is missing data, never an exception. The node
+(or bms-replay, or a test) only transports.
 """
 from __future__ import annotations
 
