@@ -11,8 +11,9 @@ a charger is known to be connected. It runs when every rule allows it:
 * the hottest thermistor below ``heater.max_temperature``;
 * thermostat: on when the coldest thermistor is below ``heater.on_below``, off once it reaches
   ``heater.off_above``;
-* one heating run lasts at most ``heater.max_on_time``: a pack that does not warm in that time has a failed heater
-  (or sensor); the heater then stays off until the charger is disconnected.
+* one heating run (from the first demand until the thermostat is satisfied; a fault or a data gap interrupts it
+  but its time counts on) lasts at most ``heater.max_on_time``: a pack that does not warm in that time has a
+  failed heater (or sensor); the heater then stays off until the charger is disconnected.
 
 The charge current is not this module's business: the protections keep the charge FET off below the charge
 window and the current limiter derates it above (core.limits); the heater only brings the pack there.
@@ -71,7 +72,7 @@ class HeaterInputs:
 class HeaterDecision:
     on: bool
     reason: str                   # "heating", "warm", "no charger", "fault CHARGE_OVERTEMPERATURE", ...
-    run_time: float               # s, length of the present heating run (0 when off)
+    run_time: float               # s, since the present heating run started (0 when off)
 
 
 class HeaterControl:
@@ -86,19 +87,20 @@ class HeaterControl:
             self._timed_out = False           # a new charger session may try again
         reason = self._blocked(i)
         if reason:
-            return self._off(reason)
+            # a run ends when the thermostat is satisfied or the session ends; a fault, a data gap or a hot spot
+            # only interrupts it (its time keeps counting, so an intermittent block cannot evade the time limit)
+            return self._off(reason, end_run=reason in ("disabled", "no charger", "charger unknown"))
         c = self.cfg
         if i.temp_max >= c.max_temperature:
-            return self._off("hot spot")
-        if self.on and i.stamp - self._run_start >= c.max_on_time:
+            return self._off("hot spot", end_run=False)
+        if not math.isnan(self._run_start) and i.stamp - self._run_start >= c.max_on_time:
             self._timed_out = True
-            return self._off("time limit")
-        if self.on and i.temp_min >= c.off_above:
-            return self._off("warm")
-        if not self.on and i.temp_min >= c.on_below:
-            return self._off("warm")
-        if not self.on:
-            self.on, self._run_start = True, i.stamp
+            return self._off("time limit", end_run=True)
+        if i.temp_min >= (c.off_above if self.on or not math.isnan(self._run_start) else c.on_below):
+            return self._off("warm", end_run=True)
+        if math.isnan(self._run_start):
+            self._run_start = i.stamp
+        self.on = True
         return HeaterDecision(True, "heating", i.stamp - self._run_start)
 
     def _blocked(self, i: HeaterInputs) -> str:
@@ -120,6 +122,8 @@ class HeaterControl:
             return "warning " + Fault(warn & -warn).name
         return ""
 
-    def _off(self, reason: str) -> HeaterDecision:
-        self.on, self._run_start = False, math.nan
+    def _off(self, reason: str, end_run: bool) -> HeaterDecision:
+        self.on = False
+        if end_run:
+            self._run_start = math.nan
         return HeaterDecision(False, reason, 0.0)

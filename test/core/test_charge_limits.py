@@ -211,6 +211,10 @@ def test_heater_time_limit_holds_until_the_charger_is_disconnected():
     assert not any(h.update(heater_in(600.0 + t)).on for t in range(10, 3000, 10))    # still cold: stays off
     h.update(heater_in(4000.0, charger_present=False))
     assert h.update(heater_in(4010.0)).on                      # a new charger session
+    # a run interrupted by data gaps or faults is still one run: the gaps cannot reset its clock
+    for t in range(4020, 4610, 10):
+        h.update(heater_in(float(t), fresh=(t // 10) % 3 != 0))
+    assert not h.update(heater_in(4620.0)).on and h.update(heater_in(4630.0)).reason.startswith("time limit")
 
 
 def test_heater_disabled_by_default_and_the_pack_model_heats_only_from_the_charger():
