@@ -16,7 +16,7 @@ from std_msgs.msg import Bool
 
 from bms_ros.msg import ChargeLimits
 
-from rostest_util import NodeProcess, spin_until
+from rostest_util import ROOT, NodeProcess, spin_until
 
 pytestmark = pytest.mark.ros
 can = pytest.importorskip("can")
@@ -150,15 +150,13 @@ def test_can_frames_of_a_cold_pack_forbid_charging_and_say_why(ros_node):
 
 
 def test_cold_dock_heater_topic_turns_on_and_charge_is_held_at_zero(ros_node):
-    """Second process, as a dock controller sees it: docked at -5 degC with a heater fitted, ``heater`` turns on,
-    ``~/charge_limits`` allows no charge current and says why."""
-    params = sim_params(initial_soc=0.5, ambient_temperature=-5.0, charger_connected=True)
-    params["heater"] = {"enabled": True}
+    """Second process, as a dock controller sees it, with config/cold_dock.yaml (docked at -5 degC, a heater
+    fitted): ``heater`` turns on, ``~/charge_limits`` allows no charge current and says why."""
     heater: list[Bool] = []
     limits: list[ChargeLimits] = []
     ros_node.create_subscription(Bool, "/heater", heater.append, 10)
     ros_node.create_subscription(ChargeLimits, "/bms_node/charge_limits", limits.append, 10)
-    with NodeProcess(params):
+    with NodeProcess(params_file=str(ROOT / "config" / "cold_dock.yaml")):
         assert spin_until(ros_node, lambda: heater and heater[-1].data and limits, 20.0), "the heater never ran"
         assert spin_until(ros_node, lambda: "UNDERTEMPERATURE" in limits[-1].charge_current_reason, 10.0)
     last = limits[-1]
