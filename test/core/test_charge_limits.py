@@ -226,3 +226,29 @@ def test_heater_disabled_by_default_and_the_pack_model_heats_only_from_the_charg
     pack.charger_connected = True
     pack.step(60.0)
     assert pack.temperature_c > -4.0 and pack.current_a == 0.0  # heated; the cells gave nothing (CHG off)
+
+
+def test_the_shipped_cold_dock_config_heats_and_charges_to_full():
+    """config/cold_dock.yaml (the README's cold-dock demo) does what it says, closed loop without ROS."""
+    from pathlib import Path
+
+    from bms_ros.afe.factory import make_pack_model
+    from bms_ros.config import load_config, read_params_file
+
+    cfg = load_config(read_params_file(Path(__file__).resolve().parents[2] / "config" / "cold_dock.yaml"))
+    pack = make_pack_model(cfg.pack, cfg.sim)
+    afe = SimulatedAfe(pack, start_time=0.0)
+    bms = Bms(cfg)
+    bms.balancing_constraints = afe.balancing_constraints
+    dock = SimDock(pack, cfg.sim.charger_current, cfg.sim.charger_follows_limits)
+    bms.charger_present = True
+    outs, t = [], 0.0
+    while not (outs and outs[-1].charge_complete):
+        assert t < 3 * 3600, "not full after 3 h"
+        t += DT
+        outs.append(bms.step(afe.read(t)))
+        afe.apply(outs[-1])
+        dock.apply(outs[-1])
+    assert outs[0].heater_on and pack.temperature_c > 0.0
+    assert all(o.sample.current <= 1e-9 for o in outs if o.sample.temperatures.min() < 0.0)
+    assert outs[-1].estimate.soc > 0.95 and outs[-1].faults_latched == 0
