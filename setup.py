@@ -11,6 +11,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=("bms_ros", "bms_ros.*")),
+    package_data={"bms_ros": ["data/*.dbc"]},        # the CAN frames' DBC (bms_ros.can_frames.DBC_PATH)
     install_requires=["numpy>=1.21", "smbus2>=0.4", "PyYAML>=5.4"],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "ruff>=0.6"],

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from bms_ros.afe.config import CHIP_AFE_TYPES, PACK_SOURCE_TYPES, AfeConfig, SimConfig
+from bms_ros.can_frames import CanConfig
 from bms_ros.core.config import BmsConfig, resolve_values, specs_by_name
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten_yaml, param
 
@@ -31,6 +32,7 @@ class BmsRosConfig(BmsConfig):
         "discharge as it was, the AFE's own UV/OCD/SCD still protect) or keep", choices=("off", "charge_off", "keep"))
     afe: AfeConfig = field(default_factory=AfeConfig)
     sim: SimConfig = field(default_factory=SimConfig)
+    can: CanConfig = field(default_factory=CanConfig)
 
     def validate(self) -> None:
         parent = getattr(super(), "validate", None)

@@ -83,6 +83,11 @@ def status_fields(out: BmsOutput) -> dict[str, Any]:
         "charge_current_limit": _f(out.charge_current_limit),
         "discharge_current_limit": _f(out.discharge_current_limit),
         "limit_reason": out.limit_reason,
+        "charge_voltage_limit": _f(out.charge_voltage_limit),
+        "discharge_voltage_limit": _f(out.discharge_voltage_limit),
+        "charge_voltage_reason": out.charge_voltage_reason, "charge_current_reason": out.charge_current_reason,
+        "discharge_current_reason": out.discharge_current_reason, "force_charge": bool(out.force_charge),
+        "heater_on": bool(out.heater_on), "heater_reason": out.heater_reason,
         "pack_voltage": _f(s.pack_voltage), "current": _f(s.current),
         "balancing_mask": int(out.balancing_mask) & _U32,
         "afe_read_errors": int(s.read_errors) & _U32, "afe_crc_errors": int(s.crc_errors) & _U32,
@@ -104,3 +109,16 @@ def status_fields(out: BmsOutput) -> dict[str, Any]:
     d["temperature_min"] = float(temps.min()) if temps.size else math.nan
     d["temperature_max"] = float(temps.max()) if temps.size else math.nan
     return d
+
+
+def charge_limits_fields(out: BmsOutput) -> dict[str, Any]:
+    """ChargeLimits (~/charge_limits): what a charger or dock controller obeys."""
+    ccl, dcl = _f(out.charge_current_limit), _f(out.discharge_current_limit)
+    return {
+        "charge_voltage_limit": _f(out.charge_voltage_limit), "charge_current_limit": ccl,
+        "discharge_current_limit": dcl, "discharge_voltage_limit": _f(out.discharge_voltage_limit),
+        "charge_enable": ccl > 0.0, "discharge_enable": dcl > 0.0, "force_charge": bool(out.force_charge),
+        "heater_on": bool(out.heater_on), "charge_voltage_reason": out.charge_voltage_reason,
+        "charge_current_reason": out.charge_current_reason,
+        "discharge_current_reason": out.discharge_current_reason, "heater_reason": out.heater_reason,
+    }

@@ -41,13 +41,14 @@ def test_install_tree_has_what_ros2_run_and_launch_need(install):
     share = install / "share" / "bms_ros"
     for f in ("package.xml", "launch/sim.launch.py", "launch/bms.launch.py", "launch/two_pack.launch.py",
               "config/sim.yaml", "config/bq769x0.yaml", "config/diagnostics_analyzers.yaml", "msg/BmsStatus.msg",
-              "msg/AfeSample.msg", "docs/fault_policies.md"):
+              "msg/AfeSample.msg", "msg/ChargeLimits.msg", "docs/fault_policies.md"):
         assert (share / f).is_file(), f
     assert (install / "share" / "ament_index" / "resource_index" / "packages" / "bms_ros").is_file()
     for exe in ("bms_node", "bms_monitor", "bms_replay"):
         assert os.access(install / "lib" / "bms_ros" / exe, os.X_OK), exe
     pkg = next((install / "lib").glob("python3*/site-packages/bms_ros"))
     assert (pkg / "msg" / "_bms_status.py").is_file() and (pkg / "core" / "bms.py").is_file()
+    assert (pkg / "msg" / "_charge_limits.py").is_file() and (pkg / "data" / "bms_0x35x.dbc").is_file()
     assert not (pkg / "msg").is_symlink()
 
 

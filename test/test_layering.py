@@ -45,3 +45,13 @@ def test_importing_the_core_loads_no_ros_at_runtime():
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_can_libraries_load_only_when_can_output_is_enabled():
+    """python-can and cantools are optional (pip install bms_ros[can]): the node and its configuration import
+    neither unless can.enabled."""
+    code = ("import sys, bms_ros.config, bms_ros.can_frames, bms_ros.nodes.bms_node, bms_ros.nodes.charger_outputs\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('can', 'cantools'))\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -115,4 +115,9 @@ class SimConfig:
     charger_cell_voltage: float = param(0.0, "Simulated charger constant-voltage setpoint per cell; 0: the "
                                         "chemistry's full voltage (set it high to simulate a broken charger)",
                                         "V", 0.0, 5.0, runtime=True)
+    heater_power: float = param(30.0, "Simulated pack heater power, fed by the charger (heater.enabled switches "
+                                "it); 0: no heater", "W", 0.0, 10000.0)
+    charger_follows_limits: bool = param(
+        False, "The simulated charger obeys the BMS like a smart dock: CV at the CVL, CC at the smaller of "
+        "sim.charger_current and the CCL", runtime=True)
     fault: SimFaultConfig = field(default_factory=SimFaultConfig)

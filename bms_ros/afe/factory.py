@@ -13,7 +13,7 @@ from bms_ros.core.config import PackConfig
 def make_pack_model(pack: PackConfig, sim: SimConfig) -> PackModel:
     model = PackModel(get_chemistry(pack.chemistry), PackModelConfig(
         cell_count=pack.cell_count, capacity_ah=pack.design_capacity_ah, initial_soc=sim.initial_soc,
-        ambient_c=sim.ambient_temperature, seed=sim.seed))
+        ambient_c=sim.ambient_temperature, seed=sim.seed, heater_power_w=sim.heater_power))
     apply_sim_inputs(model, sim)
     return model
 

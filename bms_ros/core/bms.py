@@ -1,9 +1,10 @@
-"""The BMS core: one ``step(sample)`` per AFE read decides faults, FETs, current limits and balancing.
+"""The BMS core: one ``step(sample)`` per AFE read decides faults, FETs, limits, balancing and the heater.
 
 Data flows one way: sample -> validated measurement -> protections -> FET state machine -> current limits ->
-balancing -> BmsOutput. Time comes only from ``sample.stamp``, made monotonic by ``core.timebase`` (a clock step
-never suspends a timer). A sample that cannot be used (wrong cell count, empty) is missing data, never an
-exception. The node (or bms-replay, or a test) only transports.
+balancing -> charge limits and heater (core.charge_limits; the host sets ``charger_present``) -> BmsOutput.
+Time comes only from ``sample.stamp``, made monotonic by ``core.timebase`` (a clock step never suspends a
+timer). A sample that cannot be used (wrong cell count, empty) is missing data, never an exception. The node
+(or bms-replay, or a test) only transports.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bms_ros.core.balancing import Balancer
+from bms_ros.core.charge_limits import ChargeControl, ChargeInputs
 from bms_ros.core.chemistry import get_chemistry
 from bms_ros.core.config import BmsConfig
 from bms_ros.core.estimation.self_discharge import SelfDischargeMonitor
@@ -64,6 +66,8 @@ class Bms:
         self.fets = FetController(config.fet)
         self.limiter = CurrentLimiter(config.limits)
         self.balancer = Balancer(config.balancing, n)
+        self.charge_control = ChargeControl(config.cvl, config.heater, config.protection, n)
+        self.charger_present: bool | None = None      # host-side: the charger contact (None: unknown)
         self.fault_log: deque[dict[str, Any]] = deque(maxlen=config.protection.fault_log_size)
         self._last_valid: float | None = None
         self._last_result: ProtectionResult = self.protection.result_now()
@@ -108,6 +112,7 @@ class Bms:
         self.fets.cfg = config.fet
         self.limiter.cfg = config.limits
         self.balancer.cfg = config.balancing
+        self.charge_control.set_config(config.cvl, config.heater, config.protection)
         self.estimator.set_config(config)
 
     def set_charge_enable(self, enable: bool) -> tuple[bool, str]:
@@ -231,6 +236,11 @@ class Bms:
         operational = fet.state not in (BmsState.SHUTDOWN, BmsState.FAULT, BmsState.INIT)
         bal = self.balancer.update(t, core_sample.cell_voltages, core_sample.current, hottest, m.valid,
                                    fresh and operational, prot.active | prot.latched)
+        chg = self.charge_control.update(ChargeInputs(
+            stamp=t, limits=lim, valid=m.valid, fresh=bool(fresh) and fet.state != BmsState.SHUTDOWN,
+            cell_max=m.cell_max, pack_voltage=core_sample.pack_voltage, temp_min=m.temp_min, temp_max=m.temp_max,
+            balancing=bool(bal.mask) or bool(bal.transfer_a.any()), faults=prot.active | prot.latched,
+            active=prot.active, warnings=prot.warnings, charger_present=self.charger_present))
         if m.valid:
             self.self_discharge.update(t, est.cell_soc, core_sample.current, est.capacity_ah,
                                        bool(bal.mask) or bool(bal.transfer_a.any()))
@@ -257,14 +267,18 @@ class Bms:
             faults_active=prot.active, faults_latched=prot.latched, warnings=prot.warnings,
             charge_enable_requested=self.fets.charge_request,
             discharge_enable_requested=self.fets.discharge_request,
-            charge_current_limit=lim.charge, discharge_current_limit=lim.discharge, limit_reason=lim.reason,
+            charge_current_limit=chg.charge_current_limit, discharge_current_limit=chg.discharge_current_limit,
+            limit_reason=f"charge: {chg.charge_current_reason}; discharge: {chg.discharge_current_reason}",
             balancing_mask=bal.mask, estimate=shown, current_charging=self._charging,
             charge_complete=complete, data_fresh=bool(fresh),
             balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
             cells_held=int((m.cell_status != 0).sum()), lock_code=self.lock_code,
             reported=self.view.sample(sample, m.valid, fresh), data_held=bool(have and fresh and not m.valid),
-            data_age=age)
+            data_age=age, charge_voltage_limit=chg.charge_voltage_limit,
+            discharge_voltage_limit=chg.discharge_voltage_limit, charge_voltage_reason=chg.charge_voltage_reason,
+            charge_current_reason=chg.charge_current_reason, discharge_current_reason=chg.discharge_current_reason,
+            force_charge=chg.force_charge, heater_on=chg.heater.on, heater_reason=chg.heater.reason)
         self.last_output = out
         return out
 

@@ -7,10 +7,12 @@ from functools import cache
 from typing import Any
 
 from bms_ros.core.balancing import BalancingConfig
+from bms_ros.core.charge_limits import ChargeVoltageConfig, validate_charge_config
 from bms_ros.core.chemistry import CHEMISTRIES, get_chemistry
 from bms_ros.core.envelope import current_trip_defaults, envelope_for, violations
 from bms_ros.core.estimation.config import EstimationConfig
 from bms_ros.core.fet_control import FetConfig
+from bms_ros.core.heater import HeaterConfig
 from bms_ros.core.limits import LimitsConfig
 from bms_ros.core.params import ConfigError, ParamSpec, build, param, specs
 from bms_ros.core.protection import ProtectionConfig
@@ -43,6 +45,8 @@ class BmsConfig:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     balancing: BalancingConfig = field(default_factory=BalancingConfig)
     estimation: EstimationConfig = field(default_factory=EstimationConfig)
+    cvl: ChargeVoltageConfig = field(default_factory=ChargeVoltageConfig)
+    heater: HeaterConfig = field(default_factory=HeaterConfig)
 
     def validate(self) -> None:
         """Rules across sections (each section checks its own); the envelope first: a setting the chemistry
@@ -79,6 +83,7 @@ class BmsConfig:
             raise ConfigError("balancing.delta_stop: must be below balancing.delta_start")
         if not bal.start_voltage < p.cell_overvoltage.threshold:
             raise ConfigError("balancing.start_voltage: must be below protection.cell_overvoltage.threshold")
+        validate_charge_config(self.heater, p)
 
     def envelope_violations(self) -> list[str]:
         """Settings outside the chemistry envelope (bms_ros.core.envelope), one line each; [] when inside.
@@ -122,6 +127,8 @@ def chemistry_defaults(name: str) -> dict[str, object]:
         "limits.charge_voltage_derate_start": r(c.full_v - 0.1 * (c.full_v - c.nominal_v) * 2, 3),
         "limits.discharge_voltage_derate_start": r(c.cell_uv + 0.5 * (c.nominal_v - c.cell_uv), 3),
         "balancing.start_voltage": r(float(c.ocv(0.8)), 3),
+        "cvl.cell_voltage": r(min(c.full_v, c.cell_ov - 0.01), 3),
+        "cvl.discharge_cell_voltage": r(c.cell_uv_release, 3),
     }
 
 

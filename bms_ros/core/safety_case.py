@@ -25,6 +25,7 @@ _ROBUST = "test/core/test_protection_robust.py"   # written with the ISSUE 11 fa
 _SCEN = "test/afe/test_afe_scenarios.py"
 _FET = "test/core/test_fet_control.py"
 _PERS = "test/core/test_persistence.py"
+_CHG = "test/core/test_charge_limits.py"
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,26 @@ ROWS: tuple[Row, ...] = (
          f"{_PERS}::test_a_failed_write_leaves_the_old_file_intact_and_no_temp_files"),
         other="atomic writes (rename); a corrupted file is moved aside with a warning and the core starts from "
         "defaults (a latched fault in it is lost: the condition must re-trip)"),
+    Row("CH-1", "A charger overcharges one cell or charges a cold pack", "Charger CV set for a balanced pack "
+        "while one cell is high; a dock charging below the charge window", (),
+        "highest cell against cvl.cell_voltage; coldest thermistor against the charge window", None,
+        (f"{_CHG}::test_cvl_holds_the_high_cell_at_its_limit_and_balancing_finishes",
+         f"{_CHG}::test_cold_dock_heats_then_charges_inside_the_window_to_the_end",
+         f"{_CHG}::test_no_charge_current_below_the_window_even_with_the_fet_on",
+         "test/nodes/test_charger_outputs.py::test_can_frames_decode_to_the_nodes_limits_and_state"),
+        other="the CVL follows the highest cell (never within 10 mV of the over-voltage trip); the CCL is 0 below "
+        "the charge window and 0 while the charge FET is off; both go to the charger on ~/charge_limits and CAN "
+        "0x351/0x35C; a limit never overrides a protection"),
+    Row("HT-1", "The pack heater overheats the pack or heats a faulty one", "Thermostat or thermistor failure, "
+        "heater left on, heating during a fault", (), "thermistors (coldest for the thermostat, hottest against "
+        "heater.max_temperature), fault and warning masks, heating run time", None,
+        (f"{_CHG}::test_heater_never_runs_while_something_forbids_it",
+         f"{_CHG}::test_heater_time_limit_holds_until_the_charger_is_disconnected",
+         f"{_CHG}::test_heater_thermostat_has_hysteresis",
+         "test/nodes/test_charger_outputs.py::test_cold_dock_heater_topic_turns_on_and_charge_is_held_at_zero"),
+        other="heater off unless a charger is connected, the data fresh and valid with known temperatures, no "
+        "fault but under-temperature, under-voltage or imbalance, and no over-temperature warning; thermostat "
+        "with hysteresis; one run lasts at most heater.max_on_time, then off until the charger is disconnected"),
     Row("CF-1", "Unsafe configuration (limits outside the cell's envelope, release on the wrong side)",
         "Wrong parameter file, runtime parameter change", (), "parameter ranges, threshold ordering, chemistry "
         "envelope at load and at every runtime change", None,

@@ -187,6 +187,15 @@ class BmsOutput:
     reported: PackSample | None = None
     data_held: bool = False
     data_age: float = NAN             # s since the last valid sample (NaN: none yet)
+    # what a charger is told (core.charge_limits): CVL/DVL and the reason of each limit; the heater (core.heater)
+    charge_voltage_limit: float = NAN     # V, pack (CVL)
+    discharge_voltage_limit: float = NAN  # V, pack (DVL)
+    charge_voltage_reason: str = ""
+    charge_current_reason: str = ""
+    discharge_current_reason: str = ""
+    force_charge: bool = False        # an under-voltage fault is active and charging is allowed: charge me
+    heater_on: bool = False
+    heater_reason: str = ""
 
     @property
     def view(self) -> PackSample:

@@ -39,6 +39,7 @@ from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, 
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.msg_fields import sample_from_afe_msg
 from bms_ros.nodes.battery_state import fill_battery_state, supply_status
+from bms_ros.nodes.charger_outputs import ChargerOutputs
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.messages import fill_status, sample_to_msg
@@ -129,6 +130,7 @@ class BmsNode(Node):
         self.create_service(Unlock, "~/unlock", self._on_unlock)
         self.create_subscription(Bool, "charger_present", self._on_charger_present, 10,
                                  event_callbacks=subscription_events())
+        self.charger_outputs = ChargerOutputs(self, self.cfg)    # ~/charge_limits, heater, CAN (can.enabled)
 
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self.rate = RateMonitor(self.cfg.rate_hz, sim_time=self._sim_time)
@@ -224,10 +226,13 @@ class BmsNode(Node):
 
     def _process(self, sample: PackSample, stamp_s: float | None = None) -> None:
         """One sample through the core, the AFE and the publishers (stamped ``stamp_s``, default now)."""
+        self.bms.charger_present = self.charger_contact()
         out = self.bms.step(sample)
         self.last_output = out
         if self.afe is not None:
             self._command(out)
+        if self.sim is not None:
+            self.sim.after_step(out)       # the simulated dock: heater, and charger limits if it follows them
         self._publish(out, self.now() if stamp_s is None else stamp_s)
 
     def _command(self, out: BmsOutput) -> None:
@@ -259,6 +264,7 @@ class BmsNode(Node):
         raw = AfeSample()
         raw.header.stamp, raw.header.frame_id = stamp, self.cfg.frame_id
         self.raw_pub.publish(sample_to_msg(raw, out.sample))
+        self.charger_outputs.publish(out, stamp, self.cfg.frame_id)
 
     def charger_contact(self) -> bool | None:
         """The charger contact when something tells it (None: unknown, the core infers it from the current)."""
@@ -374,6 +380,7 @@ class BmsNode(Node):
             shutdown = getattr(self.bms, "shutdown", None)
             if shutdown is not None:
                 shutdown()
+            self.charger_outputs.close()
         finally:
             if self.afe is not None:
                 try:

@@ -12,8 +12,10 @@ from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
 
 from bms_ros.afe.config import SimConfig
+from bms_ros.afe.sim.dock import SimDock
 from bms_ros.afe.sim.load_model import LoadInput, RobotPowerModel
 from bms_ros.afe.sim.pack_model import PackModel
+from bms_ros.core.types import BmsOutput
 from bms_ros.nodes.qos_events import subscription_events
 
 
@@ -27,6 +29,7 @@ class SimInterface:
     def __init__(self, node, pack: PackModel, sim: SimConfig):
         self.node, self.pack, self.sim = node, pack, sim
         self.load = LoadInput(power_model(sim))
+        self.dock = SimDock(pack, sim.charger_current, follow_limits=sim.charger_follows_limits)
         node.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10, event_callbacks=subscription_events())
         node.create_subscription(JointState, "joint_states", self._on_joint_states, 10,
                                  event_callbacks=subscription_events())
@@ -37,6 +40,10 @@ class SimInterface:
     def reconfigure(self, sim: SimConfig) -> None:
         self.sim = sim
         self.load.model = power_model(sim)
+        if self.dock.follow_limits and not sim.charger_follows_limits:
+            self.pack.charger_voltage_v = None       # back to sim.charger_cell_voltage and sim.charger_current
+            self.pack.charger_current_a = sim.charger_current
+        self.dock.rated_current_a, self.dock.follow_limits = sim.charger_current, sim.charger_follows_limits
 
     def before_read(self, now: float) -> None:
         """Set the pack's load for the interval up to ``now`` from the configured source."""
@@ -44,6 +51,11 @@ class SimInterface:
             self.pack.load_a = self.sim.load_current
         else:
             self.pack.load_a = self.load.current(self.pack.pack_voltage(), now)
+
+    def after_step(self, out: BmsOutput) -> None:
+        """The core's decision reaches the simulated dock: the heater, and the charger's CC/CV when
+        sim.charger_follows_limits."""
+        self.dock.apply(out)
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self.sim.load_source == "cmd_vel":

@@ -43,6 +43,8 @@ def render(b: BatteryState | None, s: BmsStatus | None) -> str:
         lines.append(f"state {_STATE.get(s.state, s.state)}  {fets}"
                      f"  limits +{_n(s.charge_current_limit, '.1f')}/-{_n(s.discharge_current_limit, '.1f')} A"
                      f"  balancing {s.balancing_mask:#x}  faults: {faults}")
+        lines.append(f"charger: CVL {_n(s.charge_voltage_limit, '.2f')} V ({s.charge_voltage_reason})  "
+                     f"CCL: {s.charge_current_reason}  heater {'on' if s.heater_on else 'off'} ({s.heater_reason})")
     return "\n".join(lines)
 
 

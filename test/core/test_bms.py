@@ -128,7 +128,8 @@ def _owners(bms: Bms, section: str) -> list:
     """The config objects each component holds for a top-level section (what it decides with)."""
     return {"protection": [bms.protection.cfg, bms.measurer.cfg], "fet": [bms.fets.cfg],
             "limits": [bms.limiter.cfg], "balancing": [bms.balancer.cfg],
-            "estimation": [bms.estimator.ec]}[section]
+            "estimation": [bms.estimator.ec], "cvl": [bms.charge_control.cfg],
+            "heater": [bms.charge_control.heater.cfg]}[section]
 
 
 def test_every_runtime_parameter_reaches_the_component_that_uses_it():

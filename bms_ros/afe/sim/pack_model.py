@@ -14,7 +14,9 @@ Inputs (set attributes, then ``step(dt)``):
   while DSG is on;
 * ``bleed_mask``: bit i bleeds cell i through ``cfg.bleed_resistance_ohm`` at ``bleed_duty``;
 * ``transfer_a``: per-cell current (A, > 0 into the cell) added by an active balancer;
-* ``self_discharge_a``: per-cell leakage (A); ``internal_short_ohm``: per-cell soft internal short (inf = none).
+* ``self_discharge_a``: per-cell leakage (A); ``internal_short_ohm``: per-cell soft internal short (inf = none);
+* ``heater_on``: a pack heater of ``cfg.heater_power_w`` into the thermal mass, powered from the charger (it
+  heats only while ``charger_connected``; it draws nothing from the cells).
 
 ``soc`` stays within 0..1; charge pushed beyond full or empty is kept in ``soc_excess`` (up to +-0.1) and moves
 the OCV on with twice the curve's end slope, so an overcharged cell keeps rising (and an over-discharged one
@@ -54,6 +56,7 @@ class PackModelConfig:
     rc2_tau_s: float = 0.0               # optional second, slow RC pair (0: none)
     r2_fraction: float = 0.0             # R2 = fraction * R0
     r0_temp_coeff_per_k: float = 0.0     # R0(T) = R0(25 degC) * exp(-k (T - 25)); 0: no temperature dependence
+    heater_power_w: float = 0.0          # pack heater power from the charger (0: no heater fitted)
 
 
 def _accepts_temp(chemistry: Chemistry) -> bool:
@@ -97,6 +100,7 @@ class PackModel:
         self.bleed_duty = 1.0            # fraction of time the bleed switches conduct
         self.transfer_a = np.zeros(n)    # active balancer, A into each cell
         self.internal_short_ohm = np.full(n, np.inf)
+        self.heater_on = False
         self.current_a = 0.0             # actual pack current, > 0 charging
         self.bleed_a = np.zeros(n)       # last step's bleed current per cell
         self.time_s = 0.0
@@ -162,6 +166,10 @@ class PackModel:
     def pack_voltage(self) -> float:
         return float(self.cell_voltages().sum())
 
+    def heater_power_w(self) -> float:
+        """The heater's power now, W: on and fed by a connected charger."""
+        return self.cfg.heater_power_w if self.heater_on and self.charger_connected else 0.0
+
     def bleeding(self) -> np.ndarray:
         return ((int(self.bleed_mask) >> self._idx) & 1).astype(bool)
 
@@ -218,7 +226,7 @@ class PackModel:
         if self.cfg.rc2_tau_s > 0 and self.cfg.r2_fraction > 0:
             decay2 = math.exp(-dt / self.cfg.rc2_tau_s)
             self.v_rc2 = self.v_rc2 * decay2 + i_rc * self.r2 * (1 - decay2)
-        heat_w = float(np.dot(i_term * i_term, r0) + np.dot(i_bleed + i_leak, ocv))
+        heat_w = float(np.dot(i_term * i_term, r0) + np.dot(i_bleed + i_leak, ocv)) + self.heater_power_w()
         c, rth = self.cfg.thermal_mass_j_per_k, self.cfg.thermal_resistance_k_per_w
         t_inf = self.ambient_c + heat_w * rth
         self.temperature_c = t_inf + (self.temperature_c - t_inf) * math.exp(-dt / (c * rth))
