@@ -92,6 +92,17 @@ def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
     raise ValueError(f"afe.type {afe.type!r} has no AFE object (replay samples arrive on a topic)")
 
 
+def hardware_id(afe: AfeConfig, cell_count: int) -> str:
+    """The diagnostics hardware_id: which device on which bus."""
+    if afe.type in ("sbs", "sim_sbs"):
+        return f"{afe.type} smbus-{afe.i2c_bus}@0x{afe.sbs_address:02x} {cell_count}S"
+    if afe.type in ("jbd", "daly"):
+        return f"{afe.type} {afe.serial_port} {cell_count}S"
+    if afe.type == "bq769x0":
+        return f"bq769x0 i2c-{afe.i2c_bus}@0x{afe.i2c_address:02x}"
+    return f"{afe.type} {cell_count}S"
+
+
 def apply_sim_faults(afe: Afe, f: SimFaultConfig) -> None:
     """Make the simulated AFE's injected faults match ``f`` (pack faults on any simulated AFE; bus and sensor
     faults on the register-level simulator, which configuration validation requires for them)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bms_ros.afe.base import Afe, AfeError
 from bms_ros.core.types import AfeFlag, BalancingConstraints, BmsOutput, HardwareProtection
 
-__all__ = ["LinkStats", "PackIdentity", "PackSource", "pack_blocks"]
+__all__ = ["LinkStats", "PackIdentity", "PackSource", "pack_blocks", "pack_serial"]
 
 # the pack_report.protection words (shared by the backends) that mean the pack's own BMS holds a FET open
 _BLOCKS_CHARGE = frozenset({
@@ -30,6 +30,15 @@ def pack_blocks(words: tuple[str, ...], charge: bool) -> list[str]:
     """The pack's own protections among ``words`` that keep its charge (or discharge) FET open."""
     table = _BLOCKS_CHARGE if charge else _BLOCKS_DISCHARGE
     return [w for w in words if w in table]
+
+
+def pack_serial(afe: object) -> str:
+    """A smart pack's own identity for BatteryState.serial_number (manufacturer, device, serial; '' when the
+    source reports no serial, or is an AFE)."""
+    ident = getattr(afe, "identity", None)
+    if ident is None or not ident.serial:
+        return ""
+    return " ".join(p for p in (ident.manufacturer, ident.device, ident.serial) if p)
 
 
 @dataclass

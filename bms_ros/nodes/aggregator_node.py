@@ -10,13 +10,10 @@ from __future__ import annotations
 import math
 import sys
 
-import rclpy
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 
@@ -25,20 +22,18 @@ from bms_ros.core.aggregator_config import AGGREGATOR_SPECS, AggregatorConfig, l
 from bms_ros.core.energy_use import EnergyMeter, Throughput
 from bms_ros.core.low_battery import Level, LowBatteryMonitor
 from bms_ros.core.pack_roster import PackRoster
-from bms_ros.core.params import ConfigError, flatten
+from bms_ros.core.params import flatten
 from bms_ros.core.persistence import StateStore
-from bms_ros.launch_policy import EXIT_BAD_CONFIGURATION, EXIT_OK
 from bms_ros.msg import AggregateStatus, BmsStatus
 from bms_ros.nodes.aggregate_messages import fill_battery_state, fill_status, reading_from_msgs
 from bms_ros.nodes.diagnostics import ERROR, OK, WARN, make_updater
-from bms_ros.nodes.process import StopSignals, rcl_reason
+from bms_ros.nodes.process import run_node
 
 BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)   # Nav2 subscribes RELIABLE
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # best effort matches both reliable and best-effort odometry publishers
 ODOM_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
-STOP_POLL_S = 0.1               # longest wait between a stop signal and the shutdown, s
 THROUGHPUT_SECTION = "pack_throughput"
 
 
@@ -191,35 +186,8 @@ def _plain(value):
 
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 stopped on request, 2 the configuration was rejected (one line on stderr)."""
-    stop = StopSignals().install()
-    try:
-        try:
-            rclpy.init(args=list(argv if argv is not None else sys.argv),
-                       signal_handler_options=SignalHandlerOptions.NO)
-        except Exception as e:
-            print(f"bms_aggregator: invalid configuration: {rcl_reason(e)}", file=sys.stderr)
-            return EXIT_BAD_CONFIGURATION
-        try:
-            node = AggregatorNode()
-        except ConfigError as e:
-            print(f"bms_aggregator: invalid configuration: {e}", file=sys.stderr)
-            rclpy.try_shutdown()
-            return EXIT_BAD_CONFIGURATION
-        executor = SingleThreadedExecutor()
-        try:
-            executor.add_node(node)
-            while not stop.requested and rclpy.ok():
-                executor.spin_once(timeout_sec=STOP_POLL_S)
-        except ExternalShutdownException:
-            pass
-        finally:
-            node.save()
-            executor.shutdown(timeout_sec=0.0)
-            node.destroy_node()
-            rclpy.try_shutdown()
-        return EXIT_OK
-    finally:
-        stop.ignore()
+    return run_node("bms_aggregator", list(argv if argv is not None else sys.argv), AggregatorNode,
+                    lambda node, stop: node.save())
 
 
 if __name__ == "__main__":

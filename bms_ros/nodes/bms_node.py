@@ -9,41 +9,38 @@ import math
 import sys
 from typing import Any
 
-import rclpy
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
     ParameterDescriptor,
     SetParametersResult,
 )
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 from rclpy.time import Time
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from bms_ros.afe.base import Afe, AfeError
-from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, make_afe, pack_model_of
-from bms_ros.afe.pack_source import pack_blocks
+from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, hardware_id, make_afe, pack_model_of
+from bms_ros.afe.pack_source import pack_serial
 from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
 from bms_ros.core.bms import Bms
 from bms_ros.core.hardware_protection import hardware_protection
 from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
-from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.msg_fields import sample_from_afe_msg
 from bms_ros.nodes.battery_state import fill_battery_state, supply_status
 from bms_ros.nodes.charger_outputs import ChargerOutputs
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
+from bms_ros.nodes.host_requests import answer_fet_request, fet_refusal
 from bms_ros.nodes.messages import fill_status, sample_to_msg
-from bms_ros.nodes.process import StopSignals, check_params_files, rcl_reason
+from bms_ros.nodes.process import StopSignals, run_node
 from bms_ros.nodes.qos_events import publisher_events, subscription_events
 from bms_ros.nodes.sim_interface import SimInterface
 from bms_ros.srv import Unlock
@@ -51,7 +48,6 @@ from bms_ros.srv import Unlock
 BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 MAX_CATCH_UP_SAMPLES = 10   # per timer tick under sim time: a /clock step of up to 10 periods is sampled period by
                             # period; a longer one is a gap (the core's clock handles gaps, core.timebase)
-STOP_POLL_S = 0.1     # longest wait between a stop signal and the start of the shutdown, s
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -132,9 +128,10 @@ class BmsNode(Node):
                                  event_callbacks=subscription_events())
         self.charger_outputs = ChargerOutputs(self, self.cfg)    # ~/charge_limits, heater, CAN (can.enabled)
 
+        self.hardware_id = hardware_id(self.cfg.afe, self.cfg.pack.cell_count)
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self.rate = RateMonitor(self.cfg.rate_hz, sim_time=self._sim_time)
-        self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self._hardware_id())
+        self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self.hardware_id)
         self._last_replayed: tuple[float, float] | None = None    # (sample stamp, node time received)
         if self.replay:
             self.create_subscription(AfeSample, "~/afe_in", self._on_replayed_sample, 100,
@@ -143,7 +140,7 @@ class BmsNode(Node):
         else:
             self.timer = self.create_timer(1.0 / self.cfg.rate_hz, self._on_timer)
         self.get_logger().info(
-            f"{self.cfg.pack.cell_count}S {self.cfg.pack.chemistry} pack on {self._hardware_id()} at "
+            f"{self.cfg.pack.cell_count}S {self.cfg.pack.chemistry} pack on {self.hardware_id} at "
             f"{self.cfg.rate_hz:g} Hz")
 
     def _on_incompatible_qos(self, event) -> None:
@@ -250,7 +247,7 @@ class BmsNode(Node):
         contact = self.charger_contact()
         status = supply_status(out, contact, lost)
         fill_battery_state(msg, out, status, lost, self.cfg.pack.chemistry, self.cfg.pack.design_capacity_ah,
-                           self.cfg.location, self.cfg.serial_number or self._pack_serial(), contact)
+                           self.cfg.location, self.cfg.serial_number or pack_serial(self.afe), contact)
         if lost and self.afe is not None and self.afe.status_reason:
             msg.present = False           # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
         self.battery_pub.publish(msg)
@@ -273,33 +270,12 @@ class BmsNode(Node):
         return self._charger_contact
 
     # ---- host requests ----------------------------------------------------------------------------------
-    def _fet_refusal(self) -> str:
-        """Why host FET requests cannot be carried out ('' when they can): a pack that takes no FET command."""
-        if self.afe is not None and getattr(self.afe, "is_pack_source", False) and \
-                not self.afe.accepts_fet_commands:
-            return f"refused: {self.afe.fet_refusal} (the core's FET decisions are reported in ~/status only)"
-        return ""
-
-    def _pack_block(self, charge: bool) -> str:
-        """Why the pack's own BMS keeps that FET open now ('' when it does not, or with an AFE)."""
-        out = self.last_output
-        rep = out.view.pack_report if out is not None else None
-        blocks = pack_blocks(rep.protection, charge) if rep is not None else []
-        return f"the pack's own BMS blocks {'charging' if charge else 'discharging'}: {', '.join(blocks)}" \
-            if blocks else ""
-
     def _on_set_charge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        why = self._fet_refusal()
-        res.success, res.message = (False, why) if why else self.bms.set_charge_enable(bool(req.data))
-        if res.success and req.data and self._pack_block(True):
-            res.success, res.message = False, f"charge enable remembered, but {self._pack_block(True)}"
+        res.success, res.message = answer_fet_request(self.bms, self.afe, charge=True, on=bool(req.data))
         return res
 
     def _on_set_discharge_enable(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        why = self._fet_refusal()
-        res.success, res.message = (False, why) if why else self.bms.set_discharge_enable(bool(req.data))
-        if res.success and req.data and self._pack_block(False):
-            res.success, res.message = False, f"discharge enable remembered, but {self._pack_block(False)}"
+        res.success, res.message = answer_fet_request(self.bms, self.afe, charge=False, on=bool(req.data))
         return res
 
     def _on_reset_faults(self, req: Trigger.Request, res: Trigger.Response) -> Trigger.Response:
@@ -357,23 +333,6 @@ class BmsNode(Node):
                                     f" {v}")
 
     # ---- lifecycle ------------------------------------------------------------------------------------
-    def _pack_serial(self) -> str:
-        """A smart pack's own identity (manufacturer, device, serial) when the parameter leaves it empty."""
-        ident = getattr(self.afe, "identity", None)
-        if ident is None or not ident.serial:
-            return ""
-        return " ".join(p for p in (ident.manufacturer, ident.device, ident.serial) if p)
-
-    def _hardware_id(self) -> str:
-        a = self.cfg.afe
-        if a.type in ("sbs", "sim_sbs"):
-            return f"{a.type} smbus-{a.i2c_bus}@0x{a.sbs_address:02x} {self.cfg.pack.cell_count}S"
-        if a.type in ("jbd", "daly"):
-            return f"{a.type} {a.serial_port} {self.cfg.pack.cell_count}S"
-        if a.type == "bq769x0":
-            return f"bq769x0 i2c-{a.i2c_bus}@0x{a.i2c_address:02x}"
-        return f"{a.type} {self.cfg.pack.cell_count}S"
-
     def safe_shutdown(self) -> None:
         """Persist state and leave the FETs as configured (see parameter shutdown_fets)."""
         try:
@@ -385,7 +344,7 @@ class BmsNode(Node):
             if self.afe is not None:
                 try:
                     policy = self.cfg.shutdown_fets
-                    if self._fet_refusal():
+                    if fet_refusal(self.afe):
                         policy = "keep"      # the pack switches its own FETs (e.g. SBS): nothing to command
                     if policy == "off":
                         self.afe.set_fets(False, False)
@@ -401,51 +360,15 @@ class BmsNode(Node):
 def main(argv: list[str] | None = None) -> int:
     """Exit codes (bms_ros.launch_policy): 0 stopped on request, 1 the AFE could not be started, 2 the
     configuration or the command line was rejected (one line on stderr: the reason)."""
-    # From here on SIGINT/SIGTERM only request a stop: a second signal (launch forwards one to a process
-    # group that already got it) can no longer interrupt the state save or the shutdown FET state.
-    stop = StopSignals().install()
-    try:
-        return _run(list(argv if argv is not None else sys.argv), stop)
-    finally:
-        stop.ignore()
+    return run_node("bms_node", list(argv if argv is not None else sys.argv), BmsNode, _stop,
+                    params_node_name="bms_node")
 
 
-def _run(args: list[str], stop: StopSignals) -> int:
-    try:
-        check_params_files(args)
-        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    except ConfigError as e:
-        print(f"bms_node: invalid configuration: {e}", file=sys.stderr)
-        return EXIT_BAD_CONFIGURATION
-    except Exception as e:
-        print(f"bms_node: invalid configuration: {rcl_reason(e)}", file=sys.stderr)
-        return EXIT_BAD_CONFIGURATION
-    try:
-        node = BmsNode()
-    except ConfigError as e:
-        print(f"bms_node: invalid configuration: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return EXIT_BAD_CONFIGURATION
-    except AfeError as e:
-        print(f"bms_node: cannot start the AFE: {e}", file=sys.stderr)
-        rclpy.try_shutdown()
-        return EXIT_AFE_UNAVAILABLE
-    executor = SingleThreadedExecutor()
-    try:
-        executor.add_node(node)
-        while not stop.requested and rclpy.ok():
-            executor.spin_once(timeout_sec=STOP_POLL_S)
-    except ExternalShutdownException:
-        pass
-    finally:
-        if stop.requested:
-            node.get_logger().info(f"stopping on {stop.describe()}: saving state, FETs as shutdown_fets="
-                                   f"{node.cfg.shutdown_fets}")
-        node.safe_shutdown()
-        executor.shutdown(timeout_sec=0.0)
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return EXIT_OK
+def _stop(node: BmsNode, stop: StopSignals) -> None:
+    if stop.requested:
+        node.get_logger().info(f"stopping on {stop.describe()}: saving state, FETs as shutdown_fets="
+                               f"{node.cfg.shutdown_fets}")
+    node.safe_shutdown()
 
 
 if __name__ == "__main__":

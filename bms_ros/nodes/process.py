@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import re
 import signal
+import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import FrameType
+from typing import Any
 
+from bms_ros.afe.base import AfeError
 from bms_ros.config import read_params_file
+from bms_ros.core.params import ConfigError
+from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_POLL_S = 0.1     # longest wait between a stop signal and the start of the shutdown, s
 
 
 class StopSignals:
@@ -85,3 +91,54 @@ def rcl_reason(error: BaseException) -> str:
     text = " ".join(str(error).split())
     text = _RCL_LOCATION.sub("", text)
     return text.removeprefix("failed to initialize rcl: ")
+
+
+def run_node(prog: str, argv: list[str], make_node: Callable[[], Any], shutdown: Callable[[Any, StopSignals], None],
+             params_node_name: str | None = None) -> int:
+    """The life of a node process (bms_node, bms_aggregator): the command line checked, the node made, spun
+    until a stop signal or an external shutdown, then ``shutdown(node, stop)`` (state saved, outputs safe),
+    whatever signals arrive meanwhile. Exit codes in bms_ros.launch_policy; a rejected configuration or an AFE
+    that cannot start is one line on stderr."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    stop = StopSignals().install()
+    try:
+        try:
+            if params_node_name is not None:
+                check_params_files(argv, params_node_name)
+            rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
+        except ConfigError as e:
+            print(f"{prog}: invalid configuration: {e}", file=sys.stderr)
+            return EXIT_BAD_CONFIGURATION
+        except Exception as e:
+            print(f"{prog}: invalid configuration: {rcl_reason(e)}", file=sys.stderr)
+            return EXIT_BAD_CONFIGURATION
+        try:
+            node = make_node()
+        except ConfigError as e:
+            print(f"{prog}: invalid configuration: {e}", file=sys.stderr)
+            rclpy.try_shutdown()
+            return EXIT_BAD_CONFIGURATION
+        except AfeError as e:
+            print(f"{prog}: cannot start the AFE: {e}", file=sys.stderr)
+            rclpy.try_shutdown()
+            return EXIT_AFE_UNAVAILABLE
+        executor = SingleThreadedExecutor()
+        try:
+            executor.add_node(node)
+            while not stop.requested and rclpy.ok():
+                executor.spin_once(timeout_sec=STOP_POLL_S)
+        except ExternalShutdownException:
+            pass
+        finally:
+            shutdown(node, stop)
+            executor.shutdown(timeout_sec=0.0)
+            node.destroy_node()
+            rclpy.try_shutdown()
+        return EXIT_OK
+    finally:
+        # Python resets its own handlers while it finalizes and the middleware's threads take a moment to stop:
+        # a late signal must not turn exit 0 into -2
+        stop.ignore()
