@@ -25,8 +25,9 @@ DIGITS = 9
 
 def _streams() -> dict[str, tuple[dict[str, Any], list]]:
     from drive_streams import drive_rest_charge
-    from recorded_run import simulate
     from workloads import config_values, drive_samples
+
+    from recorded_run import simulate
 
     rec = [s for s, _ in simulate()]
     return {
