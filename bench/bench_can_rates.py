@@ -40,14 +40,14 @@ def main() -> int:
     listener = can.Bus(interface="virtual", channel=channel)
     node = BmsNode("bench_can", parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     cost: list[float] = []
-    send = node.charger_outputs.can.send
+    send = node.outputs.charger.can.send
 
     def timed_send() -> None:
         t0 = time.perf_counter()
         send()
         cost.append(time.perf_counter() - t0)
 
-    node.charger_outputs.can.timer.callback = timed_send
+    node.outputs.charger.can.timer.callback = timed_send
     ex = SingleThreadedExecutor()
     ex.add_node(node)
     stamps: dict[int, list[float]] = {fid: [] for fid in FRAME_IDS}

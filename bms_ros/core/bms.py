@@ -78,6 +78,7 @@ class Bms:
         self.last_output: BmsOutput | None = None
         self._estimator_saved_at = -math.inf
         self._saved_cycles = 0
+        self._cycles_now = 0              # whole cycles at the last step (persist() saves at each new one)
         self.clock_events = 0             # clock steps back and jumps forward seen (each logged once)
         self.view = ConsumerView(config)              # what consumers see: held values, the published SoC
         self._spread_judged = math.nan                # V, the cell spread last seen in IMBALANCE_JUDGED_SOC
@@ -182,6 +183,23 @@ class Bms:
         self._persist(force=True)
         self._persist_estimator()
 
+    def persist(self) -> None:
+        """Write what the steps since the last call changed: latched faults and their events at once, the
+        estimator every ``estimation.state_save_period`` of core time and at each whole cycle. ``step`` does no
+        I/O; the node (and the replay tools) call this after publishing, so a slow disk never delays a decision."""
+        if self.store is None:
+            self._pending_events.clear()
+            return
+        self._persist()
+        t = self.clock.t
+        if t is None:
+            return
+        if t - self._estimator_saved_at >= self.cfg.estimation.state_save_period \
+                or self._cycles_now != self._saved_cycles:
+            self._estimator_saved_at = t
+            self._saved_cycles = self._cycles_now
+            self._persist_estimator()
+
     def _persist_estimator(self) -> None:
         if self.store is None:
             return
@@ -254,13 +272,9 @@ class Bms:
 
         age = t - self._last_valid if have else math.nan  # type: ignore[operator]
         shown = self.view.estimate(est, sample.current if m.valid else math.nan, age, complete)
-        self._persist()
-        whole_cycles = int(est.cycle_count)
-        if self.store is not None and (t - self._estimator_saved_at >= cfg.estimation.state_save_period
-                                       or whole_cycles != self._saved_cycles):
-            self._estimator_saved_at = t
-            self._saved_cycles = whole_cycles
-            self._persist_estimator()
+        if self.store is None:
+            self._pending_events.clear()    # nothing will persist them (persist() writes them with a store)
+        self._cycles_now = int(est.cycle_count)
         out = BmsOutput(
             stamp=sample.stamp if math.isfinite(sample.stamp) else t, sample=sample, state=fet.state,
             charge_fet=fet.charge, discharge_fet=fet.discharge,

@@ -123,3 +123,14 @@ class FetController:
 
 def _why(mask: int) -> str:
     return ",".join(fault_names(mask))
+
+
+def shutdown_fet_state(policy: str, charge_read: bool | None, discharge_read: bool | None) -> tuple[bool, bool] | None:
+    """The FETs when the node stops (parameter ``shutdown_fets``), from the last read-back state: ``off`` both
+    open; ``charge_off`` no unsupervised charging, discharge as it was (open when unknown: the AFE's own
+    UV/OCD/SCD still protect a pack left discharging); ``keep`` (None) nothing commanded."""
+    if policy == "off":
+        return False, False
+    if policy == "charge_off":
+        return False, bool(discharge_read)
+    return None

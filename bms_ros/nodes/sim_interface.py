@@ -6,6 +6,8 @@ Relative topic names so a launch file can remap them onto the robot: ``cmd_vel``
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from geometry_msgs.msg import Twist
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
@@ -26,8 +28,8 @@ def power_model(sim: SimConfig) -> RobotPowerModel:
 
 
 class SimInterface:
-    def __init__(self, node, pack: PackModel, sim: SimConfig):
-        self.node, self.pack, self.sim = node, pack, sim
+    def __init__(self, node, pack: PackModel, sim: SimConfig, set_contact: Callable[[bool], None]):
+        self.node, self.pack, self.sim, self.set_contact = node, pack, sim, set_contact
         self.load = LoadInput(power_model(sim))
         self.dock = SimDock(pack, sim.charger_current, follow_limits=sim.charger_follows_limits)
         node.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10, event_callbacks=subscription_events())
@@ -70,7 +72,11 @@ class SimInterface:
         if self.sim.load_source == "current":
             self.load.set_current(float(msg.data), self.node.now())
 
+    def connect_charger(self, connected: bool) -> None:
+        """The charger contact as the node knows it (topic, service, parameter) is the simulated charger."""
+        self.pack.charger_connected = connected
+
     def _on_set_charger(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        self.pack.charger_connected = bool(req.data)
+        self.set_contact(bool(req.data))     # the same path as the charger_present topic
         res.success, res.message = True, f"simulated charger {'connected' if req.data else 'disconnected'}"
         return res

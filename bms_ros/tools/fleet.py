@@ -178,7 +178,11 @@ def replay_robot(job: RobotJob) -> dict[str, Any]:
         try:
             for sample in source:
                 out = bms.step(sample)
-                stats.add(sample, out, base.step(sample) if base is not None else None)
+                bms.persist()
+                base_out = base.step(sample) if base is not None else None
+                if base is not None:
+                    base.persist()
+                stats.add(sample, out, base_out)
                 if sink is not None:
                     sink.write(sample, out)
         finally:

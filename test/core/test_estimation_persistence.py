@@ -16,6 +16,14 @@ from bms_ros.core.estimator import StateEstimator
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import PackSample
 
+
+def step(bms, s):
+    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
+    out = bms.step(s)
+    bms.persist()
+    return out
+
+
 CHEM = get_chemistry("nmc")
 
 
@@ -112,7 +120,7 @@ def test_corrupted_state_file_warns_and_uses_defaults(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         bms = Bms(cfg, StateStore(path))
     assert "corrupted" in caplog.text and str(path) in caplog.text
-    est = bms.step(sample(0.0, 0.42)).estimate
+    est = step(bms, sample(0.0, 0.42)).estimate
     assert est.soc == pytest.approx(0.42, abs=0.01)           # from the voltage
     assert est.capacity_ah == 10.0 and est.cycle_count == 0.0
 
@@ -139,7 +147,7 @@ def test_invalid_state_is_rejected_with_a_warning(caplog, change, needle):
 def test_missing_state_file_is_not_an_error(tmp_path):
     cfg = load_config({"pack.cell_count": 3, "pack.design_capacity_ah": 10.0})
     bms = Bms(cfg, StateStore(tmp_path / "none.json"))
-    assert bms.step(sample(0.0, 0.5)).estimate.soc == pytest.approx(0.5, abs=0.01)
+    assert step(bms, sample(0.0, 0.5)).estimate.soc == pytest.approx(0.5, abs=0.01)
 
 
 def test_reset_before_the_first_sample_starts_there():
@@ -156,7 +164,7 @@ def test_an_initial_soc_parameter_wins_over_the_state_file(tmp_path):
     store.put(ESTIMATOR_SECTION, trained().state_dict())
     cfg = load_config({"pack.cell_count": 3, "pack.design_capacity_ah": 10.0, "estimation.initial_soc": 0.25})
     bms = Bms(cfg, StateStore(tmp_path / "bms.json"))
-    out = bms.step(sample(700.0, 0.6))
+    out = step(bms, sample(700.0, 0.6))
     assert out.estimate.soc == pytest.approx(0.25, abs=1e-6)
     assert bms.estimator.capacity.capacity_ah == pytest.approx(9.3)     # what was learned stays
 

@@ -149,3 +149,12 @@ def test_unknown_current_keeps_the_previous_operating_state():
     c = FetController(FetConfig())
     c.update(inputs(current=-3.0))
     assert c.update(inputs(valid=False, current=math.nan)).state == BmsState.DISCHARGING
+
+
+def test_shutdown_fet_state_is_the_core_s_decision():
+    """ISSUE 12: what the FETs are left at when the node stops is decided here, the node only applies it."""
+    from bms_ros.core.fet_control import shutdown_fet_state
+    assert shutdown_fet_state("off", True, True) == (False, False)
+    assert shutdown_fet_state("charge_off", True, True) == (False, True)        # the robot keeps running
+    assert shutdown_fet_state("charge_off", True, None) == (False, False)       # unknown: open
+    assert shutdown_fet_state("keep", True, False) is None

@@ -16,6 +16,13 @@ from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import AfeFlag, PackSample
 
 
+def step(bms, s):
+    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
+    out = bms.step(s)
+    bms.persist()
+    return out
+
+
 def sample(t: float, cell: float = 3.7, flags: AfeFlag = AfeFlag.NONE, current: float = 0.0) -> PackSample:
     c = np.full(4, cell)
     return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()), current=current,
@@ -109,13 +116,13 @@ def test_latched_faults_and_the_fault_log_survive_a_restart(tmp_path):
     t = 0.0
     for _ in range(5):
         t += 0.1
-        bms.step(sample(t))
+        step(bms, sample(t))
     t += 0.1
-    out = bms.step(sample(t, flags=AfeFlag.SHORT_CIRCUIT, current=-300.0))
+    out = step(bms, sample(t, flags=AfeFlag.SHORT_CIRCUIT, current=-300.0))
     assert out.faults_latched & Fault.SHORT_CIRCUIT
     # restart: a new core on the same file comes up with the fault latched and both FETs off
     bms2 = make(StateStore(tmp_path / "bms.json"))
-    out = bms2.step(sample(100.0))
+    out = step(bms2, sample(100.0))
     assert out.faults_latched & Fault.SHORT_CIRCUIT and not out.charge_fet and not out.discharge_fet
     log = bms2.fault_history
     assert [e["event"] for e in log] == ["trip", "latch"] and log[0]["fault"] == "SHORT_CIRCUIT"
@@ -124,10 +131,10 @@ def test_latched_faults_and_the_fault_log_survive_a_restart(tmp_path):
     tt = 100.0
     while tt < 102.0:
         tt += 0.1
-        bms2.step(sample(tt))
+        step(bms2, sample(tt))
     assert bms2.reset_faults(tt) == (["SHORT_CIRCUIT"], [])
     bms3 = make(StateStore(tmp_path / "bms.json"))
-    assert bms3.step(sample(200.0)).faults_latched == 0
+    assert step(bms3, sample(200.0)).faults_latched == 0
     assert bms3.fault_history[-1]["event"] == "reset"
 
 
@@ -135,11 +142,11 @@ def test_a_restored_latched_fault_cannot_be_reset_before_its_condition_is_shown_
     store = StateStore(tmp_path / "bms.json")
     bms = make(store)
     for k in range(40):
-        bms.step(sample(0.1 * k, cell=2.4))
+        step(bms, sample(0.1 * k, cell=2.4))
     assert bms.last_output.faults_latched & Fault.CELL_UNDERVOLTAGE_DEEP
     bms2 = make(StateStore(tmp_path / "bms.json"))
     assert bms2.reset_faults(0.0) == ([], ["CELL_UNDERVOLTAGE_DEEP", "SYSTEM_LOCK"])     # nothing known yet
-    bms2.step(sample(1.0, cell=2.6))                      # above the trip, below the release (2.8 V)
+    step(bms2, sample(1.0, cell=2.6))                      # above the trip, below the release (2.8 V)
     assert bms2.reset_faults(1.0) == ([], ["CELL_UNDERVOLTAGE_DEEP", "SYSTEM_LOCK"])
 
 
@@ -150,7 +157,7 @@ def test_the_fault_log_is_bounded(tmp_path):
     for _ in range(12):
         for cur in (20.0,) * 25 + (0.0,) * 110:
             t += 0.1
-            bms.step(sample(t, current=cur))
+            step(bms, sample(t, current=cur))
     assert len(bms.fault_history) == 10
     assert len(StateStore(tmp_path / "bms.json").load()["protection"]["fault_log"]) == 10
 
@@ -159,7 +166,7 @@ def test_a_corrupted_store_gives_a_working_core_with_nothing_latched(tmp_path):
     p = tmp_path / "bms.json"
     p.write_text('{"version": 1, "sections": {"protection": {"latched": ["NO_SUCH_FAULT"], "fault_log": 5}}}')
     bms = make(StateStore(p))
-    out = bms.step(sample(0.0))
+    out = step(bms, sample(0.0))
     assert out.faults_latched == 0 and out.charge_fet and out.discharge_fet
 
 
@@ -167,7 +174,7 @@ def test_other_sections_are_kept(tmp_path):
     store = StateStore(tmp_path / "bms.json")
     store.put("site_notes", {"pack": [0.5, 0.6]})
     bms = make(store)
-    bms.step(sample(0.0))
+    step(bms, sample(0.0))
     bms.shutdown()
     saved = StateStore(tmp_path / "bms.json").load()
     assert saved["site_notes"] == {"pack": [0.5, 0.6]}
@@ -186,12 +193,12 @@ def test_soc_and_learned_state_survive_a_restart(tmp_path):
     store = StateStore(tmp_path / "state.json")
     bms = Bms(cfg, store)
     for k in range(1, 1201):                     # 20 min at 1 Hz, 4 A from 2 Ah: SoC falls by ~0.67
-        out = bms.step(afe.read(float(k)))
+        out = step(bms, afe.read(float(k)))
         afe.apply(out)
     before = out.estimate
     bms.shutdown()
     restarted = Bms(cfg, StateStore(tmp_path / "state.json"))
-    after = restarted.step(afe.read(1201.0)).estimate
+    after = step(restarted, afe.read(1201.0)).estimate
     assert after.soc == pytest.approx(before.soc, abs=0.02)
     assert after.cycle_count == pytest.approx(before.cycle_count, abs=1e-6)
     assert after.capacity_ah == pytest.approx(before.capacity_ah, rel=1e-6)

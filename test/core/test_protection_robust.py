@@ -25,6 +25,14 @@ from bms_ros.core.faults import Fault
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, PackSample
 
+
+def step(bms, s):
+    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
+    out = bms.step(s)
+    bms.persist()
+    return out
+
+
 DT = 0.1
 OV = 4.40          # above OV (4.25) and hard OV (4.35) of the NMC defaults
 
@@ -50,7 +58,7 @@ def run(bms: Bms, t0: float, seconds: float, make_sample) -> list[BmsOutput]:
     outs, k = [], 0
     while k * DT < seconds - 1e-9:
         k += 1
-        outs.append(bms.step(make_sample(k, t0 + k * DT)))
+        outs.append(step(bms, make_sample(k, t0 + k * DT)))
     return outs
 
 
@@ -110,7 +118,7 @@ def test_two_neighbours_jumping_apart_while_their_sum_holds_is_an_open_wire():
 def test_a_clock_step_back_just_after_the_rise_does_not_suspend_the_trip():
     bms = make()
     run(bms, 1000.0, 2.0, lambda k, t: sample(t, current=5.0))
-    outs = [bms.step(sample(1002.1, OV, current=5.0))]
+    outs = [step(bms, sample(1002.1, OV, current=5.0))]
     outs += run(bms, 2.1, 3.0, lambda k, t: sample(t, OV, current=5.0))      # the clock stepped back 1000 s
     off = next(k for k, o in enumerate(outs) if not o.charge_fet)
     assert off * DT <= 1.0 + 2 * DT
@@ -181,9 +189,9 @@ def _estimating(**over) -> Bms:
 def test_a_forward_jump_under_current_is_unknown_time_not_charge():
     bms = _estimating()
     for k in range(600):
-        bms.step(sample(k * DT, current=-5.0))
+        step(bms, sample(k * DT, current=-5.0))
     before = bms.last_output.estimate
-    bms.step(sample(600 * DT + 3600.0, current=-5.0))                         # the clock jumps one hour
+    step(bms, sample(600 * DT + 3600.0, current=-5.0))                         # the clock jumps one hour
     after = bms.last_output.estimate
     assert abs(after.soc - before.soc) < 0.01                                 # 5 A for an hour was not counted
     assert after.soc_std > before.soc_std + 0.2                               # but the SoC is now uncertain
@@ -193,10 +201,10 @@ def test_a_forward_jump_under_current_is_unknown_time_not_charge():
 def test_an_infinite_stamp_does_not_poison_the_estimate():
     bms = _estimating()
     for k in range(100):
-        bms.step(sample(k * DT, current=-5.0))
-    bms.step(sample(math.inf, current=-5.0))
+        step(bms, sample(k * DT, current=-5.0))
+    step(bms, sample(math.inf, current=-5.0))
     for k in range(101, 200):
-        out = bms.step(sample(k * DT, current=-5.0))
+        out = step(bms, sample(k * DT, current=-5.0))
     assert math.isfinite(out.estimate.soc) and math.isfinite(out.estimate.soc_std) and out.estimate.soc > 0.3
     assert any(e["fault"] == "CLOCK" and "not finite" in e["detail"] for e in bms.fault_history)
 
@@ -221,7 +229,7 @@ def test_a_stuck_cell_reading_is_detected_before_it_hides_an_overvoltage():
         if k >= 60:
             stuck_at = stuck_at or t
             s.cell_voltages[-1] = 4.10
-        out = bms.step(s)
+        out = step(bms, s)
         afe.apply(out)
         if out.faults_active & Fault.CELL_READING_STUCK:
             found = t
@@ -242,7 +250,7 @@ def test_a_soft_internal_short_is_detected_and_latches_charging_off(ohm):
     t, found = 0.0, None
     for _ in range(3600 // 5 * 2):            # up to two hours at rest, read every 5 s
         t += 5.0
-        out = bms.step(afe.read(t))
+        out = step(bms, afe.read(t))
         afe.apply(out)
         if out.faults_latched & Fault.INTERNAL_SHORT:
             found = t
@@ -262,7 +270,7 @@ def test_healthy_cells_with_spread_never_report_an_internal_short():
     worst = 0.0
     for k in range(3 * 3600 // 5):            # three hours: drive pulses and rests, down to empty
         pack.load_a = 5.0 if (k // 60) % 3 == 0 else 0.0
-        out = bms.step(afe.read(5.0 * (k + 1)))
+        out = step(bms, afe.read(5.0 * (k + 1)))
         afe.apply(out)
         worst = max(worst, bms.self_discharge.rate_c if math.isfinite(bms.self_discharge.rate_c) else 0.0)
         assert not out.faults_active & Fault.INTERNAL_SHORT
@@ -316,7 +324,7 @@ def test_unlock_works_on_the_very_step_the_output_shows_the_condition_gone():
     code, t = bms.lock_code, 4.0
     while bms.last_output.faults_active & Fault.CELL_OVERVOLTAGE_HARD:
         t += DT
-        bms.step(sample(t, 4.0))
+        step(bms, sample(t, 4.0))
         assert t < 30.0
     assert bms.unlock(code, t) == (True, "unlocked; latched faults still need ~/reset_faults")
 
@@ -334,7 +342,7 @@ def test_the_cycle_count_is_persisted_when_a_whole_cycle_completes(tmp_path):
     bms = Bms(core_config({"pack.design_capacity_ah": 0.05, "estimation.state_save_period": 86400.0,
                            "protection.implausible_data.frozen_time": 0.0}), store)
     for k in range(400):                      # 1 A from 50 mAh: a whole cycle every 180 s
-        bms.step(sample(float(k), 3.7, current=-1.0))
+        step(bms, sample(float(k), 3.7, current=-1.0))
     assert bms.last_output.estimate.cycle_count >= 1.0
     saved = StateStore(tmp_path / "bms.json").get("estimator")
     assert saved is not None and saved["cycle_count"] >= 1.0

@@ -17,6 +17,14 @@ from bms_ros.core.faults import Fault
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import Estimate, PackSample
 
+
+def step(bms, s):
+    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
+    out = bms.step(s)
+    bms.persist()
+    return out
+
+
 GOOD_LOG = [{"t": 1.0, "fault": "SHORT_CIRCUIT", "event": "trip", "value": None, "detail": ""}]
 
 
@@ -57,7 +65,7 @@ def protection(**parts) -> dict:
 
 def test_a_number_as_latched_is_one_error_and_the_other_parts_are_kept(tmp_path, caplog):
     bms = start(write(tmp_path, protection(latched=5)))
-    out = bms.step(sample(0.0))
+    out = step(bms, sample(0.0))
     assert out.faults_latched == 0
     msgs = messages(caplog)
     assert len(msgs) == 1 and "latched" in msgs[0] and "int 5" in msgs[0] and "lost" in msgs[0], msgs
@@ -67,7 +75,7 @@ def test_a_number_as_latched_is_one_error_and_the_other_parts_are_kept(tmp_path,
 
 def test_a_single_latched_name_as_a_string_keeps_the_latch_with_one_warning(tmp_path, caplog):
     bms = start(write(tmp_path, protection(latched="CELL_OVERVOLTAGE")))
-    out = bms.step(sample(0.0))
+    out = step(bms, sample(0.0))
     assert out.faults_latched == Fault.CELL_OVERVOLTAGE and not out.charge_fet and not out.discharge_fet
     msgs = messages(caplog)
     assert len(msgs) == 1 and "'CELL_OVERVOLTAGE'" in msgs[0] and "kept" in msgs[0], msgs
@@ -75,7 +83,7 @@ def test_a_single_latched_name_as_a_string_keeps_the_latch_with_one_warning(tmp_
 
 def test_bad_entries_in_the_latched_list_are_one_message_and_the_known_names_are_kept(tmp_path, caplog):
     bms = start(write(tmp_path, protection(latched=["SHORT_CIRCUIT", 7, "NO_SUCH_FAULT", None, ["x"]])))
-    assert bms.step(sample(0.0)).faults_latched == Fault.SHORT_CIRCUIT
+    assert step(bms, sample(0.0)).faults_latched == Fault.SHORT_CIRCUIT
     msgs = messages(caplog)
     assert len(msgs) == 1 and "4 entries" in msgs[0] and "1 known" in msgs[0], msgs
 
@@ -87,7 +95,7 @@ def test_bad_entries_in_the_latched_list_are_one_message_and_the_known_names_are
 ])
 def test_a_wrong_fault_log_is_one_warning(tmp_path, caplog, value, words):
     bms = start(write(tmp_path, protection(fault_log=value)))
-    bms.step(sample(0.0))
+    step(bms, sample(0.0))
     msgs = messages(caplog)
     assert len(msgs) == 1 and all(w in msgs[0] for w in words), msgs
     assert bms.fault_history == (GOOD_LOG if isinstance(value, list) else [])
@@ -98,7 +106,7 @@ def test_a_wrong_fault_log_is_one_warning(tmp_path, caplog, value, words):
 def test_wrong_balancing_times_are_rejected_not_coerced(tmp_path, caplog, value):
     bms = start(write(tmp_path, protection(balancing_time_s=value, latched=["SHORT_CIRCUIT"])))
     assert bms.balancing_time_s.tolist() == [0.0] * 4
-    assert bms.step(sample(0.0)).faults_latched == Fault.SHORT_CIRCUIT      # the other parts are used
+    assert step(bms, sample(0.0)).faults_latched == Fault.SHORT_CIRCUIT      # the other parts are used
     msgs = messages(caplog)
     assert len(msgs) == 1 and "balancing_time_s" in msgs[0] and "4 finite numbers >= 0" in msgs[0], msgs
 
@@ -106,7 +114,7 @@ def test_wrong_balancing_times_are_rejected_not_coerced(tmp_path, caplog, value)
 @pytest.mark.parametrize("section", [[1, 2], "latched", 3.5])
 def test_a_protection_section_that_is_not_a_mapping_is_one_error(tmp_path, caplog, section):
     bms = start(write(tmp_path, {"protection": section}))
-    assert bms.step(sample(0.0)).faults_latched == 0
+    assert step(bms, sample(0.0)).faults_latched == 0
     msgs = messages(caplog)
     assert len(msgs) == 1 and "expected a mapping" in msgs[0], msgs
 
@@ -116,7 +124,7 @@ def test_deeply_nested_json_is_a_corrupted_file_not_a_crash(tmp_path, caplog, de
     text = '{"version": 1, "sections": {"protection": {"fault_log": ' + "[" * depth + "]" * depth + "}}}"
     store = write(tmp_path, text)
     bms = start(store)                                   # used to raise RecursionError on every start
-    assert bms.step(sample(0.0)).faults_latched == 0
+    assert step(bms, sample(0.0)).faults_latched == 0
     assert "nested deeper" in store.warning and (tmp_path / "state.json.corrupt").exists()
 
 
@@ -124,7 +132,7 @@ def test_deeply_nested_json_is_a_corrupted_file_not_a_crash(tmp_path, caplog, de
 def trained_state() -> dict:
     cfg = load_config({"pack.cell_count": 4, "pack.design_capacity_ah": 10.0})
     bms = Bms(cfg)
-    bms.step(sample(0.0))
+    step(bms, sample(0.0))
     return cfg, bms.estimator.state_dict()
 
 
@@ -145,7 +153,7 @@ def test_a_wrong_typed_estimator_state_is_rejected_with_one_warning(tmp_path, ca
     bms = Bms(cfg, StateStore(p))
     msgs = messages(caplog, "estimator state rejected")
     assert len(msgs) == 1 and needle in msgs[0], messages(caplog)
-    assert bms.step(sample(1.0)).estimate.capacity_ah == 10.0               # defaults, and it runs
+    assert step(bms, sample(1.0)).estimate.capacity_ah == 10.0               # defaults, and it runs
 
 
 # --- fuzz: any JSON in the sections, the BMS starts -------------------------------------------------------------
@@ -164,5 +172,5 @@ sections = st.fixed_dictionaries({}, optional={
 @given(doc=sections)
 def test_fuzz_any_json_in_the_state_file_never_stops_the_start(tmp_path, doc):
     bms = start(write(tmp_path, doc))
-    out = bms.step(sample(0.0))
+    out = step(bms, sample(0.0))
     assert out.faults_latched & ~int(sum(Fault)) == 0

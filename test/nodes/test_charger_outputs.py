@@ -70,7 +70,7 @@ class CanNode:
         shipped DBC: {frame id: signals}; the payloads as sent in ``self.raw``."""
         from bms_ros.can_frames import DBC_PATH, FrameEncoder
 
-        self.node.timer.cancel()
+        self.node.source.timer.cancel()
         self.spin(0.3)                                  # the last ~/charge_limits arrives; frames in flight
         while self.listener.recv(timeout=0.0) is not None:
             pass

@@ -17,15 +17,15 @@ def test_a_chip_in_ship_mode_is_published_as_not_present_with_the_cause_then_rec
     node = BmsNode(afe=afe)                  # today: AfeError at start, exit 1, respawned every 2 s
     try:
         published = []
-        node.battery_pub.publish = published.append
+        node.outputs.battery.publish = published.append
         for _ in range(5):                   # no sample has ever been valid: lost from the start
-            node._on_timer()
+            node.source._on_timer()
         assert published and not published[-1].present
         diag = node.diagnostics.afe_link(_Stat())
         assert diag.level == "ERROR" and "SHIP" in diag.message
         afe.chip.boot()                      # the boot pulse
         for _ in range(40):                  # the node clock is wall time: let the first conversions happen
-            node._on_timer()
+            node.source._on_timer()
             time.sleep(0.025)
         assert published[-1].present and published[-1].voltage > 10.0
     finally:
