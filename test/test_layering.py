@@ -40,6 +40,21 @@ def test_afe_imports_no_ros_and_no_nodes():
     assert offenders("afe", ROS_MODULES, ("bms_ros.nodes", "bms_ros.tools", "bms_ros.msg")) == []
 
 
+@pytest.mark.parametrize("subpackage", ["nodes", "tools"])
+def test_nodes_and_tools_use_only_the_public_api_of_core_and_afe(subpackage):
+    """ISSUE 12: ``bms_ros.core`` and ``bms_ros.afe`` are the doors (their ``__all__``); a module inside them
+    can move without touching the layers above."""
+    assert offenders(subpackage, set(), ("bms_ros.core.", "bms_ros.afe.")) == []
+
+
+def test_the_public_api_names_exist():
+    import bms_ros.afe
+    import bms_ros.core
+    for pkg in (bms_ros.core, bms_ros.afe):
+        for name in pkg.__all__:
+            assert getattr(pkg, name) is not None, f"{pkg.__name__}.{name}"
+
+
 def test_importing_the_core_loads_no_ros_at_runtime():
     code = ("import sys, pkgutil, importlib, bms_ros.core as c\n"
             "for m in pkgutil.walk_packages(c.__path__, 'bms_ros.core.'): importlib.import_module(m.name)\n"

@@ -142,3 +142,16 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+class MemoryStore(StateStore):
+    """A StateStore kept in memory (fleet replay, tests): the same JSON round trip as the state file, no disk
+    writes."""
+
+    def __init__(self) -> None:
+        super().__init__(os.devnull)
+        self._data = {}
+
+    def save(self, sections: dict[str, Any]) -> None:
+        doc = {"version": FORMAT_VERSION, "sections": _jsonable(sections)}
+        self._data = json.loads(json.dumps(doc, sort_keys=True, allow_nan=False))["sections"]

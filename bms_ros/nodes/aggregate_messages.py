@@ -5,9 +5,7 @@ import math
 
 from sensor_msgs.msg import BatteryState
 
-from bms_ros.core.aggregate import Aggregate, PackReading
-from bms_ros.core.energy_use import EnergyUse, Throughput
-from bms_ros.core.low_battery import Level, LowBatteryState
+from bms_ros.core import Aggregate, EnergyUse, Level, LowBatteryState, PackReading, Throughput
 from bms_ros.msg import AggregateStatus, BmsStatus
 
 

@@ -17,13 +17,19 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 
-from bms_ros.core.aggregate import aggregate
-from bms_ros.core.aggregator_config import AGGREGATOR_SPECS, AggregatorConfig, load_aggregator_config
-from bms_ros.core.energy_use import EnergyMeter, Throughput
-from bms_ros.core.low_battery import Level, LowBatteryMonitor
-from bms_ros.core.pack_roster import PackRoster
-from bms_ros.core.params import flatten
-from bms_ros.core.persistence import StateStore
+from bms_ros.core import (
+    AGGREGATOR_SPECS,
+    AggregatorConfig,
+    EnergyMeter,
+    Level,
+    LowBatteryMonitor,
+    PackRoster,
+    StateStore,
+    Throughput,
+    aggregate_packs,
+    flatten,
+    load_aggregator_config,
+)
 from bms_ros.msg import AggregateStatus, BmsStatus
 from bms_ros.nodes.aggregate_messages import fill_battery_state, fill_status, reading_from_msgs
 from bms_ros.nodes.diagnostics import ERROR, OK, WARN, make_updater
@@ -109,7 +115,7 @@ class AggregatorNode(Node):
     def _on_timer(self) -> None:
         now, cfg = self.now(), self.cfg
         members = self.roster.members(now)
-        agg = aggregate(members, cfg.topology, expected=len(self.names))
+        agg = aggregate_packs(members, cfg.topology, expected=len(self.names))
         odom = self._odom if self._odom is not None and now - self._odom[0] <= cfg.pack_timeout else None
         if odom is not None:
             self.meter.update(now, -agg.power_w, self._odometer, odom[3], odom[4])

@@ -10,9 +10,8 @@ import math
 import numpy as np
 from sensor_msgs.msg import BatteryState
 
-from bms_ros.core.health import Health
-from bms_ros.core.health import health as core_health
-from bms_ros.core.types import BmsOutput
+from bms_ros.core import BmsOutput, Health
+from bms_ros.core import pack_health as core_health
 
 # Humble has no TERNARY (7): report NMC/NCA/LCO as LION so every distribution can read it.
 _TECHNOLOGY = {"nmc": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,

@@ -13,14 +13,17 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
-from bms_ros.afe.base import Afe, AfeError
-from bms_ros.afe.factory import apply_sim_faults, apply_sim_inputs, hardware_id, make_afe, pack_model_of
+from bms_ros.afe import Afe, AfeError, apply_sim_faults, apply_sim_inputs, hardware_id, make_afe, pack_model_of
 from bms_ros.config import BmsRosConfig
-from bms_ros.core.bms import Bms
-from bms_ros.core.fet_control import shutdown_fet_state
-from bms_ros.core.hardware_protection import hardware_protection
-from bms_ros.core.persistence import StateStore
-from bms_ros.core.types import BmsOutput, HardwareProtection, PackSample
+from bms_ros.core import (
+    Bms,
+    BmsOutput,
+    HardwareProtection,
+    PackSample,
+    StateStore,
+    hardware_protection_settings,
+    shutdown_fet_state,
+)
 from bms_ros.nodes.diagnostic_tasks import BmsDiagnostics
 from bms_ros.nodes.diagnostics import RateMonitor, make_updater
 from bms_ros.nodes.host_requests import answer_fet_request, fet_refusal
@@ -86,7 +89,7 @@ class BmsNode(Node):
             self.get_logger().info("smart pack: its own BMS protections stay primary (not programmable from "
                                    "here); the core supervises on what the pack reports")
             return
-        wanted = hardware_protection(self.cfg)
+        wanted = hardware_protection_settings(self.cfg)
         try:
             self.hardware_protection = self.afe.configure_protection(wanted)
         except AfeError as e:  # the chip may still be booting; the core protects and the driver re-inits

@@ -12,7 +12,7 @@ import time
 from rclpy.clock import Clock, ClockType
 
 from bms_ros.can_frames import CanConfig, FrameEncoder, frame_signals
-from bms_ros.core.params import ConfigError
+from bms_ros.core import ConfigError
 
 REOPEN_PERIOD_S = 5.0     # between attempts to open a bus that failed, s
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from std_msgs.msg import Bool
 
-from bms_ros.core.types import BmsOutput
+from bms_ros.core import BmsOutput
 from bms_ros.msg import ChargeLimits
 from bms_ros.msg_fields import charge_limits_fields
 from bms_ros.nodes.qos_events import publisher_events

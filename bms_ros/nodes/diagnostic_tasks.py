@@ -5,9 +5,7 @@ import math
 
 import numpy as np
 
-from bms_ros.core.faults import fault_names
-from bms_ros.core.health import relevant_faults
-from bms_ros.core.types import BmsOutput
+from bms_ros.core import BmsOutput, fault_names, relevant_faults
 from bms_ros.nodes.diagnostics import ERROR, OK, STALE, WARN, RateMonitor
 
 

@@ -7,9 +7,8 @@ open says so, naming its protection.
 """
 from __future__ import annotations
 
-from bms_ros.afe.base import Afe
-from bms_ros.afe.pack_source import pack_blocks
-from bms_ros.core.bms import Bms
+from bms_ros.afe import Afe, pack_blocks
+from bms_ros.core import Bms
 
 __all__ = ["answer_fet_request", "fet_refusal"]
 

@@ -1,7 +1,7 @@
 """rclpy messages from core data (field values come from bms_ros.msg_fields, shared with the bag tools)."""
 from __future__ import annotations
 
-from bms_ros.core.types import BmsOutput, PackSample
+from bms_ros.core import BmsOutput, PackSample
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.msg_fields import afe_sample_fields, status_fields
 

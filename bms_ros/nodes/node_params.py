@@ -16,7 +16,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from bms_ros.config import ALL_SPECS, BmsRosConfig, is_ros_owned, load_config, resolve
-from bms_ros.core.params import ConfigError, ParamSpec, build, flatten
+from bms_ros.core import ConfigError, ParamSpec, build, flatten
 
 __all__ = ["ParameterChange", "check_change", "declare_config", "descriptor"]
 

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
 
-from bms_ros.afe.base import AfeError
+from bms_ros.afe import AfeError
 from bms_ros.config import read_params_file
-from bms_ros.core.params import ConfigError
+from bms_ros.core import ConfigError
 from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -6,10 +6,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import BatteryState
 
-from bms_ros.afe.base import Afe
-from bms_ros.afe.pack_source import pack_serial
+from bms_ros.afe import Afe, pack_serial
 from bms_ros.config import BmsRosConfig
-from bms_ros.core.types import BmsOutput
+from bms_ros.core import BmsOutput
 from bms_ros.msg import AfeSample, BmsStatus
 from bms_ros.nodes.battery_state import fill_battery_state, supply_status
 from bms_ros.nodes.charger_outputs import ChargerOutputs

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bms_ros.afe.base import Afe
-from bms_ros.core.types import PackSample
+from bms_ros.afe import Afe
+from bms_ros.core import PackSample
 from bms_ros.msg import AfeSample
 from bms_ros.msg_fields import sample_from_afe_msg
 from bms_ros.nodes.qos_events import subscription_events

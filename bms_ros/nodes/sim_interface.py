@@ -13,11 +13,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
 
-from bms_ros.afe.config import SimConfig
-from bms_ros.afe.sim.dock import SimDock
-from bms_ros.afe.sim.load_model import LoadInput, RobotPowerModel
-from bms_ros.afe.sim.pack_model import PackModel
-from bms_ros.core.types import BmsOutput
+from bms_ros.afe import LoadInput, PackModel, RobotPowerModel, SimConfig, SimDock
+from bms_ros.core import BmsOutput
 from bms_ros.nodes.qos_events import subscription_events
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bms_ros.core.types import BmsOutput, PackSample
+from bms_ros.core import BmsOutput, PackSample
 from bms_ros.msg_fields import afe_sample_fields, sample_from_afe_msg, status_fields
 
 AFE_SAMPLE = "bms_ros/msg/AfeSample"

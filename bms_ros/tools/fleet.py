@@ -21,7 +21,6 @@ from __future__ import annotations
 import glob
 import html
 import io
-import json
 import math
 import os
 from collections.abc import Sequence
@@ -32,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bms_ros.blas_threads import THREAD_VARS, pin_blas_threads
-from bms_ros.core.persistence import FORMAT_VERSION, StateStore, _jsonable
+from bms_ros.core import MemoryStore
 
 _MAX_STEP_S = 10.0       # longer intervals between samples are not counted in the SoC drift (a gap, not a step)
 SUMMARY_COLUMNS = ("robot", "bags", "samples", "hours", "faults_seen", "faults_only_now", "faults_only_baseline",
@@ -42,18 +41,6 @@ SUMMARY_COLUMNS = ("robot", "bags", "samples", "hours", "faults_seen", "faults_o
 
 class FleetError(ValueError):
     """Bad fleet input (robots file, no bags found): one line, exit code 2."""
-
-
-class MemoryStore(StateStore):
-    """A StateStore kept in memory: the same JSON round trip as the state file, no disk writes."""
-
-    def __init__(self) -> None:
-        super().__init__(os.devnull)
-        self._data = {}
-
-    def save(self, sections: dict[str, Any]) -> None:
-        doc = {"version": FORMAT_VERSION, "sections": _jsonable(sections)}
-        self._data = json.loads(json.dumps(doc, sort_keys=True, allow_nan=False))["sections"]
 
 
 @dataclass(frozen=True)
@@ -154,8 +141,7 @@ class _Stats:
 def replay_robot(job: RobotJob) -> dict[str, Any]:
     """Run one robot's bags in order (state carried as across a node restart); its summary row."""
     pin_blas_threads()
-    from bms_ros.core.bms import Bms
-    from bms_ros.core.faults import fault_names
+    from bms_ros.core import Bms, fault_names
     from bms_ros.tools.replay import CsvOutputSink, ReplayError, load_replay_config, open_source
 
     cfg = load_replay_config(job.config, job.node_name)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import sys
 
 from bms_ros.config import load_config
-from bms_ros.core.protection import policy_table
-from bms_ros.core.safety_case import ROWS, Row
+from bms_ros.core import ROWS, Row, policy_table
 
 PENDING = "not in POLICY on this branch yet (ISSUE 11)"
 

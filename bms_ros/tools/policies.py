@@ -7,8 +7,7 @@ import argparse
 import sys
 
 from bms_ros.config import load_config, read_params_file
-from bms_ros.core.params import ConfigError
-from bms_ros.core.protection import policy_table
+from bms_ros.core import ConfigError, policy_table
 
 
 def render(values: dict) -> str:

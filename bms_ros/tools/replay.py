@@ -29,7 +29,7 @@ from typing import IO, Protocol
 
 import numpy as np
 
-from bms_ros.core.types import BmsOutput, PackSample
+from bms_ros.core import BmsOutput, PackSample
 
 PROG = "bms-replay"
 
@@ -166,7 +166,7 @@ class CsvOutputSink:
         faults = int(out.faults_active) | int(out.faults_latched)
         names = self._names.get(faults)
         if names is None:
-            from bms_ros.core.faults import fault_names
+            from bms_ros.core import fault_names
             names = self._names[faults] = "|".join(fault_names(faults))
         self._stream.write(_ROW.format(*vals, out.state.name, faults, names, int(out.charge_fet),
                                        int(out.discharge_fet), out.balancing_mask))
@@ -195,7 +195,7 @@ def load_replay_config(path: str | Path, node_name: str = "bms_node", overrides:
     import yaml
 
     from bms_ros.config import load_config, read_params_file
-    from bms_ros.core.params import ConfigError
+    from bms_ros.core import ConfigError
 
     try:
         values = read_params_file(path, node_name)
@@ -314,8 +314,7 @@ def open_source(path: str, topic: str | None = None):
 
 
 def _main(args: argparse.Namespace) -> int:
-    from bms_ros.core.bms import Bms
-    from bms_ros.core.params import ConfigError
+    from bms_ros.core import Bms, ConfigError
 
     overrides = list(args.param) + ([] if args.initial_soc is None else
                                     [f"estimation.initial_soc={args.initial_soc!r}"])

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bms_ros.core.faults import Fault
-from bms_ros.core.types import BmsOutput, PackSample
+from bms_ros.core import BmsOutput, Fault, PackSample
 
 W, H, PAD = 900, 180, 44
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
