@@ -186,13 +186,15 @@ class Protection:
 
         events: list[FaultEvent] = []
         if trip.any() or release.any():
-            for i in np.flatnonzero(trip):
-                events.extend(self._trip(int(i), t, m.stamp, float(vals[i])))
-            for i in np.flatnonzero(release):
+            for k in np.flatnonzero(trip):
+                i = int(k)
+                events.extend(self._trip(i, t, m.stamp, float(vals[i])))
+            for k in np.flatnonzero(release):
+                i = int(k)
                 self.active[i] = False
                 self.hold_acc[i] = 0.0
                 self.prev_clear[i] = False
-                events.append(FaultEvent(m.stamp, POLICY[i].fault.name, "release", float(vals[i])))
+                events.append(FaultEvent(m.stamp, POLICY[i].name, "release", float(vals[i])))
         warn = up & ~self.active
 
         self._update_physical(m)
@@ -211,7 +213,7 @@ class Protection:
         self.last_over[i] = False
         self.prev_up[i] = False
         self.prev_clear[i] = False
-        ev = [FaultEvent(stamp, r.fault.name, "trip", value)]
+        ev = [FaultEvent(stamp, r.name, "trip", value)]
         latch, why = bool(self.latch_cfg[i]), ("always latches" if self.always_latch[i] else "policy: latch")
         n = self.esc_count[i]
         if n:
@@ -226,7 +228,7 @@ class Protection:
             if i == self.lock_index:
                 self.lock_code = f"{zlib.crc32(f'{stamp!r}:{value!r}'.encode()) & UNLOCK_CODE_MASK:04X}"
                 why = f"unlock code {self.lock_code}"
-            ev.append(FaultEvent(stamp, r.fault.name, "latch", value, why))
+            ev.append(FaultEvent(stamp, r.name, "latch", value, why))
         return ev
 
     def _update_physical(self, m: Measurement) -> None:
@@ -268,13 +270,15 @@ class Protection:
         self._quiet = False                 # the next evaluation takes the full path (and re-checks)
         t = self.t if self.t is not None else 0.0
         stamp = t if now is None else now
-        cleared, remaining, events = [], [], []
+        cleared: list[str] = []
+        remaining: list[str] = []
+        events: list[FaultEvent] = []
         flag_idx = {i for i, _ in self.flag_rules}
-        for i in np.flatnonzero(self.latched):
-            i = int(i)
+        for k in np.flatnonzero(self.latched):
+            i = int(k)
             r = POLICY[i]
             if i == self.lock_index:
-                remaining.append(r.fault.name)
+                remaining.append(r.name)
                 continue
             if i in flag_idx:
                 gone = bool(self.physical_ok[i]) and not (self.over[i] and not self.active[i])
@@ -288,15 +292,15 @@ class Protection:
                     self.hold_acc[i] = 0.0
                     self.prev_clear[i] = False
                     self.flag_ignore_until[i] = t + self.cfg.afe_flag_clear_timeout
-                cleared.append(r.fault.name)
-                events.append(FaultEvent(stamp, r.fault.name, "reset", float(self.last_values[i])))
+                cleared.append(r.name)
+                events.append(FaultEvent(stamp, r.name, "reset", float(self.last_values[i])))
             else:
-                remaining.append(r.fault.name)
+                remaining.append(r.name)
         return cleared, remaining, events
 
     def remaining_reason(self, name: str) -> str:
         """Why a latched fault that ``reset`` refused is still latched, and what to do (for the operator)."""
-        i = next((k for k, r in enumerate(POLICY) if r.fault.name == name), None)
+        i = next((k for k, r in enumerate(POLICY) if r.name == name), None)
         if i is None or not self.latched[i]:
             return ""
         if i == self.lock_index:
@@ -328,7 +332,7 @@ class Protection:
         self.prev_clear[i] = False
         self.trips[i].clear()
         self.lock_code = ""
-        ev = FaultEvent(now, POLICY[i].fault.name, "unlock", float(self.last_values[i]))
+        ev = FaultEvent(now, POLICY[i].name, "unlock", float(self.last_values[i]))
         return True, "unlocked; latched faults still need ~/reset_faults", [ev]
 
     def restore_latched(self, mask: int, lock_code: str = "") -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from bms_ros.core.faults import Fault, fault_names
+from bms_ros.core.faults import Fault, fault_name, fault_names
 from bms_ros.core.types import AfeFlag
 
 if TYPE_CHECKING:
@@ -28,6 +28,11 @@ class Rule:
     blocks_discharge: bool
     always_latch: bool = False
     afe_flag: AfeFlag = AfeFlag.NONE   # the AFE status flag behind a "flag" rule
+
+    @property
+    def name(self) -> str:
+        """The fault's name (``CELL_OVERVOLTAGE``), as the fault log and the diagnostics show it."""
+        return fault_name(self.fault)
 
 
 C, D = True, True
@@ -116,5 +121,5 @@ def policy_table(cfg: ProtectionConfig) -> list[ResolvedPolicy]:
         on_trip = "always latch" if r.always_latch else ("latch" if getattr(s, "latch", False) else "auto-release")
         n = getattr(s, "escalation_count", 0)
         esc = f"latch after {n} trips in {s.escalation_window:g} s" if n else "-"
-        rows.append(ResolvedPolicy(r.fault.name, f"protection.{r.section}", trips, rel, blocks, on_trip, esc))
+        rows.append(ResolvedPolicy(r.name, f"protection.{r.section}", trips, rel, blocks, on_trip, esc))
     return rows
