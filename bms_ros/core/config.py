@@ -28,7 +28,7 @@ class PackConfig:
 
 @dataclass
 class ProtectionSettings(ProtectionConfig):
-    """ProtectionConfig plus the envelope override (kept here: protection.py holds the fault machinery)."""
+    """ProtectionConfig plus the envelope override (kept here: the protection package holds the fault machinery)."""
 
     allow_outside_envelope: bool = param(
         False, "Accept protection settings outside the chemistry envelope (cell voltage, temperature windows, "

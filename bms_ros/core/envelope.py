@@ -226,23 +226,27 @@ def violations(protection: Any, env: Envelope, design_capacity_ah: float, chemis
             if s is not None and hasattr(s, key):
                 outside(f"{sec}.{key}", getattr(s, key), env.cell_voltage_min, env.cell_voltage_max, "V",
                         "cell voltage")
-    for secs, lo, hi, limit in ((CHARGE_TEMPERATURE_SECTIONS, env.charge_temperature_min,
-                                 env.charge_temperature_max, "charging temperature"),
-                                (DISCHARGE_TEMPERATURE_SECTIONS, env.discharge_temperature_min,
-                                 env.discharge_temperature_max, "discharge temperature")):
+    temperature_windows: tuple[tuple[tuple[str, ...], float, float, str], ...] = (
+        (CHARGE_TEMPERATURE_SECTIONS, env.charge_temperature_min, env.charge_temperature_max,
+         "charging temperature"),
+        (DISCHARGE_TEMPERATURE_SECTIONS, env.discharge_temperature_min, env.discharge_temperature_max,
+         "discharge temperature"))
+    for secs, lo, hi, window in temperature_windows:
         for sec in secs:
             s = getattr(protection, sec, None)
             for key in ("threshold", "release"):
                 if s is not None and hasattr(s, key):
-                    outside(f"{sec}.{key}", getattr(s, key), lo, hi, "degC", limit)
-    for secs, c_max, direction in ((CHARGE_CURRENT_SECTIONS, env.max_charge_c, "charge"),
-                                   (DISCHARGE_CURRENT_SECTIONS, env.max_discharge_c, "discharge")):
-        limit = c_max * design_capacity_ah
+                    outside(f"{sec}.{key}", getattr(s, key), lo, hi, "degC", window)
+    current_limits: tuple[tuple[tuple[str, ...], float, str], ...] = (
+        (CHARGE_CURRENT_SECTIONS, env.max_charge_c, "charge"),
+        (DISCHARGE_CURRENT_SECTIONS, env.max_discharge_c, "discharge"))
+    for secs, c_max, direction in current_limits:
+        limit_a = c_max * design_capacity_ah
         for sec in secs:
             s = getattr(protection, sec, None)
-            if s is not None and s.threshold > limit:
+            if s is not None and s.threshold > limit_a:
                 out.append(f"protection.{sec}.threshold: {s.threshold:g} A is above {what}'s largest {direction} "
-                           f"trip, {c_max:g}C of pack.design_capacity_ah {design_capacity_ah:g} Ah = {limit:g} A "
+                           f"trip, {c_max:g}C of pack.design_capacity_ah {design_capacity_ah:g} Ah = {limit_a:g} A "
                            f"({env.source})")
     for f in dataclasses.fields(protection):
         s = getattr(protection, f.name)

@@ -35,6 +35,12 @@ class Fault(enum.IntFlag):
     SYSTEM_LOCK = 1 << 26                # IEC 62619 system lock: only an unlock with its code clears it
 
 
+def fault_name(fault: Fault) -> str:
+    """The name of one fault bit. ``Fault.name`` is typed ``str | None``: None only for a combination of bits that
+    has no name of its own, never for a single bit; such a combination reads as its number."""
+    return fault.name if fault.name is not None else str(int(fault))
+
+
 def fault_names(mask: int) -> list[str]:
     """Names of the set bits, lowest first (``['CELL_OVERVOLTAGE', ...]``)."""
-    return [f.name for f in Fault if f.value and mask & f.value]
+    return [fault_name(f) for f in Fault if f.value and mask & f.value]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bms_ros.core.faults import Fault
+from bms_ros.core.faults import Fault, fault_name
 from bms_ros.core.params import ConfigError, param
 
 # Faults that do not stop the heater: the cold is what it fixes, and an empty (or imbalanced) pack needs the
@@ -116,10 +116,10 @@ class HeaterControl:
             return "temperature unknown"
         bad = i.faults & ~HEATER_ALLOWED_FAULTS
         if bad:
-            return "fault " + Fault(bad & -bad).name
+            return "fault " + fault_name(Fault(bad & -bad))
         warn = i.warnings & HEATER_FORBIDDING_WARNINGS
         if warn:
-            return "warning " + Fault(warn & -warn).name
+            return "warning " + fault_name(Fault(warn & -warn))
         return ""
 
     def _off(self, reason: str, end_run: bool) -> HeaterDecision:

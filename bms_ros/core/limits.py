@@ -101,6 +101,8 @@ class CurrentLimiter:
         c = self.cfg
         dt = 0.0 if self._t is None else max(0.0, stamp - self._t)
         self._t = stamp
+        rc: tuple[float, str] | None
+        rd: tuple[float, str] | None
         if measured:
             tc = temperature_factor(temp_min, temp_max, prot.charge_undertemperature.threshold,
                                     c.charge_temp_full_min, c.charge_temp_full_max,

@@ -56,6 +56,7 @@ OPEN_WIRE_EVENTS = 3.0
 # event when two neighbours move apart by more than this in one read while their sum moves less than a tenth of
 # it (a real cell moves < 10 mV between reads at rest; a current step moves every cell the same way).
 OPEN_WIRE_SPLIT_V = 0.1
+OPEN_WIRE_SUM_FRACTION = 0.1     # the pair's sum moves less than this fraction of OPEN_WIRE_SPLIT_V
 
 _ALL_EXACT = np.ones(len(MEASURES), dtype=bool)
 _ALL_EXACT.setflags(write=False)
@@ -231,7 +232,7 @@ class Measurer:
         if prev is not None and self.n >= 2 and bool(in_range.all()) and bool(self._prev_ok.all()):
             d = cells - prev
             split = (d[:-1] * d[1:] < 0) & (np.minimum(np.abs(d[:-1]), np.abs(d[1:])) > OPEN_WIRE_SPLIT_V) \
-                & (np.abs(d[:-1] + d[1:]) < 0.1 * OPEN_WIRE_SPLIT_V)
+                & (np.abs(d[:-1] + d[1:]) < OPEN_WIRE_SUM_FRACTION * OPEN_WIRE_SPLIT_V)
             self._wire_events[:-1] += split
             self._wire_events[1:] += split
         self._prev_ok = in_range

@@ -110,6 +110,20 @@ def _field_type(cls: type, f: dataclasses.Field) -> type:
     return hint
 
 
+def _is_config_class(hint: Any) -> typing.TypeGuard[type]:
+    """A nested config section: a dataclass type (not an instance)."""
+    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    """A field's default value (``param()`` gives a list a factory, so each instance owns its copy)."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    raise TypeError(f"config field {f.name} has no default")
+
+
 def specs(cls: type, prefix: str = "") -> list[ParamSpec]:
     """Every parameter of a config dataclass tree, with dotted names."""
     out: list[ParamSpec] = []
@@ -117,13 +131,13 @@ def specs(cls: type, prefix: str = "") -> list[ParamSpec]:
     for f in dataclasses.fields(cls):
         name = prefix + f.name
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if _is_config_class(hint):
             out.extend(specs(hint, name + "."))
             continue
         meta = f.metadata.get("bms_param")
         if meta is None:
             continue
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        default = _default(f)
         out.append(ParamSpec(name=name, type=_field_type(cls, f), default=default, **meta))
     return out
 
@@ -135,7 +149,7 @@ def build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     for f in dataclasses.fields(cls):
         name = prefix + f.name
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if _is_config_class(hint):
             kwargs[f.name] = build(hint, values, name + ".")
         elif name in values:
             kwargs[f.name] = values[name]
