@@ -479,8 +479,8 @@ class Bq769x0Afe(Afe):
 
     def read_protection(self) -> HardwareProtection:
         """The protections as programmed in the chip now (nominal SI values)."""
-        p = self._command(lambda: self._read(r.PROTECT1, 5), "read_protection")
-        return decode_protection(*p, self.shunt_ohm, self.gain_uv, self.offset_mv)
+        p1, p2, p3, ov, uv = self._command(lambda: self._read(r.PROTECT1, 5), "read_protection")
+        return decode_protection(p1, p2, p3, ov, uv, self.shunt_ohm, self.gain_uv, self.offset_mv)
 
     def _command(self, fn, what: str):
         try:

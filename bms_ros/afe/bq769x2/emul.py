@@ -179,11 +179,11 @@ class Bq769x2Emul:
         )
         running = []
         for name, bit, amps, thr, code in rules:
-            self._compare(name, en & bit and not self.safety[0] & bit and amps >= thr)
+            self._compare(name, bool(en & bit) and not self.safety[0] & bit and amps >= thr)
             if name in self._cmp_since:
                 running.append((name, bit, r.OC_DELAY_BASE_S + code * r.VOLT_DELAY_LSB_S))
         scd_thr = r.SCD_THRESHOLDS_V[self.dm_u(r.SCD_THRESHOLD) & 0x0F] / self.shunt_ohm
-        self._compare("scd", en & r.SA_SCD and not self.safety[0] & r.SA_SCD and -current_a >= scd_thr)
+        self._compare("scd", bool(en & r.SA_SCD) and not self.safety[0] & r.SA_SCD and -current_a >= scd_thr)
         if "scd" in self._cmp_since:
             running.append(("scd", r.SA_SCD, max(0, self.dm_u(r.SCD_DELAY) - 1) * r.SCD_DELAY_LSB_S))
         return running
