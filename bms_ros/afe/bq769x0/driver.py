@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -156,10 +155,6 @@ class Bq769x0Afe(Afe):
         return self.io.crc
 
     @property
-    def retries(self) -> int:
-        return self.io.retries
-
-    @property
     def errors(self) -> Bq769x0Errors:
         return self.io.errors
 
@@ -252,7 +247,7 @@ class Bq769x0Afe(Afe):
         if not self._constraints.permits(mask):
             raise ValueError(f"balancing mask {mask:#x} balances adjacent cells within a group "
                              "(not allowed on bq769x0 [DS p.24])")
-        cellbal = self._cellbal_bytes(mask)
+        cellbal = cv.cellbal_bytes(mask, self._channels, self.chip.groups)
         self._command(lambda: self.io.write_verify(r.CELLBAL1, cellbal, mask=r.CELLBAL_MASK), "set_balancing")
 
     def clear_faults(self, flags: AfeFlag) -> None:
@@ -289,13 +284,7 @@ class Bq769x0Afe(Afe):
 
     # ---- reading -----------------------------------------------------------------------------------------------
     def _build_plan(self) -> list[tuple[int, int]]:
-        need = {r.SYS_STAT, r.SYS_CTRL1, r.SYS_CTRL2, r.CC_HI, r.CC_LO, r.BAT_HI, r.BAT_HI + 1}
-        need.update(range(r.CELLBAL1, r.CELLBAL1 + self.chip.groups))
-        for ch in self._channels:
-            need.update((r.vc_register(ch), r.vc_register(ch) + 1))
-        for k in range(max(self._nts, 1)):          # TS1 carries the die temperature with no thermistors
-            need.update((r.ts_register(k), r.ts_register(k) + 1))
-        self.needed_registers = tuple(sorted(need))
+        self.needed_registers = r.sample_registers(self._channels, self.chip.groups, self._nts)
         return interface.block_read_plan(self.needed_registers, self.crc)
 
     @property
@@ -331,11 +320,12 @@ class Bq769x0Afe(Afe):
             self._cold = None
         if self._protection_pending and self._try(lambda: self._configure_protection(self._wanted_protection)):
             log.warning("bq769x0 at %#04x: hardware protection programmed after an earlier failure", self.address)
-        cells = cv.cell_volts([cv.adc_code(buf, a) for a in self._vc_addrs()], self.gain_uv, self.offset_mv)
+        codes = [cv.adc_code(buf, r.vc_register(ch)) for ch in self._channels]
+        cells = cv.cell_volts(codes, self.gain_uv, self.offset_mv)
         pack_v = cv.pack_volts((buf[r.BAT_HI] << 8) | buf[r.BAT_HI + 1], self._n, self.gain_uv, self.offset_mv)
         current = cv.cc_amps(buf[r.CC_HI], buf[r.CC_LO], self.shunt_ohm)
         temps = self._temperatures(now, buf)
-        balancing = self._logical_mask(buf[r.CELLBAL1:r.CELLBAL1 + self.chip.groups])
+        balancing = cv.logical_mask(buf[r.CELLBAL1:r.CELLBAL1 + self.chip.groups], self._channels)
 
         if stat & r.STAT_CC_READY:
             # keep ALERT low so an external override stays visible (it is the OR of SYS_STAT) [DS p.25]
@@ -351,9 +341,6 @@ class Bq769x0Afe(Afe):
             charge_fet=bool(ctrl2 & r.CTRL2_CHG_ON), discharge_fet=bool(ctrl2 & r.CTRL2_DSG_ON),
             balancing_mask=balancing, comm_ok=True, read_errors=self.errors.i2c, crc_errors=self.errors.crc,
             load_present=bool(ctrl1 & r.CTRL1_LOAD_PRESENT))
-
-    def _vc_addrs(self) -> list[int]:
-        return [r.vc_register(ch) for ch in self._channels]
 
     def _ts_codes(self, buf: bytearray, count: int) -> list[int]:
         return [cv.adc_code(buf, r.ts_register(k)) for k in range(count)]
@@ -382,12 +369,6 @@ class Bq769x0Afe(Afe):
         self.errors.reinit += 1
         self._ts.on_reinit()
         self._init()
-
-    def _cellbal_bytes(self, mask: int) -> list[int]:
-        return cv.cellbal_bytes(mask, self._channels, self.chip.groups)
-
-    def _logical_mask(self, cellbal: Sequence[int]) -> int:
-        return cv.logical_mask(cellbal, self._channels)
 
     def _configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
         current = self.io.read(r.PROTECT1, 5)

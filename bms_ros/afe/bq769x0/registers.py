@@ -187,3 +187,14 @@ def ts_register(index: int) -> int:
 def ctrl1(temp_sel: bool) -> int:
     """SYS_CTRL1 as the driver keeps it: ADC on, TEMP_SEL for the thermistors or the die sensor [DS p.31]."""
     return CTRL1_ADC_EN | (CTRL1_TEMP_SEL if temp_sel else 0)
+
+
+def sample_registers(channels: tuple[int, ...], groups: int, thermistor_count: int) -> tuple[int, ...]:
+    """Every register one sample needs: status, controls, balancing, the used VC pairs, BAT, TS and CC."""
+    need = {SYS_STAT, SYS_CTRL1, SYS_CTRL2, CC_HI, CC_LO, BAT_HI, BAT_HI + 1}
+    need.update(range(CELLBAL1, CELLBAL1 + groups))
+    for ch in channels:
+        need.update((vc_register(ch), vc_register(ch) + 1))
+    for k in range(max(thermistor_count, 1)):       # TS1 carries the die temperature with no thermistors
+        need.update((ts_register(k), ts_register(k) + 1))
+    return tuple(sorted(need))
