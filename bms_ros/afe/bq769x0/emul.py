@@ -34,6 +34,12 @@ from bms_ros.afe.sim.pack_model import PackModel
 
 _EPS = 1e-12                    # s, float tolerance of the scheduler's clock comparisons
 _TRIP_EPS_S = 1e-9              # s, float tolerance on a protection delay having elapsed
+_SHIP_STEP_S = 1.0              # s, pack step while the chip sleeps (no chip events to land on)
+_T25_K = 298.15                 # K, the NTC's Beta-model reference temperature (25 degC)
+_DIE_REF_C = 25.0               # degC at which the die sensor reads DIE_V25 [DS p.21]
+_OFFSET_MV_MIN, _OFFSET_MV_MAX = -128, 127      # ADCOFFSET is a signed byte, mV [DS p.37]
+_GAIN1_RSVD, _GAIN2_RSVD = 0x01, 0x02           # reserved bits set in factory parts (E2E #838739)
+_PROTECT1_RSVD = 0x20           # PROTECT1 bit 5, reserved [DS p.32]
 
 # writable bits per register (others read-only or reserved) [DS p.29-35]
 _WRITE_MASK = {
@@ -80,10 +86,11 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         self.shunt_ohm = float(shunt_ohm)
         self.gain_uv = int(adc_gain_uv)
         self.offset_mv = int(adc_offset_mv)
-        if not -128 <= self.offset_mv <= 127:
+        if not _OFFSET_MV_MIN <= self.offset_mv <= _OFFSET_MV_MAX:
             raise ValueError("ADC offset must be -128..127 mV")
         g1, g2 = r.encode_gain(self.gain_uv)
-        self._trim = {r.ADCGAIN1: g1 | 0x01, r.ADCOFFSET: self.offset_mv & 0xFF, r.ADCGAIN2: g2 | 0x02}
+        self._trim = {r.ADCGAIN1: g1 | _GAIN1_RSVD, r.ADCOFFSET: self.offset_mv & 0xFF,
+                      r.ADCGAIN2: g2 | _GAIN2_RSVD}
         self.beta = float(thermistor_beta)
         self.r25 = float(thermistor_r25)
         self.adc_noise_lsb = float(adc_noise_lsb)
@@ -157,7 +164,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         """Run chip and pack up to time ``t`` (s)."""
         while self.t < t - _EPS:
             if self.mode != "normal":
-                dt = min(t - self.t, 1.0)
+                dt = min(t - self.t, _SHIP_STEP_S)
                 self.pack.step(dt)
                 self.t += dt
                 continue
@@ -317,11 +324,11 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         temp_c = float(self.pack.temperature_c)
         for k in range(self.chip.groups):
             if self.regs[r.SYS_CTRL1] & r.CTRL1_TEMP_SEL:
-                res = self.r25 * math.exp(self.beta * (1.0 / (temp_c + 273.15) - 1.0 / 298.15))
+                res = self.r25 * math.exp(self.beta * (1.0 / (temp_c + cv.T0_K) - 1.0 / _T25_K))
                 res = self.faults.thermistor_resistance(k, res)
                 v = r.TS_BIAS_V if math.isinf(res) else r.TS_BIAS_V * res / (r.TS_PULLUP_OHM + res)
             else:
-                v = r.DIE_V25 + r.DIE_DV_PER_C * (temp_c - 25.0)
+                v = r.DIE_V25 + r.DIE_DV_PER_C * (temp_c - _DIE_REF_C)
             code = max(0, min(r.ADC_MASK, round(float(v) / r.TS_LSB_V)))
             a = r.ts_register(k)
             self.regs[a], self.regs[a + 1] = code >> 8, code & 0xFF
@@ -359,7 +366,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
             return                                                # read-only or absent on this chip
         if reg == r.SYS_CTRL1 and value & r.CTRL1_RSVD2:
             self.violations.append((self.t, "SYS_CTRL1 bit 2 (reserved) set"))
-        if reg == r.PROTECT1 and value & 0x20:
+        if reg == r.PROTECT1 and value & _PROTECT1_RSVD:
             self.violations.append((self.t, "PROTECT1 bit 5 (reserved) set"))
         if reg in (r.CELLBAL1, r.CELLBAL2, r.CELLBAL3) and value & (value >> 1) & 0x1F:
             self.violations.append((self.t, f"adjacent cells balanced: CELLBAL{reg} = {value:#04x}"))
