@@ -114,7 +114,8 @@ class EmulatedPort:
     Reads return what the emulator sent (possibly nothing, truncated or garbled); an empty read is a timeout."""
 
     def __init__(self, respond: Callable[[bytes], bytes], timeout: float = 0.3):
-        self.respond, self.timeout = respond, timeout
+        self.respond = respond
+        self.timeout: float | None = timeout
         self.rx = bytearray()
         self.written = 0
 

@@ -5,8 +5,8 @@ import random
 import pytest
 
 from bms_ros.afe.bq769x0 import registers as r
+from bms_ros.afe.bq769x0.conversions import die_celsius, flags_to_stat, stat_to_flags, thermistor_celsius
 from bms_ros.afe.bq769x0.crc import crc8, read_crc, split_read, write_frame
-from bms_ros.afe.bq769x0.driver import die_celsius, flags_to_stat, stat_to_flags, thermistor_celsius
 from bms_ros.afe.bq769x0.protection_codes import (
     datasheet_trip_code,
     encode_protection,

@@ -1,9 +1,8 @@
-"""bq769x0 (BQ76920/30/40) driver over an injectable smbus2-compatible bus.
+"""bq769x0 (BQ76920/30/40) chip logic over an injectable smbus2-compatible bus.
 
-The driver only uses ``bus.i2c_rdwr(*msgs)`` with :class:`smbus2.i2c_msg` messages: the per-byte CRC of the
-CRC parts needs raw bytes (it is not SMBus PEC), and a write + read pair in one ``i2c_rdwr`` is the repeated-start
-read of [DS Fig 8-4]. On a robot pass ``smbus2.SMBus(n)`` (or use :meth:`Bq769x0Afe.open`); in tests and
-simulation pass a :class:`bms_ros.afe.sim.bq769x0_sim.Bq769x0Sim`.
+Framing, CRC, retries and error counters live in :mod:`interface`; the TEMP_SEL sweep in :mod:`temp_sel`; code
+to SI conversions in :mod:`conversions`. On a robot pass ``smbus2.SMBus(n)`` (or use :meth:`Bq769x0Afe.open`);
+in tests and simulation pass a :class:`bms_ros.afe.bq769x0.emul.Bq769x0Sim`.
 
 Boot: the constructor runs :meth:`init` unless ``initialize=False``. ``init`` checks the link by writing
 CC_CFG = 0x19 and reading it back, reads the factory ADC gain/offset, enables the ADC (TEMP_SEL for
@@ -15,50 +14,26 @@ Units: SI, current > 0 charging (CC positive = charging on bq769x0), NaN for unk
 """
 from __future__ import annotations
 
-import errno
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
-from smbus2 import i2c_msg
 
 from bms_ros.afe.base import Afe, AfeError
+from bms_ros.afe.bq769x0 import conversions as cv
+from bms_ros.afe.bq769x0 import interface
 from bms_ros.afe.bq769x0 import registers as r
-from bms_ros.afe.bq769x0.conversions import (
-    TS_SETTLE_S,
-    die_celsius,
-    flags_to_stat,
-    stat_to_flags,
-    thermistor_celsius,
-)
-from bms_ros.afe.bq769x0.crc import split_read, write_frame
+from bms_ros.afe.bq769x0.interface import Bq769x0Bus, Bq769x0Errors, CommError, I2cBus
 from bms_ros.afe.bq769x0.protection_codes import ProtectionCodes, decode_protection, encode_protection
+from bms_ros.afe.bq769x0.temp_sel import TempSelSweep
 from bms_ros.afe.wire import WireStats
 from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection, PackSample
 
 log = logging.getLogger(__name__)
 
-class _CommError(Exception):
-    pass
-
-
-@dataclass
-class Bq769x0Errors:
-    """Cumulative communication error counters (never reset by the driver)."""
-
-    nack: int = 0           # OSError other than a timeout (NACK: EREMOTEIO/ENXIO/EIO)
-    timeout: int = 0        # ETIMEDOUT / TimeoutError
-    crc: int = 0            # read transactions with at least one bad CRC byte
-    retries: int = 0        # attempts that were repeated
-    failed: int = 0         # transactions that failed after all retries
-    reinit: int = 0         # times the driver re-ran init (chip reset seen, XREADY recovery)
-    adc_restored: int = 0   # times ADC_EN was found cleared (glitch, another bus master) and set again
-
-    @property
-    def i2c(self) -> int:
-        return self.nack + self.timeout
+_CTRL2_HOST_BITS = r.CTRL2_DELAY_DIS | r.CTRL2_CC_EN | r.CTRL2_DSG_ON | r.CTRL2_CHG_ON   # 0xC3 [DS p.32]
+_ALL_BITS = 0xFF
+_STAMP_EPS_S = 1e-9             # s, float tolerance when comparing a read time with a validity start
 
 
 class Bq769x0Afe(Afe):
@@ -96,22 +71,18 @@ class Bq769x0Afe(Afe):
             raise ValueError(f"{self.chip.name} has {self.chip.groups} TS input(s), asked for {thermistor_count}")
         if shunt_ohm <= 0:
             raise ValueError("shunt_ohm must be > 0")
-        self.bus = bus
-        self.address = address
-        self.crc = bool(crc)
+        self.io = Bq769x0Bus(bus, address, crc, retries)
         self.shunt_ohm = float(shunt_ohm)
         self.beta = float(thermistor_beta)
         self.r25 = float(thermistor_r25)
-        self.retries = int(retries)
-        self.errors = Bq769x0Errors()
-        self.wire = WireStats()
         self.xready_recovery_s = xready_recovery_s
         self.die_temp_period_s = die_temp_period_s
         self._n = cell_count
         self._nts = thermistor_count
         self._channels = r.channel_map(cell_count, self.chip)
         self._groups = r.logical_groups(cell_count, self.chip)
-        self._constraints = BalancingConstraints(groups=self._groups, max_per_group=5, allow_adjacent=False)
+        self._constraints = BalancingConstraints(groups=self._groups, max_per_group=r.CELLS_PER_GROUP,
+                                                 allow_adjacent=False)
         self._wanted_protection = protection or HardwareProtection()
         self.protection: HardwareProtection | None = None   # effective, after configure_protection
         self.protection_codes: ProtectionCodes | None = None
@@ -122,14 +93,7 @@ class Bq769x0Afe(Afe):
         self._plan = self._build_plan()
         self._buf = bytearray(0x60)
         self._xready_since: float | None = None
-        # TEMP_SEL sweep state (die temperature with thermistors fitted)
-        self._ts_mode = "thermistor" if thermistor_count else "die"
-        self._ts_switch_t = 0.0
-        self._last_die_t: float | None = None
-        self._held_temps = np.full(thermistor_count, math.nan)
-        self._die_c = math.nan
-        self._ts_settle_pending = False
-        self._ts_settle_start: float | None = None
+        self._ts = TempSelSweep(thermistor_count, self.beta, self.r25, die_temp_period_s)
         # readings are invalid after a chip reset or an ADC restart until the chip has converted again:
         # (voltages valid from, current valid from) in caller time; "pending" = from the next read's now
         self._cold: str | None = None          # None, "reset" (voltages, CC, temperatures) or "adc" (no CC)
@@ -159,40 +123,44 @@ class Bq769x0Afe(Afe):
         (then ``i2c_bus`` and the settings in :meth:`config_kwargs`; ``kwargs`` override). PEC stays off: the
         chip's CRC is per byte. A chip that does not answer yet is retried (``retry_init``); the bus clock is
         checked against the 100 kHz limit where the system reports it."""
-        from smbus2 import SMBus
-
-        from bms_ros.afe.i2c_clock import warn_if_faster
-
         kwargs = {"retry_init": True, **kwargs}
         if not isinstance(bus, int):
             kwargs = {**cls.config_kwargs(bus), **kwargs}
             bus = int(bus.i2c_bus)
-        warn_if_faster(bus, r.BUS_HZ, "bq769x0")
+        smbus = interface.open_i2c(bus)
         try:
-            bus = SMBus(bus)
-        except OSError as e:
-            raise AfeError(f"cannot open /dev/i2c-{bus}: {e}") from e
-        try:
-            afe = cls(bus, cell_count, **kwargs)
+            afe = cls(smbus, cell_count, **kwargs)
         except Exception:
-            bus.close()
+            smbus.close()
             raise
         afe._owns_bus = True
         return afe
 
     @staticmethod
-    def detect_crc(bus, address: int = 0x08) -> bool:
-        """Find out whether the part uses CRC: write CC_CFG = 0x19 with CRC and read it back, else without
-        (the approach of LibreSolar's bq769x0_detect_crc). Raises AfeError if neither works."""
-        for crc in (True, False):
-            probe = Bq769x0Afe(bus, 5, address=address, crc=crc, retries=1, initialize=False)
-            try:
-                probe._write(r.CC_CFG, [r.CC_CFG_VALUE])
-                if probe._read(r.CC_CFG, 1)[0] & 0x3F == r.CC_CFG_VALUE:
-                    return crc
-            except _CommError:
-                pass
-        raise AfeError(f"no bq769x0 answered at {address:#04x} with or without CRC")
+    def detect_crc(bus: I2cBus, address: int = r.ADDRESSES[0]) -> bool:
+        """Whether the part at ``address`` uses CRC (see :func:`interface.detect_crc`)."""
+        return interface.detect_crc(bus, address)
+
+    # ---- transport (interface.Bq769x0Bus) -----------------------------------------------------------------------
+    @property
+    def bus(self) -> I2cBus:
+        return self.io.bus
+
+    @property
+    def address(self) -> int:
+        return self.io.address
+
+    @property
+    def crc(self) -> bool:
+        return self.io.crc
+
+    @property
+    def errors(self) -> Bq769x0Errors:
+        return self.io.errors
+
+    @property
+    def wire(self) -> WireStats:
+        return self.io.wire
 
     # ---- Afe interface -----------------------------------------------------------------------------------------
     @property
@@ -216,7 +184,7 @@ class Bq769x0Afe(Afe):
         """Boot sequence (see the module docstring). Raises AfeError if the chip does not answer."""
         try:
             self._init()
-        except _CommError as e:
+        except CommError as e:
             raise AfeError(f"bq769x0 init failed at {self.address:#04x} (crc={self.crc}): {e}") from None
 
     @property
@@ -235,26 +203,26 @@ class Bq769x0Afe(Afe):
         return f"bq769x0 not initialised: {error}; retrying"
 
     def _init(self) -> None:
-        self._write(r.CC_CFG, [r.CC_CFG_VALUE])                       # [DS p.35]
-        got = self._read(r.CC_CFG, 1)[0] & 0x3F
+        self.io.write(r.CC_CFG, [r.CC_CFG_VALUE])                       # [DS p.35]
+        got = self.io.read(r.CC_CFG, 1)[0] & r.CC_CFG_MASK
         if got != r.CC_CFG_VALUE:
-            raise _CommError(f"CC_CFG reads back {got:#04x}, not 0x19: wrong address or CRC setting?")
-        g1, off = self._read(r.ADCGAIN1, 2)                           # 0x50, 0x51 [DS p.36-37]
-        (g2,) = self._read(r.ADCGAIN2, 1)                             # 0x59
+            raise CommError(f"CC_CFG reads back {got:#04x}, not 0x19: wrong address or CRC setting?")
+        g1, off = self.io.read(r.ADCGAIN1, 2)                           # 0x50, 0x51 [DS p.36-37]
+        (g2,) = self.io.read(r.ADCGAIN2, 1)                             # 0x59
         self.gain_uv = float(r.decode_gain_uv(g1, g2))
         self.offset_mv = float(r.decode_offset_mv(off))
-        ctrl1, ctrl2 = self._read(r.SYS_CTRL1, 2)
+        ctrl1, ctrl2 = self.io.read(r.SYS_CTRL1, 2)
         if not ctrl2 & r.CTRL2_CC_EN:
             # CC_EN = 0: the chip is fresh from a reset, nothing converted yet (cells read OFFSET, the die 310
             # degC, CC 0 A): invalid until the first 250 ms conversion and the first 2 s temperature [DS p.18-21]
             self._cold = "reset"
-            self._ts_settle_start, self._ts_settle_pending = None, True
+            self._ts.restart_settle()
         if (ctrl1 ^ self._ctrl1()) & r.CTRL1_TEMP_SEL:
             # the TS registers hold the other sensor until the next 2 s temperature conversion [DS p.21]
-            self._ts_settle_start, self._ts_settle_pending = None, True
-        self._write(r.SYS_CTRL1, [self._ctrl1()])
-        self._write(r.SYS_CTRL2, [r.CTRL2_CC_EN | (ctrl2 & (r.CTRL2_DSG_ON | r.CTRL2_CHG_ON))])
-        self._write(r.CELLBAL1, [0] * self.chip.groups)
+            self._ts.restart_settle()
+        self.io.write(r.SYS_CTRL1, [self._ctrl1()])
+        self.io.write(r.SYS_CTRL2, [r.CTRL2_CC_EN | (ctrl2 & (r.CTRL2_DSG_ON | r.CTRL2_CHG_ON))])
+        self.io.write(r.CELLBAL1, [0] * self.chip.groups)
         self._configure_protection(self._wanted_protection)
         self._initialized = True
         self._init_reason = ""
@@ -262,7 +230,7 @@ class Bq769x0Afe(Afe):
     def read(self, now: float) -> PackSample:
         try:
             return self._read_sample(now)
-        except _CommError as e:
+        except CommError as e:
             if not self._initialized:
                 self._init_reason = self._explain(str(e))
             return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c,
@@ -270,7 +238,7 @@ class Bq769x0Afe(Afe):
 
     def set_fets(self, charge: bool, discharge: bool) -> None:
         value = r.CTRL2_CC_EN | (r.CTRL2_CHG_ON if charge else 0) | (r.CTRL2_DSG_ON if discharge else 0)
-        self._command(lambda: self._write_verify(r.SYS_CTRL2, [value], mask=0xC3), "set_fets")
+        self._command(lambda: self.io.write_verify(r.SYS_CTRL2, [value], mask=_CTRL2_HOST_BITS), "set_fets")
 
     def set_balancing(self, mask: int) -> None:
         mask = int(mask)
@@ -279,13 +247,14 @@ class Bq769x0Afe(Afe):
         if not self._constraints.permits(mask):
             raise ValueError(f"balancing mask {mask:#x} balances adjacent cells within a group "
                              "(not allowed on bq769x0 [DS p.24])")
-        self._command(lambda: self._write_verify(r.CELLBAL1, self._cellbal_bytes(mask), mask=0x1F), "set_balancing")
+        cellbal = cv.cellbal_bytes(mask, self._channels, self.chip.groups)
+        self._command(lambda: self.io.write_verify(r.CELLBAL1, cellbal, mask=r.CELLBAL_MASK), "set_balancing")
 
     def clear_faults(self, flags: AfeFlag) -> None:
-        bits = flags_to_stat(AfeFlag(flags))
+        bits = cv.flags_to_stat(AfeFlag(flags))
         if not bits:
             return
-        self._command(lambda: self._write(r.SYS_STAT, [bits]), "clear_faults")
+        self._command(lambda: self.io.write(r.SYS_STAT, [bits]), "clear_faults")
         if bits & r.STAT_DEVICE_XREADY:
             self._xready_since = None
             self._command(self._reinit, "re-init after XREADY")
@@ -306,7 +275,7 @@ class Bq769x0Afe(Afe):
         def seq() -> None:
             base = self._ctrl1()
             for shut in (0x00, r.CTRL1_SHUT_B, r.CTRL1_SHUT_A):
-                self._write(r.SYS_CTRL1, [base | shut])
+                self.io.write(r.SYS_CTRL1, [base | shut])
         self._command(seq, "enter_ship_mode")
 
     def close(self) -> None:
@@ -315,24 +284,8 @@ class Bq769x0Afe(Afe):
 
     # ---- reading -----------------------------------------------------------------------------------------------
     def _build_plan(self) -> list[tuple[int, int]]:
-        """Block reads covering the needed registers; a gap is read through when that costs fewer bus bits than
-        a new transaction (address + register + address again + Sr/STOP ~ 30 bit times)."""
-        need = {r.SYS_STAT, r.SYS_CTRL1, r.SYS_CTRL2, r.CC_HI, r.CC_LO, r.BAT_HI, r.BAT_HI + 1}
-        need.update(range(r.CELLBAL1, r.CELLBAL1 + self.chip.groups))
-        for ch in self._channels:
-            need.update((r.vc_register(ch), r.vc_register(ch) + 1))
-        for k in range(max(self._nts, 1)):          # TS1 carries the die temperature with no thermistors
-            need.update((r.ts_register(k), r.ts_register(k) + 1))
-        self.needed_registers = tuple(sorted(need))
-        per_reg_bits = 9 * (2 if self.crc else 1)
-        overhead_bits = 3 * 9 + 3                   # addr_w, reg, addr_r (27 bits) + START, Sr, STOP
-        plan: list[list[int]] = []
-        for reg in self.needed_registers:
-            if plan and (reg - (plan[-1][0] + plan[-1][1])) * per_reg_bits <= overhead_bits:
-                plan[-1][1] = reg - plan[-1][0] + 1
-            else:
-                plan.append([reg, 1])
-        return [(a, n) for a, n in plan]
+        self.needed_registers = r.sample_registers(self._channels, self.chip.groups, self._nts)
+        return interface.block_read_plan(self.needed_registers, self.crc)
 
     @property
     def read_plan(self) -> list[tuple[int, int]]:
@@ -344,7 +297,7 @@ class Bq769x0Afe(Afe):
             self._init()
         buf = self._buf
         for start, n in self._plan:
-            buf[start:start + n] = bytes(self._read(start, n))
+            buf[start:start + n] = bytes(self.io.read(start, n))
         stat, ctrl1, ctrl2 = buf[r.SYS_STAT], buf[r.SYS_CTRL1], buf[r.SYS_CTRL2]
         if not ctrl2 & r.CTRL2_CC_EN:
             # CC_EN is never cleared by the driver: the chip was reset (POR or SHIP -> NORMAL). Configure it
@@ -358,8 +311,8 @@ class Bq769x0Afe(Afe):
             log.warning("bq769x0 at %#04x: ADC_EN found cleared, voltages frozen: setting it again", self.address)
             self.errors.adc_restored += 1
             self._cold = self._cold or "adc"
-            self._ts_settle_start, self._ts_settle_pending = None, True
-            self._try(lambda: self._write(r.SYS_CTRL1, [self._ctrl1()]))
+            self._ts.restart_settle()
+            self._try(lambda: self.io.write(r.SYS_CTRL1, [self._ctrl1()]))
         if self._cold is not None:
             self._v_from = now + r.ADC_PERIOD_S
             if self._cold == "reset":
@@ -367,69 +320,35 @@ class Bq769x0Afe(Afe):
             self._cold = None
         if self._protection_pending and self._try(lambda: self._configure_protection(self._wanted_protection)):
             log.warning("bq769x0 at %#04x: hardware protection programmed after an earlier failure", self.address)
-        codes = np.array([((buf[a] & 0x3F) << 8) | buf[a + 1] for a in self._vc_addrs()], dtype=np.float64)
-        cells = (codes * self.gain_uv + self.offset_mv * 1e3) * 1e-6        # [DS p.18]
-        bat = (buf[r.BAT_HI] << 8) | buf[r.BAT_HI + 1]
-        # V_BAT = 4 GAIN ADC + n OFFSET with n = cells actually used (E2E #779061) [DS p.21]
-        pack_v = (4.0 * self.gain_uv * bat + self._n * self.offset_mv * 1e3) * 1e-6
-        cc = (buf[r.CC_HI] << 8) | buf[r.CC_LO]
-        cc = cc - 0x10000 if cc & 0x8000 else cc
-        current = cc * r.CC_LSB_V / self.shunt_ohm                          # [DS p.20], > 0 charging
+        codes = [cv.adc_code(buf, r.vc_register(ch)) for ch in self._channels]
+        cells = cv.cell_volts(codes, self.gain_uv, self.offset_mv)
+        pack_v = cv.pack_volts((buf[r.BAT_HI] << 8) | buf[r.BAT_HI + 1], self._n, self.gain_uv, self.offset_mv)
+        current = cv.cc_amps(buf[r.CC_HI], buf[r.CC_LO], self.shunt_ohm)
         temps = self._temperatures(now, buf)
-        balancing = self._logical_mask(buf[r.CELLBAL1:r.CELLBAL1 + self.chip.groups])
+        balancing = cv.logical_mask(buf[r.CELLBAL1:r.CELLBAL1 + self.chip.groups], self._channels)
 
         if stat & r.STAT_CC_READY:
             # keep ALERT low so an external override stays visible (it is the OR of SYS_STAT) [DS p.25]
-            self._try(lambda: self._write(r.SYS_STAT, [r.STAT_CC_READY]))
+            self._try(lambda: self.io.write(r.SYS_STAT, [r.STAT_CC_READY]))
         self._xready_recovery(now, stat)
-        if now < self._v_from - 1e-9:
+        if now < self._v_from - _STAMP_EPS_S:
             cells, pack_v = np.full(self._n, math.nan), math.nan
-        if now < self._cc_from - 1e-9:
+        if now < self._cc_from - _STAMP_EPS_S:
             current = math.nan
         return PackSample(
             stamp=now, cell_voltages=cells, pack_voltage=pack_v, current=current, temperatures=temps,
-            die_temperature=self._die_c, afe_flags=stat_to_flags(stat),
+            die_temperature=self._ts.die_c, afe_flags=cv.stat_to_flags(stat),
             charge_fet=bool(ctrl2 & r.CTRL2_CHG_ON), discharge_fet=bool(ctrl2 & r.CTRL2_DSG_ON),
             balancing_mask=balancing, comm_ok=True, read_errors=self.errors.i2c, crc_errors=self.errors.crc,
             load_present=bool(ctrl1 & r.CTRL1_LOAD_PRESENT))
 
-    def _vc_addrs(self) -> list[int]:
-        return [r.vc_register(ch) for ch in self._channels]
-
     def _ts_codes(self, buf: bytearray, count: int) -> list[int]:
-        return [((buf[r.ts_register(k)] & 0x3F) << 8) | buf[r.ts_register(k) + 1] for k in range(count)]
+        return [cv.adc_code(buf, r.ts_register(k)) for k in range(count)]
 
     def _temperatures(self, now: float, buf: bytearray) -> np.ndarray:
-        if self._ts_settle_pending:
-            if self._ts_settle_start is None:
-                self._ts_settle_start = now
-            if now - self._ts_settle_start < TS_SETTLE_S:
-                if self._ts_mode == "die":
-                    self._die_c = math.nan                   # the TS register holds no die reading yet
-                return np.full(self._nts, math.nan)
-            self._ts_settle_pending = False
-        if self._ts_mode == "die":                           # no thermistors: TEMP_SEL = 0 for good
-            self._die_c = die_celsius(self._ts_codes(buf, 1)[0])
-            return np.zeros(0)
-        if self._ts_mode == "thermistor":
-            temps = np.array([thermistor_celsius(c, self.beta, self.r25) for c in self._ts_codes(buf, self._nts)])
-            self._held_temps = temps
-            if self.die_temp_period_s is not None:
-                if self._last_die_t is None:
-                    self._last_die_t = now
-                elif now - self._last_die_t >= self.die_temp_period_s and self._try(
-                        lambda: self._write(r.SYS_CTRL1, [r.CTRL1_ADC_EN])):
-                    self._ts_mode, self._ts_switch_t = "to_die", now
-            return temps
-        if now - self._ts_switch_t >= TS_SETTLE_S:
-            if self._ts_mode == "to_die":
-                die = die_celsius(self._ts_codes(buf, 1)[0])
-                if self._try(lambda: self._write(r.SYS_CTRL1, [self._ctrl1()])):
-                    self._die_c = die
-                    self._ts_mode, self._ts_switch_t, self._last_die_t = "to_therm", now, now
-            else:
-                self._ts_mode = "thermistor"
-        return self._held_temps.copy()                       # TS registers hold the other sensor meanwhile
+        def write_ctrl1(temp_sel: bool) -> bool:
+            return self._try(lambda: self.io.write(r.SYS_CTRL1, [r.ctrl1(temp_sel)]))
+        return self._ts.update(now, lambda count: self._ts_codes(buf, count), write_ctrl1)
 
     def _xready_recovery(self, now: float, stat: int) -> None:
         if not stat & r.STAT_DEVICE_XREADY:
@@ -438,40 +357,26 @@ class Bq769x0Afe(Afe):
         if self._xready_since is None:
             self._xready_since = now
         if self.xready_recovery_s is not None and now - self._xready_since >= self.xready_recovery_s:
-            if self._try(lambda: self._write(r.SYS_STAT, [r.STAT_DEVICE_XREADY])):
+            if self._try(lambda: self.io.write(r.SYS_STAT, [r.STAT_DEVICE_XREADY])):
                 self._xready_since = None
                 self._try(self._reinit)   # FETs stay off and balancing stopped: the host decides [DS p.24]
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def _ctrl1(self) -> int:
-        return r.CTRL1_ADC_EN | (r.CTRL1_TEMP_SEL if self._ts_mode in ("thermistor", "to_therm") else 0)
+        return r.ctrl1(self._ts.temp_sel)
 
     def _reinit(self) -> None:
         self.errors.reinit += 1
-        if self._ts_mode == "to_die":
-            self._ts_mode = "to_therm"
+        self._ts.on_reinit()
         self._init()
 
-    def _cellbal_bytes(self, mask: int) -> list[int]:
-        phys = 0
-        for cell, ch in enumerate(self._channels):
-            if mask >> cell & 1:
-                phys |= 1 << ch
-        return [(phys >> (5 * g)) & 0x1F for g in range(self.chip.groups)]
-
-    def _logical_mask(self, cellbal: Sequence[int]) -> int:
-        phys = 0
-        for g, b in enumerate(cellbal):
-            phys |= (b & 0x1F) << (5 * g)
-        return sum(1 << cell for cell, ch in enumerate(self._channels) if phys >> ch & 1)
-
     def _configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
-        current = self._read(r.PROTECT1, 5)
+        current = self.io.read(r.PROTECT1, 5)
         codes = encode_protection(wanted, self.shunt_ohm, self.gain_uv, self.offset_mv,
                                   protect3_debug=current[2] & 0x0F)
         if codes.clamped:
             log.warning("bq769x0 protection request outside the chip's range, clamped: %s", ", ".join(codes.clamped))
-        self._write_verify(r.PROTECT1, codes.block, mask=0xFF)
+        self.io.write_verify(r.PROTECT1, codes.block, mask=_ALL_BITS)
         self._protection_pending = False
         self.protection_codes = codes
         self.protection = codes.effective
@@ -479,13 +384,13 @@ class Bq769x0Afe(Afe):
 
     def read_protection(self) -> HardwareProtection:
         """The protections as programmed in the chip now (nominal SI values)."""
-        p = self._command(lambda: self._read(r.PROTECT1, 5), "read_protection")
-        return decode_protection(*p, self.shunt_ohm, self.gain_uv, self.offset_mv)
+        p1, p2, p3, ov, uv = self._command(lambda: self.io.read(r.PROTECT1, 5), "read_protection")
+        return decode_protection(p1, p2, p3, ov, uv, self.shunt_ohm, self.gain_uv, self.offset_mv)
 
     def _command(self, fn, what: str):
         try:
             return fn()
-        except _CommError as e:
+        except CommError as e:
             raise AfeError(f"bq769x0 {what} failed: {e}") from None
 
     def _try(self, fn) -> bool:
@@ -493,65 +398,5 @@ class Bq769x0Afe(Afe):
         try:
             fn()
             return True
-        except _CommError:
+        except CommError:
             return False
-
-    def _write_verify(self, reg: int, data: list[int], mask: int) -> None:
-        self._write(reg, data)
-        back = self._read(reg, len(data))
-        if any((a ^ b) & mask for a, b in zip(back, data)):
-            raise _CommError(f"register {reg:#04x} reads back {bytes(back).hex()} after writing {bytes(data).hex()}")
-
-    def _count_os_error(self, e: OSError) -> None:
-        if isinstance(e, TimeoutError) or e.errno == errno.ETIMEDOUT:
-            self.errors.timeout += 1
-        else:
-            self.errors.nack += 1
-
-    def _read(self, reg: int, n: int) -> list[int]:
-        """Auto-increment block read of ``n`` registers from ``reg`` with a repeated start [DS Fig 8-4]."""
-        nbytes = 2 * n if self.crc else n
-        last = "no attempt"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.errors.retries += 1
-            w = i2c_msg.write(self.address, [reg])
-            rd = i2c_msg.read(self.address, nbytes)
-            self.wire.transactions += 1
-            self.wire.bytes += 3 + nbytes            # addr_w, reg, addr_r, data (+CRC)
-            self.wire.conditions += 3                # START, Sr, STOP
-            try:
-                self.bus.i2c_rdwr(w, rd)
-            except OSError as e:
-                self._count_os_error(e)
-                last = f"read {reg:#04x}: {e}"
-                continue
-            raw = bytes(rd)
-            if not self.crc:
-                return list(raw)
-            data, bad = split_read(self.address, raw)
-            if bad:
-                self.errors.crc += 1
-                last = f"read {reg:#04x}: {bad} bad CRC byte(s)"
-                continue
-            return data
-        self.errors.failed += 1
-        raise _CommError(last)
-
-    def _write(self, reg: int, data: Sequence[int]) -> None:
-        frame = write_frame(self.address, reg, data, self.crc)
-        last = "no attempt"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.errors.retries += 1
-            self.wire.transactions += 1
-            self.wire.bytes += 1 + len(frame)
-            self.wire.conditions += 2
-            try:
-                self.bus.i2c_rdwr(i2c_msg.write(self.address, frame))
-                return
-            except OSError as e:
-                self._count_os_error(e)
-                last = f"write {reg:#04x}: {e}"
-        self.errors.failed += 1
-        raise _CommError(last)

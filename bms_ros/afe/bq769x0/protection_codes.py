@@ -122,13 +122,13 @@ def encode_protection(wanted: HardwareProtection, shunt_ohm: float, gain_uv: flo
     p1 = (r.PROTECT1_RSNS if rsns else 0) | (scd_d << 3) | scd_t
     p2 = (ocd_d << 4) | ocd_t
     p3 = (uv_d << 6) | (ov_d << 4) | (protect3_debug & 0x0F)
-    clamped = tuple(name for name, flag in (
+    clamped_names = tuple(name for name, flag in (
         ("short_circuit", scd_clamped), ("discharge_overcurrent", ocd_clamped),
         ("short_circuit_delay", scd_d_clamped), ("discharge_overcurrent_delay", ocd_d_clamped),
         ("cell_overvoltage_delay", ov_d_clamped), ("cell_undervoltage_delay", uv_d_clamped),
         ("cell_overvoltage", ov_clamped), ("cell_undervoltage", uv_clamped)) if flag)
     effective = decode_protection(p1, p2, p3, ov, uv, shunt_ohm, gain_uv, offset_mv)
-    return ProtectionCodes(p1, p2, p3, ov, uv, effective, clamped)
+    return ProtectionCodes(p1, p2, p3, ov, uv, effective, clamped_names)
 
 
 def decode_protection(protect1: int, protect2: int, protect3: int, ov_trip: int, uv_trip: int, shunt_ohm: float,

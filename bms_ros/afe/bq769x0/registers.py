@@ -51,6 +51,10 @@ CTRL1_RSVD2 = 0x04              # must not be set
 CTRL1_SHUT_A = 0x02
 CTRL1_SHUT_B = 0x01
 
+# CELLBALx: one register per group of 5 VC inputs, bit k balances the group's cell k+1 [DS p.24, p.30]
+CELLS_PER_GROUP = 5
+CELLBAL_MASK = 0x1F
+
 # SYS_CTRL2 [DS p.32]
 CTRL2_DELAY_DIS = 0x80
 CTRL2_CC_EN = 0x40
@@ -60,6 +64,7 @@ CTRL2_CHG_ON = 0x01
 
 PROTECT1_RSNS = 0x80            # doubles the OCD and SCD thresholds [DS p.32]
 CC_CFG_VALUE = 0x19             # "must be programmed to 0x19" at start-up [DS p.35]
+CC_CFG_MASK = 0x3F              # CC_CFG bits 5:0; bits 7:6 reserved [DS p.35]
 
 OV_TRIP_DEFAULT = 0xAC          # reset values [DS p.34-35]
 UV_TRIP_DEFAULT = 0x97
@@ -177,3 +182,19 @@ def vc_register(channel: int) -> int:
 def ts_register(index: int) -> int:
     """TSn_HI address of a 0-based thermistor input."""
     return TS1_HI + 2 * index
+
+
+def ctrl1(temp_sel: bool) -> int:
+    """SYS_CTRL1 as the driver keeps it: ADC on, TEMP_SEL for the thermistors or the die sensor [DS p.31]."""
+    return CTRL1_ADC_EN | (CTRL1_TEMP_SEL if temp_sel else 0)
+
+
+def sample_registers(channels: tuple[int, ...], groups: int, thermistor_count: int) -> tuple[int, ...]:
+    """Every register one sample needs: status, controls, balancing, the used VC pairs, BAT, TS and CC."""
+    need = {SYS_STAT, SYS_CTRL1, SYS_CTRL2, CC_HI, CC_LO, BAT_HI, BAT_HI + 1}
+    need.update(range(CELLBAL1, CELLBAL1 + groups))
+    for ch in channels:
+        need.update((vc_register(ch), vc_register(ch) + 1))
+    for k in range(max(thermistor_count, 1)):       # TS1 carries the die temperature with no thermistors
+        need.update((ts_register(k), ts_register(k) + 1))
+    return tuple(sorted(need))

@@ -58,7 +58,8 @@ def _clamp(name: str, code: int, lo_hi: tuple[int, int], clamped: list[str]) -> 
 
 def encode_protection(p: Bq769x2Protection, shunt_ohm: float) -> ProtectionCodes:
     """Codes for COV/CUV/OCC/OCD1/OCD2/SCD with delays and recovery, OTC/OTD/UTC/UTD."""
-    b, c = p.base, []   # c: names clamped to the chip's range
+    b = p.base
+    c: list[str] = []   # names clamped to the chip's range
     eps = 1e-9
     cov = _clamp("cell_overvoltage", math.floor(b.cell_overvoltage / r.CELL_PROT_LSB_V + eps), r.COV_CODES, c)
     cuv = _clamp("cell_undervoltage", math.ceil(b.cell_undervoltage / r.CELL_PROT_LSB_V - eps), r.CUV_CODES, c)

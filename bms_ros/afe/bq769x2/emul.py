@@ -32,22 +32,6 @@ _CHG_BLOCK_A, _DSG_BLOCK_A = r.CHG_FET_PROT_A_DEFAULT, r.DSG_FET_PROT_A_ASSUMED 
 _CHG_BLOCK_B, _DSG_BLOCK_B = r.SB_OTC | r.SB_UTC, r.SB_OTD | r.SB_UTD
 
 
-# data-memory defaults the emulator boots with [TRM 13.6 Protections defaults, as recalled; the driver overwrites
-# every one of them, so they only matter before init]: COV 86 x 50.6 mV = 4.35 V, CUV 50 = 2.53 V, delays 74 x 3.3
-# ms, hysteresis 2, OCC 2 mV... wide enough that a healthy pack does not trip before the host configures the chip
-_DM_DEFAULTS = (
-    (r.COV_THRESHOLD, "<B", 86), (r.COV_DELAY, "<H", 74), (r.COV_RECOV_HYST, "<B", 2),
-    (r.CUV_THRESHOLD, "<B", 50), (r.CUV_DELAY, "<H", 74), (r.CUV_RECOV_HYST, "<B", 2),
-    (r.OCC_THRESHOLD, "<B", 2), (r.OCC_DELAY, "<B", 4), (r.OCD1_THRESHOLD, "<B", 4), (r.OCD1_DELAY, "<B", 1),
-    (r.OCD2_THRESHOLD, "<B", 3), (r.OCD2_DELAY, "<B", 7), (r.SCD_THRESHOLD, "<B", 0), (r.SCD_DELAY, "<B", 2),
-    (r.SCD_RECOV_TIME, "<B", 5), (r.PROT_RECOVERY_TIME, "<B", 3),
-    (r.OTC_THRESHOLD, "<b", 55), (r.OTC_DELAY, "<B", 2), (r.OTC_RECOVERY, "<b", 50),
-    (r.OTD_THRESHOLD, "<b", 60), (r.OTD_DELAY, "<B", 2), (r.OTD_RECOVERY, "<b", 55),
-    (r.UTC_THRESHOLD, "<b", 0), (r.UTC_DELAY, "<B", 2), (r.UTC_RECOVERY, "<b", 5),
-    (r.UTD_THRESHOLD, "<b", 0), (r.UTD_DELAY, "<B", 2), (r.UTD_RECOVERY, "<b", 5),
-)
-
-
 class Bq769x2Emul:
     def __init__(self, pack: PackModel, *, address: int = r.DEFAULT_ADDRESS, crc: bool = False,
                  device_number: int = 0x7695, shunt_ohm: float = 0.001, channels: tuple[int, ...] | None = None,
@@ -80,7 +64,7 @@ class Bq769x2Emul:
         self._dm_set(r.VCELL_MODE, struct.pack("<H", 0))     # 0: all 16 inputs [TRM VCell Mode]
         self._dm_set(r.ENABLED_PROT_A, bytes([r.SA_COV | r.SA_SCD]))   # COV on by default [LS2 comment]
         self._dm_set(r.CBAL_MAX_CELLS, b"\x01")              # [LS2 "only 1 by default"]
-        for addr, fmt, value in _DM_DEFAULTS:
+        for addr, fmt, value in r.DM_DEFAULTS:
             self._dm_set(addr, struct.pack(fmt, value))
         self.regs = bytearray(0x80)
         self.mode, self.cfgupdate, self.por, self.fet_en = "normal", False, True, False
@@ -179,11 +163,11 @@ class Bq769x2Emul:
         )
         running = []
         for name, bit, amps, thr, code in rules:
-            self._compare(name, en & bit and not self.safety[0] & bit and amps >= thr)
+            self._compare(name, bool(en & bit) and not self.safety[0] & bit and amps >= thr)
             if name in self._cmp_since:
                 running.append((name, bit, r.OC_DELAY_BASE_S + code * r.VOLT_DELAY_LSB_S))
         scd_thr = r.SCD_THRESHOLDS_V[self.dm_u(r.SCD_THRESHOLD) & 0x0F] / self.shunt_ohm
-        self._compare("scd", en & r.SA_SCD and not self.safety[0] & r.SA_SCD and -current_a >= scd_thr)
+        self._compare("scd", bool(en & r.SA_SCD) and not self.safety[0] & r.SA_SCD and -current_a >= scd_thr)
         if "scd" in self._cmp_since:
             running.append(("scd", r.SA_SCD, max(0, self.dm_u(r.SCD_DELAY) - 1) * r.SCD_DELAY_LSB_S))
         return running

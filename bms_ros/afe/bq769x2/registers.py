@@ -173,3 +173,19 @@ def channel_map(cell_count: int, inputs: int = 16) -> tuple[int, ...]:
 
 def vcell_mode(channels: tuple[int, ...]) -> int:
     return sum(1 << ch for ch in channels)
+
+
+# data-memory defaults the emulator boots with [TRM 13.6 Protections defaults, as recalled; the driver overwrites
+# every one of them, so they only matter before init]: COV 86 x 50.6 mV = 4.35 V, CUV 50 = 2.53 V, delays 74 x 3.3
+# ms, hysteresis 2, OCC 2 mV... wide enough that a healthy pack does not trip before the host configures the chip
+DM_DEFAULTS: tuple[tuple[int, str, int], ...] = (
+    (COV_THRESHOLD, "<B", 86), (COV_DELAY, "<H", 74), (COV_RECOV_HYST, "<B", 2),
+    (CUV_THRESHOLD, "<B", 50), (CUV_DELAY, "<H", 74), (CUV_RECOV_HYST, "<B", 2),
+    (OCC_THRESHOLD, "<B", 2), (OCC_DELAY, "<B", 4), (OCD1_THRESHOLD, "<B", 4), (OCD1_DELAY, "<B", 1),
+    (OCD2_THRESHOLD, "<B", 3), (OCD2_DELAY, "<B", 7), (SCD_THRESHOLD, "<B", 0), (SCD_DELAY, "<B", 2),
+    (SCD_RECOV_TIME, "<B", 5), (PROT_RECOVERY_TIME, "<B", 3),
+    (OTC_THRESHOLD, "<b", 55), (OTC_DELAY, "<B", 2), (OTC_RECOVERY, "<b", 50),
+    (OTD_THRESHOLD, "<b", 60), (OTD_DELAY, "<B", 2), (OTD_RECOVERY, "<b", 55),
+    (UTC_THRESHOLD, "<b", 0), (UTC_DELAY, "<B", 2), (UTC_RECOVERY, "<b", 5),
+    (UTD_THRESHOLD, "<b", 0), (UTD_DELAY, "<B", 2), (UTD_RECOVERY, "<b", 5),
+)

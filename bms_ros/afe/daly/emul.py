@@ -59,10 +59,10 @@ class DalyEmul:
         if cmd == p.CMD_STATUS:
             return [bytes((pk.cell_count, self.nts, 0, 0, 0)) + struct.pack(">H", int(b.cycles)) + b"\x00"]
         if cmd == p.CMD_CELLS:
-            v = self.faults.apply_cells(pk.cell_voltages())
+            cells = self.faults.apply_cells(pk.cell_voltages())
             out = []
             for k in range(0, pk.cell_count, p.CELLS_PER_FRAME):
-                words = [_u(x * 1000.0, 0xFFFF) for x in v[k:k + p.CELLS_PER_FRAME]]
+                words = [_u(x * 1000.0, 0xFFFF) for x in cells[k:k + p.CELLS_PER_FRAME]]
                 words += [0] * (p.CELLS_PER_FRAME - len(words))
                 out.append(bytes((k // p.CELLS_PER_FRAME + 1,)) + struct.pack(">HHH", *words) + b"\x00")
             return out

@@ -38,8 +38,8 @@ class SbsEmul:
         self.t = 0.0
         self.mode = r.BatteryMode.CAPACITY_MODE if capacity_mwh else r.BatteryMode(0)
         self.design_v = pack.chem.nominal_v * pack.cell_count
-        self.strings = {r.Cmd.MANUFACTURER_NAME: manufacturer, r.Cmd.DEVICE_NAME: device,
-                        r.Cmd.DEVICE_CHEMISTRY: chemistry}
+        self.strings: dict[int, str] = {r.Cmd.MANUFACTURER_NAME: manufacturer, r.Cmd.DEVICE_NAME: device,
+                                          r.Cmd.DEVICE_CHEMISTRY: chemistry}
         self.serial = 0x1234
         self.date = (2025 - 1980) << 9 | 6 << 5 | 15            # 2025-06-15 [LNX encoding]
         self.transactions = 0
@@ -84,7 +84,7 @@ class SbsEmul:
         if C.CELL_VOLTAGE_4 <= cmd <= C.CELL_VOLTAGE_1:
             i = C.CELL_VOLTAGE_1 - cmd                            # 0x3F = cell 1 [ZBQ]
             return _u16(p.cell_voltages()[i] * 1000.0) if i < p.cell_count else 0
-        table = {
+        table: dict[int, float] = {
             C.MANUFACTURER_ACCESS: 0,
             C.BATTERY_MODE: int(self.mode),
             C.TEMPERATURE: _u16(p.temperature_c * 10.0 + r.KELVIN10_OFFSET),

@@ -17,7 +17,7 @@ import numpy as np
 from bms_ros.afe.base import Afe
 from bms_ros.afe.bq769x0 import registers as r
 from bms_ros.afe.bq769x0.driver import Bq769x0Afe
-from bms_ros.afe.sim.bq769x0_sim import Bq769x0Sim
+from bms_ros.afe.bq769x0.emul import Bq769x0Sim
 from bms_ros.afe.sim.faults import FaultInjector
 from bms_ros.afe.sim.pack_model import PackModel, PackModelConfig
 from bms_ros.core.chemistry import get_chemistry
