@@ -33,15 +33,15 @@ class SimulatedPack(PackSource):
         return self.emul.bms
 
     @property
-    def stats(self):   # type: ignore[override]
+    def stats(self):   # overrides an attribute of PackSource with the driver's
         return self.driver.stats
 
     @property
-    def identity(self):   # type: ignore[override]
+    def identity(self):
         return self.driver.identity
 
     @property
-    def last_fet_command(self):   # type: ignore[override]
+    def last_fet_command(self):
         return self.driver.last_fet_command
 
     def advance(self, now: float) -> None:
