@@ -11,10 +11,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bms_ros.core.chemistry import Chemistry, ChemistryTableError, get_chemistry, load_chemistry_table
+from bms_ros.core.estimation.anchors import AnchorDetector, bound_on_plateau, record_capacity_anchor
+from bms_ros.core.estimation.diffusion import SurfaceLag
 from bms_ros.core.estimation.ekf import CellEkf
+from bms_ros.core.estimation.monitor import InnovationMonitor
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
 from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls
 from bms_ros.core.estimation.startup_check import StartupRestCheck
+from bms_ros.core.estimation.state import PENDING_KEYS, STATE_VERSION, parse_state
 from bms_ros.core.params import ConfigError
 from bms_ros.core.timebase import GAP_S
 from bms_ros.core.types import Estimate, PackSample
@@ -25,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NAN = math.nan
-STATE_VERSION = 1
+__all__ = ["STATE_VERSION", "StateEstimator", "resolve_chemistry"]
 _MAX_STEP_S = 10.0          # longer gaps: the present current is held over the gap
 # Longer intervals between usable samples are unknown time (core.timebase.GAP_S): the current is not integrated
 # over them; the SoC uncertainty grows as if up to _GAP_UNKNOWN_C_RATE (1-sigma) flowed either way.
@@ -33,12 +37,29 @@ _GAP_UNKNOWN_C_RATE = 1.0
 _GAP_RESUME_DT_S = 0.1       # the filter resumes after a gap as after one ordinary read period
 _SOC_VAR_MAX = 1.0 / 12.0    # a SoC known only to lie in [0, 1] (uniform): the most a gap can add
 _SELF_DISCHARGE_STD_PER_DAY = 0.0005   # SoC uncertainty added per day of unrecorded time
-_BIAS_TAU_S = 60.0           # averaging time of the innovation bias monitor
-_OUTLIER_RUN = 3             # consecutive outliers that mean a wrong state rather than a glitch
-_BIAS_LIMIT = 2.5            # |mean normalised innovation| beyond this: the SoC is wrong, not noisy
-_BIAS_MIN_SOC = 0.05         # ... if the mean innovation also means at least this much SoC
-_JUMP_MIN_SOC = 0.10         # a run of outliers re-reads the SoC from the voltage if they mean this much SoC
-_MONITOR_MAX_C = 1.0         # above this C-rate a persistent innovation is the model's (diffusion), not the SoC's
+_UNKNOWN_OFF_STD = 0.02      # SoC, 1-sigma added when the time off is unknown (no saved stamp or clock went back)
+_UNKNOWN_OFF_VAR_SCALE = 4.0  # ... and the start-up rest check then widens the OCV's variance by this factor
+_S_PER_H = 3600.0
+_S_PER_DAY = 86400.0
+# Decision constants of the filter tuning; tuning values of this estimator unless a source is given
+_RC_NOISE_FLOOR_V = 5e-4     # V, 1-sigma: least process noise of the RC voltages (keeps them adaptable at 0 A)
+_R_STEP_MAX_DT_S = 2.0       # s: longer steps mix R0 with RC relaxation; no resistance-step observation
+_R_STEP_SENSOR_STD_V = 0.003  # V, 1-sigma cell-voltage noise of each of the two readings in a step
+_R_STEP_FIT = 0.2            # relative error of the ECM's prediction of a 1 s step (R1, R2 and the OCV drift)
+_OFFSET_CLAMP_SIGMA = 3.0    # an offset beyond this many sigma of its specification is the filter explaining else
+_OPEN_FET_MAX_C = 0.05       # C: with both FETs open the current reading is taken as pure offset below this ...
+_OPEN_FET_OFFSET_STD_C = 0.002  # C, 1-sigma: ... with this uncertainty (leakage and balancing current)
+_MODEL_ERROR_SIGMAS = 2.0    # sigmas of voltage_model_error the slow RC state may carry that are not current-driven
+_RC_BOUND_SIGMAS = 3.0       # the slow RC state's bound includes this many voltage_model_error
+_RC_ENVELOPE_ERRORS = 2.0    # the RC bound allows this many model_error_fraction above R times the envelope
+_NOISE_REF_DT_S = 1.0        # s: voltage_noise is specified per 1 s sample; faster samples are each noisier
+_START_STD_MIN = 0.01        # SoC, 1-sigma: least start-up uncertainty from a rested OCV (rest length unknown)
+_START_OCV_SIGMAS = 2.0      # ... which is this many times the OCV's own sigma (the rest may have been short)
+_STARTUP_SIGMAS = 3.0        # a saved SoC beyond this many sigma of the rested voltages' SoC is replaced
+_OFFSET_STD_KEEP = 0.5       # a saved offset's std is at least this fraction of the specified one
+_MID_SOC = 0.5               # SoC at which the RC prior and an uninitialised inversion take the resistances
+_MIN_OCV_SLOPE_V = 1e-6      # V per unit SoC: below this the OCV says nothing (avoids a division by zero)
+_MAX_OCV_SOC_STD = 0.1       # SoC, 1-sigma: an inversion less certain than this is reported as NaN (flat OCV)
 
 
 def _clip01(x: np.ndarray) -> np.ndarray:
@@ -58,6 +79,9 @@ def resolve_chemistry(config: BmsConfig) -> Chemistry:
 
 
 class StateEstimator:
+    """The coordinator: the filter (``ekf``), the diffusion lag (``lag``), the anchors (``anchors``), the
+    innovation monitor, capacity (``capacity``) and resistance (``rls``) learning, the output and persistence."""
+
     def __init__(self, config: BmsConfig, chemistry: Chemistry | None = None):
         self.cfg = config
         self.ec = config.estimation
@@ -65,7 +89,9 @@ class StateEstimator:
         self.design_ah = config.pack.design_capacity_ah
         self.chem = chemistry if chemistry is not None else resolve_chemistry(config)
         self.ekf = CellEkf(self.n, self.chem)
-        self._has_diffusion = max(self.chem.diffusion_taus) > 0.0
+        self.lag = SurfaceLag(self.chem)
+        self.anchors = AnchorDetector(self.chem, self.design_ah)
+        self.monitor = InnovationMonitor(self.chem, self.design_ah)
         self.capacity = CapacityEstimator(self.design_ah, self.ec.capacity_min_delta_soc, self.ec.capacity_drift,
                                           self.ec.current_noise)
         self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
@@ -85,12 +111,7 @@ class StateEstimator:
         self._i_avg = 0.0
         self._i_hi = 0.0                 # envelope of the recent charge / discharge current (bounds the RC states)
         self._i_lo = 0.0
-        self._surface = (0.0, 0.0)       # surface minus average SoC (solid diffusion), low and high end
-        self._rest_s = 0.0
-        self._rest_applied_at = -math.inf
         self._startup: StartupRestCheck | None = None   # a saved SoC waiting for a seen rest to be checked
-        self._full_done = False
-        self._empty_done = False
         self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=self.design_ah, soh=1.0)
 
     # --- parameters at the present operating point ------------------------------------------------------
@@ -109,34 +130,31 @@ class StateEstimator:
         d = self.design_ah
         return r0 * (self.rls.k / d), r1 / d, r2 / d
 
-    def _diffusion_taus(self) -> tuple[float, float]:
-        """The chemistry's diffusion time constants (low and high SoC end) at the present temperature:
-        diffusion slows in the cold like the resistances do (the same Arrhenius factor)."""
-        f = self.chem.arrhenius(self.temperature_c)
-        lo, hi = self.chem.diffusion_taus
-        return lo * f, hi * f
+    # --- the diffusion lag (core.estimation.diffusion) ------------------------------------------------------
+    @property
+    def _surface(self) -> tuple[float, float]:
+        """Surface minus average SoC (solid diffusion), low and high end."""
+        return self.lag.surface
 
-    def _steady_surface(self, i_t: float, taus: tuple[float, float] | None = None) -> tuple[float, float]:
-        """Surface minus average SoC (low and high end) after a long constant current ``i_t`` (A)."""
-        k = 2.0 * i_t / (3600.0 * self.capacity.capacity_ah)
-        lo, hi = self._diffusion_taus() if taus is None else taus
-        return k * lo, k * hi
+    @_surface.setter
+    def _surface(self, value: tuple[float, float]) -> None:
+        self.lag.surface = value
 
-    def _update_surface(self, it: float, dt: float) -> None:
-        """First-order lags towards the steady surface offsets, discretised like the RC pairs."""
-        def lag(x: float, x_ss: float, tau: float) -> float:
-            return x + (1.0 - math.exp(-dt / tau)) * (x_ss - x) if tau > 0.0 else 0.0
-
-        taus = self._diffusion_taus()
-        ss_lo, ss_hi = self._steady_surface(it, taus)
-        self._surface = (lag(self._surface[0], ss_lo, taus[0]), lag(self._surface[1], ss_hi, taus[1]))
+    def _steady_surface(self, i_t: float) -> tuple[float, float]:
+        return self.lag.steady(i_t, self.capacity.capacity_ah, self.temperature_c)
 
     def _surface_at(self, soc: np.ndarray, surface: tuple[float, float] | None = None) -> np.ndarray | float:
-        """The surface offset each cell sees at ``soc``: the low-end lag, the high-end one, or a blend."""
-        lo, hi = self._surface if surface is None else surface
-        if lo == hi:
-            return float(lo)
-        return lo + self.chem.diffusion_weight(soc) * (hi - lo)
+        return self.lag.at(soc, surface)
+
+    # --- the anchors' state (core.estimation.anchors) -------------------------------------------------------
+    @property
+    def _rest_s(self) -> float:
+        """Seconds at rest so far."""
+        return self.anchors.rest_s
+
+    @_rest_s.setter
+    def _rest_s(self, value: float) -> None:
+        self.anchors.rest_s = value
 
     # --- public API -----------------------------------------------------------------------------------
     def reset(self, soc: float | np.ndarray, soc_std: float | None = None) -> None:
@@ -155,7 +173,7 @@ class StateEstimator:
         """The end of a CC-CV charge (the full anchor: the top cell within ``full_voltage_margin`` of full and
         the current at or below ``tail_current``), until the pack discharges beyond ``rest_current``. The one
         detector behind the full anchor, BmsOutput.charge_complete, FULL and the 100 % SoC (ISSUE 14 item 5)."""
-        return self._full_done
+        return self.anchors.full_done
 
     def update(self, sample: PackSample) -> Estimate:
         i_meas = sample.current
@@ -190,7 +208,7 @@ class StateEstimator:
         if dt > GAP_S:
             dt, i_prev = self._unknown_time(dt), i_meas
         i_in = 0.5 * (i_prev + i_meas) if dt <= _MAX_STEP_S and math.isfinite(i_prev) else i_meas
-        if ec.learn_resistance and dt <= 2.0 and self._last_v is not None:
+        if ec.learn_resistance and dt <= _R_STEP_MAX_DT_S and self._last_v is not None:
             self._resistance_step(v, i_prev, i_meas, dt)
         # predict
         soc = ekf.soc
@@ -199,9 +217,9 @@ class StateEstimator:
         it_in = i_in - ekf.offset
         a1 = math.exp(-dt / self.chem.tau1_s)
         a2 = math.exp(-dt / self.chem.tau2_s)
-        ds = abs(it_in) * dt / (3600.0 * cap)
-        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / 3600.0
-        floor = 5e-4 ** 2
+        ds = abs(it_in) * dt / (_S_PER_H * cap)
+        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / _S_PER_H
+        floor = _RC_NOISE_FLOOR_V ** 2
         q_v1 = ((ec.model_error_fraction * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
         # the slow RC state also carries the model's persistent voltage error (OCV table, hysteresis, diffusion)
         # as a Gauss-Markov process of stationary std voltage_model_error and correlation time tau2: the filter
@@ -209,38 +227,37 @@ class StateEstimator:
         # below what that error allows
         q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error ** 2)) \
             * (1.0 - a2 * a2)
-        q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / 3600.0 if ec.estimate_current_offset else 0.0
+        q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / _S_PER_H if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
-        if self._has_diffusion:
-            self._update_surface(it_in, dt)
+        if self.lag.enabled:
+            self.lag.step(it_in, dt, self.capacity.capacity_ah, self.temperature_c)
         # correct with the voltages
         it = i_meas - ekf.offset
         # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
         # not current-driven and must not scale the error term
-        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - 2.0 * ec.voltage_model_error, 0.0)
+        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - _MODEL_ERROR_SIGMAS * ec.voltage_model_error,
+                                                      0.0)
         # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
         # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
         r_model = (ec.model_error_fraction * over) ** 2
-        r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) + r_model * max(1.0, ec.model_error_time / dt)
-        # the bias monitor averages only below _MONITOR_MAX_C: above it a persistent innovation is the model's
-        alpha = min(dt / _BIAS_TAU_S, 1.0) if abs(it) <= _MONITOR_MAX_C * self.design_ah else 0.0
+        r_var = ec.voltage_noise ** 2 * max(1.0, _NOISE_REF_DT_S / dt) + r_model * max(1.0, ec.model_error_time / dt)
+        alpha = self.monitor.alpha(dt, it)
         innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
                                    ec.ocv_flat_slope, ec.voltage_noise ** 2 + r_model,
                                    self._surface_at(ekf.soc))
         self._bound_rc(it_in, a2, r1, r2)
-        if abs(it) <= _MONITOR_MAX_C * self.design_ah:
+        if self.monitor.active(it):
             self._check_bias(innov, v, it)
         if ec.estimate_current_offset:
-            # a sensor offset beyond 3 sigma of its specification is the filter explaining something else
-            ekf.clamp_offset(3.0 * self._offset_prior_std())
+            ekf.clamp_offset(_OFFSET_CLAMP_SIGMA * self._offset_prior_std())
         if ec.offset_from_open_fets and not sample.charge_fet and not sample.discharge_fet \
-                and abs(i_meas) < 0.05 * self.design_ah and ec.estimate_current_offset:
-            ekf.update_offset(i_meas, (0.002 * self.design_ah) ** 2)
+                and abs(i_meas) < _OPEN_FET_MAX_C * self.design_ah and ec.estimate_current_offset:
+            ekf.update_offset(i_meas, (_OPEN_FET_OFFSET_STD_C * self.design_ah) ** 2)
         # bookkeeping with the corrected current; the capacity counter uses the raw reading, since at constant
         # current the filter cannot tell an offset from a capacity error (the offset spec bounds that error)
-        self.ah_counter += i_in * dt / 3600.0
+        self.ah_counter += i_in * dt / _S_PER_H
         it = i_in - ekf.offset
-        dah = it * dt / 3600.0
+        dah = it * dt / _S_PER_H
         if dah < 0:
             self.discharged_ah -= dah
             dc = -dah / self.design_ah
@@ -270,7 +287,7 @@ class StateEstimator:
     def _unknown_time(self, gap_s: float) -> float:
         """An interval without usable samples: no charge is counted over it (not the held current, not a
         cycle); the SoC uncertainty grows with its length instead. Returns the step the filter resumes with."""
-        grow = _GAP_UNKNOWN_C_RATE * gap_s / 3600.0
+        grow = _GAP_UNKNOWN_C_RATE * gap_s / _S_PER_H
         var = np.minimum(self.ekf.soc_var + grow * grow, _SOC_VAR_MAX)
         self.ekf.inflate_soc(np.arange(self.n), var)
         self._rest_s = 0.0
@@ -282,7 +299,7 @@ class StateEstimator:
 
     def _rc_prior_std(self, i_meas: float) -> float:
         """Uncertainty of the RC voltages at start: small after a rest, up to their full value under load."""
-        _r0, r1, r2 = self._resistances(np.full(self.n, 0.5))
+        _r0, r1, r2 = self._resistances(np.full(self.n, _MID_SOC))
         return float(self.ec.ocv_error + np.max(r1 + r2) * abs(i_meas))
 
     def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
@@ -292,10 +309,10 @@ class StateEstimator:
         their possible size, and stays hidden for many time constants."""
         self._i_hi = max(it, self._i_hi * a_slow, 0.0)
         self._i_lo = min(it, self._i_lo * a_slow, 0.0)
-        k = 1.0 + 2.0 * self.ec.model_error_fraction
+        k = 1.0 + _RC_ENVELOPE_ERRORS * self.ec.model_error_fraction
         m = self.ec.voltage_model_error
         self.ekf.clamp_rc((k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m,
-                          (k * self._i_lo) * r2 - 3.0 * m, (k * self._i_hi) * r2 + 3.0 * m)
+                          (k * self._i_lo) * r2 - _RC_BOUND_SIGMAS * m, (k * self._i_hi) * r2 + _RC_BOUND_SIGMAS * m)
 
     def _init_model_error(self) -> None:
         """The slow RC state starts with at least the stationary model error as its uncertainty."""
@@ -310,7 +327,8 @@ class StateEstimator:
             std = np.full(self.n, self.ec.initial_soc_std)
             if abs(i_meas) <= self.ec.rest_current * self.design_ah:
                 # at rest, though for how long is unknown: the OCV says more than the generic prior where steep
-                std = np.minimum(std, np.nan_to_num(np.maximum(2.0 * np.sqrt(var_ocv), 0.01), nan=1.0))
+                std = np.minimum(std, np.nan_to_num(np.maximum(_START_OCV_SIGMAS * np.sqrt(var_ocv), _START_STD_MIN),
+                                                    nan=1.0))
             s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
             self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
             self._init_model_error()
@@ -318,9 +336,9 @@ class StateEstimator:
             return
         now = self._pending_now if self._pending_now is not None else stamp
         elapsed = now - pending["stamp"] if math.isfinite(pending["stamp"]) else NAN
-        grow = _SELF_DISCHARGE_STD_PER_DAY * (elapsed / 86400.0) if elapsed >= 0 else 0.02
+        grow = _SELF_DISCHARGE_STD_PER_DAY * (elapsed / _S_PER_DAY) if elapsed >= 0 else _UNKNOWN_OFF_STD
         std = np.sqrt(np.asarray(pending["cell_soc_std"]) ** 2 + grow ** 2)
-        off_std = max(pending["current_offset_std"], 0.5 * self._offset_prior_std()) \
+        off_std = max(pending["current_offset_std"], _OFFSET_STD_KEEP * self._offset_prior_std()) \
             if self.ec.estimate_current_offset else 0.0
         off = pending["current_offset_a"] if self.ec.estimate_current_offset else 0.0
         self.ekf.init(np.asarray(pending["cell_soc"], dtype=float), std, off, off_std,
@@ -330,7 +348,7 @@ class StateEstimator:
         if not (elapsed >= 0) or elapsed >= self.ec.rest_time:
             # the pack may have rested while the node was off: check the saved SoC against the OCV once a rest
             # is seen (core.estimation.startup_check); one sample at zero current is no evidence of rest
-            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else 4.0)
+            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else _UNKNOWN_OFF_VAR_SCALE)
             self._startup.observe(stamp, v, self._at_rest(i_meas, off), 0.0, self.ec.rest_time)
 
     def _at_rest(self, i_meas: float, offset: float) -> bool:
@@ -342,7 +360,7 @@ class StateEstimator:
         s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
         var = var_ocv * chk.var_scale
         diff = s_ocv - self.ekf.soc
-        bad = np.abs(diff) > 3.0 * np.sqrt(var + chk.saved_std ** 2)
+        bad = np.abs(diff) > _STARTUP_SIGMAS * np.sqrt(var + chk.saved_std ** 2)
         if np.any(bad & np.isfinite(diff)):
             log.warning("saved SoC disagrees with the rested cell voltages (cells %s: saved %s, OCV %s); "
                         "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
@@ -357,7 +375,7 @@ class StateEstimator:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
         the OCV curve is too flat to say anything). The voltage gives the particles' surface SoC; the average
         lies behind it by the tracked diffusion offset (``use_rc``) or its steady value at ``i_t``."""
-        soc = self.ekf.soc if self.initialized else np.full(self.n, 0.5)
+        soc = self.ekf.soc if self.initialized else np.full(self.n, _MID_SOC)
         r0, r1, r2 = self._resistances(soc, i_t > 0.0)
         if use_rc:
             over = r0 * i_t + self.ekf.v1 + self.ekf.v2
@@ -366,40 +384,18 @@ class StateEstimator:
             over = (r0 + r1 + r2) * i_t
             surface = self._steady_surface(i_t)
         s_surface = self.chem.soc_from_ocv(v - over, self.temperature_c)
-        slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), 1e-6)
+        slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), _MIN_OCV_SLOPE_V)
         s = s_surface - self._surface_at(s_surface, surface)
         err = self.ec.ocv_error ** 2 + (self.ec.model_error_fraction * over) ** 2
         var = err / slope ** 2
-        var = np.where(var <= 0.1 ** 2, var, NAN)
+        var = np.where(var <= _MAX_OCV_SOC_STD ** 2, var, NAN)
         return np.where(np.isfinite(var), s, NAN), var
 
     # --- anchors ----------------------------------------------------------------------------------------
     def _anchors(self, stamp: float, v: np.ndarray, i_meas: float, offset: float, dt: float) -> None:
-        ec, design = self.ec, self.design_ah
         it = i_meas - offset
-        if min(abs(it), abs(i_meas)) <= ec.rest_current * design:
-            self._rest_s += dt
-        else:
-            self._rest_s = 0.0
-            self._rest_applied_at = -math.inf
-        if self._rest_s >= ec.rest_time and self._rest_s - self._rest_applied_at >= ec.rest_time:
-            self._rest_applied_at = self._rest_s
-            self._apply_anchor(stamp, v, it, "rest")
-        if it < -ec.rest_current * design:
-            self._full_done = False
-        if it > ec.rest_current * design:
-            self._empty_done = False
-        finite = np.isfinite(v)
-        if not finite.any():
-            return
-        if (not self._full_done and 0 < it <= ec.tail_current * design
-                and np.max(v[finite]) >= self.chem.full_v - ec.full_voltage_margin):
-            self._full_done = True
-            self._apply_anchor(stamp, v, it, "full")
-        if (not self._empty_done and -ec.empty_anchor_current * design <= it < 0
-                and np.min(v[finite]) <= self.chem.empty_v + ec.empty_voltage_margin):
-            self._empty_done = True
-            self._apply_anchor(stamp, v, it, "empty")
+        for kind in self.anchors.detect(self.ec, v, it, i_meas, dt):
+            self._apply_anchor(stamp, v, it, kind)
 
     def _apply_anchor(self, stamp: float, v: np.ndarray, it: float, kind: str) -> None:
         if kind == "rest":   # rested: the terminal voltage is the OCV
@@ -413,65 +409,22 @@ class StateEstimator:
         self._record_anchor(stamp, s, var, kind)
 
     def _rest_interval_check(self, v: np.ndarray, s: np.ndarray) -> None:
-        """Where the OCV is too flat to give an SoC, a rested voltage still bounds it: the SoC lies between the
-        points whose OCV is 3 ``ocv_error`` below and above the reading (on LFP's plateaus a span of tens of
-        points, but not all of them). A cell whose estimate lies outside that span is wrong whatever its
-        variance says; it is moved into the span with the span's own uncertainty. Not a capacity anchor."""
-        flat = ~np.isfinite(s) & np.isfinite(v)
-        if not flat.any():
-            return
-        k = 3.0 * self.ec.ocv_error
-        lo = self.chem.soc_from_ocv(v - k, self.temperature_c)
-        hi = self.chem.soc_from_ocv(v + k, self.temperature_c)
-        soc = self.ekf.soc
-        outside = flat & ((soc < lo) | (soc > hi))
-        if outside.any():
-            mid, var = 0.5 * (lo + hi), (hi - lo) ** 2 / 12.0     # uniform over the span
-            idx = np.flatnonzero(outside)
-            self.ekf.inflate_soc(idx, (mid[idx] - soc[idx]) ** 2)  # as uncertain as it is shown to be wrong
-            self.ekf.update_soc(np.where(outside, mid, NAN), var)
+        bound_on_plateau(self.chem, self.ekf, v, s, self.ec.ocv_error, self.temperature_c)
 
     def _record_anchor(self, stamp: float, s: np.ndarray, var: np.ndarray, kind: str) -> None:
         if not self.ec.learn_capacity or not np.isfinite(s).any():
             return
         a = Anchor(stamp, s.copy(), var.copy(), self.ah_counter, self.ekf.offset_var, kind)
-        if kind == "rest" and self._rest_s < self.ec.capacity_rest_time:
-            # a short rest's voltage still relaxes (diffusion is slower than the ECM's RC pairs), and always
-            # the same way after a discharge: fine for the SoC, but a systematic error in dAh / dSoC
-            self.capacity.anchor = a
-            return
-        c = self.capacity.add_anchor(a)
-        if c is not None:
-            log.debug("capacity observation %.3f Ah (%s anchor) -> %.3f Ah", c, kind, self.capacity.capacity_ah)
+        record_capacity_anchor(self.capacity, a, self._rest_s, self.ec.capacity_rest_time)
 
     # --- monitors ---------------------------------------------------------------------------------------
     def _check_bias(self, innov: np.ndarray, v: np.ndarray, it: float) -> None:
-        """The SoC is wrong (stale state, wrong start), not the voltage noisy, when the innovation stays beyond
-        the outlier bound for several samples (a spike lasts one) or its mean stays one-sided for a minute:
-        widen that cell's SoC uncertainty to what the innovation implies, so the voltage pulls it back. After a
-        run of outliers the SoC is re-read from the voltage by inverting the OCV (one linearised EKF step
-        across a large error lands short, and over-confident, where the OCV curve bends)."""
+        """The innovation monitor (core.estimation.monitor); after a run of outliers the SoC is re-read from the
+        voltage by inverting the OCV."""
         ekf = self.ekf
-        jump = ekf.outlier_run >= _OUTLIER_RUN
-        drift = np.abs(ekf.bias_ema) > _BIAS_LIMIT
-        if not (jump.any() or drift.any()):
-            return
-        # an innovation worth little SoC is the model's (OCV table, unmodelled diffusion and its relaxation), not
-        # a wrong SoC: a single run of outliers must mean _JUMP_MIN_SOC, a minute's mean bias _BIAS_MIN_SOC
-        min_slope = max(self.ec.ocv_flat_slope, 0.05)
         surface = ekf.soc + self._surface_at(ekf.soc)
-        slope_all = np.maximum(self.chem.docv_dsoc(surface, self.temperature_c), min_slope)
-        jump &= np.abs(innov) >= _JUMP_MIN_SOC * slope_all
-        drift &= np.abs(ekf.bias_v) >= _BIAS_MIN_SOC * slope_all
-        bad = np.flatnonzero((jump | drift) & np.isfinite(innov))
-        if bad.size == 0:
-            return
-        slope = np.maximum(self.chem.docv_dsoc(surface[bad], self.temperature_c), min_slope)
-        y = np.where(jump[bad], innov[bad], 2.0 * ekf.bias_v[bad])
-        floor = np.minimum((y / slope) ** 2, 0.3 ** 2)
-        ekf.inflate_soc(bad, floor)
-        jumped = jump & np.isfinite(innov)
-        if jumped.any():
+        jumped = self.monitor.check(ekf, innov, surface, self.temperature_c, self.ec.ocv_flat_slope)
+        if jumped is not None:
             s, var = self._soc_from_voltage(v, it)
             ekf.update_soc(np.where(jumped, s, NAN), var)
 
@@ -488,10 +441,10 @@ class StateEstimator:
         a2 = math.exp(-dt / self.chem.tau2_s)
         it_prev = i_prev - b
         drift = ((1 - a1) * (r1 * it_prev - ekf.v1) + (1 - a2) * (r2 * it_prev - ekf.v2)
-                 + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (3600.0 * self._cap()))
+                 + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (_S_PER_H * self._cap()))
         y = (v - self._last_v) - drift - (r1 * (1 - a1) + r2 * (1 - a2)) * di
         phi = r0 * di
-        noise = 2 * 0.003 ** 2 + (0.2 * phi) ** 2     # sensor noise + how well a 1 s step fits the model
+        noise = 2 * _R_STEP_SENSOR_STD_V ** 2 + (_R_STEP_FIT * phi) ** 2     # two readings' noise + the model fit
         self.rls.update(y, phi, noise)
 
     # --- output -----------------------------------------------------------------------------------------
@@ -531,8 +484,7 @@ class StateEstimator:
                      cell_soc=self.ekf.soc.tolist(), cell_soc_std=np.sqrt(self.ekf.soc_var).tolist(),
                      current_offset_a=self.ekf.offset, current_offset_std=math.sqrt(self.ekf.offset_var))
         elif self._pending is not None:
-            d.update({k: self._pending[k] for k in ("stamp", "cell_soc", "cell_soc_std", "current_offset_a",
-                                                     "current_offset_std")})
+            d.update({k: self._pending[k] for k in PENDING_KEYS})
         return d
 
     def load_state(self, d: dict[str, Any], now: float | None = None) -> bool:
@@ -561,60 +513,4 @@ class StateEstimator:
         return True
 
     def _parse_state(self, d: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(d, dict):
-            raise TypeError("not a mapping")
-        # Types are checked, never coerced: "0.5" is not a number, true is not 1 (a wrong type rejects the state).
-        def number(x: Any) -> bool:
-            return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-        if d.get("version") != STATE_VERSION or not number(d.get("version")):
-            raise ValueError(f"version {d.get('version')!r}, expected {STATE_VERSION}")
-        if d.get("cell_count") != self.n or not number(d.get("cell_count")):
-            raise ValueError(f"saved for {d.get('cell_count')!r} cells, the pack has {self.n}")
-        if d.get("chemistry") != self.chem.name:
-            raise ValueError(f"saved for chemistry {d.get('chemistry')!r}, configured {self.chem.name!r}")
-
-        def num(key: str, lo: float, hi: float) -> float:
-            if not number(d[key]):
-                raise TypeError(f"{key}: expected a number, got {type(d[key]).__name__} {d[key]!r:.60}")
-            try:
-                x = float(d[key])
-            except OverflowError:
-                raise ValueError(f"{key}: a number too large for a float") from None
-            if not (math.isfinite(x) and lo <= x <= hi):
-                raise ValueError(f"{key} = {d[key]!r} is out of range [{lo}, {hi}]")
-            return x
-
-        def vec(key: str, lo: float, hi: float) -> np.ndarray:
-            v = d[key]
-            if not isinstance(v, list) or not all(number(x) for x in v):
-                raise TypeError(f"{key}: expected a list of {self.n} numbers, got {type(v).__name__} {v!r:.60}")
-            a = np.asarray(v, dtype=float)
-            if a.shape != (self.n,) or not np.all(np.isfinite(a)) or np.any(a < lo) or np.any(a > hi):
-                raise ValueError(f"{key} must be {self.n} numbers in [{lo}, {hi}]")
-            return a
-
-        stamp = d.get("stamp")
-        if stamp is not None and not number(stamp):
-            raise TypeError(f"stamp: expected a number or null, got {type(stamp).__name__} {stamp!r:.60}")
-        st: dict[str, Any] = {"stamp": NAN if stamp is None else float(stamp)}
-        if not number(d["design_capacity_ah"]):
-            raise TypeError(f"design_capacity_ah: expected a number, got {d['design_capacity_ah']!r:.60}")
-        if abs(float(d["design_capacity_ah"]) - self.design_ah) > 1e-9 * self.design_ah:
-            raise ValueError(f"saved for a design capacity of {d['design_capacity_ah']} Ah, configured "
-                             f"{self.design_ah} Ah")
-        st["capacity_ah"] = num("capacity_ah", 0.3 * self.design_ah, 1.5 * self.design_ah)
-        st["capacity_std"] = num("capacity_std", 0.0, self.design_ah)
-        st["capacity_updates"] = int(num("capacity_updates", 0, 1e12))
-        st["resistance_scale"] = vec("resistance_scale", 0.2, 10.0)
-        st["resistance_var"] = vec("resistance_var", 0.0, 1.0)
-        st["cycle_count"] = num("cycle_count", 0.0, 1e7)
-        st["discharged_ah"] = num("discharged_ah", 0.0, 1e12)
-        if d.get("cell_soc") is None:
-            st["cell_soc"] = None
-        else:
-            st["cell_soc"] = vec("cell_soc", -0.1, 1.1)
-            st["cell_soc_std"] = vec("cell_soc_std", 0.0, 1.0)
-            st["current_offset_a"] = num("current_offset_a", -self.design_ah, self.design_ah)
-            st["current_offset_std"] = num("current_offset_std", 0.0, self.design_ah)
-        return st
+        return parse_state(d, self.n, self.chem.name, self.design_ah)
