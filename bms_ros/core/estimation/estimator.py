@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bms_ros.core.chemistry import Chemistry, ChemistryTableError, get_chemistry, load_chemistry_table
+from bms_ros.core.estimation import tuning as tun
 from bms_ros.core.estimation.anchors import AnchorDetector, bound_on_plateau, record_capacity_anchor
 from bms_ros.core.estimation.diffusion import SurfaceLag
 from bms_ros.core.estimation.ekf import CellEkf
@@ -30,37 +31,6 @@ log = logging.getLogger(__name__)
 
 NAN = math.nan
 __all__ = ["STATE_VERSION", "StateEstimator", "resolve_chemistry"]
-_MAX_STEP_S = 10.0          # longer gaps: the present current is held over the gap
-# Longer intervals between usable samples are unknown time (core.timebase.GAP_S): the current is not integrated
-# over them; the SoC uncertainty grows as if up to _GAP_UNKNOWN_C_RATE (1-sigma) flowed either way.
-_GAP_UNKNOWN_C_RATE = 1.0
-_GAP_RESUME_DT_S = 0.1       # the filter resumes after a gap as after one ordinary read period
-_SOC_VAR_MAX = 1.0 / 12.0    # a SoC known only to lie in [0, 1] (uniform): the most a gap can add
-_SELF_DISCHARGE_STD_PER_DAY = 0.0005   # SoC uncertainty added per day of unrecorded time
-_UNKNOWN_OFF_STD = 0.02      # SoC, 1-sigma added when the time off is unknown (no saved stamp or clock went back)
-_UNKNOWN_OFF_VAR_SCALE = 4.0  # ... and the start-up rest check then widens the OCV's variance by this factor
-_S_PER_H = 3600.0
-_S_PER_DAY = 86400.0
-# Decision constants of the filter tuning; tuning values of this estimator unless a source is given
-_RC_NOISE_FLOOR_V = 5e-4     # V, 1-sigma: least process noise of the RC voltages (keeps them adaptable at 0 A)
-_R_STEP_MAX_DT_S = 2.0       # s: longer steps mix R0 with RC relaxation; no resistance-step observation
-_R_STEP_SENSOR_STD_V = 0.003  # V, 1-sigma cell-voltage noise of each of the two readings in a step
-_R_STEP_FIT = 0.2            # relative error of the ECM's prediction of a 1 s step (R1, R2 and the OCV drift)
-_OFFSET_CLAMP_SIGMA = 3.0    # an offset beyond this many sigma of its specification is the filter explaining else
-_OPEN_FET_MAX_C = 0.05       # C: with both FETs open the current reading is taken as pure offset below this ...
-_OPEN_FET_OFFSET_STD_C = 0.002  # C, 1-sigma: ... with this uncertainty (leakage and balancing current)
-_MODEL_ERROR_SIGMAS = 2.0    # sigmas of voltage_model_error the slow RC state may carry that are not current-driven
-_RC_BOUND_SIGMAS = 3.0       # the slow RC state's bound includes this many voltage_model_error
-_RC_ENVELOPE_ERRORS = 2.0    # the RC bound allows this many model_error_fraction above R times the envelope
-_NOISE_REF_DT_S = 1.0        # s: voltage_noise is specified per 1 s sample; faster samples are each noisier
-_START_STD_MIN = 0.01        # SoC, 1-sigma: least start-up uncertainty from a rested OCV (rest length unknown)
-_START_OCV_SIGMAS = 2.0      # ... which is this many times the OCV's own sigma (the rest may have been short)
-_STARTUP_SIGMAS = 3.0        # a saved SoC beyond this many sigma of the rested voltages' SoC is replaced
-_OFFSET_STD_KEEP = 0.5       # a saved offset's std is at least this fraction of the specified one
-_MID_SOC = 0.5               # SoC at which the RC prior and an uninitialised inversion take the resistances
-_MIN_OCV_SLOPE_V = 1e-6      # V per unit SoC: below this the OCV says nothing (avoids a division by zero)
-_MAX_OCV_SOC_STD = 0.1       # SoC, 1-sigma: an inversion less certain than this is reported as NaN (flat OCV)
-
 
 def _clip01(x: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(x, 0.0), 1.0)
@@ -207,8 +177,8 @@ class StateEstimator:
         i_prev = self._last_i
         if dt > GAP_S:
             dt, i_prev = self._unknown_time(dt), i_meas
-        i_in = 0.5 * (i_prev + i_meas) if dt <= _MAX_STEP_S and math.isfinite(i_prev) else i_meas
-        if ec.learn_resistance and dt <= _R_STEP_MAX_DT_S and self._last_v is not None:
+        i_in = 0.5 * (i_prev + i_meas) if dt <= tun.MAX_STEP_S and math.isfinite(i_prev) else i_meas
+        if ec.learn_resistance and dt <= tun.R_STEP_MAX_DT_S and self._last_v is not None:
             self._resistance_step(v, i_prev, i_meas, dt)
         # predict
         soc = ekf.soc
@@ -217,9 +187,9 @@ class StateEstimator:
         it_in = i_in - ekf.offset
         a1 = math.exp(-dt / self.chem.tau1_s)
         a2 = math.exp(-dt / self.chem.tau2_s)
-        ds = abs(it_in) * dt / (_S_PER_H * cap)
-        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / _S_PER_H
-        floor = _RC_NOISE_FLOOR_V ** 2
+        ds = abs(it_in) * dt / (tun.S_PER_H * cap)
+        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / tun.S_PER_H
+        floor = tun.RC_NOISE_FLOOR_V ** 2
         q_v1 = ((ec.model_error_fraction * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
         # the slow RC state also carries the model's persistent voltage error (OCV table, hysteresis, diffusion)
         # as a Gauss-Markov process of stationary std voltage_model_error and correlation time tau2: the filter
@@ -227,7 +197,7 @@ class StateEstimator:
         # below what that error allows
         q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error ** 2)) \
             * (1.0 - a2 * a2)
-        q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / _S_PER_H if ec.estimate_current_offset else 0.0
+        q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / tun.S_PER_H if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
         if self.lag.enabled:
             self.lag.step(it_in, dt, self.capacity.capacity_ah, self.temperature_c)
@@ -235,12 +205,12 @@ class StateEstimator:
         it = i_meas - ekf.offset
         # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
         # not current-driven and must not scale the error term
-        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - _MODEL_ERROR_SIGMAS * ec.voltage_model_error,
+        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - tun.MODEL_ERROR_SIGMAS * ec.voltage_model_error,
                                                       0.0)
         # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
         # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
         r_model = (ec.model_error_fraction * over) ** 2
-        r_var = ec.voltage_noise ** 2 * max(1.0, _NOISE_REF_DT_S / dt) + r_model * max(1.0, ec.model_error_time / dt)
+        r_var = ec.voltage_noise ** 2 * max(1.0, tun.NOISE_REF_DT_S / dt) + r_model * max(1.0, ec.model_error_time / dt)
         alpha = self.monitor.alpha(dt, it)
         innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
                                    ec.ocv_flat_slope, ec.voltage_noise ** 2 + r_model,
@@ -249,15 +219,15 @@ class StateEstimator:
         if self.monitor.active(it):
             self._check_bias(innov, v, it)
         if ec.estimate_current_offset:
-            ekf.clamp_offset(_OFFSET_CLAMP_SIGMA * self._offset_prior_std())
+            ekf.clamp_offset(tun.OFFSET_CLAMP_SIGMA * self._offset_prior_std())
         if ec.offset_from_open_fets and not sample.charge_fet and not sample.discharge_fet \
-                and abs(i_meas) < _OPEN_FET_MAX_C * self.design_ah and ec.estimate_current_offset:
-            ekf.update_offset(i_meas, (_OPEN_FET_OFFSET_STD_C * self.design_ah) ** 2)
+                and abs(i_meas) < tun.OPEN_FET_MAX_C * self.design_ah and ec.estimate_current_offset:
+            ekf.update_offset(i_meas, (tun.OPEN_FET_OFFSET_STD_C * self.design_ah) ** 2)
         # bookkeeping with the corrected current; the capacity counter uses the raw reading, since at constant
         # current the filter cannot tell an offset from a capacity error (the offset spec bounds that error)
-        self.ah_counter += i_in * dt / _S_PER_H
+        self.ah_counter += i_in * dt / tun.S_PER_H
         it = i_in - ekf.offset
-        dah = it * dt / _S_PER_H
+        dah = it * dt / tun.S_PER_H
         if dah < 0:
             self.discharged_ah -= dah
             dc = -dah / self.design_ah
@@ -287,11 +257,11 @@ class StateEstimator:
     def _unknown_time(self, gap_s: float) -> float:
         """An interval without usable samples: no charge is counted over it (not the held current, not a
         cycle); the SoC uncertainty grows with its length instead. Returns the step the filter resumes with."""
-        grow = _GAP_UNKNOWN_C_RATE * gap_s / _S_PER_H
-        var = np.minimum(self.ekf.soc_var + grow * grow, _SOC_VAR_MAX)
+        grow = tun.GAP_UNKNOWN_C_RATE * gap_s / tun.S_PER_H
+        var = np.minimum(self.ekf.soc_var + grow * grow, tun.SOC_VAR_MAX)
         self.ekf.inflate_soc(np.arange(self.n), var)
         self._rest_s = 0.0
-        return _GAP_RESUME_DT_S
+        return tun.GAP_RESUME_DT_S
 
     # --- initialisation ---------------------------------------------------------------------------------
     def _offset_prior_std(self) -> float:
@@ -299,7 +269,7 @@ class StateEstimator:
 
     def _rc_prior_std(self, i_meas: float) -> float:
         """Uncertainty of the RC voltages at start: small after a rest, up to their full value under load."""
-        _r0, r1, r2 = self._resistances(np.full(self.n, _MID_SOC))
+        _r0, r1, r2 = self._resistances(np.full(self.n, tun.MID_SOC))
         return float(self.ec.ocv_error + np.max(r1 + r2) * abs(i_meas))
 
     def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
@@ -309,10 +279,11 @@ class StateEstimator:
         their possible size, and stays hidden for many time constants."""
         self._i_hi = max(it, self._i_hi * a_slow, 0.0)
         self._i_lo = min(it, self._i_lo * a_slow, 0.0)
-        k = 1.0 + _RC_ENVELOPE_ERRORS * self.ec.model_error_fraction
+        k = 1.0 + tun.RC_ENVELOPE_ERRORS * self.ec.model_error_fraction
         m = self.ec.voltage_model_error
+        m2 = tun.RC_BOUND_SIGMAS * m
         self.ekf.clamp_rc((k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m,
-                          (k * self._i_lo) * r2 - _RC_BOUND_SIGMAS * m, (k * self._i_hi) * r2 + _RC_BOUND_SIGMAS * m)
+                          (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2)
 
     def _init_model_error(self) -> None:
         """The slow RC state starts with at least the stationary model error as its uncertainty."""
@@ -327,8 +298,8 @@ class StateEstimator:
             std = np.full(self.n, self.ec.initial_soc_std)
             if abs(i_meas) <= self.ec.rest_current * self.design_ah:
                 # at rest, though for how long is unknown: the OCV says more than the generic prior where steep
-                std = np.minimum(std, np.nan_to_num(np.maximum(_START_OCV_SIGMAS * np.sqrt(var_ocv), _START_STD_MIN),
-                                                    nan=1.0))
+                ocv_std = np.maximum(tun.START_OCV_SIGMAS * np.sqrt(var_ocv), tun.START_STD_MIN)
+                std = np.minimum(std, np.nan_to_num(ocv_std, nan=1.0))
             s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
             self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
             self._init_model_error()
@@ -336,9 +307,9 @@ class StateEstimator:
             return
         now = self._pending_now if self._pending_now is not None else stamp
         elapsed = now - pending["stamp"] if math.isfinite(pending["stamp"]) else NAN
-        grow = _SELF_DISCHARGE_STD_PER_DAY * (elapsed / _S_PER_DAY) if elapsed >= 0 else _UNKNOWN_OFF_STD
+        grow = tun.SELF_DISCHARGE_STD_PER_DAY * (elapsed / tun.S_PER_DAY) if elapsed >= 0 else tun.UNKNOWN_OFF_STD
         std = np.sqrt(np.asarray(pending["cell_soc_std"]) ** 2 + grow ** 2)
-        off_std = max(pending["current_offset_std"], _OFFSET_STD_KEEP * self._offset_prior_std()) \
+        off_std = max(pending["current_offset_std"], tun.OFFSET_STD_KEEP * self._offset_prior_std()) \
             if self.ec.estimate_current_offset else 0.0
         off = pending["current_offset_a"] if self.ec.estimate_current_offset else 0.0
         self.ekf.init(np.asarray(pending["cell_soc"], dtype=float), std, off, off_std,
@@ -348,7 +319,7 @@ class StateEstimator:
         if not (elapsed >= 0) or elapsed >= self.ec.rest_time:
             # the pack may have rested while the node was off: check the saved SoC against the OCV once a rest
             # is seen (core.estimation.startup_check); one sample at zero current is no evidence of rest
-            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else _UNKNOWN_OFF_VAR_SCALE)
+            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else tun.UNKNOWN_OFF_VAR_SCALE)
             self._startup.observe(stamp, v, self._at_rest(i_meas, off), 0.0, self.ec.rest_time)
 
     def _at_rest(self, i_meas: float, offset: float) -> bool:
@@ -360,7 +331,7 @@ class StateEstimator:
         s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
         var = var_ocv * chk.var_scale
         diff = s_ocv - self.ekf.soc
-        bad = np.abs(diff) > _STARTUP_SIGMAS * np.sqrt(var + chk.saved_std ** 2)
+        bad = np.abs(diff) > tun.STARTUP_SIGMAS * np.sqrt(var + chk.saved_std ** 2)
         if np.any(bad & np.isfinite(diff)):
             log.warning("saved SoC disagrees with the rested cell voltages (cells %s: saved %s, OCV %s); "
                         "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
@@ -375,7 +346,7 @@ class StateEstimator:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
         the OCV curve is too flat to say anything). The voltage gives the particles' surface SoC; the average
         lies behind it by the tracked diffusion offset (``use_rc``) or its steady value at ``i_t``."""
-        soc = self.ekf.soc if self.initialized else np.full(self.n, _MID_SOC)
+        soc = self.ekf.soc if self.initialized else np.full(self.n, tun.MID_SOC)
         r0, r1, r2 = self._resistances(soc, i_t > 0.0)
         if use_rc:
             over = r0 * i_t + self.ekf.v1 + self.ekf.v2
@@ -384,11 +355,11 @@ class StateEstimator:
             over = (r0 + r1 + r2) * i_t
             surface = self._steady_surface(i_t)
         s_surface = self.chem.soc_from_ocv(v - over, self.temperature_c)
-        slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), _MIN_OCV_SLOPE_V)
+        slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), tun.MIN_OCV_SLOPE_V)
         s = s_surface - self._surface_at(s_surface, surface)
         err = self.ec.ocv_error ** 2 + (self.ec.model_error_fraction * over) ** 2
         var = err / slope ** 2
-        var = np.where(var <= _MAX_OCV_SOC_STD ** 2, var, NAN)
+        var = np.where(var <= tun.MAX_OCV_SOC_STD ** 2, var, NAN)
         return np.where(np.isfinite(var), s, NAN), var
 
     # --- anchors ----------------------------------------------------------------------------------------
@@ -441,10 +412,10 @@ class StateEstimator:
         a2 = math.exp(-dt / self.chem.tau2_s)
         it_prev = i_prev - b
         drift = ((1 - a1) * (r1 * it_prev - ekf.v1) + (1 - a2) * (r2 * it_prev - ekf.v2)
-                 + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (_S_PER_H * self._cap()))
+                 + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (tun.S_PER_H * self._cap()))
         y = (v - self._last_v) - drift - (r1 * (1 - a1) + r2 * (1 - a2)) * di
         phi = r0 * di
-        noise = 2 * _R_STEP_SENSOR_STD_V ** 2 + (_R_STEP_FIT * phi) ** 2     # two readings' noise + the model fit
+        noise = 2 * tun.R_STEP_SENSOR_STD_V ** 2 + (tun.R_STEP_FIT * phi) ** 2     # two readings' noise + the model fit
         self.rls.update(y, phi, noise)
 
     # --- output -----------------------------------------------------------------------------------------
