@@ -17,9 +17,9 @@ from bms_ros.core.estimation.diffusion import SurfaceLag
 from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.monitor import InnovationMonitor
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
-from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls
+from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls, step_observation
 from bms_ros.core.estimation.startup_check import StartupRestCheck
-from bms_ros.core.estimation.state import PENDING_KEYS, STATE_VERSION, parse_state
+from bms_ros.core.estimation.state import STATE_VERSION, EstimatorPersistence
 from bms_ros.core.params import ConfigError
 from bms_ros.core.timebase import GAP_S
 from bms_ros.core.types import Estimate, PackSample
@@ -48,7 +48,7 @@ def resolve_chemistry(config: BmsConfig) -> Chemistry:
         raise ConfigError(f"estimation.chemistry_table: {e}") from None
 
 
-class StateEstimator:
+class StateEstimator(EstimatorPersistence):
     """The coordinator: the filter (``ekf``), the diffusion lag (``lag``), the anchors (``anchors``), the
     innovation monitor, capacity (``capacity``) and resistance (``rls``) learning, the output and persistence."""
 
@@ -401,21 +401,10 @@ class StateEstimator:
 
     def _resistance_step(self, v: np.ndarray, i_prev: float, i_now: float, dt: float) -> None:
         di = i_now - i_prev
-        if not (math.isfinite(di) and abs(di) >= self.ec.resistance_step * self.design_ah):
+        if not (math.isfinite(di) and abs(di) >= self.ec.resistance_step * self.design_ah) or self._last_v is None:
             return
-        ekf = self.ekf
-        b = ekf.offset
-        soc = ekf.soc
-        r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c)
-        r0, r1, r2 = r0 / self.design_ah, r1 / self.design_ah, r2 / self.design_ah
-        a1 = math.exp(-dt / self.chem.tau1_s)
-        a2 = math.exp(-dt / self.chem.tau2_s)
-        it_prev = i_prev - b
-        drift = ((1 - a1) * (r1 * it_prev - ekf.v1) + (1 - a2) * (r2 * it_prev - ekf.v2)
-                 + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (tun.S_PER_H * self._cap()))
-        y = (v - self._last_v) - drift - (r1 * (1 - a1) + r2 * (1 - a2)) * di
-        phi = r0 * di
-        noise = 2 * tun.R_STEP_SENSOR_STD_V ** 2 + (tun.R_STEP_FIT * phi) ** 2     # two readings' noise + the model fit
+        y, phi, noise = step_observation(self.chem, self.ekf, _clip01(self.ekf.soc), v - self._last_v, i_prev, di,
+                                         dt, self.temperature_c, self.design_ah, self._cap())
         self.rls.update(y, phi, noise)
 
     # --- output -----------------------------------------------------------------------------------------
@@ -437,51 +426,3 @@ class StateEstimator:
             resistance_ohm=float(r0.sum()), energy_wh=wh, time_to_empty_s=tte, time_to_full_s=ttf,
             cycle_count=self.cycle_count,
             current_offset_a=ekf.offset if self.ec.estimate_current_offset else NAN)
-
-    # --- persistence ------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """What survives a restart (JSON-serialisable)."""
-        d: dict[str, Any] = {
-            "version": STATE_VERSION, "chemistry": self.chem.name, "cell_count": self.n,
-            "design_capacity_ah": self.design_ah, "capacity_ah": self.capacity.capacity_ah,
-            "capacity_std": math.sqrt(self.capacity.var), "capacity_updates": self.capacity.updates,
-            "resistance_scale": self.rls.k.tolist(), "resistance_var": self.rls.p.tolist(),
-            "cycle_count": self.cycle_count, "discharged_ah": self.discharged_ah,
-            "stamp": NAN, "cell_soc": None, "cell_soc_std": None, "current_offset_a": 0.0,
-            "current_offset_std": self._offset_prior_std(),
-        }
-        if self.initialized:
-            d.update(stamp=self._last_stamp if self._last_stamp is not None else NAN,
-                     cell_soc=self.ekf.soc.tolist(), cell_soc_std=np.sqrt(self.ekf.soc_var).tolist(),
-                     current_offset_a=self.ekf.offset, current_offset_std=math.sqrt(self.ekf.offset_var))
-        elif self._pending is not None:
-            d.update({k: self._pending[k] for k in PENDING_KEYS})
-        return d
-
-    def load_state(self, d: dict[str, Any], now: float | None = None) -> bool:
-        """Restore from state_dict(); ``now`` is the present time on the samples' clock (None: unknown, the
-        first sample's stamp is used). Anything invalid: a warning, and defaults are kept. The SoC is checked
-        against the open-circuit voltage at the first sample when the pack has rested long enough."""
-        try:
-            st = self._parse_state(d)
-        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError) as e:
-            log.warning("estimator state rejected (%s): starting from defaults (SoC from voltage, rated capacity)",
-                        e)
-            return False
-        self.capacity.capacity_ah = st["capacity_ah"]
-        self.capacity.var = st["capacity_std"] ** 2
-        self.capacity.updates = st["capacity_updates"]
-        self.rls.k[:] = st["resistance_scale"]
-        self.rls.p[:] = st["resistance_var"]
-        self.cycle_count = st["cycle_count"]
-        self.discharged_ah = st["discharged_ah"]
-        if st["cell_soc"] is not None:
-            self._pending = st
-            self._pending_now = now
-            self.initialized = False
-        self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=st["capacity_ah"],
-                                          soh=st["capacity_ah"] / self.design_ah, cycle_count=self.cycle_count)
-        return True
-
-    def _parse_state(self, d: dict[str, Any]) -> dict[str, Any]:
-        return parse_state(d, self.n, self.chem.name, self.design_ah)

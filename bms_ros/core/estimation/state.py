@@ -6,12 +6,21 @@ damaged or foreign file starts the estimator from defaults instead of from nonse
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["STATE_VERSION", "parse_state"]
+from bms_ros.core.chemistry import Chemistry
+from bms_ros.core.estimation.ekf import CellEkf
+from bms_ros.core.estimation.soh import CapacityEstimator, ResistanceRls
+from bms_ros.core.types import Estimate
+
+__all__ = ["STATE_VERSION", "EstimatorPersistence", "parse_state"]
+
+log = logging.getLogger(__name__)
+NAN = math.nan
 
 STATE_VERSION = 1
 PENDING_KEYS = ("stamp", "cell_soc", "cell_soc_std", "current_offset_a", "current_offset_std")
@@ -83,3 +92,72 @@ def parse_state(d: dict[str, Any], n: int, chemistry: str, design_ah: float) -> 
         st["current_offset_a"] = num("current_offset_a", -design_ah, design_ah)
         st["current_offset_std"] = num("current_offset_std", 0.0, design_ah)
     return st
+
+
+class EstimatorPersistence:
+    """``state_dict`` / ``load_state`` of ``StateEstimator`` (which sets every attribute declared here). A
+    loaded SoC waits in ``_pending`` until the first sample, which starts the filter from it."""
+
+    chem: Chemistry
+    n: int
+    design_ah: float
+    ekf: CellEkf
+    capacity: CapacityEstimator
+    rls: ResistanceRls
+    initialized: bool
+    cycle_count: float
+    discharged_ah: float
+    _pending: dict[str, Any] | None
+    _pending_now: float | None
+    _last_stamp: float | None
+    _last: Estimate
+
+    def _offset_prior_std(self) -> float:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """What survives a restart (JSON-serialisable)."""
+        d: dict[str, Any] = {
+            "version": STATE_VERSION, "chemistry": self.chem.name, "cell_count": self.n,
+            "design_capacity_ah": self.design_ah, "capacity_ah": self.capacity.capacity_ah,
+            "capacity_std": math.sqrt(self.capacity.var), "capacity_updates": self.capacity.updates,
+            "resistance_scale": self.rls.k.tolist(), "resistance_var": self.rls.p.tolist(),
+            "cycle_count": self.cycle_count, "discharged_ah": self.discharged_ah,
+            "stamp": NAN, "cell_soc": None, "cell_soc_std": None, "current_offset_a": 0.0,
+            "current_offset_std": self._offset_prior_std(),
+        }
+        if self.initialized:
+            d.update(stamp=self._last_stamp if self._last_stamp is not None else NAN,
+                     cell_soc=self.ekf.soc.tolist(), cell_soc_std=np.sqrt(self.ekf.soc_var).tolist(),
+                     current_offset_a=self.ekf.offset, current_offset_std=math.sqrt(self.ekf.offset_var))
+        elif self._pending is not None:
+            d.update({k: self._pending[k] for k in PENDING_KEYS})
+        return d
+
+    def load_state(self, d: dict[str, Any], now: float | None = None) -> bool:
+        """Restore from state_dict(); ``now`` is the present time on the samples' clock (None: unknown, the
+        first sample's stamp is used). Anything invalid: a warning, and defaults are kept. The SoC is checked
+        against the open-circuit voltage at the first sample when the pack has rested long enough."""
+        try:
+            st = self._parse_state(d)
+        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError) as e:
+            log.warning("estimator state rejected (%s): starting from defaults (SoC from voltage, rated capacity)",
+                        e)
+            return False
+        self.capacity.capacity_ah = st["capacity_ah"]
+        self.capacity.var = st["capacity_std"] ** 2
+        self.capacity.updates = st["capacity_updates"]
+        self.rls.k[:] = st["resistance_scale"]
+        self.rls.p[:] = st["resistance_var"]
+        self.cycle_count = st["cycle_count"]
+        self.discharged_ah = st["discharged_ah"]
+        if st["cell_soc"] is not None:
+            self._pending = st
+            self._pending_now = now
+            self.initialized = False
+        self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=st["capacity_ah"],
+                                          soh=st["capacity_ah"] / self.design_ah, cycle_count=self.cycle_count)
+        return True
+
+    def _parse_state(self, d: dict[str, Any]) -> dict[str, Any]:
+        return parse_state(d, self.n, self.chem.name, self.design_ah)
