@@ -18,7 +18,7 @@ from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.monitor import InnovationMonitor
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
 from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls, step_observation
-from bms_ros.core.estimation.startup_check import StartupRestCheck
+from bms_ros.core.estimation.startup_check import StartupRestCheck, check_saved_soc, resume_prior
 from bms_ros.core.estimation.state import STATE_VERSION, EstimatorPersistence
 from bms_ros.core.params import ConfigError
 from bms_ros.core.timebase import GAP_S
@@ -306,12 +306,8 @@ class StateEstimator(EstimatorPersistence):
             self.initialized = True
             return
         now = self._pending_now if self._pending_now is not None else stamp
-        elapsed = now - pending["stamp"] if math.isfinite(pending["stamp"]) else NAN
-        grow = tun.SELF_DISCHARGE_STD_PER_DAY * (elapsed / tun.S_PER_DAY) if elapsed >= 0 else tun.UNKNOWN_OFF_STD
-        std = np.sqrt(np.asarray(pending["cell_soc_std"]) ** 2 + grow ** 2)
-        off_std = max(pending["current_offset_std"], tun.OFFSET_STD_KEEP * self._offset_prior_std()) \
-            if self.ec.estimate_current_offset else 0.0
-        off = pending["current_offset_a"] if self.ec.estimate_current_offset else 0.0
+        std, off, off_std, elapsed = resume_prior(pending, now, self._offset_prior_std(),
+                                                  self.ec.estimate_current_offset)
         self.ekf.init(np.asarray(pending["cell_soc"], dtype=float), std, off, off_std,
                       rc_std=self._rc_prior_std(i_meas))
         self._init_model_error()
@@ -326,20 +322,9 @@ class StateEstimator(EstimatorPersistence):
         return min(abs(i_meas), abs(i_meas - offset)) <= self.ec.rest_current * self.design_ah
 
     def _startup_rest_check(self, stamp: float, v: np.ndarray, i_meas: float, chk: StartupRestCheck) -> None:
-        """The saved SoC against the rested voltages: a cell beyond 3 sigma takes the voltage's SoC (a pack swapped
-        or charged while the node was off), the others are corrected by it."""
+        """The saved SoC against the rested voltages (core.estimation.startup_check.check_saved_soc)."""
         s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
-        var = var_ocv * chk.var_scale
-        diff = s_ocv - self.ekf.soc
-        bad = np.abs(diff) > tun.STARTUP_SIGMAS * np.sqrt(var + chk.saved_std ** 2)
-        if np.any(bad & np.isfinite(diff)):
-            log.warning("saved SoC disagrees with the rested cell voltages (cells %s: saved %s, OCV %s); "
-                        "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
-                        np.round(self.ekf.soc[bad], 3).tolist(), np.round(s_ocv[bad], 3).tolist())
-            idx = np.flatnonzero(bad & np.isfinite(diff))
-            self.ekf.reset_soc(idx, s_ocv, var)
-        good = ~bad
-        self.ekf.update_soc(np.where(good, s_ocv, NAN), var)
+        var = check_saved_soc(self.ekf, s_ocv, var_ocv, chk)
         self._record_anchor(stamp, s_ocv, var, "startup-rest")
 
     def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
