@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bms_ros.core.chemistry import Chemistry, ChemistryTableError, get_chemistry, load_chemistry_table
+from bms_ros.core.chemistry import T_REF_C, Chemistry, ChemistryTableError, get_chemistry, load_chemistry_table
 from bms_ros.core.estimation import tuning as tun
 from bms_ros.core.estimation.anchors import AnchorDetector, bound_on_plateau, record_capacity_anchor
 from bms_ros.core.estimation.diffusion import SurfaceLag
@@ -70,7 +70,7 @@ class StateEstimator(EstimatorPersistence):
         self.cycle_count = 0.0
         self.discharged_ah = 0.0
         self.ah_counter = 0.0            # net measured charge since start (anchors difference it)
-        self.temperature_c = 25.0
+        self.temperature_c = T_REF_C     # degC until a sample reports one
         self._pending: dict[str, Any] | None = None
         self._pending_now: float | None = None
         self._last_stamp: float | None = None
@@ -299,7 +299,7 @@ class StateEstimator(EstimatorPersistence):
             if abs(i_meas) <= self.ec.rest_current * self.design_ah:
                 # at rest, though for how long is unknown: the OCV says more than the generic prior where steep
                 ocv_std = np.maximum(tun.START_OCV_SIGMAS * np.sqrt(var_ocv), tun.START_STD_MIN)
-                std = np.minimum(std, np.nan_to_num(ocv_std, nan=1.0))
+                std = np.minimum(std, np.nan_to_num(ocv_std, nan=tun.NO_INFO_SOC_STD))
             s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
             self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
             self._init_model_error()
