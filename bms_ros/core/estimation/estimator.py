@@ -1,10 +1,11 @@
 """The state estimator: per-cell SoC (EKF), anchors, capacity and resistance learning, runtime, persistence.
 
-``StateEstimator(config).update(sample) -> Estimate`` once per AFE sample; pure numpy, deterministic.
+``StateEstimator(config).update(sample) -> Estimate`` once per AFE sample; pure numpy, deterministic. The
+coordinator: the diffusion lag, anchors, innovation monitor, saved state and constants live in their own modules
+of this package (see its docstring).
 """
 from __future__ import annotations
 
-import logging
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +28,9 @@ from bms_ros.core.types import Estimate, PackSample
 if TYPE_CHECKING:
     from bms_ros.core.config import BmsConfig
 
-log = logging.getLogger(__name__)
-
 NAN = math.nan
 __all__ = ["STATE_VERSION", "StateEstimator", "resolve_chemistry"]
+
 
 def _clip01(x: np.ndarray) -> np.ndarray:
     return np.minimum(np.maximum(x, 0.0), 1.0)
