@@ -242,10 +242,10 @@ class CellEkf:
         if big.any():
             R = R.copy()
             R[big] = sdiag[big] * _OUTLIER_DEWEIGHT
-        s = np.full(n, math.inf) if ok is not None else None
-        if s is None:
+        if ok is None:
             s = hch + R
         else:
+            s = np.full(n, math.inf)
             s[rows] = hch[rows] + R
             y = np.where(ok, y, 0.0)
         self._correct(u, s, a, y)

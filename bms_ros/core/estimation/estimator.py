@@ -1,20 +1,26 @@
 """The state estimator: per-cell SoC (EKF), anchors, capacity and resistance learning, runtime, persistence.
 
-``StateEstimator(config).update(sample) -> Estimate`` once per AFE sample; pure numpy, deterministic.
+``StateEstimator(config).update(sample) -> Estimate`` once per AFE sample; pure numpy, deterministic. The
+coordinator: the diffusion lag, anchors, innovation monitor, saved state and constants live in their own modules
+of this package (see its docstring).
 """
 from __future__ import annotations
 
-import logging
 import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bms_ros.core.chemistry import Chemistry, ChemistryTableError, get_chemistry, load_chemistry_table
+from bms_ros.core.chemistry import T_REF_C, Chemistry, ChemistryTableError, get_chemistry, load_chemistry_table
+from bms_ros.core.estimation import tuning as tun
+from bms_ros.core.estimation.anchors import AnchorDetector, bound_on_plateau, record_capacity_anchor
+from bms_ros.core.estimation.diffusion import SurfaceLag
 from bms_ros.core.estimation.ekf import CellEkf
+from bms_ros.core.estimation.monitor import InnovationMonitor
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
-from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls
-from bms_ros.core.estimation.startup_check import StartupRestCheck
+from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls, step_observation
+from bms_ros.core.estimation.startup_check import StartupRestCheck, check_saved_soc, resume_prior
+from bms_ros.core.estimation.state import STATE_VERSION, EstimatorPersistence
 from bms_ros.core.params import ConfigError
 from bms_ros.core.timebase import GAP_S
 from bms_ros.core.types import Estimate, PackSample
@@ -22,23 +28,8 @@ from bms_ros.core.types import Estimate, PackSample
 if TYPE_CHECKING:
     from bms_ros.core.config import BmsConfig
 
-log = logging.getLogger(__name__)
-
 NAN = math.nan
-STATE_VERSION = 1
-_MAX_STEP_S = 10.0          # longer gaps: the present current is held over the gap
-# Longer intervals between usable samples are unknown time (core.timebase.GAP_S): the current is not integrated
-# over them; the SoC uncertainty grows as if up to _GAP_UNKNOWN_C_RATE (1-sigma) flowed either way.
-_GAP_UNKNOWN_C_RATE = 1.0
-_GAP_RESUME_DT_S = 0.1       # the filter resumes after a gap as after one ordinary read period
-_SOC_VAR_MAX = 1.0 / 12.0    # a SoC known only to lie in [0, 1] (uniform): the most a gap can add
-_SELF_DISCHARGE_STD_PER_DAY = 0.0005   # SoC uncertainty added per day of unrecorded time
-_BIAS_TAU_S = 60.0           # averaging time of the innovation bias monitor
-_OUTLIER_RUN = 3             # consecutive outliers that mean a wrong state rather than a glitch
-_BIAS_LIMIT = 2.5            # |mean normalised innovation| beyond this: the SoC is wrong, not noisy
-_BIAS_MIN_SOC = 0.05         # ... if the mean innovation also means at least this much SoC
-_JUMP_MIN_SOC = 0.10         # a run of outliers re-reads the SoC from the voltage if they mean this much SoC
-_MONITOR_MAX_C = 1.0         # above this C-rate a persistent innovation is the model's (diffusion), not the SoC's
+__all__ = ["STATE_VERSION", "StateEstimator", "resolve_chemistry"]
 
 
 def _clip01(x: np.ndarray) -> np.ndarray:
@@ -57,7 +48,10 @@ def resolve_chemistry(config: BmsConfig) -> Chemistry:
         raise ConfigError(f"estimation.chemistry_table: {e}") from None
 
 
-class StateEstimator:
+class StateEstimator(EstimatorPersistence):
+    """The coordinator: the filter (``ekf``), the diffusion lag (``lag``), the anchors (``anchors``), the
+    innovation monitor, capacity (``capacity``) and resistance (``rls``) learning, the output and persistence."""
+
     def __init__(self, config: BmsConfig, chemistry: Chemistry | None = None):
         self.cfg = config
         self.ec = config.estimation
@@ -65,7 +59,9 @@ class StateEstimator:
         self.design_ah = config.pack.design_capacity_ah
         self.chem = chemistry if chemistry is not None else resolve_chemistry(config)
         self.ekf = CellEkf(self.n, self.chem)
-        self._has_diffusion = max(self.chem.diffusion_taus) > 0.0
+        self.lag = SurfaceLag(self.chem)
+        self.anchors = AnchorDetector(self.chem, self.design_ah)
+        self.monitor = InnovationMonitor(self.chem, self.design_ah)
         self.capacity = CapacityEstimator(self.design_ah, self.ec.capacity_min_delta_soc, self.ec.capacity_drift,
                                           self.ec.current_noise)
         self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
@@ -74,7 +70,7 @@ class StateEstimator:
         self.cycle_count = 0.0
         self.discharged_ah = 0.0
         self.ah_counter = 0.0            # net measured charge since start (anchors difference it)
-        self.temperature_c = 25.0
+        self.temperature_c = T_REF_C     # degC until a sample reports one
         self._pending: dict[str, Any] | None = None
         self._pending_now: float | None = None
         self._last_stamp: float | None = None
@@ -85,12 +81,7 @@ class StateEstimator:
         self._i_avg = 0.0
         self._i_hi = 0.0                 # envelope of the recent charge / discharge current (bounds the RC states)
         self._i_lo = 0.0
-        self._surface = (0.0, 0.0)       # surface minus average SoC (solid diffusion), low and high end
-        self._rest_s = 0.0
-        self._rest_applied_at = -math.inf
         self._startup: StartupRestCheck | None = None   # a saved SoC waiting for a seen rest to be checked
-        self._full_done = False
-        self._empty_done = False
         self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=self.design_ah, soh=1.0)
 
     # --- parameters at the present operating point ------------------------------------------------------
@@ -109,34 +100,31 @@ class StateEstimator:
         d = self.design_ah
         return r0 * (self.rls.k / d), r1 / d, r2 / d
 
-    def _diffusion_taus(self) -> tuple[float, float]:
-        """The chemistry's diffusion time constants (low and high SoC end) at the present temperature:
-        diffusion slows in the cold like the resistances do (the same Arrhenius factor)."""
-        f = self.chem.arrhenius(self.temperature_c)
-        lo, hi = self.chem.diffusion_taus
-        return lo * f, hi * f
+    # --- the diffusion lag (core.estimation.diffusion) ------------------------------------------------------
+    @property
+    def _surface(self) -> tuple[float, float]:
+        """Surface minus average SoC (solid diffusion), low and high end."""
+        return self.lag.surface
 
-    def _steady_surface(self, i_t: float, taus: tuple[float, float] | None = None) -> tuple[float, float]:
-        """Surface minus average SoC (low and high end) after a long constant current ``i_t`` (A)."""
-        k = 2.0 * i_t / (3600.0 * self.capacity.capacity_ah)
-        lo, hi = self._diffusion_taus() if taus is None else taus
-        return k * lo, k * hi
+    @_surface.setter
+    def _surface(self, value: tuple[float, float]) -> None:
+        self.lag.surface = value
 
-    def _update_surface(self, it: float, dt: float) -> None:
-        """First-order lags towards the steady surface offsets, discretised like the RC pairs."""
-        def lag(x: float, x_ss: float, tau: float) -> float:
-            return x + (1.0 - math.exp(-dt / tau)) * (x_ss - x) if tau > 0.0 else 0.0
-
-        taus = self._diffusion_taus()
-        ss_lo, ss_hi = self._steady_surface(it, taus)
-        self._surface = (lag(self._surface[0], ss_lo, taus[0]), lag(self._surface[1], ss_hi, taus[1]))
+    def _steady_surface(self, i_t: float) -> tuple[float, float]:
+        return self.lag.steady(i_t, self.capacity.capacity_ah, self.temperature_c)
 
     def _surface_at(self, soc: np.ndarray, surface: tuple[float, float] | None = None) -> np.ndarray | float:
-        """The surface offset each cell sees at ``soc``: the low-end lag, the high-end one, or a blend."""
-        lo, hi = self._surface if surface is None else surface
-        if lo == hi:
-            return float(lo)
-        return lo + self.chem.diffusion_weight(soc) * (hi - lo)
+        return self.lag.at(soc, surface)
+
+    # --- the anchors' state (core.estimation.anchors) -------------------------------------------------------
+    @property
+    def _rest_s(self) -> float:
+        """Seconds at rest so far."""
+        return self.anchors.rest_s
+
+    @_rest_s.setter
+    def _rest_s(self, value: float) -> None:
+        self.anchors.rest_s = value
 
     # --- public API -----------------------------------------------------------------------------------
     def reset(self, soc: float | np.ndarray, soc_std: float | None = None) -> None:
@@ -155,7 +143,7 @@ class StateEstimator:
         """The end of a CC-CV charge (the full anchor: the top cell within ``full_voltage_margin`` of full and
         the current at or below ``tail_current``), until the pack discharges beyond ``rest_current``. The one
         detector behind the full anchor, BmsOutput.charge_complete, FULL and the 100 % SoC (ISSUE 14 item 5)."""
-        return self._full_done
+        return self.anchors.full_done
 
     def update(self, sample: PackSample) -> Estimate:
         i_meas = sample.current
@@ -189,8 +177,8 @@ class StateEstimator:
         i_prev = self._last_i
         if dt > GAP_S:
             dt, i_prev = self._unknown_time(dt), i_meas
-        i_in = 0.5 * (i_prev + i_meas) if dt <= _MAX_STEP_S and math.isfinite(i_prev) else i_meas
-        if ec.learn_resistance and dt <= 2.0 and self._last_v is not None:
+        i_in = 0.5 * (i_prev + i_meas) if dt <= tun.MAX_STEP_S and math.isfinite(i_prev) else i_meas
+        if ec.learn_resistance and dt <= tun.R_STEP_MAX_DT_S and self._last_v is not None:
             self._resistance_step(v, i_prev, i_meas, dt)
         # predict
         soc = ekf.soc
@@ -199,9 +187,9 @@ class StateEstimator:
         it_in = i_in - ekf.offset
         a1 = math.exp(-dt / self.chem.tau1_s)
         a2 = math.exp(-dt / self.chem.tau2_s)
-        ds = abs(it_in) * dt / (3600.0 * cap)
-        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / 3600.0
-        floor = 5e-4 ** 2
+        ds = abs(it_in) * dt / (tun.S_PER_H * cap)
+        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / tun.S_PER_H
+        floor = tun.RC_NOISE_FLOOR_V ** 2
         q_v1 = ((ec.model_error_fraction * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
         # the slow RC state also carries the model's persistent voltage error (OCV table, hysteresis, diffusion)
         # as a Gauss-Markov process of stationary std voltage_model_error and correlation time tau2: the filter
@@ -209,38 +197,37 @@ class StateEstimator:
         # below what that error allows
         q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error ** 2)) \
             * (1.0 - a2 * a2)
-        q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / 3600.0 if ec.estimate_current_offset else 0.0
+        q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / tun.S_PER_H if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
-        if self._has_diffusion:
-            self._update_surface(it_in, dt)
+        if self.lag.enabled:
+            self.lag.step(it_in, dt, self.capacity.capacity_ah, self.temperature_c)
         # correct with the voltages
         it = i_meas - ekf.offset
         # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
         # not current-driven and must not scale the error term
-        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - 2.0 * ec.voltage_model_error, 0.0)
+        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - tun.MODEL_ERROR_SIGMAS * ec.voltage_model_error,
+                                                      0.0)
         # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
         # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
         r_model = (ec.model_error_fraction * over) ** 2
-        r_var = ec.voltage_noise ** 2 * max(1.0, 1.0 / dt) + r_model * max(1.0, ec.model_error_time / dt)
-        # the bias monitor averages only below _MONITOR_MAX_C: above it a persistent innovation is the model's
-        alpha = min(dt / _BIAS_TAU_S, 1.0) if abs(it) <= _MONITOR_MAX_C * self.design_ah else 0.0
+        r_var = ec.voltage_noise ** 2 * max(1.0, tun.NOISE_REF_DT_S / dt) + r_model * max(1.0, ec.model_error_time / dt)
+        alpha = self.monitor.alpha(dt, it)
         innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
                                    ec.ocv_flat_slope, ec.voltage_noise ** 2 + r_model,
                                    self._surface_at(ekf.soc))
         self._bound_rc(it_in, a2, r1, r2)
-        if abs(it) <= _MONITOR_MAX_C * self.design_ah:
+        if self.monitor.active(it):
             self._check_bias(innov, v, it)
         if ec.estimate_current_offset:
-            # a sensor offset beyond 3 sigma of its specification is the filter explaining something else
-            ekf.clamp_offset(3.0 * self._offset_prior_std())
+            ekf.clamp_offset(tun.OFFSET_CLAMP_SIGMA * self._offset_prior_std())
         if ec.offset_from_open_fets and not sample.charge_fet and not sample.discharge_fet \
-                and abs(i_meas) < 0.05 * self.design_ah and ec.estimate_current_offset:
-            ekf.update_offset(i_meas, (0.002 * self.design_ah) ** 2)
+                and abs(i_meas) < tun.OPEN_FET_MAX_C * self.design_ah and ec.estimate_current_offset:
+            ekf.update_offset(i_meas, (tun.OPEN_FET_OFFSET_STD_C * self.design_ah) ** 2)
         # bookkeeping with the corrected current; the capacity counter uses the raw reading, since at constant
         # current the filter cannot tell an offset from a capacity error (the offset spec bounds that error)
-        self.ah_counter += i_in * dt / 3600.0
+        self.ah_counter += i_in * dt / tun.S_PER_H
         it = i_in - ekf.offset
-        dah = it * dt / 3600.0
+        dah = it * dt / tun.S_PER_H
         if dah < 0:
             self.discharged_ah -= dah
             dc = -dah / self.design_ah
@@ -270,11 +257,11 @@ class StateEstimator:
     def _unknown_time(self, gap_s: float) -> float:
         """An interval without usable samples: no charge is counted over it (not the held current, not a
         cycle); the SoC uncertainty grows with its length instead. Returns the step the filter resumes with."""
-        grow = _GAP_UNKNOWN_C_RATE * gap_s / 3600.0
-        var = np.minimum(self.ekf.soc_var + grow * grow, _SOC_VAR_MAX)
+        grow = tun.GAP_UNKNOWN_C_RATE * gap_s / tun.S_PER_H
+        var = np.minimum(self.ekf.soc_var + grow * grow, tun.SOC_VAR_MAX)
         self.ekf.inflate_soc(np.arange(self.n), var)
         self._rest_s = 0.0
-        return _GAP_RESUME_DT_S
+        return tun.GAP_RESUME_DT_S
 
     # --- initialisation ---------------------------------------------------------------------------------
     def _offset_prior_std(self) -> float:
@@ -282,7 +269,7 @@ class StateEstimator:
 
     def _rc_prior_std(self, i_meas: float) -> float:
         """Uncertainty of the RC voltages at start: small after a rest, up to their full value under load."""
-        _r0, r1, r2 = self._resistances(np.full(self.n, 0.5))
+        _r0, r1, r2 = self._resistances(np.full(self.n, tun.MID_SOC))
         return float(self.ec.ocv_error + np.max(r1 + r2) * abs(i_meas))
 
     def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
@@ -292,10 +279,11 @@ class StateEstimator:
         their possible size, and stays hidden for many time constants."""
         self._i_hi = max(it, self._i_hi * a_slow, 0.0)
         self._i_lo = min(it, self._i_lo * a_slow, 0.0)
-        k = 1.0 + 2.0 * self.ec.model_error_fraction
+        k = 1.0 + tun.RC_ENVELOPE_ERRORS * self.ec.model_error_fraction
         m = self.ec.voltage_model_error
+        m2 = tun.RC_BOUND_SIGMAS * m
         self.ekf.clamp_rc((k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m,
-                          (k * self._i_lo) * r2 - 3.0 * m, (k * self._i_hi) * r2 + 3.0 * m)
+                          (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2)
 
     def _init_model_error(self) -> None:
         """The slow RC state starts with at least the stationary model error as its uncertainty."""
@@ -310,19 +298,16 @@ class StateEstimator:
             std = np.full(self.n, self.ec.initial_soc_std)
             if abs(i_meas) <= self.ec.rest_current * self.design_ah:
                 # at rest, though for how long is unknown: the OCV says more than the generic prior where steep
-                std = np.minimum(std, np.nan_to_num(np.maximum(2.0 * np.sqrt(var_ocv), 0.01), nan=1.0))
+                ocv_std = np.maximum(tun.START_OCV_SIGMAS * np.sqrt(var_ocv), tun.START_STD_MIN)
+                std = np.minimum(std, np.nan_to_num(ocv_std, nan=tun.NO_INFO_SOC_STD))
             s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
             self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
             self._init_model_error()
             self.initialized = True
             return
         now = self._pending_now if self._pending_now is not None else stamp
-        elapsed = now - pending["stamp"] if math.isfinite(pending["stamp"]) else NAN
-        grow = _SELF_DISCHARGE_STD_PER_DAY * (elapsed / 86400.0) if elapsed >= 0 else 0.02
-        std = np.sqrt(np.asarray(pending["cell_soc_std"]) ** 2 + grow ** 2)
-        off_std = max(pending["current_offset_std"], 0.5 * self._offset_prior_std()) \
-            if self.ec.estimate_current_offset else 0.0
-        off = pending["current_offset_a"] if self.ec.estimate_current_offset else 0.0
+        std, off, off_std, elapsed = resume_prior(pending, now, self._offset_prior_std(),
+                                                  self.ec.estimate_current_offset)
         self.ekf.init(np.asarray(pending["cell_soc"], dtype=float), std, off, off_std,
                       rc_std=self._rc_prior_std(i_meas))
         self._init_model_error()
@@ -330,34 +315,23 @@ class StateEstimator:
         if not (elapsed >= 0) or elapsed >= self.ec.rest_time:
             # the pack may have rested while the node was off: check the saved SoC against the OCV once a rest
             # is seen (core.estimation.startup_check); one sample at zero current is no evidence of rest
-            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else 4.0)
+            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else tun.UNKNOWN_OFF_VAR_SCALE)
             self._startup.observe(stamp, v, self._at_rest(i_meas, off), 0.0, self.ec.rest_time)
 
     def _at_rest(self, i_meas: float, offset: float) -> bool:
         return min(abs(i_meas), abs(i_meas - offset)) <= self.ec.rest_current * self.design_ah
 
     def _startup_rest_check(self, stamp: float, v: np.ndarray, i_meas: float, chk: StartupRestCheck) -> None:
-        """The saved SoC against the rested voltages: a cell beyond 3 sigma takes the voltage's SoC (a pack swapped
-        or charged while the node was off), the others are corrected by it."""
+        """The saved SoC against the rested voltages (core.estimation.startup_check.check_saved_soc)."""
         s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
-        var = var_ocv * chk.var_scale
-        diff = s_ocv - self.ekf.soc
-        bad = np.abs(diff) > 3.0 * np.sqrt(var + chk.saved_std ** 2)
-        if np.any(bad & np.isfinite(diff)):
-            log.warning("saved SoC disagrees with the rested cell voltages (cells %s: saved %s, OCV %s); "
-                        "using the voltages", (np.flatnonzero(bad) + 1).tolist(),
-                        np.round(self.ekf.soc[bad], 3).tolist(), np.round(s_ocv[bad], 3).tolist())
-            idx = np.flatnonzero(bad & np.isfinite(diff))
-            self.ekf.reset_soc(idx, s_ocv, var)
-        good = ~bad
-        self.ekf.update_soc(np.where(good, s_ocv, NAN), var)
+        var = check_saved_soc(self.ekf, s_ocv, var_ocv, chk)
         self._record_anchor(stamp, s_ocv, var, "startup-rest")
 
     def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
         the OCV curve is too flat to say anything). The voltage gives the particles' surface SoC; the average
         lies behind it by the tracked diffusion offset (``use_rc``) or its steady value at ``i_t``."""
-        soc = self.ekf.soc if self.initialized else np.full(self.n, 0.5)
+        soc = self.ekf.soc if self.initialized else np.full(self.n, tun.MID_SOC)
         r0, r1, r2 = self._resistances(soc, i_t > 0.0)
         if use_rc:
             over = r0 * i_t + self.ekf.v1 + self.ekf.v2
@@ -366,40 +340,18 @@ class StateEstimator:
             over = (r0 + r1 + r2) * i_t
             surface = self._steady_surface(i_t)
         s_surface = self.chem.soc_from_ocv(v - over, self.temperature_c)
-        slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), 1e-6)
+        slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), tun.MIN_OCV_SLOPE_V)
         s = s_surface - self._surface_at(s_surface, surface)
         err = self.ec.ocv_error ** 2 + (self.ec.model_error_fraction * over) ** 2
         var = err / slope ** 2
-        var = np.where(var <= 0.1 ** 2, var, NAN)
+        var = np.where(var <= tun.MAX_OCV_SOC_STD ** 2, var, NAN)
         return np.where(np.isfinite(var), s, NAN), var
 
     # --- anchors ----------------------------------------------------------------------------------------
     def _anchors(self, stamp: float, v: np.ndarray, i_meas: float, offset: float, dt: float) -> None:
-        ec, design = self.ec, self.design_ah
         it = i_meas - offset
-        if min(abs(it), abs(i_meas)) <= ec.rest_current * design:
-            self._rest_s += dt
-        else:
-            self._rest_s = 0.0
-            self._rest_applied_at = -math.inf
-        if self._rest_s >= ec.rest_time and self._rest_s - self._rest_applied_at >= ec.rest_time:
-            self._rest_applied_at = self._rest_s
-            self._apply_anchor(stamp, v, it, "rest")
-        if it < -ec.rest_current * design:
-            self._full_done = False
-        if it > ec.rest_current * design:
-            self._empty_done = False
-        finite = np.isfinite(v)
-        if not finite.any():
-            return
-        if (not self._full_done and 0 < it <= ec.tail_current * design
-                and np.max(v[finite]) >= self.chem.full_v - ec.full_voltage_margin):
-            self._full_done = True
-            self._apply_anchor(stamp, v, it, "full")
-        if (not self._empty_done and -ec.empty_anchor_current * design <= it < 0
-                and np.min(v[finite]) <= self.chem.empty_v + ec.empty_voltage_margin):
-            self._empty_done = True
-            self._apply_anchor(stamp, v, it, "empty")
+        for kind in self.anchors.detect(self.ec, v, it, i_meas, dt):
+            self._apply_anchor(stamp, v, it, kind)
 
     def _apply_anchor(self, stamp: float, v: np.ndarray, it: float, kind: str) -> None:
         if kind == "rest":   # rested: the terminal voltage is the OCV
@@ -413,85 +365,31 @@ class StateEstimator:
         self._record_anchor(stamp, s, var, kind)
 
     def _rest_interval_check(self, v: np.ndarray, s: np.ndarray) -> None:
-        """Where the OCV is too flat to give an SoC, a rested voltage still bounds it: the SoC lies between the
-        points whose OCV is 3 ``ocv_error`` below and above the reading (on LFP's plateaus a span of tens of
-        points, but not all of them). A cell whose estimate lies outside that span is wrong whatever its
-        variance says; it is moved into the span with the span's own uncertainty. Not a capacity anchor."""
-        flat = ~np.isfinite(s) & np.isfinite(v)
-        if not flat.any():
-            return
-        k = 3.0 * self.ec.ocv_error
-        lo = self.chem.soc_from_ocv(v - k, self.temperature_c)
-        hi = self.chem.soc_from_ocv(v + k, self.temperature_c)
-        soc = self.ekf.soc
-        outside = flat & ((soc < lo) | (soc > hi))
-        if outside.any():
-            mid, var = 0.5 * (lo + hi), (hi - lo) ** 2 / 12.0     # uniform over the span
-            idx = np.flatnonzero(outside)
-            self.ekf.inflate_soc(idx, (mid[idx] - soc[idx]) ** 2)  # as uncertain as it is shown to be wrong
-            self.ekf.update_soc(np.where(outside, mid, NAN), var)
+        bound_on_plateau(self.chem, self.ekf, v, s, self.ec.ocv_error, self.temperature_c)
 
     def _record_anchor(self, stamp: float, s: np.ndarray, var: np.ndarray, kind: str) -> None:
         if not self.ec.learn_capacity or not np.isfinite(s).any():
             return
         a = Anchor(stamp, s.copy(), var.copy(), self.ah_counter, self.ekf.offset_var, kind)
-        if kind == "rest" and self._rest_s < self.ec.capacity_rest_time:
-            # a short rest's voltage still relaxes (diffusion is slower than the ECM's RC pairs), and always
-            # the same way after a discharge: fine for the SoC, but a systematic error in dAh / dSoC
-            self.capacity.anchor = a
-            return
-        c = self.capacity.add_anchor(a)
-        if c is not None:
-            log.debug("capacity observation %.3f Ah (%s anchor) -> %.3f Ah", c, kind, self.capacity.capacity_ah)
+        record_capacity_anchor(self.capacity, a, self._rest_s, self.ec.capacity_rest_time)
 
     # --- monitors ---------------------------------------------------------------------------------------
     def _check_bias(self, innov: np.ndarray, v: np.ndarray, it: float) -> None:
-        """The SoC is wrong (stale state, wrong start), not the voltage noisy, when the innovation stays beyond
-        the outlier bound for several samples (a spike lasts one) or its mean stays one-sided for a minute:
-        widen that cell's SoC uncertainty to what the innovation implies, so the voltage pulls it back. After a
-        run of outliers the SoC is re-read from the voltage by inverting the OCV (one linearised EKF step
-        across a large error lands short, and over-confident, where the OCV curve bends)."""
+        """The innovation monitor (core.estimation.monitor); after a run of outliers the SoC is re-read from the
+        voltage by inverting the OCV."""
         ekf = self.ekf
-        jump = ekf.outlier_run >= _OUTLIER_RUN
-        drift = np.abs(ekf.bias_ema) > _BIAS_LIMIT
-        if not (jump.any() or drift.any()):
-            return
-        # an innovation worth little SoC is the model's (OCV table, unmodelled diffusion and its relaxation), not
-        # a wrong SoC: a single run of outliers must mean _JUMP_MIN_SOC, a minute's mean bias _BIAS_MIN_SOC
-        min_slope = max(self.ec.ocv_flat_slope, 0.05)
         surface = ekf.soc + self._surface_at(ekf.soc)
-        slope_all = np.maximum(self.chem.docv_dsoc(surface, self.temperature_c), min_slope)
-        jump &= np.abs(innov) >= _JUMP_MIN_SOC * slope_all
-        drift &= np.abs(ekf.bias_v) >= _BIAS_MIN_SOC * slope_all
-        bad = np.flatnonzero((jump | drift) & np.isfinite(innov))
-        if bad.size == 0:
-            return
-        slope = np.maximum(self.chem.docv_dsoc(surface[bad], self.temperature_c), min_slope)
-        y = np.where(jump[bad], innov[bad], 2.0 * ekf.bias_v[bad])
-        floor = np.minimum((y / slope) ** 2, 0.3 ** 2)
-        ekf.inflate_soc(bad, floor)
-        jumped = jump & np.isfinite(innov)
-        if jumped.any():
+        jumped = self.monitor.check(ekf, innov, surface, self.temperature_c, self.ec.ocv_flat_slope)
+        if jumped is not None:
             s, var = self._soc_from_voltage(v, it)
             ekf.update_soc(np.where(jumped, s, NAN), var)
 
     def _resistance_step(self, v: np.ndarray, i_prev: float, i_now: float, dt: float) -> None:
         di = i_now - i_prev
-        if not (math.isfinite(di) and abs(di) >= self.ec.resistance_step * self.design_ah):
+        if not (math.isfinite(di) and abs(di) >= self.ec.resistance_step * self.design_ah) or self._last_v is None:
             return
-        ekf = self.ekf
-        b = ekf.offset
-        soc = ekf.soc
-        r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c)
-        r0, r1, r2 = r0 / self.design_ah, r1 / self.design_ah, r2 / self.design_ah
-        a1 = math.exp(-dt / self.chem.tau1_s)
-        a2 = math.exp(-dt / self.chem.tau2_s)
-        it_prev = i_prev - b
-        drift = ((1 - a1) * (r1 * it_prev - ekf.v1) + (1 - a2) * (r2 * it_prev - ekf.v2)
-                 + self.chem.docv_dsoc(soc, self.temperature_c) * it_prev * dt / (3600.0 * self._cap()))
-        y = (v - self._last_v) - drift - (r1 * (1 - a1) + r2 * (1 - a2)) * di
-        phi = r0 * di
-        noise = 2 * 0.003 ** 2 + (0.2 * phi) ** 2     # sensor noise + how well a 1 s step fits the model
+        y, phi, noise = step_observation(self.chem, self.ekf, _clip01(self.ekf.soc), v - self._last_v, i_prev, di,
+                                         dt, self.temperature_c, self.design_ah, self._cap())
         self.rls.update(y, phi, noise)
 
     # --- output -----------------------------------------------------------------------------------------
@@ -513,108 +411,3 @@ class StateEstimator:
             resistance_ohm=float(r0.sum()), energy_wh=wh, time_to_empty_s=tte, time_to_full_s=ttf,
             cycle_count=self.cycle_count,
             current_offset_a=ekf.offset if self.ec.estimate_current_offset else NAN)
-
-    # --- persistence ------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """What survives a restart (JSON-serialisable)."""
-        d: dict[str, Any] = {
-            "version": STATE_VERSION, "chemistry": self.chem.name, "cell_count": self.n,
-            "design_capacity_ah": self.design_ah, "capacity_ah": self.capacity.capacity_ah,
-            "capacity_std": math.sqrt(self.capacity.var), "capacity_updates": self.capacity.updates,
-            "resistance_scale": self.rls.k.tolist(), "resistance_var": self.rls.p.tolist(),
-            "cycle_count": self.cycle_count, "discharged_ah": self.discharged_ah,
-            "stamp": NAN, "cell_soc": None, "cell_soc_std": None, "current_offset_a": 0.0,
-            "current_offset_std": self._offset_prior_std(),
-        }
-        if self.initialized:
-            d.update(stamp=self._last_stamp if self._last_stamp is not None else NAN,
-                     cell_soc=self.ekf.soc.tolist(), cell_soc_std=np.sqrt(self.ekf.soc_var).tolist(),
-                     current_offset_a=self.ekf.offset, current_offset_std=math.sqrt(self.ekf.offset_var))
-        elif self._pending is not None:
-            d.update({k: self._pending[k] for k in ("stamp", "cell_soc", "cell_soc_std", "current_offset_a",
-                                                     "current_offset_std")})
-        return d
-
-    def load_state(self, d: dict[str, Any], now: float | None = None) -> bool:
-        """Restore from state_dict(); ``now`` is the present time on the samples' clock (None: unknown, the
-        first sample's stamp is used). Anything invalid: a warning, and defaults are kept. The SoC is checked
-        against the open-circuit voltage at the first sample when the pack has rested long enough."""
-        try:
-            st = self._parse_state(d)
-        except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError) as e:
-            log.warning("estimator state rejected (%s): starting from defaults (SoC from voltage, rated capacity)",
-                        e)
-            return False
-        self.capacity.capacity_ah = st["capacity_ah"]
-        self.capacity.var = st["capacity_std"] ** 2
-        self.capacity.updates = st["capacity_updates"]
-        self.rls.k[:] = st["resistance_scale"]
-        self.rls.p[:] = st["resistance_var"]
-        self.cycle_count = st["cycle_count"]
-        self.discharged_ah = st["discharged_ah"]
-        if st["cell_soc"] is not None:
-            self._pending = st
-            self._pending_now = now
-            self.initialized = False
-        self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=st["capacity_ah"],
-                                          soh=st["capacity_ah"] / self.design_ah, cycle_count=self.cycle_count)
-        return True
-
-    def _parse_state(self, d: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(d, dict):
-            raise TypeError("not a mapping")
-        # Types are checked, never coerced: "0.5" is not a number, true is not 1 (a wrong type rejects the state).
-        def number(x: Any) -> bool:
-            return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-        if d.get("version") != STATE_VERSION or not number(d.get("version")):
-            raise ValueError(f"version {d.get('version')!r}, expected {STATE_VERSION}")
-        if d.get("cell_count") != self.n or not number(d.get("cell_count")):
-            raise ValueError(f"saved for {d.get('cell_count')!r} cells, the pack has {self.n}")
-        if d.get("chemistry") != self.chem.name:
-            raise ValueError(f"saved for chemistry {d.get('chemistry')!r}, configured {self.chem.name!r}")
-
-        def num(key: str, lo: float, hi: float) -> float:
-            if not number(d[key]):
-                raise TypeError(f"{key}: expected a number, got {type(d[key]).__name__} {d[key]!r:.60}")
-            try:
-                x = float(d[key])
-            except OverflowError:
-                raise ValueError(f"{key}: a number too large for a float") from None
-            if not (math.isfinite(x) and lo <= x <= hi):
-                raise ValueError(f"{key} = {d[key]!r} is out of range [{lo}, {hi}]")
-            return x
-
-        def vec(key: str, lo: float, hi: float) -> np.ndarray:
-            v = d[key]
-            if not isinstance(v, list) or not all(number(x) for x in v):
-                raise TypeError(f"{key}: expected a list of {self.n} numbers, got {type(v).__name__} {v!r:.60}")
-            a = np.asarray(v, dtype=float)
-            if a.shape != (self.n,) or not np.all(np.isfinite(a)) or np.any(a < lo) or np.any(a > hi):
-                raise ValueError(f"{key} must be {self.n} numbers in [{lo}, {hi}]")
-            return a
-
-        stamp = d.get("stamp")
-        if stamp is not None and not number(stamp):
-            raise TypeError(f"stamp: expected a number or null, got {type(stamp).__name__} {stamp!r:.60}")
-        st: dict[str, Any] = {"stamp": NAN if stamp is None else float(stamp)}
-        if not number(d["design_capacity_ah"]):
-            raise TypeError(f"design_capacity_ah: expected a number, got {d['design_capacity_ah']!r:.60}")
-        if abs(float(d["design_capacity_ah"]) - self.design_ah) > 1e-9 * self.design_ah:
-            raise ValueError(f"saved for a design capacity of {d['design_capacity_ah']} Ah, configured "
-                             f"{self.design_ah} Ah")
-        st["capacity_ah"] = num("capacity_ah", 0.3 * self.design_ah, 1.5 * self.design_ah)
-        st["capacity_std"] = num("capacity_std", 0.0, self.design_ah)
-        st["capacity_updates"] = int(num("capacity_updates", 0, 1e12))
-        st["resistance_scale"] = vec("resistance_scale", 0.2, 10.0)
-        st["resistance_var"] = vec("resistance_var", 0.0, 1.0)
-        st["cycle_count"] = num("cycle_count", 0.0, 1e7)
-        st["discharged_ah"] = num("discharged_ah", 0.0, 1e12)
-        if d.get("cell_soc") is None:
-            st["cell_soc"] = None
-        else:
-            st["cell_soc"] = vec("cell_soc", -0.1, 1.1)
-            st["cell_soc_std"] = vec("cell_soc_std", 0.0, 1.0)
-            st["current_offset_a"] = num("current_offset_a", -self.design_ah, self.design_ah)
-            st["current_offset_std"] = num("current_offset_std", 0.0, self.design_ah)
-        return st

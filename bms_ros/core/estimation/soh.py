@@ -7,6 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bms_ros.core.chemistry import Chemistry
+from bms_ros.core.estimation.ekf import CellEkf
+
+_S_PER_H = 3600.0
+R_STEP_SENSOR_STD_V = 0.003  # V, 1-sigma cell-voltage noise of each of the two readings in a step (tuning value)
+R_STEP_FIT = 0.2             # relative error of the ECM's prediction of a 1 s step (R1, R2, OCV drift; tuning value)
+
 
 @dataclass
 class Anchor:
@@ -124,3 +131,23 @@ class ResistanceRls:
         self.k[ok] = np.clip(k, 0.2, 10.0)
         self.p[ok] = np.clip(p, 1e-6, 1.0)
         self.updates += 1
+
+
+def step_observation(chem: Chemistry, ekf: CellEkf, soc01: np.ndarray, dv: np.ndarray, i_prev: float, di: float,
+                     dt: float, temp_c: float, design_ah: float, cap_ah: np.ndarray,
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One observation of R0 for ``ResistanceRls.update`` from a current step ``di`` (A) over ``dt`` s: the
+    voltage change ``dv`` with the modelled RC and OCV drift removed (``y``), the regressor ``phi`` = R0 di at
+    the chemistry's R0, and the observation's noise variance. ``soc01`` is the filter's SoC clipped to 0..1."""
+    soc = ekf.soc
+    r0, r1, r2 = chem.ecm(soc01, temp_c)
+    r0, r1, r2 = r0 / design_ah, r1 / design_ah, r2 / design_ah
+    a1 = math.exp(-dt / chem.tau1_s)
+    a2 = math.exp(-dt / chem.tau2_s)
+    it_prev = i_prev - ekf.offset
+    drift = ((1 - a1) * (r1 * it_prev - ekf.v1) + (1 - a2) * (r2 * it_prev - ekf.v2)
+             + chem.docv_dsoc(soc, temp_c) * it_prev * dt / (_S_PER_H * cap_ah))
+    y = dv - drift - (r1 * (1 - a1) + r2 * (1 - a2)) * di
+    phi = r0 * di
+    noise = 2 * R_STEP_SENSOR_STD_V ** 2 + (R_STEP_FIT * phi) ** 2     # two readings' noise + the model fit
+    return y, phi, noise
