@@ -7,6 +7,7 @@ the same bus timestamps every frame. Per frame id: count, mean period, its devia
 worst single interval, and the encode + send cost of one period (all six frames). Tolerance: every frame
 present, mean period within 2 % and every interval within 25 % of can.period.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,8 @@ from rclpy.parameter import Parameter
 from bms_ros.can_frames import FRAME_IDS
 from bms_ros.nodes.bms_node import BmsNode
 
-MEAN_TOLERANCE = 0.02       # relative, mean period
-INTERVAL_TOLERANCE = 0.25   # relative, any single interval (executor and machine load)
+MEAN_TOLERANCE = 0.02  # relative, mean period
+INTERVAL_TOLERANCE = 0.25  # relative, any single interval (executor and machine load)
 
 
 def main() -> int:
@@ -34,9 +35,19 @@ def main() -> int:
     a = ap.parse_args()
     channel = f"bench_{uuid.uuid4().hex[:8]}"
     rclpy.init()
-    params = {"pack.cell_count": 4, "pack.design_capacity_ah": 1.0, "afe.type": "sim", "sim.load_current": 0.0,
-              "sim.charger_connected": True, "sim.charger_current": 0.5, "sim.charger_follows_limits": True,
-              "can.enabled": True, "can.interface": "virtual", "can.channel": channel, "can.period": a.period}
+    params = {
+        "pack.cell_count": 4,
+        "pack.design_capacity_ah": 1.0,
+        "afe.type": "sim",
+        "sim.load_current": 0.0,
+        "sim.charger_connected": True,
+        "sim.charger_current": 0.5,
+        "sim.charger_follows_limits": True,
+        "can.enabled": True,
+        "can.interface": "virtual",
+        "can.channel": channel,
+        "can.period": a.period,
+    }
     listener = can.Bus(interface="virtual", channel=channel)
     node = BmsNode("bench_can", parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     cost: list[float] = []
@@ -62,8 +73,10 @@ def main() -> int:
     rclpy.try_shutdown()
 
     ok = True
-    print(f"can.period {a.period:g} s over {a.seconds:g} s; encode + send of one period: median "
-          f"{statistics.median(cost) * 1e6:.0f} us, max {max(cost) * 1e6:.0f} us ({len(cost)} periods)")
+    print(
+        f"can.period {a.period:g} s over {a.seconds:g} s; encode + send of one period: median "
+        f"{statistics.median(cost) * 1e6:.0f} us, max {max(cost) * 1e6:.0f} us ({len(cost)} periods)"
+    )
     print("| frame | count | mean period, s | mean error | worst interval, s |")
     print("|---|---|---|---|---|")
     for fid in FRAME_IDS:

@@ -4,6 +4,7 @@ Run: ``.venv/bin/python bench/bench_core_step.py [--steps N]``. The samples come
 (charging with a small cell spread, so protections, limits and passive balancing all do their work); the
 time measured is ``Bms.step`` alone, including the state estimator it calls, and separately without it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,7 @@ def bench(cells: int, steps: int, estimator: bool) -> list[float]:
     bms = Bms(cfg)
     if not estimator:
         bms.estimator = _NoEstimator()  # type: ignore[assignment]
-    for s in stream[:50]:                # warm up (first valid sample, estimator initialisation)
+    for s in stream[:50]:  # warm up (first valid sample, estimator initialisation)
         bms.step(s)
     out = []
     clock = time.perf_counter
@@ -59,8 +60,10 @@ def main() -> None:
     for cells in (4, 16, 100):
         for est in (True, False):
             t = np.array(bench(cells, args.steps, est)) * 1e6
-            print(f"{cells:>5}S {('with' if est else 'without'):>9} {statistics.median(t):>10.1f} "
-                  f"{np.percentile(t, 99):>8.1f} {t.max():>8.1f}")
+            print(
+                f"{cells:>5}S {('with' if est else 'without'):>9} {statistics.median(t):>10.1f} "
+                f"{np.percentile(t, 99):>8.1f} {t.max():>8.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ PyBaMM traces and the identified tables are cached in bench/results/ (gitignored
 The estimator's filter settings (estimation.* defaults) were chosen on TRAINING_CASES only (other load
 profiles, C-rates, start SoCs, temperatures and sensor seeds); CASES are the unchanged reported cases.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,21 +81,21 @@ def us06_power() -> np.ndarray:
     v = np.array([int(x) for x in _US06_DM_S.split()], dtype=float) / 10.0
     a = np.gradient(v)
     m, cda, rho, crr, g = 1600.0, 0.65, 1.2, 0.009, 9.81
-    p = (m * a + 0.5 * rho * cda * v ** 2 + m * g * crr * (v > 0)) * v
-    p = np.where(p > 0, p / 0.9, p * 0.6) + 400.0       # drivetrain losses, regen efficiency, auxiliaries
+    p = (m * a + 0.5 * rho * cda * v**2 + m * g * crr * (v > 0)) * v
+    p = np.where(p > 0, p / 0.9, p * 0.6) + 400.0  # drivetrain losses, regen efficiency, auxiliaries
     return p / p.max()
 
 
 @dataclass(frozen=True)
 class Case:
     name: str
-    chem: str               # nmc (Chen2020) or lfp (Prada2013)
-    kind: str               # drive (US06), mixed (seeded random drive), pulse, cccv
-    soc0: float             # true initial SoC (rested)
+    chem: str  # nmc (Chen2020) or lfp (Prada2013)
+    kind: str  # drive (US06), mixed (seeded random drive), pulse, cccv
+    soc0: float  # true initial SoC (rested)
     ambient_c: float = 25.0
-    c_rate: float = 2.5     # drive: peak discharge; pulse: pulse current; cccv: CC current
+    c_rate: float = 2.5  # drive: peak discharge; pulse: pulse current; cccv: CC current
     stop_soc: float = 0.10  # drive / pulse: end when the true SoC falls below
-    dynamic: bool = False   # counts for the "converged within 10 min" criterion
+    dynamic: bool = False  # counts for the "converged within 10 min" criterion
 
 
 CASES = [
@@ -122,9 +123,9 @@ TRAINING_CASES = [
 PARAM_SETS = {"nmc": ("Chen2020", "lumped"), "lfp": ("Prada2013", "isothermal")}
 V_OFFSET, V_NOISE, I_GAIN_NOISE, I_OFFSET, T_NOISE = 0.002, 0.002, 0.01, 0.020, 0.5
 WRONG_SOC, WRONG_STD = 0.20, 0.02
-DATASHEET_CAPACITY_ERROR = -0.04   # L0: the datasheet's capacity is 4 % below the cell's (the issue's 3-5 %)
-OVERRIDES: dict[str, object] = {}   # --param NAME=VALUE: estimator settings tried on the training cases
-LEVEL = "L2"                       # set by --level: L2 the identified table, L0 pack.chemistry + datasheet
+DATASHEET_CAPACITY_ERROR = -0.04  # L0: the datasheet's capacity is 4 % below the cell's (the issue's 3-5 %)
+OVERRIDES: dict[str, object] = {}  # --param NAME=VALUE: estimator settings tried on the training cases
+LEVEL = "L2"  # set by --level: L2 the identified table, L0 pack.chemistry + datasheet
 CONVERGED = 0.02
 
 
@@ -151,11 +152,12 @@ def _trace(pb, p, sol) -> dict[str, np.ndarray]:
     """Solution -> 1 s grid: t, i (A, > 0 charging), v, temp_c, soc (true)."""
     x0, x100, _, _ = pb.lithium_ion.get_min_max_stoichiometries(p)
     t = sol["Time [s]"].entries
-    t, keep = np.unique(t[::-1], return_index=True)      # experiment step boundaries repeat a time: keep last
+    t, keep = np.unique(t[::-1], return_index=True)  # experiment step boundaries repeat a time: keep last
     keep = len(sol["Time [s]"].entries) - 1 - keep
     cols = {
         "i": -sol["Current [A]"].entries[keep],
-        "v": sol["Terminal voltage [V]"].entries[keep] if "Terminal voltage [V]" in sol.all_models[0].variables
+        "v": sol["Terminal voltage [V]"].entries[keep]
+        if "Terminal voltage [V]" in sol.all_models[0].variables
         else sol["Voltage [V]"].entries[keep],
         "temp_c": sol["Volume-averaged cell temperature [C]"].entries[keep],
         "soc": (sol["Average negative particle stoichiometry"].entries[keep] - x0) / (x100 - x0),
@@ -179,39 +181,53 @@ def _cached(key: dict, build) -> dict[str, np.ndarray]:
     tr = build()
     RESULTS.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **tr)
-    print(f"  pybamm {key['what']}: {tr['t'][-1] / 3600:.2f} h simulated in {time.perf_counter() - t0:.1f} s",
-          file=sys.stderr)
+    print(
+        f"  pybamm {key['what']}: {tr['t'][-1] / 3600:.2f} h simulated in {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
     return tr
 
 
-def simulate_current(chem: str, ambient_c: float, soc0: float, t: np.ndarray, i: np.ndarray, what: str,
-                     stop_soc: float = -1.0) -> dict[str, np.ndarray]:
+def simulate_current(
+    chem: str, ambient_c: float, soc0: float, t: np.ndarray, i: np.ndarray, what: str, stop_soc: float = -1.0
+) -> dict[str, np.ndarray]:
     """PyBaMM with a prescribed current profile (ours: > 0 charging); stops at a voltage limit."""
+
     def build():
         pb, p, model = _setup(chem, ambient_c)
         p["Current function [A]"] = pb.Interpolant(t, -i, pb.t)
         sim = pb.Simulation(model, parameter_values=p, solver=pb.IDAKLUSolver())
-        sol = sim.solve(t_eval=t, initial_soc=soc0)   # every second a stop: the solver cannot step over pulses
+        sol = sim.solve(t_eval=t, initial_soc=soc0)  # every second a stop: the solver cannot step over pulses
         tr = _trace(pb, p, sol)
         if stop_soc > 0 and np.any(tr["soc"] < stop_soc):
             end = int(np.argmax(tr["soc"] < stop_soc)) + 1
             tr = {k: v[:end] for k, v in tr.items()}
         return tr
-    key = {"what": what, "chem": chem, "ambient": ambient_c, "soc0": soc0, "stop": stop_soc,
-           "profile": hashlib.sha1(np.ascontiguousarray(np.stack([t, i])).tobytes()).hexdigest()}
+
+    key = {
+        "what": what,
+        "chem": chem,
+        "ambient": ambient_c,
+        "soc0": soc0,
+        "stop": stop_soc,
+        "profile": hashlib.sha1(np.ascontiguousarray(np.stack([t, i])).tobytes()).hexdigest(),
+    }
     return _cached(key, build)
 
 
-def simulate_experiment(chem: str, ambient_c: float, soc0: float, steps: list[str], what: str,
-                        period: str = "1 second") -> dict[str, np.ndarray]:
+def simulate_experiment(
+    chem: str, ambient_c: float, soc0: float, steps: list[str], what: str, period: str = "1 second"
+) -> dict[str, np.ndarray]:
     def build():
         pb, p, model = _setup(chem, ambient_c)
         exp = pb.Experiment([s + f" ({period} period)" for s in steps])
         sim = pb.Simulation(model, parameter_values=p, experiment=exp, solver=pb.IDAKLUSolver())
         sol = sim.solve(initial_soc=soc0)
         return _trace(pb, p, sol)
-    return _cached({"what": what, "chem": chem, "ambient": ambient_c, "soc0": soc0, "steps": steps,
-                    "period": period}, build)
+
+    return _cached(
+        {"what": what, "chem": chem, "ambient": ambient_c, "soc0": soc0, "steps": steps, "period": period}, build
+    )
 
 
 def _limits(chem: str) -> tuple[float, float, float]:
@@ -251,14 +267,15 @@ def _surface_offset(i: np.ndarray, tau_d: float, cap: float) -> np.ndarray:
     return 2.0 * tau_d / (3600.0 * cap) * _rc_regressors(i, tau_d)
 
 
-def _fit_level(ii: np.ndarray, vv: np.ndarray, ocv_at: np.ndarray, rc1: np.ndarray, rc2: np.ndarray,
-               cap: float) -> tuple[np.ndarray, float]:
+def _fit_level(
+    ii: np.ndarray, vv: np.ndarray, ocv_at: np.ndarray, rc1: np.ndarray, rc2: np.ndarray, cap: float
+) -> tuple[np.ndarray, float]:
     """One pulse level: R0 from the 1 s current steps, R1 and R2 by non-negative least squares on the
     overpotential against the OCV at the (surface) SoC. Returns ([R0, R1, R2] in ohm, residual norm)."""
     from scipy.optimize import nnls
 
     edges = np.flatnonzero(np.abs(np.diff(ii)) > 0.5 * cap)
-    r0 = float(np.median(np.diff(vv)[edges] / np.diff(ii)[edges]))   # instantaneous (1 s) step
+    r0 = float(np.median(np.diff(vv)[edges] / np.diff(ii)[edges]))  # instantaneous (1 s) step
     eta = vv - ocv_at
     eta = eta - eta[0] - r0 * ii
     x, res = nnls(np.stack([rc1, rc2], axis=1), eta)
@@ -281,40 +298,52 @@ def characterise(chem: str) -> tuple[Path, float]:
     vc = np.interp(grid, soc_c, chg["v"])
     ocv = 0.5 * (vd + vc)
     ocv[0], ocv[-1] = vmin, vmax
-    ocv = np.maximum.accumulate(ocv + np.arange(ocv.size) * 1e-5)   # strictly increasing
+    ocv = np.maximum.accumulate(ocv + np.arange(ocv.size) * 1e-5)  # strictly increasing
     # pulse test at 25 degC (and 0 degC for the Arrhenius factor)
     t, i, windows = _hppc_profile(q_meas)
     fits = {}
-    for temp in ((25.0, 0.0) if chem == "nmc" else (25.0,)):
+    for temp in (25.0, 0.0) if chem == "nmc" else (25.0,):
         tr = simulate_current(chem, temp, 0.995, t, i, f"{chem}_hppc_{temp:g}C")
         soc_cc = 1.0 + np.concatenate(([0.0], np.cumsum(0.5 * (tr["i"][1:] + tr["i"][:-1])))) / 3600.0 / q_meas
         best = None
         used = [(a, b) for a, b in windows if b <= tr["t"].size]
-        rc = {(tau, w): _rc_regressors(tr["i"][w[0]:w[1]], tau) for w in used
-              for tau in (3.0, 6.0, 10.0, 20.0, 40.0, 70.0, 100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0)}
+        rc = {
+            (tau, w): _rc_regressors(tr["i"][w[0] : w[1]], tau)
+            for w in used
+            for tau in (3.0, 6.0, 10.0, 20.0, 40.0, 70.0, 100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0)
+        }
         for tau_d in (0.0, 30.0, 60.0, 120.0, 200.0, 350.0, 600.0):
             ocv_at = np.interp(soc_cc + _surface_offset(tr["i"], tau_d, q_meas), grid, ocv)
             for tau1 in (3.0, 6.0, 10.0, 20.0, 40.0, 70.0):
                 for tau2 in (100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0):
                     levels, sse = [], 0.0
                     for a, b in used:
-                        x, res = _fit_level(tr["i"][a:b], tr["v"][a:b], ocv_at[a:b], rc[tau1, (a, b)],
-                                            rc[tau2, (a, b)], q_meas)
+                        x, res = _fit_level(
+                            tr["i"][a:b], tr["v"][a:b], ocv_at[a:b], rc[tau1, (a, b)], rc[tau2, (a, b)], q_meas
+                        )
                         levels.append((float(np.mean(soc_cc[a:b])), x))
-                        sse += res    # every SoC level counts alike (a sum of squares is one level's)
+                        sse += res  # every SoC level counts alike (a sum of squares is one level's)
                     if best is None or sse < best[0]:
                         best = (sse, tau1, tau2, levels, tau_d)
         fits[temp] = best
     _, tau1, tau2, levels, tau_d = fits[25.0]
     levels.sort()
     ecm_soc = [round(s, 4) for s, _ in levels]
-    r = np.array([x for _, x in levels]) * q_meas           # ohm -> ohm*Ah
+    r = np.array([x for _, x in levels]) * q_meas  # ohm -> ohm*Ah
     table = {
         "name": f"{chem}-{PARAM_SETS[chem][0].lower()}",
-        "full_v": float(vmax), "empty_v": float(vmin),
+        "full_v": float(vmax),
+        "empty_v": float(vmin),
         "ocv": {"soc": grid.round(4).tolist(), "voltage": ocv.round(5).tolist()},
-        "ecm": {"soc": ecm_soc, "r0_ohm_ah": r[:, 0].round(6).tolist(), "r1_ohm_ah": r[:, 1].round(6).tolist(),
-                "r2_ohm_ah": r[:, 2].round(6).tolist(), "tau1_s": tau1, "tau2_s": tau2, "diffusion_tau_s": tau_d},
+        "ecm": {
+            "soc": ecm_soc,
+            "r0_ohm_ah": r[:, 0].round(6).tolist(),
+            "r1_ohm_ah": r[:, 1].round(6).tolist(),
+            "r2_ohm_ah": r[:, 2].round(6).tolist(),
+            "tau1_s": tau1,
+            "tau2_s": tau2,
+            "diffusion_tau_s": tau_d,
+        },
     }
     # charge direction: the same pulse test mirrored (charging from empty), same time constants; the
     # resistances go on the discharge fit's SoC points
@@ -326,7 +355,7 @@ def characterise(chem: str) -> tuple[Path, float]:
     from bms_ros.core.chemistry import get_chemistry
 
     best_chg = None
-    w_hi = get_chemistry(chem).diffusion_weight(soc_cc)     # the default crossover (diffusion_full_soc)
+    w_hi = get_chemistry(chem).diffusion_weight(soc_cc)  # the default crossover (diffusion_full_soc)
     surface_lo = _surface_offset(tr["i"], tau_d, q_meas)
     for tau_c in (0.0, 30.0, 60.0, 120.0, 200.0, 350.0, 600.0):
         surface = surface_lo + w_hi * (_surface_offset(tr["i"], tau_c, q_meas) - surface_lo)
@@ -334,8 +363,9 @@ def characterise(chem: str) -> tuple[Path, float]:
         chg, sse = [], 0.0
         for a, b in used:
             ii = tr["i"][a:b]
-            x, res = _fit_level(ii, tr["v"][a:b], ocv_at[a:b], _rc_regressors(ii, tau1), _rc_regressors(ii, tau2),
-                                q_meas)
+            x, res = _fit_level(
+                ii, tr["v"][a:b], ocv_at[a:b], _rc_regressors(ii, tau1), _rc_regressors(ii, tau2), q_meas
+            )
             chg.append((float(np.mean(soc_cc[a:b])), x * q_meas))
             sse += res
         if best_chg is None or sse < best_chg[0]:
@@ -356,11 +386,16 @@ def characterise(chem: str) -> tuple[Path, float]:
         table["ecm"]["r_activation_k"] = round(math.log(ratio) / (1 / 273.15 - 1 / 298.15), 1)
     path = RESULTS / f"{chem}_identified_table.yaml"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path.write_text("# identified by bench/bench_estimation_accuracy.py from PyBaMM characterisation tests\n"
-                    + yaml.safe_dump(table, sort_keys=False))
-    print(f"  {chem}: capacity {q_meas:.4f} Ah (nominal {cap_nom}), tau1 {tau1:g} s, tau2 {tau2:g} s, "
-          f"diffusion {tau_d:g} s (high end {tau_c:g} s), R0 {np.median(r[:, 0]) / q_meas * 1e3:.1f} mOhm "
-          f"-> {path.relative_to(ROOT)}", file=sys.stderr)
+    path.write_text(
+        "# identified by bench/bench_estimation_accuracy.py from PyBaMM characterisation tests\n"
+        + yaml.safe_dump(table, sort_keys=False)
+    )
+    print(
+        f"  {chem}: capacity {q_meas:.4f} Ah (nominal {cap_nom}), tau1 {tau1:g} s, tau2 {tau2:g} s, "
+        f"diffusion {tau_d:g} s (high end {tau_c:g} s), R0 {np.median(r[:, 0]) / q_meas * 1e3:.1f} mOhm "
+        f"-> {path.relative_to(ROOT)}",
+        file=sys.stderr,
+    )
     return path, q_meas
 
 
@@ -369,8 +404,8 @@ def case_trace(c: Case, cap: float) -> dict[str, np.ndarray]:
     _vmin, vmax, _ = _limits(c.chem)
     if c.kind == "drive":
         p = us06_power()
-        i_cycle = np.clip(p * c.c_rate * cap, -0.5 * cap, None) * -1.0      # regen limited to C/2
-        per_cycle = -i_cycle.mean() * 600 / 3600 / cap                  # SoC per cycle
+        i_cycle = np.clip(p * c.c_rate * cap, -0.5 * cap, None) * -1.0  # regen limited to C/2
+        per_cycle = -i_cycle.mean() * 600 / 3600 / cap  # SoC per cycle
         n = math.ceil((c.soc0 - c.stop_soc) / per_cycle) + 1
         i = np.concatenate([np.zeros(30)] + [i_cycle] * n)
         t = np.arange(i.size, dtype=float)
@@ -387,19 +422,21 @@ def case_trace(c: Case, cap: float) -> dict[str, np.ndarray]:
             seg += [x * cap] * n_s
             soc += x * n_s / 3600.0
         i = np.array(seg)
-        return simulate_current(c.chem, c.ambient_c, c.soc0, np.arange(i.size, dtype=float), i, c.name,
-                                c.stop_soc)
+        return simulate_current(c.chem, c.ambient_c, c.soc0, np.arange(i.size, dtype=float), i, c.name, c.stop_soc)
     if c.kind == "pulse":
         i_list = [0.0] * 30
         n = math.ceil((c.soc0 - c.stop_soc) / 0.1) + 1
         for _ in range(n):
             i_list += [-c.c_rate * cap] * int(360 / c.c_rate) + [0.0] * 1800
         i = np.array(i_list)
-        return simulate_current(c.chem, c.ambient_c, c.soc0, np.arange(i.size, dtype=float), i, c.name,
-                                c.stop_soc)
+        return simulate_current(c.chem, c.ambient_c, c.soc0, np.arange(i.size, dtype=float), i, c.name, c.stop_soc)
     if c.kind == "cccv":
-        steps = ["Rest for 1 minute", f"Charge at {c.c_rate}C until {vmax} V", f"Hold at {vmax} V until C/20",
-                 "Rest for 30 minutes"]
+        steps = [
+            "Rest for 1 minute",
+            f"Charge at {c.c_rate}C until {vmax} V",
+            f"Hold at {vmax} V until C/20",
+            "Rest for 30 minutes",
+        ]
         return simulate_experiment(c.chem, c.ambient_c, c.soc0, steps, c.name)
     raise ValueError(c.kind)
 
@@ -407,29 +444,46 @@ def case_trace(c: Case, cap: float) -> dict[str, np.ndarray]:
 def sensors(tr: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     n = tr["t"].size
-    return {"t": tr["t"], "v": tr["v"] + V_OFFSET + V_NOISE * rng.standard_normal(n),
-            "i": tr["i"] * (1 + I_GAIN_NOISE * rng.standard_normal(n)) + I_OFFSET,
-            "temp_c": tr["temp_c"] + T_NOISE * rng.standard_normal(n)}
+    return {
+        "t": tr["t"],
+        "v": tr["v"] + V_OFFSET + V_NOISE * rng.standard_normal(n),
+        "i": tr["i"] * (1 + I_GAIN_NOISE * rng.standard_normal(n)) + I_OFFSET,
+        "temp_c": tr["temp_c"] + T_NOISE * rng.standard_normal(n),
+    }
 
 
-def run_estimator(chem: str, table: Path, cap: float, meas: dict[str, np.ndarray],
-                  wrong_soc: float | None = None) -> tuple[np.ndarray, np.ndarray, object, float]:
+def run_estimator(
+    chem: str, table: Path, cap: float, meas: dict[str, np.ndarray], wrong_soc: float | None = None
+) -> tuple[np.ndarray, np.ndarray, object, float]:
     from bms_ros.config import load_config
     from bms_ros.core.estimator import StateEstimator
     from bms_ros.core.types import PackSample
 
-    values = {"pack.cell_count": 1, "pack.chemistry": chem, "pack.design_capacity_ah": round(cap, 4),
-              "estimation.chemistry_table": str(table),
-              "protection.allow_outside_envelope": True}   # the default current trips of a 2 Ah cell: not scored here
-    if LEVEL == "L0":     # as a team configures it from the datasheet: the built-in curve, a rated capacity
-        values.update({"estimation.chemistry_table": "",
-                       "pack.design_capacity_ah": round(cap * (1.0 + DATASHEET_CAPACITY_ERROR), 4)})
+    values = {
+        "pack.cell_count": 1,
+        "pack.chemistry": chem,
+        "pack.design_capacity_ah": round(cap, 4),
+        "estimation.chemistry_table": str(table),
+        "protection.allow_outside_envelope": True,
+    }  # the default current trips of a 2 Ah cell: not scored here
+    if LEVEL == "L0":  # as a team configures it from the datasheet: the built-in curve, a rated capacity
+        values.update(
+            {
+                "estimation.chemistry_table": "",
+                "pack.design_capacity_ah": round(cap * (1.0 + DATASHEET_CAPACITY_ERROR), 4),
+            }
+        )
     cfg = load_config({**values, **OVERRIDES})
     est = StateEstimator(cfg)
     if wrong_soc is not None:
         d = est.state_dict()
-        d.update(stamp=float(meas["t"][0]), cell_soc=[wrong_soc], cell_soc_std=[WRONG_STD],
-                 current_offset_a=0.0, current_offset_std=cfg.estimation.current_offset_std * cap)
+        d.update(
+            stamp=float(meas["t"][0]),
+            cell_soc=[wrong_soc],
+            cell_soc_std=[WRONG_STD],
+            current_offset_a=0.0,
+            current_offset_std=cfg.estimation.current_offset_std * cap,
+        )
         assert est.load_state(d, now=float(meas["t"][0]))
     n = meas["t"].size
     soc, std = np.empty(n), np.empty(n)
@@ -437,9 +491,17 @@ def run_estimator(chem: str, table: Path, cap: float, meas: dict[str, np.ndarray
     out = None
     for k in range(n):
         v = float(meas["v"][k])
-        out = est.update(PackSample(stamp=float(meas["t"][k]), cell_voltages=np.array([v]), pack_voltage=v,
-                                    current=float(meas["i"][k]), temperatures=np.array([meas["temp_c"][k]]),
-                                    charge_fet=True, discharge_fet=True))
+        out = est.update(
+            PackSample(
+                stamp=float(meas["t"][k]),
+                cell_voltages=np.array([v]),
+                pack_voltage=v,
+                current=float(meas["i"][k]),
+                temperatures=np.array([meas["temp_c"][k]]),
+                charge_fet=True,
+                discharge_fet=True,
+            )
+        )
         soc[k], std[k] = out.soc, out.soc_std
     return soc, std, out, (time.perf_counter() - t0) / n
 
@@ -452,7 +514,7 @@ def coulomb_count(meas: dict[str, np.ndarray], soc0: float, cap: float) -> np.nd
 
 def metrics(err: np.ndarray, t: np.ndarray) -> dict[str, float]:
     e = np.abs(err)
-    return {"rmse": float(np.sqrt(np.mean(err ** 2))) * 100, "max": float(e.max()) * 100}
+    return {"rmse": float(np.sqrt(np.mean(err**2))) * 100, "max": float(e.max()) * 100}
 
 
 def convergence(err: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, float]]:
@@ -472,8 +534,11 @@ def evaluate(c: Case, tables: dict[str, tuple[Path, float]], seed: int) -> dict[
     soc, std, last, step_s = run_estimator(c.chem, table, cap, meas)
     wrong0 = truth[0] - WRONG_SOC if truth[0] > 0.5 else truth[0] + WRONG_SOC
     soc_w, _, last_w, _ = run_estimator(c.chem, table, cap, meas, wrong_soc=wrong0)
-    true_cap = float(-np.sum(0.5 * (tr["i"][1:] + tr["i"][:-1]) * np.diff(t)) / 3600.0 / (truth[0] - truth[-1])) \
-        if abs(truth[0] - truth[-1]) > 0.2 else math.nan
+    true_cap = (
+        float(-np.sum(0.5 * (tr["i"][1:] + tr["i"][:-1]) * np.diff(t)) / 3600.0 / (truth[0] - truth[-1]))
+        if abs(truth[0] - truth[-1]) > 0.2
+        else math.nan
+    )
     cc = coulomb_count(meas, truth[0], cap)
     cc_w = coulomb_count(meas, wrong0, cap)
     t_conv, after = convergence(soc_w - truth, t)
@@ -489,15 +554,23 @@ def evaluate(c: Case, tables: dict[str, tuple[Path, float]], seed: int) -> dict[
     err = soc - truth
     t_cold, after_cold = convergence(err, t)
     return {
-        "case": c.name, "hours": float(t[-1] / 3600), "soc_range": [float(truth.min()), float(truth.max())],
-        "ekf": metrics(err, t), "ekf_cold_start": {"convergence_s": t_cold, **after_cold},
+        "case": c.name,
+        "hours": float(t[-1] / 3600),
+        "soc_range": [float(truth.min()), float(truth.max())],
+        "ekf": metrics(err, t),
+        "ekf_cold_start": {"convergence_s": t_cold, **after_cold},
         "ekf_wrong_init": {"convergence_s": t_conv, **after},
         "ekf_wrong_init_under_load": load,
-        "coulomb": metrics(cc - truth, t), "coulomb_wrong_init": metrics(cc_w - truth, t),
+        "coulomb": metrics(cc - truth, t),
+        "coulomb_wrong_init": metrics(cc_w - truth, t),
         "std_coverage_2sigma": float(np.mean(np.abs(err) <= 2 * std + 1e-12)),
-        "capacity_ah": last.capacity_ah, "capacity_ah_wrong_init": last_w.capacity_ah,
-        "true_capacity_ah": true_cap, "design_capacity_ah": cap,
-        "offset_a": last.current_offset_a, "step_us": step_s * 1e6, "case_spec": asdict(c),
+        "capacity_ah": last.capacity_ah,
+        "capacity_ah_wrong_init": last_w.capacity_ah,
+        "true_capacity_ah": true_cap,
+        "design_capacity_ah": cap,
+        "offset_a": last.current_offset_a,
+        "step_us": step_s * 1e6,
+        "case_spec": asdict(c),
     }
 
 
@@ -506,13 +579,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     ap.add_argument("--refresh", action="store_true", help="regenerate PyBaMM traces (ignore the cache)")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--training", action="store_true",
-                    help="run the training cases (where filter settings are chosen) instead of the reported ones")
-    ap.add_argument("--level", choices=("L0", "L2"), default="L2",
-                    help="L2: the table identified by the characterisation tests; L0: pack.chemistry and a "
-                         "datasheet capacity 4 %% low, no table")
-    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                    help="an estimation setting to try (on --training cases: never choose settings on the others)")
+    ap.add_argument(
+        "--training",
+        action="store_true",
+        help="run the training cases (where filter settings are chosen) instead of the reported ones",
+    )
+    ap.add_argument(
+        "--level",
+        choices=("L0", "L2"),
+        default="L2",
+        help="L2: the table identified by the characterisation tests; L0: pack.chemistry and a "
+        "datasheet capacity 4 %% low, no table",
+    )
+    ap.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an estimation setting to try (on --training cases: never choose settings on the others)",
+    )
     args = ap.parse_args(argv)
     global LEVEL
     LEVEL = args.level
@@ -563,13 +648,17 @@ def report(rows: list[dict]) -> str:
     ]
     for r in rows:
         c, w, lo = r["ekf_cold_start"], r["ekf_wrong_init"], r["ekf_wrong_init_under_load"]
-        load = (f"{conv(lo['convergence_s'])} | {f(lo['rmse'])} | {f(lo['max'])}" if r["case_spec"]["dynamic"]
-                else "— | — | —")
+        load = (
+            f"{conv(lo['convergence_s'])} | {f(lo['rmse'])} | {f(lo['max'])}"
+            if r["case_spec"]["dynamic"]
+            else "— | — | —"
+        )
         lines.append(
             f"| {r['case']} | {r['hours']:.1f} | {conv(c['convergence_s'])} | {f(c['rmse'])} | {f(c['max'])} | "
             f"{f(r['ekf']['rmse'])} | {conv(w['convergence_s'])} | {f(w['rmse'])} | {f(w['max'])} | {load} | "
             f"{f(r['coulomb']['rmse'])} | {f(r['coulomb']['max'])} | "
-            f"{r['std_coverage_2sigma'] * 100:.0f} % | {r['capacity_ah']:.3f} / {f(r['true_capacity_ah'], '.3f')} |")
+            f"{r['std_coverage_2sigma'] * 100:.0f} % | {r['capacity_ah']:.3f} / {f(r['true_capacity_ah'], '.3f')} |"
+        )
     return "\n".join(lines)
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Estimation cost: one StateEstimator.update for a 16S pack, and bms-replay throughput (samples/s).
 
-    .venv/bin/python bench/bench_estimation_speed.py [--cells 16] [--samples 20000]
+.venv/bin/python bench/bench_estimation_speed.py [--cells 16] [--samples 20000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,14 +35,26 @@ def samples(cells: int, n: int, dt: float = 0.1) -> list[PackSample]:
         i = -(2.0, 12.0, 6.0, 20.0)[(k // 50) % 4]
         soc = soc + i * dt / 36000.0
         v = chem.ocv(soc) + i * 0.006 + 0.002 * rng.standard_normal(cells)
-        out.append(PackSample(stamp=k * dt, cell_voltages=v, pack_voltage=float(v.sum()), current=i,
-                              temperatures=np.array([25.0, 26.0]), charge_fet=True, discharge_fet=True))
+        out.append(
+            PackSample(
+                stamp=k * dt,
+                cell_voltages=v,
+                pack_voltage=float(v.sum()),
+                current=i,
+                temperatures=np.array([25.0, 26.0]),
+                charge_fet=True,
+                discharge_fet=True,
+            )
+        )
     return out
 
 
 def bench_step(cells: int, n: int, diffusion_tau_s: float = 0.0) -> dict[str, float]:
-    chem = dataclasses.replace(get_chemistry("nmc"), diffusion_tau_s=diffusion_tau_s, diffusion_tau_full_s=30.0) \
-        if diffusion_tau_s > 0 else None
+    chem = (
+        dataclasses.replace(get_chemistry("nmc"), diffusion_tau_s=diffusion_tau_s, diffusion_tau_full_s=30.0)
+        if diffusion_tau_s > 0
+        else None
+    )
     est = StateEstimator(load_config({"pack.cell_count": cells}), chemistry=chem)
     data = samples(cells, n)
     for s in data[:200]:
@@ -52,8 +65,11 @@ def bench_step(cells: int, n: int, diffusion_tau_s: float = 0.0) -> dict[str, fl
         est.update(s)
         times.append(time.perf_counter() - t0)
     times.sort()
-    return {"median_us": statistics.median(times) * 1e6, "p99_us": times[int(0.99 * len(times))] * 1e6,
-            "mean_us": statistics.fmean(times) * 1e6}
+    return {
+        "median_us": statistics.median(times) * 1e6,
+        "p99_us": times[int(0.99 * len(times))] * 1e6,
+        "mean_us": statistics.fmean(times) * 1e6,
+    }
 
 
 def bench_replay(cells: int, n: int) -> float:
@@ -79,13 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for cells in sorted({4, args.cells}):
         r = bench_step(cells, min(args.samples, 10000))
-        print(f"StateEstimator.update, {cells}S: median {r['median_us']:.0f} us, mean {r['mean_us']:.0f} us, "
-              f"p99 {r['p99_us']:.0f} us")
+        print(
+            f"StateEstimator.update, {cells}S: median {r['median_us']:.0f} us, mean {r['mean_us']:.0f} us, "
+            f"p99 {r['p99_us']:.0f} us"
+        )
     r = bench_step(args.cells, min(args.samples, 10000), diffusion_tau_s=200.0)
-    print(f"StateEstimator.update, {args.cells}S with the diffusion lags: median {r['median_us']:.0f} us, "
-          f"mean {r['mean_us']:.0f} us, p99 {r['p99_us']:.0f} us")
-    print(f"bms-replay, {args.cells}S: {bench_replay(args.cells, args.samples):.0f} samples/s "
-          f"({args.samples} samples, CSV in and out, full Bms.step)")
+    print(
+        f"StateEstimator.update, {args.cells}S with the diffusion lags: median {r['median_us']:.0f} us, "
+        f"mean {r['mean_us']:.0f} us, p99 {r['p99_us']:.0f} us"
+    )
+    print(
+        f"bms-replay, {args.cells}S: {bench_replay(args.cells, args.samples):.0f} samples/s "
+        f"({args.samples} samples, CSV in and out, full Bms.step)"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ number per pair is the median over repetitions of the median step time. The dens
 thread (this process pins it), as bms_node and bms-replay now do. Also prints Bms.step with and without the
 estimator at 16S (the split between estimation and protection).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ class _NoEstimator:
 def time_estimator(cells: int, stream: list[PackSample], dense: bool) -> float:
     est = StateEstimator(core_config(workloads.config_values(cells)))
     if dense:
-        est.ekf = DenseCellEkf(cells, est.chem)      # type: ignore[assignment]
+        est.ekf = DenseCellEkf(cells, est.chem)  # type: ignore[assignment]
     for s in stream[:WARMUP]:
         est.update(s)
     clock, t = time.perf_counter, []
@@ -81,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                 res.setdefault(("est", n, dense), []).append(time_estimator(n, streams[n], dense))
         for n in (16,):
             for est in (True, False):
-                res.setdefault(("bms", n, est), []).append(time_bms(n, streams.get(16) or workloads.drive_samples(
-                    16, a.steps + WARMUP), est))
+                res.setdefault(("bms", n, est), []).append(
+                    time_bms(n, streams.get(16) or workloads.drive_samples(16, a.steps + WARMUP), est)
+                )
     med = {k: statistics.median(v) for k, v in res.items()}
     print(f"StateEstimator.update, us per step (median of {a.repeat} interleaved runs of {a.steps} steps)")
     print(f"{'pack':>6}{'factorised':>12}{'dense':>10}{'dense/fact':>12}")
@@ -91,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{n:>5}S{f:>12.0f}{d:>10.0f}{d / f:>12.2f}")
     base = a.cells[0]
     for n in a.cells[1:]:
-        print(f"{n}S / {base}S: factorised {med[('est', n, False)] / med[('est', base, False)]:.2f}, "
-              f"dense {med[('est', n, True)] / med[('est', base, True)]:.2f}")
+        print(
+            f"{n}S / {base}S: factorised {med[('est', n, False)] / med[('est', base, False)]:.2f}, "
+            f"dense {med[('est', n, True)] / med[('est', base, True)]:.2f}"
+        )
     w, wo = med[("bms", 16, True)], med[("bms", 16, False)]
     print(f"Bms.step 16S: {w:.0f} us with the estimator, {wo:.0f} us without (estimator {100 * (w - wo) / w:.0f} %)")
     return 0

@@ -17,6 +17,7 @@ command prints the same table. ``--samples N`` runs N seeds per scenario (worst 
 
 Run: ./dev py bench/bench_fault_campaign.py [--quick] [--samples N] [--only SUBSTRING]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,28 +43,33 @@ from bms_ros.core.faults import Fault, fault_names
 from bms_ros.core.hardware_protection import hardware_protection
 from bms_ros.core.types import BmsOutput
 
-DT_S = 0.1                 # s, read period: the node's 10 Hz (bench_node_overhead.py)
-SLOW_DT_S = 1.0            # s, read period of the hour-long internal-short runs (the estimator's 1 Hz tests)
-RESET_EVERY_S = 5.0        # s, a supervisor's ~/reset_faults period once the condition is removed (assumption)
-RATES = (0.0, 0.01, 0.05, 0.10, 0.25, 0.50)          # ISSUE 11 item 8
+DT_S = 0.1  # s, read period: the node's 10 Hz (bench_node_overhead.py)
+SLOW_DT_S = 1.0  # s, read period of the hour-long internal-short runs (the estimator's 1 Hz tests)
+RESET_EVERY_S = 5.0  # s, a supervisor's ~/reset_faults period once the condition is removed (assumption)
+RATES = (0.0, 0.01, 0.05, 0.10, 0.25, 0.50)  # ISSUE 11 item 8
 QUICK_RATES = (0.0, 0.05, 0.50)
-BROKEN_CHARGER_CV = 4.45   # V/cell: a charger set too high, only the BMS can stop it (test_closed_loop.py)
-CHARGE_A = 10.0            # A, 1C on the default 10 Ah pack
-DISCHARGE_A = 10.0         # A, 1C
+BROKEN_CHARGER_CV = 4.45  # V/cell: a charger set too high, only the BMS can stop it (test_closed_loop.py)
+CHARGE_A = 10.0  # A, 1C on the default 10 Ah pack
+DISCHARGE_A = 10.0  # A, 1C
 HOT_C, COLD_C = 50.0, -5.0  # degC: beyond the default charge window (0..45 degC)
-SHORT_A = 500.0            # A, the pack model's default hard short
-TOP_CELL_AHEAD = 0.15      # SoC the top cell is ahead of the others in the stuck / open-wire runs: at 1C it
-                           # crosses the hard OV limit minutes before the others reach OV
-RECOVERED_SOC = 0.6        # SoC the cells are set to when an OV/UV condition is removed (well inside limits)
-OPEN_WIRE_PHASE_S = 0.5    # s per phase of the intermittent open wire: open-low, ok, open-high, ok
+SHORT_A = 500.0  # A, the pack model's default hard short
+TOP_CELL_AHEAD = 0.15  # SoC the top cell is ahead of the others in the stuck / open-wire runs: at 1C it
+# crosses the hard OV limit minutes before the others reach OV
+RECOVERED_SOC = 0.6  # SoC the cells are set to when an OV/UV condition is removed (well inside limits)
+OPEN_WIRE_PHASE_S = 0.5  # s per phase of the intermittent open wire: open-low, ok, open-high, ok
 
 # faults that count as detecting a hazard (names: some arrive with ISSUE 11; absent ones are ignored)
 OV_FAULTS = ("CELL_OVERVOLTAGE", "CELL_OVERVOLTAGE_HARD", "PACK_OVERVOLTAGE", "AFE_HW_OVERVOLTAGE", "SYSTEM_LOCK")
-UV_FAULTS = ("CELL_UNDERVOLTAGE", "CELL_UNDERVOLTAGE_DEEP", "PACK_UNDERVOLTAGE", "AFE_HW_UNDERVOLTAGE",
-             "SYSTEM_LOCK")
+UV_FAULTS = ("CELL_UNDERVOLTAGE", "CELL_UNDERVOLTAGE_DEEP", "PACK_UNDERVOLTAGE", "AFE_HW_UNDERVOLTAGE", "SYSTEM_LOCK")
 MEAS_FAULTS = ("IMPLAUSIBLE_DATA", "OPEN_WIRE", "CELL_READING_STUCK")
-TEMP_FAULTS = ("SENSOR_LOSS", "CHARGE_OVERTEMPERATURE", "CHARGE_UNDERTEMPERATURE", "DISCHARGE_OVERTEMPERATURE",
-               "DISCHARGE_UNDERTEMPERATURE", "SYSTEM_LOCK")
+TEMP_FAULTS = (
+    "SENSOR_LOSS",
+    "CHARGE_OVERTEMPERATURE",
+    "CHARGE_UNDERTEMPERATURE",
+    "DISCHARGE_OVERTEMPERATURE",
+    "DISCHARGE_UNDERTEMPERATURE",
+    "SYSTEM_LOCK",
+)
 SHORT_FAULTS = ("SHORT_CIRCUIT", "AFE_HW_OVERCURRENT", "DISCHARGE_OVERCURRENT")
 ISC_FAULTS = ("INTERNAL_SHORT", "CELL_IMBALANCE", "CELL_UNDERVOLTAGE")
 
@@ -80,12 +86,12 @@ class Rig:
         self.cfg = load_config({"afe.type": "sim_bq769x0", "sim.seed": seed, **values})
         self.pack = make_pack_model(self.cfg.pack, self.cfg.sim)
         self.afe = SimulatedBq769x0.from_config(self.pack, self.cfg.afe, sim_kwargs={"seed": seed})
-        self.afe.configure_protection(hardware_protection(self.cfg))   # before the bus faults: set up once
+        self.afe.configure_protection(hardware_protection(self.cfg))  # before the bus faults: set up once
         apply_sim_faults(self.afe, self.cfg.sim.fault)
         self.bms = Bms(self.cfg)
         self.bms.balancing_constraints = self.afe.balancing_constraints
         self.t = 0.0
-        self.stamp_offset = 0.0     # s added to the sample stamps (clock jumps)
+        self.stamp_offset = 0.0  # s added to the sample stamps (clock jumps)
         self.command_errors = 0
         p = self.cfg.protection
         self.v_hard, self.v_deep = p.cell_overvoltage_hard.threshold, p.cell_undervoltage_deep.threshold
@@ -98,7 +104,7 @@ class Rig:
         if self.stamp_offset:
             s = dataclasses.replace(s, stamp=s.stamp + self.stamp_offset)
         self.out = self.bms.step(s)
-        try:                                   # as bms_node._command: a failed write is counted, not fatal
+        try:  # as bms_node._command: a failed write is counted, not fatal
             self.afe.apply(self.out)
         except (AfeError, ValueError):
             self.command_errors += 1
@@ -113,15 +119,15 @@ class Rig:
 @dataclass
 class Scenario:
     name: str
-    values: dict                               # config values (sim.*, protection.*)
-    relevant: tuple[str, ...]                  # faults that count as detecting the hazard
-    begun: Callable[[Rig], bool]               # the hazard has begun (truth)
-    t_inject: float = 5.0                      # s: inject() runs here (after a healthy start)
-    t_remove: float = 90.0                     # s: remove() runs here
-    t_end: float = 130.0                       # s
+    values: dict  # config values (sim.*, protection.*)
+    relevant: tuple[str, ...]  # faults that count as detecting the hazard
+    begun: Callable[[Rig], bool]  # the hazard has begun (truth)
+    t_inject: float = 5.0  # s: inject() runs here (after a healthy start)
+    t_remove: float = 90.0  # s: remove() runs here
+    t_end: float = 130.0  # s
     dt: float = DT_S
     inject: Callable[[Rig], None] = lambda rig: None
-    during: Callable[[Rig], None] | None = None   # every step between inject and remove
+    during: Callable[[Rig], None] | None = None  # every step between inject and remove
     remove: Callable[[Rig], None] = lambda rig: None
     setup: Callable[[Rig], None] = lambda rig: None
 
@@ -183,6 +189,7 @@ def run(sc: Scenario, seed: int) -> Result:
 
 # ---- scenario builders -----------------------------------------------------------------------------------------
 
+
 def over_charge(rig: Rig) -> bool:
     return bool(rig.pack.cell_voltages().max() > rig.cfg.protection.cell_overvoltage.threshold)
 
@@ -199,8 +206,14 @@ def set_soc(rig: Rig, soc: float) -> None:
 
 
 def charging(values: dict | None = None, soc: float = 0.97) -> dict:
-    return {"sim.initial_soc": soc, "sim.charger_connected": True, "sim.charger_current": CHARGE_A,
-            "sim.charger_cell_voltage": BROKEN_CHARGER_CV, "sim.load_current": 0.0, **(values or {})}
+    return {
+        "sim.initial_soc": soc,
+        "sim.charger_connected": True,
+        "sim.charger_current": CHARGE_A,
+        "sim.charger_cell_voltage": BROKEN_CHARGER_CV,
+        "sim.load_current": 0.0,
+        **(values or {}),
+    }
 
 
 def discharging(values: dict | None = None, soc: float = 0.0) -> dict:
@@ -225,17 +238,32 @@ def clear_bus(rig: Rig) -> None:
 def bus(kind: str, rate: float, hazard: str) -> Scenario:
     key = {"nack": "sim.fault.nack_rate", "timeout": "sim.fault.timeout_rate", "crc": "sim.fault.crc_corrupt_rate"}
     if hazard == "OV":
+
         def remove(rig: Rig) -> None:
             clear_bus(rig)
             stop_charging(rig)
-        return Scenario(f"{kind} {rate:.0%} / OV charge", charging({key[kind]: rate}), OV_FAULTS, over_charge,
-                        t_inject=0.0, remove=remove)
+
+        return Scenario(
+            f"{kind} {rate:.0%} / OV charge",
+            charging({key[kind]: rate}),
+            OV_FAULTS,
+            over_charge,
+            t_inject=0.0,
+            remove=remove,
+        )
 
     def remove_uv(rig: Rig) -> None:
         clear_bus(rig)
         stop_discharging(rig)
-    return Scenario(f"{kind} {rate:.0%} / UV discharge", discharging({key[kind]: rate}), UV_FAULTS,
-                    under_discharge, t_inject=0.0, remove=remove_uv)
+
+    return Scenario(
+        f"{kind} {rate:.0%} / UV discharge",
+        discharging({key[kind]: rate}),
+        UV_FAULTS,
+        under_discharge,
+        t_inject=0.0,
+        remove=remove_uv,
+    )
 
 
 def raise_top_cell(rig: Rig) -> None:
@@ -244,7 +272,7 @@ def raise_top_cell(rig: Rig) -> None:
 
 
 def stuck() -> Scenario:
-    def inject(rig: Rig) -> None:      # the top cell's reading freezes at its value at rest, then charging starts
+    def inject(rig: Rig) -> None:  # the top cell's reading freezes at its value at rest, then charging starts
         n = rig.pack.cell_count - 1
         rig.afe.faults.stuck_cell(n, float(rig.pack.cell_voltages()[n]))
         rig.pack.charger_connected = True
@@ -252,20 +280,30 @@ def stuck() -> Scenario:
     def remove(rig: Rig) -> None:
         rig.afe.faults.clear_measurement_faults()
         stop_charging(rig)
-    return Scenario("stuck top cell / OV charge", charging({"sim.charger_connected": False}, soc=0.85),
-                    OV_FAULTS + MEAS_FAULTS, over_charge, setup=raise_top_cell, inject=inject, remove=remove,
-                    t_inject=2.0, t_end=340.0, t_remove=300.0)
+
+    return Scenario(
+        "stuck top cell / OV charge",
+        charging({"sim.charger_connected": False}, soc=0.85),
+        OV_FAULTS + MEAS_FAULTS,
+        over_charge,
+        setup=raise_top_cell,
+        inject=inject,
+        remove=remove,
+        t_inject=2.0,
+        t_end=340.0,
+        t_remove=300.0,
+    )
 
 
 def open_wire() -> Scenario:
-    def during(rig: Rig) -> None:      # top cell: reads ~0 V, ok, full scale, ok, ... (intermittent contact)
+    def during(rig: Rig) -> None:  # top cell: reads ~0 V, ok, full scale, ok, ... (intermittent contact)
         n = rig.pack.cell_count
         phase = round(rig.t / OPEN_WIRE_PHASE_S) % 4
         rig.afe.faults.open_wires.clear()
         if phase == 0:
-            rig.afe.faults.open_wire(n - 1)      # open top wire: the top cell reads ~0
+            rig.afe.faults.open_wire(n - 1)  # open top wire: the top cell reads ~0
         elif phase == 2:
-            rig.afe.faults.open_wire(n - 2)      # open wire below it: the top cell reads both (full scale)
+            rig.afe.faults.open_wire(n - 2)  # open wire below it: the top cell reads both (full scale)
 
     def remove(rig: Rig) -> None:
         rig.afe.faults.clear_measurement_faults()
@@ -273,9 +311,20 @@ def open_wire() -> Scenario:
 
     def inject(rig: Rig) -> None:
         rig.pack.charger_connected = True
-    return Scenario("open wire top cell / OV charge", charging({"sim.charger_connected": False}, soc=0.85),
-                    OV_FAULTS + MEAS_FAULTS, over_charge, setup=raise_top_cell, during=during, inject=inject,
-                    remove=remove, t_inject=2.0, t_end=340.0, t_remove=300.0)
+
+    return Scenario(
+        "open wire top cell / OV charge",
+        charging({"sim.charger_connected": False}, soc=0.85),
+        OV_FAULTS + MEAS_FAULTS,
+        over_charge,
+        setup=raise_top_cell,
+        during=during,
+        inject=inject,
+        remove=remove,
+        t_inject=2.0,
+        t_end=340.0,
+        t_remove=300.0,
+    )
 
 
 def thermistor(state: str, hot: bool) -> Scenario:
@@ -288,34 +337,60 @@ def thermistor(state: str, hot: bool) -> Scenario:
     def remove(rig: Rig) -> None:
         rig.afe.faults.clear_measurement_faults()
         rig.pack.temperature_c = rig.pack.ambient_c = 25.0
-    return Scenario(f"thermistor {state} / {'hot' if hot else 'cold'} charge", charging(
-        {"sim.charger_cell_voltage": 0.0, "sim.charger_current": 5.0}, soc=0.5), TEMP_FAULTS,
-        lambda rig: not rig.t_lo <= rig.pack.temperature_c <= rig.t_hi, inject=inject, remove=remove,
-        t_remove=60.0, t_end=100.0)
+
+    return Scenario(
+        f"thermistor {state} / {'hot' if hot else 'cold'} charge",
+        charging({"sim.charger_cell_voltage": 0.0, "sim.charger_current": 5.0}, soc=0.5),
+        TEMP_FAULTS,
+        lambda rig: not rig.t_lo <= rig.pack.temperature_c <= rig.t_hi,
+        inject=inject,
+        remove=remove,
+        t_remove=60.0,
+        t_end=100.0,
+    )
 
 
 def external_short() -> Scenario:
     def inject(rig: Rig) -> None:
         rig.afe.faults.external_short(True, current_a=SHORT_A)
 
-    def remove(rig: Rig) -> None:      # short cleared and the load disconnected (LOAD_PRESENT must clear)
+    def remove(rig: Rig) -> None:  # short cleared and the load disconnected (LOAD_PRESENT must clear)
         rig.afe.faults.external_short(False)
         rig.pack.load_a = 0.0
-    return Scenario("external short", {"sim.initial_soc": 0.7, "sim.load_current": 5.0}, SHORT_FAULTS,
-                    lambda rig: rig.pack.external_short, inject=inject, remove=remove, t_remove=20.0, t_end=60.0)
+
+    return Scenario(
+        "external short",
+        {"sim.initial_soc": 0.7, "sim.load_current": 5.0},
+        SHORT_FAULTS,
+        lambda rig: rig.pack.external_short,
+        inject=inject,
+        remove=remove,
+        t_remove=20.0,
+        t_end=60.0,
+    )
 
 
 def internal_short(ohm: float, minutes: float) -> Scenario:
     def inject(rig: Rig) -> None:
         rig.afe.faults.soft_internal_short(1, ohm)
+
     end = minutes * 60.0
-    return Scenario(f"soft internal short {ohm:g} ohm ({minutes:g} min)", {"sim.initial_soc": 0.6,
-                    "sim.load_current": 0.0}, ISC_FAULTS, lambda rig: True, inject=inject, dt=SLOW_DT_S,
-                    t_inject=10.0, t_remove=end + 10.0, t_end=end)
+    return Scenario(
+        f"soft internal short {ohm:g} ohm ({minutes:g} min)",
+        {"sim.initial_soc": 0.6, "sim.load_current": 0.0},
+        ISC_FAULTS,
+        lambda rig: True,
+        inject=inject,
+        dt=SLOW_DT_S,
+        t_inject=10.0,
+        t_remove=end + 10.0,
+        t_end=end,
+    )
 
 
 def clock_jump(seconds: float) -> Scenario:
     """The sample clock steps by ``seconds`` while the over-voltage trip delay runs (first warning)."""
+
     def during(rig: Rig) -> None:
         o = rig.out
         if o is not None and not rig.stamp_offset and o.warnings & Fault.CELL_OVERVOLTAGE:
@@ -323,9 +398,17 @@ def clock_jump(seconds: float) -> Scenario:
 
     def remove(rig: Rig) -> None:
         stop_charging(rig)
+
     sign = "back" if seconds < 0 else "forward"
-    return Scenario(f"clock jump {sign} {abs(seconds):g} s / OV charge", charging(), OV_FAULTS, over_charge,
-                    t_inject=0.0, during=during, remove=remove)
+    return Scenario(
+        f"clock jump {sign} {abs(seconds):g} s / OV charge",
+        charging(),
+        OV_FAULTS,
+        over_charge,
+        t_inject=0.0,
+        during=during,
+        remove=remove,
+    )
 
 
 def scenarios(quick: bool) -> list[Scenario]:
@@ -337,8 +420,13 @@ def scenarios(quick: bool) -> list[Scenario]:
             out.extend(bus(kind, r, hazard) for r in rates if r)
     out += [stuck(), open_wire()]
     out += [thermistor(s, h) for s in ("open", "short") for h in (True, False)]
-    out += [external_short(), internal_short(10.0, 20.0 if quick else 60.0),
-            internal_short(1.0, 20.0 if quick else 60.0), clock_jump(-1000.0), clock_jump(3600.0)]
+    out += [
+        external_short(),
+        internal_short(10.0, 20.0 if quick else 60.0),
+        internal_short(1.0, 20.0 if quick else 60.0),
+        clock_jump(-1000.0),
+        clock_jump(3600.0),
+    ]
     for sc in out:
         if sc.name.startswith("nack 0%"):
             sc.name = sc.name.replace("nack 0%", "bus 0%")
@@ -357,8 +445,11 @@ def row(sc: Scenario, results: list[Result]) -> str:
     detect = f"{worst.detect_s:.1f} ({worst.detected_by})" if worst else ""
     if len(det) < len(results):
         missed = next(r for r in results if math.isnan(r.detect_s))
-        detect = f"not detected in {len(results) - len(det)}/{len(results)}" + \
-            (f" ({missed.detected_by})" if missed.detected_by else "") + (f"; else {detect}" if detect else "")
+        detect = (
+            f"not detected in {len(results) - len(det)}/{len(results)}"
+            + (f" ({missed.detected_by})" if missed.detected_by else "")
+            + (f"; else {detect}" if detect else "")
+        )
     rec = [r for r in results if not math.isnan(r.recovery_s)]
     if all(r.extra.get("on_at_removal") for r in results):
         recovery = "never off"

@@ -11,6 +11,7 @@ the pool and of Ray are compared byte for byte. Samples per CPU-second (this pro
 not for Ray, whose workers are not our children) show whether a slower wall-clock scaling is the machine's load
 or the code: equal rates per CPU-second mean the workers did not get in each other's way.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,18 +52,23 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     try:
         import ray
+
         use_ray = not a.no_ray
     except ImportError:
         use_ray = False
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
         cfg = root / "p.yaml"
-        cfg.write_text(f"/**:\n  ros__parameters:\n    pack:\n      cell_count: {a.cells}\n"
-                       f"      design_capacity_ah: {workloads.CAP_AH}\n")
+        cfg.write_text(
+            f"/**:\n  ros__parameters:\n    pack:\n      cell_count: {a.cells}\n"
+            f"      design_capacity_ah: {workloads.CAP_AH}\n"
+        )
         t0 = time.perf_counter()
         for k in range(a.bags):
-            write_bag(root / "bags" / f"robot{k:02d}", ((s, None) for s in workloads.drive_samples(
-                a.cells, a.samples, seed=100 + k)))
+            write_bag(
+                root / "bags" / f"robot{k:02d}",
+                ((s, None) for s in workloads.drive_samples(a.cells, a.samples, seed=100 + k)),
+            )
         print(f"{a.bags} bags of {a.cells}S x {a.samples} samples written in {time.perf_counter() - t0:.0f} s")
         total = a.bags * a.samples
         runs: dict[str, list[float]] = {}
@@ -74,18 +80,29 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(a.repeat):
             for name, backend, workers in modes:
                 out = root / f"out_{backend}_{workers}_{rep}"
-                jobs = [RobotJob(p.name, (str(p),), str(cfg), None, str(out))
-                        for p in sorted((root / "bags").iterdir())]
+                jobs = [
+                    RobotJob(p.name, (str(p),), str(cfg), None, str(out)) for p in sorted((root / "bags").iterdir())
+                ]
                 if backend == "ray" and rep == 0:
                     import ray
-                    os.environ.setdefault("RAY_worker_niceness", "0")    # as the pool's workers (Ray: nice 15)
-                    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, runtime_env={
-                        "env_vars": {"PYTHONPATH": str(workloads.ROOT), "OPENBLAS_NUM_THREADS": "1",
-                                     "OMP_NUM_THREADS": "1"}})
+
+                    os.environ.setdefault("RAY_worker_niceness", "0")  # as the pool's workers (Ray: nice 15)
+                    ray.init(
+                        num_cpus=workers,
+                        include_dashboard=False,
+                        log_to_driver=False,
+                        runtime_env={
+                            "env_vars": {
+                                "PYTHONPATH": str(workloads.ROOT),
+                                "OPENBLAS_NUM_THREADS": "1",
+                                "OMP_NUM_THREADS": "1",
+                            }
+                        },
+                    )
                 t0, c0 = time.perf_counter(), _cpu()
                 rows = run_fleet(jobs, workers, backend)
                 runs.setdefault(name, []).append(time.perf_counter() - t0)
-                cpu.setdefault(name, []).append(_cpu() - c0)     # this process and its reaped pool workers
+                cpu.setdefault(name, []).append(_cpu() - c0)  # this process and its reaped pool workers
                 summaries[name] = summary_csv(rows)
         print(f"aggregate samples/s, median of {a.repeat} interleaved runs ({total} samples per run)")
         rate = {k: total / statistics.median(v) for k, v in runs.items()}
@@ -95,9 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"2 workers / 1 worker: {rate['pool, 2 workers'] / rate['pool, 1 worker']:.2f}")
         if use_ray:
             same = same_tree(root / f"out_process_2_{a.repeat - 1}", root / f"out_ray_2_{a.repeat - 1}")
-            print(f"ray vs pool: per-robot CSVs byte-identical: {same}; summary identical: "
-                  f"{summaries['ray, local, 2 CPUs'] == summaries['pool, 2 workers']}")
+            print(
+                f"ray vs pool: per-robot CSVs byte-identical: {same}; summary identical: "
+                f"{summaries['ray, local, 2 CPUs'] == summaries['pool, 2 workers']}"
+            )
             import ray
+
             ray.shutdown()
     return 0
 

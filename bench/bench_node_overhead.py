@@ -6,6 +6,7 @@ Both run as separate processes at the same time, measured from /proc over the sa
 CPU seconds per wall second (one core = 100 %) and resident memory. The ratio is what the BMS costs above the
 bare minimum of publishing BatteryState.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,13 +63,26 @@ def main() -> None:
     p.add_argument("--cells", type=int, default=16)
     p.add_argument("--rate", type=float, default=10.0)
     a = p.parse_args()
-    params = {"/**": {"ros__parameters": {"rate_hz": a.rate, "pack": {"cell_count": a.cells},
-                                          "afe": {"type": "sim"}, "sim": {"load_current": 2.0}}}}
+    params = {
+        "/**": {
+            "ros__parameters": {
+                "rate_hz": a.rate,
+                "pack": {"cell_count": a.cells},
+                "afe": {"type": "sim"},
+                "sim": {"load_current": 2.0},
+            }
+        }
+    }
     cfg = Path(tempfile.mkstemp(suffix=".yaml")[1])
     cfg.write_text(yaml.safe_dump(params))
-    bms, base = measure([[sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file", str(cfg)],
-                         [sys.executable, str(ROOT / "bench" / "minimal_battery_publisher.py"), str(a.cells),
-                          str(a.rate)]], a.warmup, a.seconds)
+    bms, base = measure(
+        [
+            [sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file", str(cfg)],
+            [sys.executable, str(ROOT / "bench" / "minimal_battery_publisher.py"), str(a.cells), str(a.rate)],
+        ],
+        a.warmup,
+        a.seconds,
+    )
     print(f"{a.cells}S at {a.rate:g} Hz, {a.seconds:g} s measured after {a.warmup:g} s warm-up")
     print(f"{'process':<28}{'CPU (% of one core)':>22}{'RSS (MiB)':>12}")
     print(f"{'bms_node':<28}{bms[0] * 100:>22.2f}{bms[1]:>12.1f}")

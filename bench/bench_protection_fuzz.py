@@ -7,6 +7,7 @@ violations (a guarded FET still on once the condition has been visible for its t
 
 Run: ./dev py bench/bench_protection_fuzz.py [--samples 1000000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,10 @@ def main() -> int:
         violations += run_stream(cond, pattern, clock, period, share, seed=k, samples=SAMPLES_PER_STREAM)
     wall = time.perf_counter() - t0
     n = streams * SAMPLES_PER_STREAM
-    print(f"{n} samples in {streams} streams ({len(combos)} combinations), {wall:.0f} s "
-          f"({wall / n * 1e6:.0f} us/sample): {len(violations)} violations")
+    print(
+        f"{n} samples in {streams} streams ({len(combos)} combinations), {wall:.0f} s "
+        f"({wall / n * 1e6:.0f} us/sample): {len(violations)} violations"
+    )
     for v in violations[:20]:
         print("  " + v)
     return 1 if violations else 0

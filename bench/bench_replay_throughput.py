@@ -9,6 +9,7 @@ alone, and the whole CLI (bag in, CSV out). With ``--compare``, the CLI of this 
 run as child processes, alternately, and the run loop's own rate (bms-replay's last stderr line: samples over
 the loop's wall time, interpreter start excluded) is compared. Medians over ``--repeat`` rounds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,10 @@ from bms_ros.tools.replay import main as replay_main
 
 def cli_rate(checkout: Path, bag: Path, cfg: Path, out: Path) -> float:
     """The run loop's samples/s of ``checkout``'s bms-replay, in a child interpreter."""
-    code = (f"import sys; sys.path.insert(0, {str(checkout)!r}); from bms_ros.tools.replay import main; "
-            f"sys.exit(main([{str(bag)!r}, '-c', {str(cfg)!r}, '-o', {str(out)!r}]))")
+    code = (
+        f"import sys; sys.path.insert(0, {str(checkout)!r}); from bms_ros.tools.replay import main; "
+        f"sys.exit(main([{str(bag)!r}, '-c', {str(cfg)!r}, '-o', {str(out)!r}]))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=checkout)
     m = re.search(r"\(([0-9.]+) samples/s\)", r.stderr)
@@ -74,14 +77,18 @@ def main() -> None:
         bag = Path(d) / "run"
         write_bag(bag, ((s, None) for s in samples))
         p = Path(d) / "p.yaml"
-        p.write_text(f"/**:\n  ros__parameters:\n    pack:\n      cell_count: {a.cells}\n"
-                     f"      design_capacity_ah: {workloads.CAP_AH}\n    balancing:\n      when: both\n")
-        for _ in range(a.repeat):       # interleaved, so a burst of other load hits every stage alike
+        p.write_text(
+            f"/**:\n  ros__parameters:\n    pack:\n      cell_count: {a.cells}\n"
+            f"      design_capacity_ah: {workloads.CAP_AH}\n    balancing:\n      when: both\n"
+        )
+        for _ in range(a.repeat):  # interleaved, so a burst of other load hits every stage alike
             timed("bag read + decode", lambda: sum(1 for _ in read_samples(bag)))
             timed("Bms.step (core)", core)
             timed("  of which the estimator", estimator)
-            timed("bms-replay CLI, bag -> CSV",
-                  lambda: replay_main([str(bag), "-c", str(p), "-o", str(Path(d) / "out.csv"), "-q"]))
+            timed(
+                "bms-replay CLI, bag -> CSV",
+                lambda: replay_main([str(bag), "-c", str(p), "-o", str(Path(d) / "out.csv"), "-q"]),
+            )
             if a.compare is not None:
                 for name, root in (("this checkout", workloads.ROOT), (str(a.compare), a.compare)):
                     rates.setdefault(name, []).append(cli_rate(root, bag, p, Path(d) / "cmp.csv"))

@@ -4,6 +4,7 @@ leave no temporary file (test/nodes/test_node_shutdown.py, which CI runs 3 times
 
     ./dev py bench/bench_shutdown_signals.py [--runs 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     env = {**os.environ, "BMS_SIGINT_RUNS": str(args.runs)}
     start = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "test/nodes/test_node_shutdown.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test/nodes/test_node_shutdown.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     summary = (r.stdout.strip().splitlines() or ["no output"])[-1]
     print(f"{args.runs} runs with two SIGINTs to the process group: {summary} ({time.monotonic() - start:.0f} s)")
     if r.returncode != 0:

@@ -8,6 +8,7 @@ fires at most once per /clock update, and each update wakes the executor, so the
 by the clock's granularity (factor / clock_hz seconds per update) and by its CPU per wake and per cycle. Also
 prints each process's CPU share over the window (one core = 100 %).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,28 +71,56 @@ def main() -> None:
     from sensor_msgs.msg import BatteryState
 
     cfg = Path(tempfile.mkstemp(suffix=".yaml")[1])
-    cfg.write_text(yaml.safe_dump({"/**": {"ros__parameters": {
-        "rate_hz": 10.0, "pack": {"cell_count": a.cells}, "afe": {"type": "sim"}, "sim": {"load_current": 2.0}}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "/**": {
+                    "ros__parameters": {
+                        "rate_hz": 10.0,
+                        "pack": {"cell_count": a.cells},
+                        "afe": {"type": "sim"},
+                        "sim": {"load_current": 2.0},
+                    }
+                }
+            }
+        )
+    )
     procs = {
-        "bms_node": subprocess.Popen([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
-                                      str(cfg), "-p", "use_sim_time:=true"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL),
-        "bare timer node": subprocess.Popen([sys.executable, "-c", BARE], stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL),
+        "bms_node": subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bms_ros.nodes.bms_node",
+                "--ros-args",
+                "--params-file",
+                str(cfg),
+                "-p",
+                "use_sim_time:=true",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        "bare timer node": subprocess.Popen(
+            [sys.executable, "-c", BARE], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ),
     }
     time.sleep(3.0)
-    procs["/clock publisher"] = subprocess.Popen([sys.executable, "-c", CLOCK, str(a.factor), str(a.clock_hz)],
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs["/clock publisher"] = subprocess.Popen(
+        [sys.executable, "-c", CLOCK, str(a.factor), str(a.clock_hz)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     rclpy.init()
     node = rclpy.create_node("bench_sim_time_rate")
     stamps: dict[str, list[float]] = {"battery_state": [], "bare_battery_state": []}
     qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
     for topic, got in stamps.items():
-        node.create_subscription(BatteryState, topic,
-                                 lambda m, got=got: got.append(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9),
-                                 qos)
+        node.create_subscription(
+            BatteryState, topic, lambda m, got=got: got.append(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9), qos
+        )
     try:
-        end = time.monotonic() + 3.0                   # warm-up: the clock starts, both nodes catch it
+        end = time.monotonic() + 3.0  # warm-up: the clock starts, both nodes catch it
         while time.monotonic() < end:
             rclpy.spin_once(node, timeout_sec=0.05)
         for got in stamps.values():

@@ -1,4 +1,5 @@
 """Baseline for bench_node_overhead: the least a node can do to publish the same BatteryState at a rate."""
+
 import math
 import sys
 
@@ -11,8 +12,9 @@ def main() -> None:
     cells, rate = int(sys.argv[1]), float(sys.argv[2])
     rclpy.init()
     node = rclpy.create_node("minimal_battery_publisher")
-    pub = node.create_publisher(BatteryState, "battery_state", QoSProfile(depth=10,
-                                                                          reliability=ReliabilityPolicy.RELIABLE))
+    pub = node.create_publisher(
+        BatteryState, "battery_state", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    )
 
     def tick() -> None:
         m = BatteryState()

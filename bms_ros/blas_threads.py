@@ -10,6 +10,7 @@ Linux through their C API. ``blas_threads()`` reports what the loaded libraries 
 
 No ROS and no numpy import here; threadpoolctl is not needed (it does the same with more library kinds).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -17,15 +18,25 @@ import os
 import sys
 from collections.abc import Callable
 
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 # (file name fragment, setter, getter) per library kind; OpenBLAS builds may prefix (scipy_) and suffix (64_)
-_OPENBLAS = [(f"{p}openblas_set_num_threads{s}", f"{p}openblas_get_num_threads{s}")
-             for p in ("", "scipy_") for s in ("", "64_")]
-_KINDS = (("openblas", _OPENBLAS), ("libmkl_rt", [("MKL_Set_Num_Threads", "MKL_Get_Max_Threads")]),
-          ("libblis", [("bli_thread_set_num_threads", "bli_thread_get_num_threads")]),
-          ("libgomp", [("omp_set_num_threads", "omp_get_max_threads")]),
-          ("libomp", [("omp_set_num_threads", "omp_get_max_threads")]))
+_OPENBLAS = [
+    (f"{p}openblas_set_num_threads{s}", f"{p}openblas_get_num_threads{s}") for p in ("", "scipy_") for s in ("", "64_")
+]
+_KINDS = (
+    ("openblas", _OPENBLAS),
+    ("libmkl_rt", [("MKL_Set_Num_Threads", "MKL_Get_Max_Threads")]),
+    ("libblis", [("bli_thread_set_num_threads", "bli_thread_get_num_threads")]),
+    ("libgomp", [("omp_set_num_threads", "omp_get_max_threads")]),
+    ("libomp", [("omp_set_num_threads", "omp_get_max_threads")]),
+)
 
 
 def _loaded_libraries() -> list[str]:
@@ -46,8 +57,11 @@ def _controls() -> list[tuple[str, Callable[..., int], Callable[..., int]]]:
             if frag not in name:
                 continue
             try:
-                lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL) if hasattr(os, "RTLD_NOLOAD") \
+                lib = (
+                    ctypes.CDLL(path, mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+                    if hasattr(os, "RTLD_NOLOAD")
                     else ctypes.CDLL(path)
+                )
             except OSError:
                 continue
             for setter, getter in symbols:

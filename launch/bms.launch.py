@@ -7,6 +7,7 @@ node is started with afe.require_hardware, so it refuses (exit 2) a parameter fi
 hardware. A configuration error is permanent, so the node is not respawned after it; after a crash or an AFE
 that could not be started it is respawned with a back-off (2 s, doubling to 60 s; see bms_ros.launch_policy).
 """
+
 import os
 import time
 
@@ -32,35 +33,47 @@ def supervised_bms_node(context, attempt=0):
         executable="bms_node",
         name="bms_node",
         namespace=LaunchConfiguration("namespace"),
-        parameters=[config, {
-            "afe.require_hardware": True,     # after the file: the file cannot turn it off
-            "use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool),
-        }],
+        parameters=[
+            config,
+            {
+                "afe.require_hardware": True,  # after the file: the file cannot turn it off
+                "use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool),
+            },
+        ],
         output="screen",
     )
     started = time.monotonic()
 
     def on_exit(event, exit_context):
-        if exit_context.is_shutdown:          # launch is stopping everything: an expected exit
+        if exit_context.is_shutdown:  # launch is stopping everything: an expected exit
             return None
         decision = respawn_decision(event.returncode, attempt, time.monotonic() - started)
         if event.returncode == EXIT_BAD_CONFIGURATION:
             raise RuntimeError(decision.message)  # launch stops with this reason and a non-zero exit
         if not decision.respawn:
             return [LogInfo(msg=decision.message)]
-        return [LogInfo(msg=decision.message),
-                TimerAction(period=decision.delay_s, actions=[
-                    OpaqueFunction(function=supervised_bms_node, kwargs={"attempt": decision.attempt})])]
+        return [
+            LogInfo(msg=decision.message),
+            TimerAction(
+                period=decision.delay_s,
+                actions=[OpaqueFunction(function=supervised_bms_node, kwargs={"attempt": decision.attempt})],
+            ),
+        ]
 
     return [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
 
 
 def generate_launch_description():
     share = get_package_share_directory("bms_ros")
-    return LaunchDescription([
-        DeclareLaunchArgument("namespace", default_value="", description="Namespace of this pack's node"),
-        DeclareLaunchArgument("config", default_value=os.path.join(share, "config", "bq769x0.yaml"),
-                              description="bms_node parameter file (afe.type: bq769x0)"),
-        DeclareLaunchArgument("use_sim_time", default_value="false", description="Follow /clock"),
-        OpaqueFunction(function=supervised_bms_node),
-    ])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("namespace", default_value="", description="Namespace of this pack's node"),
+            DeclareLaunchArgument(
+                "config",
+                default_value=os.path.join(share, "config", "bq769x0.yaml"),
+                description="bms_node parameter file (afe.type: bq769x0)",
+            ),
+            DeclareLaunchArgument("use_sim_time", default_value="false", description="Follow /clock"),
+            OpaqueFunction(function=supervised_bms_node),
+        ]
+    )

@@ -4,6 +4,7 @@ and the aggregate with energy use and the low-battery state on /bms_aggregator/s
 
 Each pack keeps its own battery_state, ~/status and services under its namespace.
 """
+
 import os
 
 from ament_index_python.packages import get_package_share_directory
@@ -19,14 +20,23 @@ def generate_launch_description():
     config = os.path.join(share, "config", "two_pack.yaml")
     use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
     nodes = [
-        Node(package="bms_ros", executable="bms_node", name="bms_node", namespace=pack,
-             parameters=[config, {"use_sim_time": use_sim_time}], output="screen")
+        Node(
+            package="bms_ros",
+            executable="bms_node",
+            name="bms_node",
+            namespace=pack,
+            parameters=[config, {"use_sim_time": use_sim_time}],
+            output="screen",
+        )
         for pack in ("pack_left", "pack_right")
     ]
-    aggregator = Node(package="bms_ros", executable="bms_aggregator", name="bms_aggregator",
-                      parameters=[config, {"use_sim_time": use_sim_time}], output="screen")
-    return LaunchDescription([
-        DeclareLaunchArgument("use_sim_time", default_value="false", description="Follow /clock"),
-        *nodes,
-        aggregator,
-    ])
+    aggregator = Node(
+        package="bms_ros",
+        executable="bms_aggregator",
+        name="bms_aggregator",
+        parameters=[config, {"use_sim_time": use_sim_time}],
+        output="screen",
+    )
+    return LaunchDescription(
+        [DeclareLaunchArgument("use_sim_time", default_value="false", description="Follow /clock"), *nodes, aggregator]
+    )

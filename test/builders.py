@@ -1,4 +1,5 @@
 """Shared test doubles."""
+
 from __future__ import annotations
 
 from bms_ros.core.types import Estimate, PackSample

@@ -18,6 +18,7 @@ Model (I > 0 charging, true current I_t = I_meas - b):
     v_k' = a_k v_k + R_k (1 - a_k) I_t,   a_k = exp(-dt / tau_k),  k = 1, 2
     V    = OCV(soc, T) + v1 + v2 + R0 I_t
 """
+
 from __future__ import annotations
 
 import math
@@ -39,9 +40,9 @@ class DenseCellEkf:
         self._v1 = slice(n, 2 * n)
         self._v2 = slice(2 * n, 3 * n)
         self.ib = 3 * n
-        self.last_nis = np.zeros(n)          # normalised innovation squared per cell, last update
-        self.bias_ema = np.zeros(n)          # EMA of the signed normalised innovation (persistent bias)
-        self.bias_v = np.zeros(n)            # EMA of the innovation, V
+        self.last_nis = np.zeros(n)  # normalised innovation squared per cell, last update
+        self.bias_ema = np.zeros(n)  # EMA of the signed normalised innovation (persistent bias)
+        self.bias_v = np.zeros(n)  # EMA of the innovation, V
         self.outlier_run = np.zeros(n, dtype=int)  # consecutive samples beyond the outlier bound
         # preallocated work buffers (the step is dominated by per-call overhead, not arithmetic)
         self._f_cache: tuple | None = None
@@ -49,17 +50,24 @@ class DenseCellEkf:
         self._q = np.zeros(self.dim)
         self._uc = np.zeros((self.dim, 2))
         self._cu = np.zeros((2, self.dim))
-        self._pdiag = self.P.reshape(-1)[:: self.dim + 1]       # view of P's diagonal (P is never rebound)
+        self._pdiag = self.P.reshape(-1)[:: self.dim + 1]  # view of P's diagonal (P is never rebound)
         # the measurement matrix H = [diag(slope), I, I, -r0], kept as its transpose in a C-contiguous buffer
         # (the products take P @ H^T without a strided operand)
         self._Ht = np.ascontiguousarray(self._H_full().T)
-        self._h_soc = self._Ht.reshape(-1)[:: n + 1][:n]       # view of its slope entries
-        self._h_b = self._Ht[self.ib]                           # view of its offset column (a row of H^T)
-        self._sym = np.zeros((self.dim, self.dim))             # scratch for the symmetrisation
+        self._h_soc = self._Ht.reshape(-1)[:: n + 1][:n]  # view of its slope entries
+        self._h_b = self._Ht[self.ib]  # view of its offset column (a row of H^T)
+        self._sym = np.zeros((self.dim, self.dim))  # scratch for the symmetrisation
 
     # --- state access ---------------------------------------------------------------------------------
-    def init(self, soc: np.ndarray, soc_std: np.ndarray | float, offset: float = 0.0, offset_std: float = 0.0,
-             v_rc: tuple[np.ndarray, np.ndarray] | None = None, rc_std: float = 0.004) -> None:
+    def init(
+        self,
+        soc: np.ndarray,
+        soc_std: np.ndarray | float,
+        offset: float = 0.0,
+        offset_std: float = 0.0,
+        v_rc: tuple[np.ndarray, np.ndarray] | None = None,
+        rc_std: float = 0.004,
+    ) -> None:
         n = self.n
         self.x[:] = 0.0
         self.x[self._s] = soc
@@ -69,9 +77,9 @@ class DenseCellEkf:
         self.P[:] = 0.0
         idx = np.arange(n)
         self.P[idx, idx] = np.broadcast_to(np.asarray(soc_std, dtype=float) ** 2, (n,))
-        self.P[idx + n, idx + n] = rc_std ** 2
-        self.P[idx + 2 * n, idx + 2 * n] = rc_std ** 2
-        self.P[self.ib, self.ib] = offset_std ** 2
+        self.P[idx + n, idx + n] = rc_std**2
+        self.P[idx + 2 * n, idx + 2 * n] = rc_std**2
+        self.P[self.ib, self.ib] = offset_std**2
         self.bias_ema[:] = 0.0
         self.bias_v[:] = 0.0
 
@@ -109,14 +117,24 @@ class DenseCellEkf:
         a1 = math.exp(-dt / self.chem.tau1_s)
         a2 = math.exp(-dt / self.chem.tau2_s)
         d = np.ones(self.dim)
-        d[n:2 * n] = a1
-        d[2 * n:3 * n] = a2
+        d[n : 2 * n] = a1
+        d[2 * n : 3 * n] = a2
         dd = np.outer(d, d)
         self._f_cache = (dt, a1, a2, dd, d)
         return a1, a2, dd
 
-    def predict(self, i_meas: float, dt: float, cap_ah: np.ndarray, r1: np.ndarray, r2: np.ndarray,
-                q_soc: np.ndarray, q_v1: np.ndarray, q_v2: np.ndarray, q_offset: float) -> None:
+    def predict(
+        self,
+        i_meas: float,
+        dt: float,
+        cap_ah: np.ndarray,
+        r1: np.ndarray,
+        r2: np.ndarray,
+        q_soc: np.ndarray,
+        q_v1: np.ndarray,
+        q_v2: np.ndarray,
+        q_offset: float,
+    ) -> None:
         """Advance by ``dt`` s with measured current ``i_meas``; r1, r2 in ohm per cell; q_* are the process
         variances added over this step (per cell for q_soc, q_v1, q_v2)."""
         n, x = self.n, self.x
@@ -126,8 +144,8 @@ class DenseCellEkf:
         # F = diag(d) + c e_b^T  (the offset column c; c_b = 0)
         c = self._c
         np.divide(-dt, 3600.0 * cap_ah, out=c[:n])
-        np.multiply(r1, -(1.0 - a1), out=c[n:2 * n])
-        np.multiply(r2, -(1.0 - a2), out=c[2 * n:3 * n])
+        np.multiply(r1, -(1.0 - a1), out=c[n : 2 * n])
+        np.multiply(r2, -(1.0 - a2), out=c[2 * n : 3 * n])
         # x' = D x - c I_t, on the whole vector at once (d = 1 on the SoC and offset entries, c_b = 0)
         x *= d
         x -= c * it
@@ -143,16 +161,25 @@ class DenseCellEkf:
         P += uc @ cu
         q = self._q
         q[:n] = q_soc
-        q[n:2 * n] = q_v1
-        q[2 * n:3 * n] = q_v2
+        q[n : 2 * n] = q_v1
+        q[2 * n : 3 * n] = q_v2
         q[self.ib] = q_offset
         self._pdiag += q
 
     # --- voltage measurement --------------------------------------------------------------------------
-    def update_voltage(self, v_meas: np.ndarray, i_meas: float, temp_c: float, r0: np.ndarray,
-                       r_var: np.ndarray, outlier_sigma: float, bias_alpha: float,
-                       flat_slope: float = 0.0, r_bias: np.ndarray | None = None,
-                       soc_shift: float | np.ndarray = 0.0) -> np.ndarray:
+    def update_voltage(
+        self,
+        v_meas: np.ndarray,
+        i_meas: float,
+        temp_c: float,
+        r0: np.ndarray,
+        r_var: np.ndarray,
+        outlier_sigma: float,
+        bias_alpha: float,
+        flat_slope: float = 0.0,
+        r_bias: np.ndarray | None = None,
+        soc_shift: float | np.ndarray = 0.0,
+    ) -> np.ndarray:
         """Correct with the cell voltages (NaN entries skipped). ``r0`` ohm per cell, ``r_var`` measurement
         variance per cell, scaled by ``(flat_slope / slope)^2`` where the OCV is flatter than ``flat_slope``
         (V per unit SoC): there a few mV of model error are many points of SoC. ``r_bias`` is the variance of
@@ -164,7 +191,7 @@ class DenseCellEkf:
         soc = x[:n]
         it = i_meas - x[self.ib]
         ocv, slope = self.chem.ocv_and_slope(soc + soc_shift, temp_c)
-        v_pred = ocv + x[n:2 * n] + x[2 * n:3 * n] + r0 * it
+        v_pred = ocv + x[n : 2 * n] + x[2 * n : 3 * n] + r0 * it
         y = v_meas - v_pred
         if flat_slope > 0.0:
             f = flat_slope / np.maximum(slope, 1e-6)
@@ -181,8 +208,13 @@ class DenseCellEkf:
             np.negative(r0, out=self._h_b)
             yr = y
             R = r_var if isinstance(r_var, np.ndarray) and r_var.shape == (n,) else np.full(n, r_var)
-            Rb = R if r_bias is None else (r_bias if isinstance(r_bias, np.ndarray) and r_bias.shape == (n,)
-                                           else np.broadcast_to(r_bias, (n,)))
+            Rb = (
+                R
+                if r_bias is None
+                else (
+                    r_bias if isinstance(r_bias, np.ndarray) and r_bias.shape == (n,) else np.broadcast_to(r_bias, (n,))
+                )
+            )
             rows = None
         else:
             if not ok.any():
@@ -196,9 +228,9 @@ class DenseCellEkf:
             R = np.broadcast_to(np.asarray(r_var, dtype=float), (n,))[rows]
             Rb = R if r_bias is None else np.broadcast_to(np.asarray(r_bias, dtype=float), (n,))[rows]
         P = self.P
-        PHt = P @ Ht                       # dim x m
+        PHt = P @ Ht  # dim x m
         S = Ht.T @ PHt
-        S_diag = S.reshape(-1)[:: S.shape[0] + 1]      # a view (S is a new contiguous array)
+        S_diag = S.reshape(-1)[:: S.shape[0] + 1]  # a view (S is a new contiguous array)
         hph = S_diag.copy()
         sdiag = hph + R
         nis = yr * yr / sdiag
@@ -209,7 +241,7 @@ class DenseCellEkf:
             self.bias_ema += bias_alpha * (z - self.bias_ema)
             self.bias_v += bias_alpha * (yr - self.bias_v)
             self.outlier_run += 1
-            self.outlier_run[nis <= 9.0] = 0          # beyond 3 sigma counts
+            self.outlier_run[nis <= 9.0] = 0  # beyond 3 sigma counts
         else:
             self.last_nis[rows] = nis
             self.bias_ema[rows] += bias_alpha * (z - self.bias_ema[rows])
@@ -223,8 +255,8 @@ class DenseCellEkf:
             R = R.copy()
             R[big] = sdiag[big] * 1e6
         S_diag += R
-        try:                               # K = PHt S^-1, as one solve (cheaper than an inverse and a product)
-            K = np.linalg.solve(S, PHt.T).T    # dim x m
+        try:  # K = PHt S^-1, as one solve (cheaper than an inverse and a product)
+            K = np.linalg.solve(S, PHt.T).T  # dim x m
         except np.linalg.LinAlgError:
             return np.full(n, np.nan)
         x += K @ yr
@@ -288,7 +320,7 @@ class DenseCellEkf:
         P, sym = self.P, self._sym
         np.add(P, P.T, out=sym)
         np.multiply(sym, 0.5, out=P)
-        np.maximum(self._pdiag, 1e-12, out=self._pdiag)     # a no-op where already above (NaN stays NaN)
+        np.maximum(self._pdiag, 1e-12, out=self._pdiag)  # a no-op where already above (NaN stays NaN)
 
     # --- the estimator's former inline edits (estimator.py before ISSUE 15), as methods ---------------------
     def clamp_offset(self, lim: float) -> None:
@@ -296,7 +328,7 @@ class DenseCellEkf:
 
     def clamp_rc(self, lo1: np.ndarray, hi1: np.ndarray, lo2: np.ndarray, hi2: np.ndarray) -> None:
         n, x = self.n, self.x
-        v1, v2 = x[n:2 * n], x[2 * n:3 * n]
+        v1, v2 = x[n : 2 * n], x[2 * n : 3 * n]
         np.minimum(np.maximum(v1, lo1, out=v1), hi1, out=v1)
         np.minimum(np.maximum(v2, lo2, out=v2), hi2, out=v2)
 

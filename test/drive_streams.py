@@ -1,6 +1,7 @@
 """Recorded-style sample streams for the estimator: a drive with noise, a rest long enough for a rest anchor,
 a CC-CV charge to its tail (full anchor), with sensor faults on the way (a NaN cell, a voltage spike, a
 missing sample, a gap of unknown time). Simulated pack (cell spread, 2 RC pairs), current offset added."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,13 +16,18 @@ from bms_ros.core.timebase import GAP_S
 from bms_ros.core.types import PackSample
 
 CAP_AH = 10.0
-OFFSET_A = 0.03             # current sensor offset added to every reading
+OFFSET_A = 0.03  # current sensor offset added to every reading
 
 
-def drive_rest_charge(chem: str, cells: int, drive_s: int = 600, rest_s: int = 400, charge_s: int = 1500,
-                      dt: float = 1.0, seed: int = 2) -> list[PackSample]:
-    pack = PackModel(get_chemistry(chem), PackModelConfig(
-        cell_count=cells, capacity_ah=CAP_AH, initial_soc=0.85, seed=seed, rc2_tau_s=400.0, r2_fraction=0.4))
+def drive_rest_charge(
+    chem: str, cells: int, drive_s: int = 600, rest_s: int = 400, charge_s: int = 1500, dt: float = 1.0, seed: int = 2
+) -> list[PackSample]:
+    pack = PackModel(
+        get_chemistry(chem),
+        PackModelConfig(
+            cell_count=cells, capacity_ah=CAP_AH, initial_soc=0.85, seed=seed, rc2_tau_s=400.0, r2_fraction=0.4
+        ),
+    )
     afe = SimulatedAfe(pack, voltage_noise_v=0.002, current_noise_a=0.01, seed=seed, start_time=0.0)
     pack.charge_fet = pack.discharge_fet = True
     rng = np.random.default_rng(seed)
@@ -35,7 +41,7 @@ def drive_rest_charge(chem: str, cells: int, drive_s: int = 600, rest_s: int = 4
         else:
             pack.charger_connected, pack.charger_current_a = True, 20.0
         if k == drive_s // 2:
-            t += GAP_S + 90.0          # the recorder was off: unknown time for the estimator
+            t += GAP_S + 90.0  # the recorder was off: unknown time for the estimator
         t += dt
         s = afe.read(t)
         s = dataclasses.replace(s, current=s.current + OFFSET_A)

@@ -8,14 +8,17 @@ Rules are frozen dataclasses: they are changed in place (every holder of POLICY 
 module-level masks derived from POLICY are recomputed. Fails loudly when a named fault is not in POLICY or a
 field it changes does not exist (the mutation must then follow the policy table's new shape).
 """
+
 from __future__ import annotations
 
 import os
 import sys
 
 ENV = "BMS_FMEA_MUTATION"
-MODES = {"noblock": {"blocks_charge": False, "blocks_discharge": False, "always_latch": False},
-         "notrip": {"direction": 0}}       # sign 0: ``sign * (value - threshold) > 0`` is never true
+MODES = {
+    "noblock": {"blocks_charge": False, "blocks_discharge": False, "always_latch": False},
+    "notrip": {"direction": 0},
+}  # sign 0: ``sign * (value - threshold) > 0`` is never true
 
 
 def apply(spec: str) -> list[str]:
@@ -34,8 +37,10 @@ def apply(spec: str) -> list[str]:
             done.append(rule.fault.name)
     if set(done) != wanted:
         raise RuntimeError(f"{ENV}: not in POLICY: {sorted(wanted - set(done))}")
-    masks = {"BLOCKS_CHARGE": sum(int(r.fault) for r in protection.POLICY if r.blocks_charge),
-             "BLOCKS_DISCHARGE": sum(int(r.fault) for r in protection.POLICY if r.blocks_discharge)}
+    masks = {
+        "BLOCKS_CHARGE": sum(int(r.fault) for r in protection.POLICY if r.blocks_charge),
+        "BLOCKS_DISCHARGE": sum(int(r.fault) for r in protection.POLICY if r.blocks_discharge),
+    }
     for mod in list(sys.modules.values()):
         if getattr(mod, "__name__", "").startswith("bms_ros"):
             for k, v in masks.items():

@@ -6,6 +6,7 @@ has been visible (its first good reading) for its trip delay plus two read perio
 guards must be off at every sample, whatever the readings and stamps do after that.
 Used by test/core/test_protection_robust.py (10^5 samples in CI) and bench/bench_protection_fuzz.py (10^6).
 """
+
 from __future__ import annotations
 
 import math
@@ -26,9 +27,9 @@ NOMINAL_T = 25.0
 @dataclass(frozen=True)
 class Condition:
     name: str
-    section: str              # protection.<section> whose delay bounds the reaction
-    guards: str               # "charge" or "discharge": the FET that must go off
-    current: float            # A, the true current while it lasts (> 0 charging)
+    section: str  # protection.<section> whose delay bounds the reaction
+    guards: str  # "charge" or "discharge": the FET that must go off
+    current: float  # A, the true current while it lasts (> 0 charging)
     cell: float | None = None  # true voltage of the affected cell (the top one)
     temp: float | None = None  # true temperature of the affected thermistor
 
@@ -58,16 +59,17 @@ def _reading(bad: str, thermistor: bool) -> float:
     return {"nan": math.nan, "zero": -60.0 if thermistor else 0.0, "inf": math.inf}[bad]
 
 
-def run_stream(cond: Condition, pattern: str, clock: str, period: float, corrupt_share: float, seed: int,
-               samples: int = 200) -> list[str]:
+def run_stream(
+    cond: Condition, pattern: str, clock: str, period: float, corrupt_share: float, seed: int, samples: int = 200
+) -> list[str]:
     """Feed one stream; return the violations found (empty: the guarded FET opened in time every time)."""
     rng = np.random.default_rng(seed)
     cfg = core_config({"pack.cell_count": N_CELLS})
     bms = Bms(cfg)
     bms.estimator = _FixedEstimator()
     delay = getattr(cfg.protection, cond.section).delay
-    deadline = delay + 2.0 * period           # the delay, plus the sample that sees it, plus the jitter
-    start = int(samples * 0.25)               # nominal first: the FETs switch on
+    deadline = delay + 2.0 * period  # the delay, plus the sample that sees it, plus the jitter
+    start = int(samples * 0.25)  # nominal first: the FETs switch on
     true_t, stamp, t_start, back_steps = 0.0, 1000.0, math.nan, 0
     violations: list[str] = []
     for k in range(samples):
@@ -76,7 +78,7 @@ def run_stream(cond: Condition, pattern: str, clock: str, period: float, corrupt
         stamp += dt
         if k > start and clock in ("back", "both") and rng.random() < 0.02:
             stamp -= rng.choice([0.5, 30.0, 1000.0])
-            back_steps += 1       # core time assumes the last regular interval there: up to 20 % of a period off
+            back_steps += 1  # core time assumes the last regular interval there: up to 20 % of a period off
         if k > start and clock in ("forward", "both") and rng.random() < 0.02:
             stamp += rng.choice([5.0, 3600.0])
         active = k >= start
@@ -98,20 +100,28 @@ def run_stream(cond: Condition, pattern: str, clock: str, period: float, corrupt
                     cells[-1] = _reading(bad, False)
                 else:
                     temps[-1] = _reading(bad, True)
-            s = PackSample(stamp=stamp, cell_voltages=cells, pack_voltage=pack, current=current,
-                           temperatures=temps, die_temperature=30.0)
+            s = PackSample(
+                stamp=stamp,
+                cell_voltages=cells,
+                pack_voltage=pack,
+                current=current,
+                temperatures=temps,
+                die_temperature=30.0,
+            )
         out = bms.step(s)
         if not active:
             continue
         if math.isnan(t_start) and not corrupt:
-            t_start = true_t          # the condition is visible from its first good reading on
+            t_start = true_t  # the condition is visible from its first good reading on
         if math.isnan(t_start):
             continue
         elapsed = true_t - t_start
         fet = out.charge_fet if cond.guards == "charge" else out.discharge_fet
         if elapsed > deadline + 0.2 * period * back_steps and fet:
-            violations.append(f"{cond.name}/{pattern}/{clock}: {cond.guards} FET on {elapsed:.2f} s after the "
-                              f"condition began (delay {delay:g} s), sample {k}")
+            violations.append(
+                f"{cond.name}/{pattern}/{clock}: {cond.guards} FET on {elapsed:.2f} s after the "
+                f"condition began (delay {delay:g} s), sample {k}"
+            )
     return violations
 
 

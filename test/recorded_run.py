@@ -1,4 +1,5 @@
 """A simulated field run recorded the way the node records it (AfeSample + the live BmsStatus decisions)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,12 @@ from bms_ros.config import load_config
 from bms_ros.core.bms import Bms
 from bms_ros.core.types import PackSample
 
-PARAMS = {"rate_hz": 10.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 2.0},
-          "afe": {"type": "sim"}, "sim": {"initial_soc": 0.9, "load_current": 3.0}}
+PARAMS = {
+    "rate_hz": 10.0,
+    "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 2.0},
+    "afe": {"type": "sim"},
+    "sim": {"initial_soc": 0.9, "load_current": 3.0},
+}
 
 
 def write_config(path: Path) -> Path:

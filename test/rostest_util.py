@@ -1,4 +1,5 @@
 """Helpers for tests that talk to a bms_node in another process (like launch_testing would)."""
+
 from __future__ import annotations
 
 import os
@@ -26,9 +27,16 @@ def write_params(params: dict, node_name: str = "/**") -> str:
 class NodeProcess:
     """bms_node as a child process; stopped with SIGINT like Ctrl-C / launch shutdown."""
 
-    def __init__(self, params: dict | None = None, params_file: str | None = None, extra_args: list[str] = (),
-                 node_name: str | None = None, namespace: str | None = None,
-                 module: str = "bms_ros.nodes.bms_node", params_node: str = "/**"):
+    def __init__(
+        self,
+        params: dict | None = None,
+        params_file: str | None = None,
+        extra_args: list[str] = (),
+        node_name: str | None = None,
+        namespace: str | None = None,
+        module: str = "bms_ros.nodes.bms_node",
+        params_node: str = "/**",
+    ):
         args = [sys.executable, "-m", module, "--ros-args"]
         if params is not None:
             args += ["--params-file", write_params(params, params_node)]
@@ -39,8 +47,9 @@ class NodeProcess:
         if namespace:
             args += ["-r", f"__ns:={namespace}"]
         args += list(extra_args)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=os.environ.copy(), cwd=ROOT)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(), cwd=ROOT
+        )
         self.stdout = self.stderr = ""
 
     def stop(self, timeout: float = 10.0, sig: int = signal.SIGINT) -> int:
@@ -62,6 +71,7 @@ class NodeProcess:
 
 def spin_until(node, predicate: Callable[[], bool], timeout: float) -> bool:
     import rclpy
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         rclpy.spin_once(node, timeout_sec=0.05)
@@ -76,11 +86,11 @@ class SimClock:
     def __init__(self, node, factor: float, start: float = 1000.0, period: float = 0.005):
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from rosgraph_msgs.msg import Clock
+
         self._msg_type = Clock
-        self.pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10,
-                                                                     reliability=ReliabilityPolicy.RELIABLE))
+        self.pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self.factor, self.start, self.t0 = factor, start, time.monotonic()
-        node.create_timer(period, self.tick)      # s: bag play publishes /clock at 40 Hz (0.025)
+        node.create_timer(period, self.tick)  # s: bag play publishes /clock at 40 Hz (0.025)
 
     def now(self) -> float:
         return self.start + self.factor * (time.monotonic() - self.t0)
@@ -95,6 +105,7 @@ class SimClock:
 def call(node, srv_type, name: str, request, timeout: float = 10.0):
     """Call a service from the test node; returns the response (asserts it arrived)."""
     import rclpy
+
     client = node.create_client(srv_type, name)
     assert client.wait_for_service(timeout_sec=timeout), f"service {name} not available"
     future = client.call_async(request)
@@ -107,6 +118,7 @@ def set_params(node, target_node: str, values: dict):
     """ros2 param set, from a test: returns the SetParametersResult list."""
     from rcl_interfaces.srv import SetParameters
     from rclpy.parameter import Parameter
+
     req = SetParameters.Request(parameters=[Parameter(k, value=v).to_parameter_msg() for k, v in values.items()])
     return call(node, SetParameters, f"{target_node}/set_parameters", req).results
 
@@ -114,4 +126,5 @@ def set_params(node, target_node: str, values: dict):
 def get_params(node, target_node: str, names: list[str]):
     """ros2 param get, from a test: returns the ParameterValue list."""
     from rcl_interfaces.srv import GetParameters
+
     return call(node, GetParameters, f"{target_node}/get_parameters", GetParameters.Request(names=names)).values

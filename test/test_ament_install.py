@@ -1,6 +1,7 @@
 """What colcon builds on a ROS install: the package's own CMakeLists.txt, configured, built and installed
 with ament_cmake (from the ros-jazzy wheels here), must yield the node executables, the messages merged into
 the Python package, and launch/ + config/ under share/bms_ros; the installed node must then run."""
+
 from __future__ import annotations
 
 import os
@@ -24,13 +25,23 @@ def install(tmp_path_factory):
     link = Path(os.path.expanduser("~/.cache/bms_ros")) / "test_numpy_include"
     link.parent.mkdir(parents=True, exist_ok=True)
     import numpy
+
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(numpy.get_include())
     env = {**os.environ, "AMENT_PREFIX_PATH": str(VENV)}
-    cfg = ["cmake", "-S", str(ROOT), "-B", str(build), f"-DCMAKE_INSTALL_PREFIX={prefix}",
-           f"-DPython3_EXECUTABLE={sys.executable}", f"-DPython3_NumPy_INCLUDE_DIR={link}",
-           f"-DCMAKE_PREFIX_PATH={VENV}", "-DBUILD_TESTING=OFF"]
+    cfg = [
+        "cmake",
+        "-S",
+        str(ROOT),
+        "-B",
+        str(build),
+        f"-DCMAKE_INSTALL_PREFIX={prefix}",
+        f"-DPython3_EXECUTABLE={sys.executable}",
+        f"-DPython3_NumPy_INCLUDE_DIR={link}",
+        f"-DCMAKE_PREFIX_PATH={VENV}",
+        "-DBUILD_TESTING=OFF",
+    ]
     for cmd in (cfg, ["cmake", "--build", str(build), f"-j{os.cpu_count() or 2}"], ["cmake", "--install", str(build)]):
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -39,9 +50,19 @@ def install(tmp_path_factory):
 
 def test_install_tree_has_what_ros2_run_and_launch_need(install):
     share = install / "share" / "bms_ros"
-    for f in ("package.xml", "launch/sim.launch.py", "launch/bms.launch.py", "launch/two_pack.launch.py",
-              "config/sim.yaml", "config/bq769x0.yaml", "config/diagnostics_analyzers.yaml", "msg/BmsStatus.msg",
-              "msg/AfeSample.msg", "msg/ChargeLimits.msg", "docs/fault_policies.md"):
+    for f in (
+        "package.xml",
+        "launch/sim.launch.py",
+        "launch/bms.launch.py",
+        "launch/two_pack.launch.py",
+        "config/sim.yaml",
+        "config/bq769x0.yaml",
+        "config/diagnostics_analyzers.yaml",
+        "msg/BmsStatus.msg",
+        "msg/AfeSample.msg",
+        "msg/ChargeLimits.msg",
+        "docs/fault_policies.md",
+    ):
         assert (share / f).is_file(), f
     assert (install / "share" / "ament_index" / "resource_index" / "packages" / "bms_ros").is_file()
     for exe in ("bms_node", "bms_monitor", "bms_replay"):
@@ -54,18 +75,29 @@ def test_install_tree_has_what_ros2_run_and_launch_need(install):
 
 def test_installed_package_runs_without_the_source_tree(install, tmp_path):
     site = next((install / "lib").glob("python3*/site-packages"))
-    env = {**os.environ, "PYTHONPATH": str(site), "LD_LIBRARY_PATH": f"{install / 'lib'}:"
-           + os.environ.get("LD_LIBRARY_PATH", ""), "AMENT_PREFIX_PATH": f"{install}:{VENV}"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "LD_LIBRARY_PATH": f"{install / 'lib'}:" + os.environ.get("LD_LIBRARY_PATH", ""),
+        "AMENT_PREFIX_PATH": f"{install}:{VENV}",
+    }
     env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)
-    code = ("import bms_ros, bms_ros.msg, bms_ros.core.bms; from bms_ros.msg import BmsStatus; "
-            "print(bms_ros.__file__); print(BmsStatus.FAULT_SHORT_CIRCUIT)")
+    code = (
+        "import bms_ros, bms_ros.msg, bms_ros.core.bms; from bms_ros.msg import BmsStatus; "
+        "print(bms_ros.__file__); print(BmsStatus.FAULT_SHORT_CIRCUIT)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert str(site) in r.stdout.splitlines()[0] and r.stdout.splitlines()[1] == "512"
     # the script's shebang is /usr/bin/env python3 (a ROS install's Python); here: this environment's
-    run = subprocess.run([sys.executable, str(install / "lib" / "bms_ros" / "bms_node"), "--ros-args", "-p",
-                          "pack.cell_count:=0"],
-                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    run = subprocess.run(
+        [sys.executable, str(install / "lib" / "bms_ros" / "bms_node"), "--ros-args", "-p", "pack.cell_count:=0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert run.returncode == 2 and "pack.cell_count" in run.stderr
 
 
@@ -79,8 +111,10 @@ def readme_commands() -> list[str]:
     for line in lines:
         for part in re.split(r"&&|;|\|", line.split("#")[0]):
             words = part.split()
-            if words and ((re.fullmatch(r"bms[-_][a-z_]+", words[0]) and words[0] != "bms_ros")
-                          or words[:3] in (["ros2", "run", "bms_ros"], ["ros2", "launch", "bms_ros"])):
+            if words and (
+                (re.fullmatch(r"bms[-_][a-z_]+", words[0]) and words[0] != "bms_ros")
+                or words[:3] in (["ros2", "run", "bms_ros"], ["ros2", "launch", "bms_ros"])
+            ):
                 out.append(" ".join(words))
     return out
 
@@ -109,8 +143,14 @@ def test_installed_tools_run_under_their_readme_names(install, tmp_path):
     site = next((install / "lib").glob("python3*/site-packages"))
     env = {**os.environ, "PYTHONPATH": str(site), "AMENT_PREFIX_PATH": f"{install}:{VENV}"}
     for tool in ("bms-replay", "bms-policies"):
-        r = subprocess.run([sys.executable, str(install / "bin" / tool), "--help"], capture_output=True, text=True,
-                           env=env, cwd=tmp_path, timeout=60)
+        r = subprocess.run(
+            [sys.executable, str(install / "bin" / tool), "--help"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+        )
         assert r.returncode == 0 and "usage" in r.stdout.lower(), (tool, r.stderr)
 
 
@@ -118,16 +158,23 @@ def test_package_xml_declares_every_ros_package_the_code_imports():
     """rosdep installs what package.xml names; a ROS package imported but not declared breaks a fresh robot."""
     import ast
     import xml.etree.ElementTree as ET
-    declared = {e.text for e in ET.parse(ROOT / "package.xml").getroot()
-                if e.tag in ("depend", "exec_depend", "build_depend")}
+
+    declared = {
+        e.text for e in ET.parse(ROOT / "package.xml").getroot() if e.tag in ("depend", "exec_depend", "build_depend")
+    }
     ros_named = {"rclpy", "diagnostic_updater", "ament_index_python", "launch", "launch_ros"}
     imported = set()
     for f in [*(ROOT / "bms_ros").rglob("*.py"), *(ROOT / "launch").glob("*.py")]:
         if "msg" in f.relative_to(ROOT).parts[:2]:
-            continue                                    # generated
+            continue  # generated
         for node in ast.walk(ast.parse(f.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                else []
+            )
             imported.update(n.split(".")[0] for n in names)
     ros = {m for m in imported if m in ros_named or m.endswith(("_msgs", "_srvs", "_interfaces"))}
     assert ros and ros <= declared, f"imported but not in package.xml: {sorted(ros - declared)}"

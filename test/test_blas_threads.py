@@ -1,5 +1,6 @@
 """bms_node and bms-replay run with one BLAS thread (ISSUE 15): checked in a fresh interpreter the way each
 entry point starts, with no thread variables in the environment, against numpy alone as the control."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ REPORT = "import json; from bms_ros.blas_threads import blas_threads; print(json
 def threads_after(code: str) -> dict[str, int]:
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    r = subprocess.run([sys.executable, "-c", f"{code}\n{REPORT}"], capture_output=True, text=True, env=env,
-                       cwd=ROOT, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", f"{code}\n{REPORT}"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
 

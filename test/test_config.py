@@ -1,4 +1,5 @@
 """Configuration: every bad value is rejected with a reason that names it; good files load."""
+
 from pathlib import Path
 
 import pytest
@@ -9,16 +10,19 @@ from bms_ros.core.params import ConfigError
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 
-@pytest.mark.parametrize("values, words", [
-    ({"pack.cell_count": 0}, ["pack.cell_count", "minimum"]),
-    ({"pack.cell_count": "4"}, ["pack.cell_count", "integer"]),
-    ({"pack.cell_count": 4.0}, ["pack.cell_count", "integer"]),
-    ({"pack.chemistry": "lead"}, ["pack.chemistry", "nmc"]),
-    ({"rate_hz": 0.0}, ["rate_hz", "minimum"]),
-    ({"rate_hz": True}, ["rate_hz", "number"]),
-    ({"pack.cell_cont": 4}, ["pack.cell_cont", "unknown"]),
-    ({"afe.type": "bq76952"}, ["afe.type"]),
-])
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        ({"pack.cell_count": 0}, ["pack.cell_count", "minimum"]),
+        ({"pack.cell_count": "4"}, ["pack.cell_count", "integer"]),
+        ({"pack.cell_count": 4.0}, ["pack.cell_count", "integer"]),
+        ({"pack.chemistry": "lead"}, ["pack.chemistry", "nmc"]),
+        ({"rate_hz": 0.0}, ["rate_hz", "minimum"]),
+        ({"rate_hz": True}, ["rate_hz", "number"]),
+        ({"pack.cell_cont": 4}, ["pack.cell_cont", "unknown"]),
+        ({"afe.type": "bq76952"}, ["afe.type"]),
+    ],
+)
 def test_bad_values_are_rejected_with_the_parameter_named(values, words):
     with pytest.raises(ConfigError) as e:
         load_config(values)

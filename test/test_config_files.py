@@ -1,5 +1,6 @@
 """Parameter files (ISSUE 11): whatever is wrong with a file, the reader says so in one line (ConfigError),
 never with a traceback: the node turns that line into exit code 2, bms-replay too."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,12 +26,16 @@ def one_line_error(path: Path) -> str:
     return msg
 
 
-@pytest.mark.parametrize("text, words", [
-    ("/**:\n  ros__parameters:\n    pack: {cell_count: 4\n", ["not valid YAML", "line 4"]),
-    ("/**:\n  ros__parameters:\n\t rate_hz: 10.0\n", ["not valid YAML", "line 3"]),
-    ("/**:\n  ros__parameters:\n    frame_id: 2001-13-45\n", ["not valid YAML", "month"]),
-    ("/**:\n  ros__parameters:\n    rate_hz: " + "[" * 5000 + "\n", ["not valid YAML", "nested too deeply"]),
-], ids=["unclosed-flow-mapping", "tab-indent", "impossible-date", "deeply-nested"])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("/**:\n  ros__parameters:\n    pack: {cell_count: 4\n", ["not valid YAML", "line 4"]),
+        ("/**:\n  ros__parameters:\n\t rate_hz: 10.0\n", ["not valid YAML", "line 3"]),
+        ("/**:\n  ros__parameters:\n    frame_id: 2001-13-45\n", ["not valid YAML", "month"]),
+        ("/**:\n  ros__parameters:\n    rate_hz: " + "[" * 5000 + "\n", ["not valid YAML", "nested too deeply"]),
+    ],
+    ids=["unclosed-flow-mapping", "tab-indent", "impossible-date", "deeply-nested"],
+)
 def test_malformed_yaml_is_a_one_line_reason(tmp_path, text, words):
     p = tmp_path / "bad.yaml"
     p.write_text(text)
@@ -38,24 +43,31 @@ def test_malformed_yaml_is_a_one_line_reason(tmp_path, text, words):
     assert all(w in msg for w in words) and "bad.yaml" in msg, msg
 
 
-@pytest.mark.parametrize("text", [
-    "/**:\n  parameters:\n    rate_hz: 10.0\n",
-    "/**:\n  ros__parameters: [1, 2]\n",
-    "/**:\n  ros__parameters: 5\n",
-    "/**: 5\n",
-    "other_node:\n  rate_hz: 10.0\n/**:\n  ros__parameters: {rate_hz: 10.0}\n",
-], ids=["misspelt", "a-list", "a-number", "section-a-number", "another-nodes-section"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/**:\n  parameters:\n    rate_hz: 10.0\n",
+        "/**:\n  ros__parameters: [1, 2]\n",
+        "/**:\n  ros__parameters: 5\n",
+        "/**: 5\n",
+        "other_node:\n  rate_hz: 10.0\n/**:\n  ros__parameters: {rate_hz: 10.0}\n",
+    ],
+    ids=["misspelt", "a-list", "a-number", "section-a-number", "another-nodes-section"],
+)
 def test_missing_ros_parameters_is_a_one_line_reason(tmp_path, text):
     p = tmp_path / "bad.yaml"
     p.write_text(text)
     assert "has no ros__parameters mapping" in one_line_error(p)
 
 
-@pytest.mark.parametrize("value, words", [
-    ('[1, "a", 2.0]', ["rate_hz", "mixes float, int, str"]),
-    ("[1, 2.0]", ["rate_hz", "mixes float, int", "write 1.0"]),
-    ("[[1.0], [2.0]]", ["rate_hz", "nested lists"]),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ('[1, "a", 2.0]', ["rate_hz", "mixes float, int, str"]),
+        ("[1, 2.0]", ["rate_hz", "mixes float, int", "write 1.0"]),
+        ("[[1.0], [2.0]]", ["rate_hz", "nested lists"]),
+    ],
+)
 def test_mixed_type_lists_are_a_one_line_reason(tmp_path, value, words):
     p = tmp_path / "bad.yaml"
     p.write_text(f"/**:\n  ros__parameters:\n    rate_hz: {value}\n")
@@ -82,12 +94,19 @@ def test_a_number_too_large_for_a_float_is_a_one_line_reason(tmp_path):
 
 # --- fuzz: many malformed files, only ConfigError ------------------------------------------------------------
 NAMES = sorted(ALL_SPECS)
-scalars = st.one_of(st.none(), st.booleans(), st.integers() | st.integers(min_value=10**300, max_value=10**400),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
-                    st.sampled_from(["nmc", "lfp", "sim", "bq769x0", "sim_bq769x0", "charge_off"]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                      max_leaves=8)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers() | st.integers(min_value=10**300, max_value=10**400),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.sampled_from(["nmc", "lfp", "sim", "bq769x0", "sim_bq769x0", "charge_off"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def nest(flat: dict) -> dict:
@@ -107,10 +126,10 @@ def nest(flat: dict) -> dict:
 
 params = st.dictionaries(st.sampled_from(NAMES), values, max_size=6).map(nest)
 documents = st.one_of(
-    values,                                                                       # anything at all
-    st.fixed_dictionaries({"/**": values}),                                       # a section of anything
+    values,  # anything at all
+    st.fixed_dictionaries({"/**": values}),  # a section of anything
     st.fixed_dictionaries({"/**": st.fixed_dictionaries({"ros__parameters": values})}),
-    st.fixed_dictionaries({"/**": st.fixed_dictionaries({"ros__parameters": params})}),   # our names, any value
+    st.fixed_dictionaries({"/**": st.fixed_dictionaries({"ros__parameters": params})}),  # our names, any value
 )
 
 
@@ -130,8 +149,11 @@ def test_fuzz_structured_files_raise_only_config_error(tmp_path, doc):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(doc=st.fixed_dictionaries({"/**": st.fixed_dictionaries({"ros__parameters": params})}),
-       cut=st.integers(min_value=0, max_value=400), junk=st.text(max_size=6))
+@given(
+    doc=st.fixed_dictionaries({"/**": st.fixed_dictionaries({"ros__parameters": params})}),
+    cut=st.integers(min_value=0, max_value=400),
+    junk=st.text(max_size=6),
+)
 def test_fuzz_mangled_text_raises_only_config_error(tmp_path, doc, cut, junk):
     text = yaml.safe_dump(doc, allow_unicode=True)
     cut = min(cut, len(text))

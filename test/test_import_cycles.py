@@ -10,6 +10,7 @@ Found when this test was written (2026-12): no runtime cycle anywhere in bms_ros
 stopped importing its driver eagerly; in the typing graph ``core.protection`` <-> ``core.measurement`` (core, not
 covered here).
 """
+
 from __future__ import annotations
 
 import ast
@@ -33,7 +34,8 @@ MODULES = {module_name(f): f for f in sorted(PKG.rglob("*.py"))}
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _module_level_imports(body: list[ast.stmt], typing: bool):
@@ -67,7 +69,7 @@ def imports_of(name: str, typing: bool = False) -> set[str]:
             base = node.module or ""
             if node.level:
                 anchor = name.split(".") if is_pkg else name.split(".")[:-1]
-                anchor = anchor[:len(anchor) - (node.level - 1)]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
             targets = [base] + [f"{base}.{a.name}" for a in node.names]
         out.update(t for t in targets if t in MODULES and t != name)
@@ -117,7 +119,7 @@ def test_the_graph_sees_the_known_edges():
     g = graph()
     assert "bms_ros.afe.sim.faults" in g["bms_ros.afe.bq769x0.emul"]
     assert "bms_ros.afe.bq769x0.interface" in g["bms_ros.afe.bq769x0.driver"]
-    assert "bms_ros.afe.sim.pack_model" not in g["bms_ros.afe.sim.faults"]       # TYPE_CHECKING only
+    assert "bms_ros.afe.sim.pack_model" not in g["bms_ros.afe.sim.faults"]  # TYPE_CHECKING only
     assert "bms_ros.afe.sim.pack_model" in graph(typing=True)["bms_ros.afe.sim.faults"]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
@@ -130,8 +132,11 @@ def test_no_import_cycle_among_bms_ros_modules():
 def test_no_import_cycle_in_afe(typing):
     """The typing graph leaves out a package ``__init__``'s TYPE_CHECKING re-exports of its own modules."""
     g = graph(typing)
-    afe = {m: {t for t in ts if t.startswith("bms_ros.afe") and (not typing or not is_own_reexport(m, t))}
-           for m, ts in g.items() if m.startswith("bms_ros.afe")}
+    afe = {
+        m: {t for t in ts if t.startswith("bms_ros.afe") and (not typing or not is_own_reexport(m, t))}
+        for m, ts in g.items()
+        if m.startswith("bms_ros.afe")
+    }
     assert cycles(afe) == []
 
 
@@ -148,7 +153,10 @@ def test_chip_emulators_and_fault_injector_do_not_import_each_other_back():
 def test_importing_the_afe_package_loads_nothing_else():
     import subprocess
     import sys
-    code = ("import sys, bms_ros.afe, bms_ros.afe.bq769x0.registers\n"
-            "print(sorted(m for m in sys.modules if m.startswith('bms_ros') or m == 'smbus2'))")
+
+    code = (
+        "import sys, bms_ros.afe, bms_ros.afe.bq769x0.registers\n"
+        "print(sorted(m for m in sys.modules if m.startswith('bms_ros') or m == 'smbus2'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert eval(out) == ["bms_ros", "bms_ros.afe", "bms_ros.afe.bq769x0", "bms_ros.afe.bq769x0.registers"]

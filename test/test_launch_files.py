@@ -6,6 +6,7 @@ With launch/launch_ros importable (a ROS install) the real classes are used, and
 by a real LaunchService against a stand-in bms_node executable; without them (pip-only machines, CI here) the
 launch files run against stand-ins of the same API, whose keyword names are the real ones. Both paths find the
 package through a real ament index (a temporary install prefix)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -34,10 +35,32 @@ LAUNCH_TIMEOUT_S = 60.0
 EXECUTABLES = ("bms_node", "bms_aggregator")
 
 # launch_ros.actions.Node's own keywords, then those it passes to launch.actions.ExecuteProcess (Humble..Rolling)
-NODE_KEYWORDS = {"executable", "package", "name", "namespace", "exec_name", "parameters", "remappings",
-                 "ros_arguments", "arguments", "output", "emulate_tty", "respawn", "respawn_delay",
-                 "sigterm_timeout", "sigkill_timeout", "shell", "cwd", "env", "additional_env", "prefix", "log_cmd",
-                 "on_exit", "cached_output", "output_format"}
+NODE_KEYWORDS = {
+    "executable",
+    "package",
+    "name",
+    "namespace",
+    "exec_name",
+    "parameters",
+    "remappings",
+    "ros_arguments",
+    "arguments",
+    "output",
+    "emulate_tty",
+    "respawn",
+    "respawn_delay",
+    "sigterm_timeout",
+    "sigkill_timeout",
+    "shell",
+    "cwd",
+    "env",
+    "additional_env",
+    "prefix",
+    "log_cmd",
+    "on_exit",
+    "cached_output",
+    "output_format",
+}
 
 
 # ---- stand-ins of the launch API (used only when the real one is not importable) ----------------------------
@@ -87,6 +110,7 @@ def _stub_modules() -> dict[str, types.ModuleType]:
             if missing or unknown:
                 raise TypeError(f"{name}(): missing {sorted(missing)}, unexpected {sorted(unknown)}")
             _Recorded.__init__(self, **{**optional, **kwargs})
+
         return type(name, (_Recorded,), {"__init__": init})
 
     class RegisterEventHandler(_Recorded):
@@ -96,17 +120,22 @@ def _stub_modules() -> dict[str, types.ModuleType]:
     return {
         "launch": mod("launch", LaunchDescription=LaunchDescription),
         "launch.actions": mod(
-            "launch.actions", DeclareLaunchArgument=DeclareLaunchArgument, OpaqueFunction=OpaqueFunction,
+            "launch.actions",
+            DeclareLaunchArgument=DeclareLaunchArgument,
+            OpaqueFunction=OpaqueFunction,
             RegisterEventHandler=RegisterEventHandler,
             LogInfo=keywords_only("LogInfo", "msg"),
-            TimerAction=keywords_only("TimerAction", "period", "actions", cancel_on_shutdown=True)),
-        "launch.event_handlers": mod("launch.event_handlers",
-                                     OnProcessExit=keywords_only("OnProcessExit", "on_exit", target_action=None)),
+            TimerAction=keywords_only("TimerAction", "period", "actions", cancel_on_shutdown=True),
+        ),
+        "launch.event_handlers": mod(
+            "launch.event_handlers", OnProcessExit=keywords_only("OnProcessExit", "on_exit", target_action=None)
+        ),
         "launch.substitutions": mod("launch.substitutions", LaunchConfiguration=LaunchConfiguration),
         "launch_ros": mod("launch_ros"),
         "launch_ros.actions": mod("launch_ros.actions", Node=Node),
-        "launch_ros.parameter_descriptions": mod("launch_ros.parameter_descriptions",
-                                                 ParameterValue=type("ParameterValue", (_Recorded,), {})),
+        "launch_ros.parameter_descriptions": mod(
+            "launch_ros.parameter_descriptions", ParameterValue=type("ParameterValue", (_Recorded,), {})
+        ),
     }
 
 
@@ -134,17 +163,21 @@ def ament_prefix(tmp_path, monkeypatch):
     lib.mkdir(parents=True)
     for exe in EXECUTABLES:
         fake = lib / exe
-        fake.write_text(f"#!{sys.executable}\n" + textwrap.dedent("""\
+        fake.write_text(
+            f"#!{sys.executable}\n"
+            + textwrap.dedent("""\
             import json, os, sys
             args = sys.argv[1:]
             files = [args[i + 1] for i, a in enumerate(args) if a == "--params-file"]
             with open(os.environ["FAKE_BMS_STARTS"], "a") as f:
                 f.write(json.dumps({"args": args, "params": [open(p).read() for p in files]}) + "\\n")
             sys.exit(int(os.environ.get("FAKE_BMS_EXIT", "0")))
-            """))
+            """)
+        )
         fake.chmod(0o755)
-    monkeypatch.setenv("AMENT_PREFIX_PATH", os.pathsep.join(filter(None, [str(prefix),
-                                                                           os.environ.get("AMENT_PREFIX_PATH")])))
+    monkeypatch.setenv(
+        "AMENT_PREFIX_PATH", os.pathsep.join(filter(None, [str(prefix), os.environ.get("AMENT_PREFIX_PATH")]))
+    )
     return prefix
 
 
@@ -156,8 +189,11 @@ def launch_api(monkeypatch, ament_prefix):
         monkeypatch.setitem(sys.modules, name, module)
     if importlib.util.find_spec("ament_index_python") is None:
         monkeypatch.setitem(sys.modules, "ament_index_python", types.ModuleType("ament_index_python"))
-        monkeypatch.setitem(sys.modules, "ament_index_python.packages", types.SimpleNamespace(
-            get_package_share_directory=lambda pkg: str(ament_prefix / "share" / pkg)))
+        monkeypatch.setitem(
+            sys.modules,
+            "ament_index_python.packages",
+            types.SimpleNamespace(get_package_share_directory=lambda pkg: str(ament_prefix / "share" / pkg)),
+        )
     return "stub"
 
 
@@ -171,6 +207,7 @@ def _load(path: Path):
 def _context(launch_api: str, **arguments):
     if launch_api == "real":
         from launch import LaunchContext
+
         context = LaunchContext()
         context.launch_configurations.update(arguments)
         return context
@@ -201,7 +238,7 @@ def _on_exit_handler(entities):
     handler = register.args[0] if isinstance(register, _Recorded) else register.event_handler
     if isinstance(handler, _Recorded):
         return handler.kwargs["on_exit"]
-    return handler.handle           # real OnProcessExit: calls on_exit(event, context)
+    return handler.handle  # real OnProcessExit: calls on_exit(event, context)
 
 
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
@@ -213,6 +250,7 @@ def test_launch_file_starts_bms_nodes_with_loadable_parameters(path, launch_api,
     assert nodes, "no Node in the launch description"
     if launch_api == "real":
         from launch_ros.actions import Node
+
         assert set(inspect.signature(Node.__init__).parameters) - {"self", "kwargs"} <= NODE_KEYWORDS
         for node in nodes:
             assert node.node_package == "bms_ros" and node.node_executable in EXECUTABLES
@@ -255,6 +293,7 @@ def _hardware_node_parameters(node, context) -> dict:
         params = node.kwargs["parameters"]
     else:
         from launch_ros.utilities import evaluate_parameters
+
         params = evaluate_parameters(context, node._Node__parameters)
     merged = {}
     for p in params:
@@ -276,8 +315,9 @@ def test_hardware_launch_makes_the_node_require_hardware(launch_api):
     (node,) = _nodes(_expand(_load(HARDWARE).entities, context))
     params = _hardware_node_parameters(node, context)
     assert params.get("afe.require_hardware") is True, params
-    assert not (node.kwargs.get("respawn") if isinstance(node, _Recorded) else False), \
+    assert not (node.kwargs.get("respawn") if isinstance(node, _Recorded) else False), (
         "launch_ros's respawn restarts on any exit, a rejected configuration too"
+    )
 
 
 def test_hardware_launch_does_not_respawn_a_rejected_configuration(launch_api):
@@ -299,6 +339,7 @@ def test_hardware_launch_respawns_a_crash_with_a_back_off(launch_api):
             respawn = timer.kwargs["actions"]
         else:
             from launch.utilities.type_utils import perform_typed_substitution
+
             delays.append(perform_typed_substitution(context, timer.period, float))
             respawn = timer.actions if hasattr(timer, "actions") else timer._TimerAction__actions
         on_exit = _on_exit_handler(_expand(respawn, context))
@@ -332,10 +373,20 @@ sys.exit(service.run())
 
 def _launch(ament_prefix, tmp_path, exit_code: int, *args: str) -> tuple[subprocess.Popen, Path]:
     starts = tmp_path / "starts.jsonl"
-    env = {**os.environ, "FAKE_BMS_STARTS": str(starts), "FAKE_BMS_EXIT": str(exit_code),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", RUN_LAUNCH, str(HARDWARE), *args], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        **os.environ,
+        "FAKE_BMS_STARTS": str(starts),
+        "FAKE_BMS_EXIT": str(exit_code),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_LAUNCH, str(HARDWARE), *args],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     return proc, starts
 
 

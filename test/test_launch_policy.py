@@ -1,4 +1,5 @@
 """When bms.launch.py respawns bms_node, and which parameter files it accepts (no ROS needed)."""
+
 from __future__ import annotations
 
 import os
@@ -51,6 +52,6 @@ def test_config_file_problems_are_named(tmp_path):
     assert "does not exist" in config_file_problem(str(tmp_path / "typo.yaml"))
     assert "not a file" in config_file_problem(str(tmp_path))
     assert "no parameter file" in config_file_problem("")
-    if os.geteuid() != 0:                       # root reads anything
+    if os.geteuid() != 0:  # root reads anything
         good.chmod(0)
         assert "not readable" in config_file_problem(str(good))

@@ -1,4 +1,5 @@
 """ruff is part of the suite: style and obvious bugs fail the build like any other test."""
+
 import shutil
 import subprocess
 import sys

@@ -7,6 +7,7 @@ The public API is :data:`__all__`; nodes and tools import from here. Every name 
 so ``import bms_ros.afe`` loads nothing else, and the factory still imports the implementations inside
 ``make_afe`` only.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -29,19 +30,45 @@ if TYPE_CHECKING:
     from bms_ros.afe.sim.pack_model import PackModel, PackModelConfig
 
 _WHERE = {
-    "Afe": "base", "AfeError": "base",
-    "AfeConfig": "config", "SimConfig": "config", "SimFaultConfig": "config",
-    "make_afe": "factory", "make_pack_model": "factory", "hardware_id": "factory", "pack_model_of": "factory",
-    "apply_sim_inputs": "factory", "apply_sim_faults": "factory",
-    "pack_serial": "pack_source", "pack_blocks": "pack_source",
-    "SimDock": "sim.dock", "LoadInput": "sim.load_model", "RobotPowerModel": "sim.load_model",
-    "PackModel": "sim.pack_model", "PackModelConfig": "sim.pack_model",
+    "Afe": "base",
+    "AfeError": "base",
+    "AfeConfig": "config",
+    "SimConfig": "config",
+    "SimFaultConfig": "config",
+    "make_afe": "factory",
+    "make_pack_model": "factory",
+    "hardware_id": "factory",
+    "pack_model_of": "factory",
+    "apply_sim_inputs": "factory",
+    "apply_sim_faults": "factory",
+    "pack_serial": "pack_source",
+    "pack_blocks": "pack_source",
+    "SimDock": "sim.dock",
+    "LoadInput": "sim.load_model",
+    "RobotPowerModel": "sim.load_model",
+    "PackModel": "sim.pack_model",
+    "PackModelConfig": "sim.pack_model",
 }
 
 __all__ = [
-    "Afe", "AfeConfig", "AfeError", "LoadInput", "PackModel", "PackModelConfig", "RobotPowerModel", "SimConfig",
-    "SimDock", "SimFaultConfig", "apply_sim_faults", "apply_sim_inputs", "hardware_id", "make_afe",
-    "make_pack_model", "pack_blocks", "pack_model_of", "pack_serial",
+    "Afe",
+    "AfeConfig",
+    "AfeError",
+    "LoadInput",
+    "PackModel",
+    "PackModelConfig",
+    "RobotPowerModel",
+    "SimConfig",
+    "SimDock",
+    "SimFaultConfig",
+    "apply_sim_faults",
+    "apply_sim_inputs",
+    "hardware_id",
+    "make_afe",
+    "make_pack_model",
+    "pack_blocks",
+    "pack_model_of",
+    "pack_serial",
 ]
 
 

@@ -1,4 +1,5 @@
 """The AFE interface: one timestamped read, and a handful of commands."""
+
 from __future__ import annotations
 
 import abc

@@ -1,4 +1,5 @@
 """Build the AFE the configuration asks for. The only place that knows every implementation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,9 +12,17 @@ from bms_ros.core.config import PackConfig
 
 
 def make_pack_model(pack: PackConfig, sim: SimConfig) -> PackModel:
-    model = PackModel(get_chemistry(pack.chemistry), PackModelConfig(
-        cell_count=pack.cell_count, capacity_ah=pack.design_capacity_ah, initial_soc=sim.initial_soc,
-        ambient_c=sim.ambient_temperature, seed=sim.seed, heater_power_w=sim.heater_power))
+    model = PackModel(
+        get_chemistry(pack.chemistry),
+        PackModelConfig(
+            cell_count=pack.cell_count,
+            capacity_ah=pack.design_capacity_ah,
+            initial_soc=sim.initial_soc,
+            ambient_c=sim.ambient_temperature,
+            seed=sim.seed,
+            heater_power_w=sim.heater_power,
+        ),
+    )
     apply_sim_inputs(model, sim)
     return model
 
@@ -44,22 +53,27 @@ def apply_sim_inputs(model: PackModel, sim: SimConfig, changed: set[str] | None 
 def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
     if afe.type == "sim":
         from bms_ros.afe.sim.simulated_afe import SimulatedAfe
+
         ideal = SimulatedAfe(make_pack_model(pack, sim), thermistor_count=max(1, afe.thermistor_count))
         apply_sim_faults(ideal, sim.fault)
         return ideal
     if afe.type == "sim_bq769x0":
         from bms_ros.afe.sim.simulated_bq769x0 import SimulatedBq769x0
+
         chip = SimulatedBq769x0.from_config(make_pack_model(pack, sim), afe, chip=afe.chip or None)
         apply_sim_faults(chip, sim.fault)
         return chip
     if afe.type == "sim_bq769x2":
         from bms_ros.afe.sim.simulated_bq769x2 import SimulatedBq769x2
-        chip2 = SimulatedBq769x2.from_config(make_pack_model(pack, sim), afe, sim_kwargs={
-            "device_number": 0x7694 if afe.chip == "bq76942" else 0x7695})
+
+        chip2 = SimulatedBq769x2.from_config(
+            make_pack_model(pack, sim), afe, sim_kwargs={"device_number": 0x7694 if afe.chip == "bq76942" else 0x7695}
+        )
         apply_sim_faults(chip2, sim.fault)
         return chip2
     if afe.type in ("sim_sbs", "sim_jbd", "sim_daly"):
         from bms_ros.afe.sim.pack_sims import make_simulated_pack
+
         smart = make_simulated_pack(afe.type, make_pack_model(pack, sim), afe, seed=sim.seed)
         apply_sim_faults(smart, sim.fault)
         return smart
@@ -67,27 +81,34 @@ def make_afe(afe: AfeConfig, pack: PackConfig, sim: SimConfig) -> Afe:
         import smbus2
 
         from bms_ros.afe.sbs.driver import SbsPack
+
         return SbsPack(smbus2.SMBus(afe.i2c_bus), pack.cell_count, address=afe.sbs_address, pec=afe.sbs_pec)
     if afe.type == "daly" and afe.daly_link == "can":
         import can
 
         from bms_ros.afe.daly.can_link import CAN_BITRATE
         from bms_ros.afe.daly.driver import DalyPack
+
         bus = can.Bus(interface=afe.can_interface, channel=afe.can_channel, bitrate=CAN_BITRATE)
         return DalyPack(None, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout, can_bus=bus)
     if afe.type in ("jbd", "daly"):
         from bms_ros.afe.serial_link import open_serial
+
         port = open_serial(afe.serial_port, afe.serial_baud, afe.serial_timeout)
         if afe.type == "jbd":
             from bms_ros.afe.jbd.driver import JbdPack
+
             return JbdPack(port, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout)
         from bms_ros.afe.daly.driver import DalyPack
+
         return DalyPack(port, pack.cell_count, afe.thermistor_count, timeout=afe.serial_timeout)
     if afe.type == "bq769x0":
         from bms_ros.afe.bq769x0.driver import Bq769x0Afe
+
         return Bq769x0Afe.open(afe, pack.cell_count, chip=afe.chip or None)
     if afe.type == "bq769x2":
         from bms_ros.afe.bq769x2.driver import Bq769x2Afe
+
         return Bq769x2Afe.open(afe, pack.cell_count)
     raise ValueError(f"afe.type {afe.type!r} has no AFE object (replay samples arrive on a topic)")
 
@@ -117,7 +138,7 @@ def apply_sim_faults(afe: Afe, f: SimFaultConfig) -> None:
     if faults is None:
         return
     bms = getattr(afe, "bms", None)
-    if bms is not None:       # a smart pack's own simulated BMS
+    if bms is not None:  # a smart pack's own simulated BMS
         bms.release()
         if f.pack_trip != "none":
             bms.trip(f.pack_trip)

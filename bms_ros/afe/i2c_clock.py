@@ -5,6 +5,7 @@ On device-tree systems (Raspberry Pi, Jetson, most ARM boards) the bus speed is 
 32-bit cell under ``/sys/class/i2c-adapter/i2c-N/of_node/``. Elsewhere (x86 ACPI, USB adapters) it is not
 knowable from user space: no warning then.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,14 @@ def warn_if_faster(bus: int, limit_hz: float, chip: str, sysfs: Path | str = "/s
     hz = adapter_clock_hz(bus, sysfs)
     if hz is None or hz <= limit_hz:
         return True
-    log.warning("/dev/i2c-%d runs at %g kHz, but the %s allows at most %g kHz: expect NACKs and CRC errors; set "
-                "the bus to %g kHz (e.g. dtparam=i2c_arm_baudrate=%d on a Raspberry Pi)", bus, hz / 1e3, chip,
-                limit_hz / 1e3, limit_hz / 1e3, int(limit_hz))
+    log.warning(
+        "/dev/i2c-%d runs at %g kHz, but the %s allows at most %g kHz: expect NACKs and CRC errors; set "
+        "the bus to %g kHz (e.g. dtparam=i2c_arm_baudrate=%d on a Raspberry Pi)",
+        bus,
+        hz / 1e3,
+        chip,
+        limit_hz / 1e3,
+        limit_hz / 1e3,
+        int(limit_hz),
+    )
     return False

@@ -7,6 +7,7 @@ Commands: a source that takes FET commands (JBD, Daly) gets the core's decisions
 nothing, the host services refuse with ``fet_refusal`` and the decisions are only reported. Balancing is the
 pack's own business (its balancing mask is reported where the protocol gives it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,13 +18,34 @@ from bms_ros.core.types import AfeFlag, BalancingConstraints, BmsOutput, Hardwar
 __all__ = ["LinkStats", "PackIdentity", "PackSource", "pack_blocks", "pack_serial"]
 
 # the pack_report.protection words (shared by the backends) that mean the pack's own BMS holds a FET open
-_BLOCKS_CHARGE = frozenset({
-    "cell_overvoltage", "pack_overvoltage", "charge_overtemperature", "charge_undertemperature",
-    "discharge_overtemperature", "charge_overcurrent", "short_circuit", "frontend_error",
-    "over_charged", "terminate_charge", "over_temperature"})
-_BLOCKS_DISCHARGE = frozenset({
-    "cell_undervoltage", "pack_undervoltage", "discharge_overtemperature", "discharge_undertemperature",
-    "discharge_overcurrent", "short_circuit", "frontend_error", "terminate_discharge", "over_temperature"})
+_BLOCKS_CHARGE = frozenset(
+    {
+        "cell_overvoltage",
+        "pack_overvoltage",
+        "charge_overtemperature",
+        "charge_undertemperature",
+        "discharge_overtemperature",
+        "charge_overcurrent",
+        "short_circuit",
+        "frontend_error",
+        "over_charged",
+        "terminate_charge",
+        "over_temperature",
+    }
+)
+_BLOCKS_DISCHARGE = frozenset(
+    {
+        "cell_undervoltage",
+        "pack_undervoltage",
+        "discharge_overtemperature",
+        "discharge_undertemperature",
+        "discharge_overcurrent",
+        "short_circuit",
+        "frontend_error",
+        "terminate_discharge",
+        "over_temperature",
+    }
+)
 
 
 def pack_blocks(words: tuple[str, ...], charge: bool) -> list[str]:
@@ -46,19 +68,25 @@ class LinkStats:
     """Per-link counters for diagnostics: every rejected frame is counted by its reason."""
 
     frames_ok: int = 0
-    timeouts: int = 0          # no (complete) answer in time, NACK on SMBus
-    checksum_errors: int = 0   # checksum / PEC mismatch
-    framing_errors: int = 0    # garbage, bad start/end byte, wrong length, wrong command echo
-    implausible: int = 0       # well-formed frame whose values are out of physical range
-    resyncs: int = 0           # bytes discarded to find the next frame start
+    timeouts: int = 0  # no (complete) answer in time, NACK on SMBus
+    checksum_errors: int = 0  # checksum / PEC mismatch
+    framing_errors: int = 0  # garbage, bad start/end byte, wrong length, wrong command echo
+    implausible: int = 0  # well-formed frame whose values are out of physical range
+    resyncs: int = 0  # bytes discarded to find the next frame start
 
     @property
     def rejects(self) -> int:
         return self.checksum_errors + self.framing_errors + self.implausible
 
     def as_dict(self) -> dict[str, int]:
-        return {"frames_ok": self.frames_ok, "timeouts": self.timeouts, "checksum_errors": self.checksum_errors,
-                "framing_errors": self.framing_errors, "implausible": self.implausible, "resyncs": self.resyncs}
+        return {
+            "frames_ok": self.frames_ok,
+            "timeouts": self.timeouts,
+            "checksum_errors": self.checksum_errors,
+            "framing_errors": self.framing_errors,
+            "implausible": self.implausible,
+            "resyncs": self.resyncs,
+        }
 
 
 @dataclass(frozen=True)
@@ -69,8 +97,8 @@ class PackIdentity:
     device: str = ""
     chemistry: str = ""
     serial: str = ""
-    date: str = ""             # ISO yyyy-mm-dd
-    hardware: str = ""         # hardware / firmware version string
+    date: str = ""  # ISO yyyy-mm-dd
+    hardware: str = ""  # hardware / firmware version string
 
     def summary(self) -> str:
         parts = [p for p in (self.manufacturer, self.device, self.chemistry, self.hardware) if p]
@@ -132,12 +160,13 @@ class PackSource(Afe):
             want = (want[0] and last[0], want[1] and last[1])
             if want == last:
                 return
-        elif want == self.last_fet_command and not ((s.charge_fet and not want[0]) or
-                                                    (s.discharge_fet and not want[1])):
-            return   # unchanged, and the pack honours it (a FET on that we want off: send again)
+        elif want == self.last_fet_command and not (
+            (s.charge_fet and not want[0]) or (s.discharge_fet and not want[1])
+        ):
+            return  # unchanged, and the pack honours it (a FET on that we want off: send again)
         self.set_fets(*want)
 
-    last_fet_command: tuple[bool, bool] | None = None   # set by set_fets of sources that accept commands
+    last_fet_command: tuple[bool, bool] | None = None  # set by set_fets of sources that accept commands
 
     def link_counters(self) -> dict[str, int]:
         return self.stats.as_dict()

@@ -6,6 +6,7 @@ A protocol supplies ``extract(buf) -> (frame | None, consumed, reject)``: it loo
 protocol rejects (counted), so line noise, a truncated frame or a corrupted checksum costs one frame, never the
 link. pyserial is imported only by :func:`open_serial` (optional dependency: ``pip install bms_ros[serial]``).
 """
+
 from __future__ import annotations
 
 import time
@@ -35,20 +36,27 @@ class Port(Protocol):
 
 @dataclass(frozen=True)
 class Extract:
-    frame: bytes | None     # a complete frame whose checksum and framing are good
-    consumed: int           # bytes to drop from the buffer (the frame, or rejected bytes)
-    reject: str = ""        # "checksum" | "framing" | "" ; what the dropped bytes were
+    frame: bytes | None  # a complete frame whose checksum and framing are good
+    consumed: int  # bytes to drop from the buffer (the frame, or rejected bytes)
+    reject: str = ""  # "checksum" | "framing" | "" ; what the dropped bytes were
 
 
 def open_serial(port: str, baud: int, timeout: float):
     """A pyserial port, 8N1 (both JBD and Daly boards [JBD register map; Daly UART protocol])."""
     import serial  # optional dependency, only for the UART backends
+
     return serial.serial_for_url(port, baudrate=baud, bytesize=8, parity="N", stopbits=1, timeout=timeout)
 
 
 class FrameReader:
-    def __init__(self, port: Port, extract: Callable[[bytearray], Extract], stats: LinkStats,
-                 timeout: float = 0.3, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        port: Port,
+        extract: Callable[[bytearray], Extract],
+        stats: LinkStats,
+        timeout: float = 0.3,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.port, self.extract, self.stats, self.timeout, self.clock = port, extract, stats, timeout, clock
         self.buf = bytearray()
 
@@ -57,8 +65,9 @@ class FrameReader:
         request is dropped as framing). Raises LinkTimeout."""
         return self.transact_frames(request, 1, accept)[0]
 
-    def transact_frames(self, request: bytes, count: int,
-                        accept: Callable[[bytes], bool] = lambda f: True) -> list[bytes]:
+    def transact_frames(
+        self, request: bytes, count: int, accept: Callable[[bytes], bool] = lambda f: True
+    ) -> list[bytes]:
         """Send ``request`` and collect ``count`` good frames (boards that answer in several frames)."""
         self.buf.clear()
         self.port.reset_input_buffer()
@@ -87,7 +96,7 @@ class FrameReader:
                 del self.buf[:1]
                 self.stats.resyncs += 1
             else:
-                break          # the port's own timeout expired with nothing more
+                break  # the port's own timeout expired with nothing more
         self.stats.timeouts += 1
         raise LinkTimeout(f"{len(frames)} of {count} valid answers to {request[:4].hex()} within {self.timeout:g} s")
 
@@ -105,7 +114,7 @@ class FrameReader:
             if ex.frame is not None:
                 return ex.frame
             if not ex.consumed:
-                return None      # incomplete: wait for more bytes
+                return None  # incomplete: wait for more bytes
         return None
 
 

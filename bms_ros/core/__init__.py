@@ -4,6 +4,7 @@ Nothing here imports ROS: the same code runs in the node, in bms-replay and in u
 public API: nodes and tools import from ``bms_ros.core`` only (test/test_layering.py). Names load lazily
 (PEP 562), so importing one part does not import the rest, and no import cycle can run through here.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,7 +54,7 @@ __all__ = sorted(_WHERE)
 def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, attr = _WHERE[name].partition(":")      # "module:attr" where a name equals its module's
+    module, _, attr = _WHERE[name].partition(":")  # "module:attr" where a name equals its module's
     value = getattr(importlib.import_module(f"{__name__}.{module}"), attr or name)
     globals()[name] = value
     return value

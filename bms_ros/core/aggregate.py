@@ -16,6 +16,7 @@ OVERHEAT (2). Here the rules follow the circuit:
 Status and health are combined by the explicit orders ``STATUS_PRECEDENCE`` and ``HEALTH_SEVERITY``, never
 by enum value. Units SI; current > 0 charging; NaN unknown.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,6 +28,7 @@ NAN = math.nan
 
 class Status(IntEnum):
     """sensor_msgs/BatteryState power_supply_status values."""
+
     UNKNOWN = 0
     CHARGING = 1
     DISCHARGING = 2
@@ -36,6 +38,7 @@ class Status(IntEnum):
 
 class Health(IntEnum):
     """sensor_msgs/BatteryState power_supply_health values."""
+
     UNKNOWN = 0
     GOOD = 1
     OVERHEAT = 2
@@ -52,8 +55,13 @@ class Health(IntEnum):
 # still taking charge keeps the robot CHARGING: one FULL pack must not end a dock charge. NOT_CHARGING (charger
 # present, a pack not accepting charge) outranks FULL: the robot is FULL only when every pack is. UNKNOWN
 # (a pack that lost its AFE) is last, so the packs that know say what the robot does; all UNKNOWN -> UNKNOWN.
-STATUS_PRECEDENCE: tuple[Status, ...] = (Status.DISCHARGING, Status.CHARGING, Status.NOT_CHARGING, Status.FULL,
-                                         Status.UNKNOWN)
+STATUS_PRECEDENCE: tuple[Status, ...] = (
+    Status.DISCHARGING,
+    Status.CHARGING,
+    Status.NOT_CHARGING,
+    Status.FULL,
+    Status.UNKNOWN,
+)
 
 # Worst first, by what the robot must do about it:
 #   OVERHEAT        thermal-runaway risk: stop the load and charging now (panther_manager shuts down on it)
@@ -64,9 +72,17 @@ STATUS_PRECEDENCE: tuple[Status, ...] = (Status.DISCHARGING, Status.CHARGING, St
 #   COLD            charging blocked or power reduced until the pack warms; recovers by itself
 #   UNKNOWN         not known: never reported as GOOD
 #   GOOD
-HEALTH_SEVERITY: tuple[Health, ...] = (Health.OVERHEAT, Health.OVERVOLTAGE, Health.DEAD, Health.UNSPEC_FAILURE,
-                                       Health.SAFETY_TIMER_EXPIRE, Health.WATCHDOG_TIMER_EXPIRE, Health.COLD,
-                                       Health.UNKNOWN, Health.GOOD)
+HEALTH_SEVERITY: tuple[Health, ...] = (
+    Health.OVERHEAT,
+    Health.OVERVOLTAGE,
+    Health.DEAD,
+    Health.UNSPEC_FAILURE,
+    Health.SAFETY_TIMER_EXPIRE,
+    Health.WATCHDOG_TIMER_EXPIRE,
+    Health.COLD,
+    Health.UNKNOWN,
+    Health.GOOD,
+)
 
 TOPOLOGIES = ("parallel", "series")
 
@@ -74,23 +90,24 @@ TOPOLOGIES = ("parallel", "series")
 @dataclass
 class PackReading:
     """What one pack last said: its battery_state plus (where received) its ~/status. NaN when unknown."""
+
     name: str
-    voltage: float = NAN              # V, at the pack's terminals
-    current: float = NAN              # A, > 0 charging
+    voltage: float = NAN  # V, at the pack's terminals
+    current: float = NAN  # A, > 0 charging
     charge_ah: float = NAN
     capacity_ah: float = NAN
     design_capacity_ah: float = NAN
-    percentage: float = NAN           # 0..1
-    temperature: float = NAN          # degC, hottest sensor
+    percentage: float = NAN  # 0..1
+    temperature: float = NAN  # degC, hottest sensor
     status: int = Status.UNKNOWN
     health: int = Health.UNKNOWN
     present: bool = True
-    soc_std: float = NAN              # 1-sigma of percentage (from ~/status)
-    energy_wh: float = NAN            # energy remaining (from ~/status)
+    soc_std: float = NAN  # 1-sigma of percentage (from ~/status)
+    energy_wh: float = NAN  # energy remaining (from ~/status)
     resistance_ohm: float = NAN
-    charge_limit_a: float = NAN       # >= 0
-    discharge_limit_a: float = NAN    # >= 0, magnitude
-    charge_fet: bool = True           # FETs as read back (from ~/status; True when not known)
+    charge_limit_a: float = NAN  # >= 0
+    discharge_limit_a: float = NAN  # >= 0, magnitude
+    charge_fet: bool = True  # FETs as read back (from ~/status; True when not known)
     discharge_fet: bool = True
     serial_number: str = ""
 
@@ -135,7 +152,7 @@ class Aggregate:
     status: int = Status.UNKNOWN
     health: int = Health.UNKNOWN
     present: bool = False
-    packs: list[str] = field(default_factory=list)   # the packs this aggregate is made of
+    packs: list[str] = field(default_factory=list)  # the packs this aggregate is made of
 
     @property
     def power_w(self) -> float:
@@ -203,8 +220,11 @@ def aggregate(packs: list[PackReading], topology: str, expected: int | None = No
     out.health = combine_health([p.health for p in packs])
     temps = [p.temperature for p in packs if math.isfinite(p.temperature)]
     out.temperature = max(temps) if temps else NAN
-    out.design_capacity_ah = _sum([p.design_capacity_ah for p in packs]) if topology == "parallel" else \
-        min((p.design_capacity_ah for p in packs), default=NAN)
+    out.design_capacity_ah = (
+        _sum([p.design_capacity_ah for p in packs])
+        if topology == "parallel"
+        else min((p.design_capacity_ah for p in packs), default=NAN)
+    )
     if topology == "parallel":
         _parallel(out, packs)
     else:
@@ -214,7 +234,7 @@ def aggregate(packs: list[PackReading], topology: str, expected: int | None = No
 
 
 def _parallel(out: Aggregate, packs: list[PackReading]) -> None:
-    bus = [p for p in packs if p.charge_fet or p.discharge_fet] or packs    # the others sit at their own OCV
+    bus = [p for p in packs if p.charge_fet or p.discharge_fet] or packs  # the others sit at their own OCV
     out.voltage = _mean([p.voltage for p in bus])
     out.current = _sum([p.current for p in packs])
     out.charge_ah = _sum([p.charge() for p in packs])
@@ -230,21 +250,20 @@ def _parallel(out: Aggregate, packs: list[PackReading]) -> None:
         out.energy_std_wh = math.sqrt(_sum([v * p.mean_voltage() ** 2 for v, p in zip(var_q, packs)]))
     out.energy_wh = _sum([p.energy() for p in packs])
     for kind in ("charge", "discharge"):
-        able = [p for p in packs if getattr(p, f"{kind}_fet")]   # a pack with its FET open takes no share
+        able = [p for p in packs if getattr(p, f"{kind}_fet")]  # a pack with its FET open takes no share
         limit = parallel_limit([getattr(p, f"{kind}_limit_a") for p in able], [p.resistance_ohm for p in able])
         setattr(out, f"{kind}_limit_a", limit if able else 0.0)
 
 
 def _series(out: Aggregate, packs: list[PackReading]) -> None:
     out.voltage = _sum([p.voltage for p in packs])
-    out.current = _mean([p.current for p in packs])         # one current; the mean of its measurements
+    out.current = _mean([p.current for p in packs])  # one current; the mean of its measurements
     stored = [p.stored() for p in packs]
     if all(math.isfinite(q) for q in stored):
         weakest = packs[stored.index(min(stored))]
         q = weakest.charge()
         out.charge_ah, out.capacity_ah = q, weakest.capacity_ah
-        out.percentage = min(1.0, max(0.0, weakest.stored() / weakest.capacity_ah)) \
-            if weakest.capacity_ah > 0 else NAN
+        out.percentage = min(1.0, max(0.0, weakest.stored() / weakest.capacity_ah)) if weakest.capacity_ah > 0 else NAN
         out.soc_std = weakest.soc_std
         # every pack delivers the weakest's charge, each at its own mean voltage
         out.energy_wh = _sum([q * p.mean_voltage() for p in packs])
@@ -253,7 +272,7 @@ def _series(out: Aggregate, packs: list[PackReading]) -> None:
     limits_d = [p.discharge_limit_a for p in packs]
     out.charge_limit_a = min(limits_c) if all(math.isfinite(x) for x in limits_c) else NAN
     out.discharge_limit_a = min(limits_d) if all(math.isfinite(x) for x in limits_d) else NAN
-    if not all(p.charge_fet for p in packs):        # an open FET anywhere opens the string for that direction
+    if not all(p.charge_fet for p in packs):  # an open FET anywhere opens the string for that direction
         out.charge_limit_a = 0.0
     if not all(p.discharge_fet for p in packs):
         out.discharge_limit_a = 0.0

@@ -18,6 +18,7 @@ plan from the voltages measured after ``active_settle_time`` without transfer, t
 settled spread is below ``delta_stop``. The output is a per-cell current (A, > 0 charges the cell) that the
 active balancer hardware (or the simulated pack) applies.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,31 +36,40 @@ BALANCING_ALLOWED_FAULTS = int(Fault.CELL_IMBALANCE | Fault.CELL_OVERVOLTAGE | F
 
 @dataclass
 class BalancingConfig:
-    mode: str = param("passive", "off, passive (bleed resistors via the AFE) or active (charge transfer)",
-                      choices=("off", "passive", "active"), runtime=True)
-    when: str = param("both", "Balance while charging, at rest, or both", choices=("charging", "rest", "both"),
-                      runtime=True)
-    start_voltage: float = param(4.0, "Balance only while the highest cell is above this", "V", 0.0, 6.0,
-                                 runtime=True)
-    delta_start: float = param(0.010, "A cell starts balancing this far above the lowest cell", "V", 0.001, 1.0,
-                               runtime=True)
-    delta_stop: float = param(0.005, "A cell stops balancing within this of the lowest cell", "V", 0.0, 1.0,
-                              runtime=True)
+    mode: str = param(
+        "passive",
+        "off, passive (bleed resistors via the AFE) or active (charge transfer)",
+        choices=("off", "passive", "active"),
+        runtime=True,
+    )
+    when: str = param(
+        "both", "Balance while charging, at rest, or both", choices=("charging", "rest", "both"), runtime=True
+    )
+    start_voltage: float = param(4.0, "Balance only while the highest cell is above this", "V", 0.0, 6.0, runtime=True)
+    delta_start: float = param(
+        0.010, "A cell starts balancing this far above the lowest cell", "V", 0.001, 1.0, runtime=True
+    )
+    delta_stop: float = param(
+        0.005, "A cell stops balancing within this of the lowest cell", "V", 0.0, 1.0, runtime=True
+    )
     rest_current: float = param(0.2, "At rest: current magnitude below this", "A", 0.0, 100.0, runtime=True)
     rest_time: float = param(30.0, "At rest: for this long", "s", 0.0, 86400.0, runtime=True)
     charge_current_min: float = param(0.2, "Charging: current above this", "A", 0.0, 1000.0, runtime=True)
-    max_temperature: float = param(50.0, "No balancing while a thermistor or the AFE die is above this", "degC",
-                                   0.0, 150.0, runtime=True)
-    temperature_hysteresis: float = param(5.0, "Balancing resumes this far below max_temperature", "K", 0.0,
-                                          50.0, runtime=True)
-    replan_interval: float = param(10.0, "Passive: re-plan the bleed mask this often", "s", 0.0, 3600.0,
-                                   runtime=True)
+    max_temperature: float = param(
+        50.0, "No balancing while a thermistor or the AFE die is above this", "degC", 0.0, 150.0, runtime=True
+    )
+    temperature_hysteresis: float = param(
+        5.0, "Balancing resumes this far below max_temperature", "K", 0.0, 50.0, runtime=True
+    )
+    replan_interval: float = param(10.0, "Passive: re-plan the bleed mask this often", "s", 0.0, 3600.0, runtime=True)
     active_current: float = param(1.0, "Active: transfer current per donor cell", "A", 0.0, 100.0, runtime=True)
-    active_efficiency: float = param(0.9, "Active: fraction of the transferred charge that arrives", "", 0.1,
-                                     1.0, runtime=True)
+    active_efficiency: float = param(
+        0.9, "Active: fraction of the transferred charge that arrives", "", 0.1, 1.0, runtime=True
+    )
     active_burst_time: float = param(120.0, "Active: transfer this long per plan", "s", 1.0, 3600.0, runtime=True)
-    active_settle_time: float = param(60.0, "Active: pause this long before measuring for the next plan", "s",
-                                      0.0, 3600.0, runtime=True)
+    active_settle_time: float = param(
+        60.0, "Active: pause this long before measuring for the next plan", "s", 0.0, 3600.0, runtime=True
+    )
 
 
 def _mask_of(bits: np.ndarray) -> int:
@@ -67,21 +77,20 @@ def _mask_of(bits: np.ndarray) -> int:
     return int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little")
 
 
-def plan_passive(cells: np.ndarray, wanted: np.ndarray, constraints: BalancingConstraints,
-                 group_of: np.ndarray) -> int:
+def plan_passive(cells: np.ndarray, wanted: np.ndarray, constraints: BalancingConstraints, group_of: np.ndarray) -> int:
     """Bleed mask: wanted cells, highest first, as many as the AFE constraints permit."""
     idx = np.flatnonzero(wanted)
     if idx.size == 0:
         return 0
     idx = idx[np.argsort(-cells[idx], kind="stable")]
-    chosen = np.zeros(cells.shape[0] + 1, dtype=bool)     # one spare so i + 1 is always an index
+    chosen = np.zeros(cells.shape[0] + 1, dtype=bool)  # one spare so i + 1 is always an index
     per_group: dict[int, int] = {}
     mask = 0
     adj = not constraints.allow_adjacent
     for i in idx.tolist():
         g = int(group_of[i])
         if g < 0:
-            continue                                     # no balancing register covers this cell
+            continue  # no balancing register covers this cell
         if per_group.get(g, 0) >= constraints.max_per_group:
             continue
         if adj and ((i > 0 and chosen[i - 1] and group_of[i - 1] == g) or (chosen[i + 1] and group_of[i + 1] == g)):
@@ -112,14 +121,14 @@ def active_transfer(cells: np.ndarray, current: float, efficiency: float) -> np.
 class BalancingDecision:
     mask: int
     transfer_a: np.ndarray
-    reason: str                  # why it is (not) balancing
+    reason: str  # why it is (not) balancing
 
 
 class Balancer:
     def __init__(self, cfg: BalancingConfig, cell_count: int, constraints: BalancingConstraints | None = None):
         self.cfg = cfg
         self.n = cell_count
-        self.time_s = np.zeros(cell_count)          # per cell: seconds bled (passive) or transferred (active)
+        self.time_s = np.zeros(cell_count)  # per cell: seconds bled (passive) or transferred (active)
         self.bleeding = np.zeros(cell_count, dtype=bool)
         self.mask = 0
         self._active_on = False
@@ -130,8 +139,9 @@ class Balancer:
         self._zero = np.zeros(cell_count)
         self._last_transfer = self._zero
         self._phase, self._phase_until = "", -math.inf
-        self.constraints = constraints or BalancingConstraints(groups=((0, cell_count),), max_per_group=cell_count,
-                                                               allow_adjacent=True)
+        self.constraints = constraints or BalancingConstraints(
+            groups=((0, cell_count),), max_per_group=cell_count, allow_adjacent=True
+        )
 
     @property
     def constraints(self) -> BalancingConstraints:
@@ -142,12 +152,13 @@ class Balancer:
         self._constraints = c
         g = np.full(self.n + 1, -1, dtype=np.int64)
         for k, (start, stop) in enumerate(c.groups):
-            g[max(0, start):min(self.n, stop)] = k
+            g[max(0, start) : min(self.n, stop)] = k
         self._group_of = g
         self._last_plan = -math.inf
 
-    def update(self, stamp: float, cells: np.ndarray, current: float, hottest: float, valid: bool,
-               fresh: bool, faults: int) -> BalancingDecision:
+    def update(
+        self, stamp: float, cells: np.ndarray, current: float, hottest: float, valid: bool, fresh: bool, faults: int
+    ) -> BalancingDecision:
         """One planning step. ``valid``: complete plausible sample; ``fresh``: data fresh and the BMS operational
         (not INIT/FAULT/SHUTDOWN); ``faults``: active | latched Fault bits."""
         cfg = self.cfg
@@ -174,8 +185,7 @@ class Balancer:
             return self._passive(stamp, cells)
         return self._active(stamp, cells)
 
-    def _blocked(self, stamp: float, cells: np.ndarray, current: float, valid: bool, fresh: bool,
-                 faults: int) -> str:
+    def _blocked(self, stamp: float, cells: np.ndarray, current: float, valid: bool, fresh: bool, faults: int) -> str:
         cfg = self.cfg
         if cfg.mode == "off":
             return "off"
@@ -190,8 +200,11 @@ class Balancer:
         resting = not math.isnan(self._rest_since) and stamp - self._rest_since >= cfg.rest_time
         charging = current > cfg.charge_current_min
         if not ((cfg.when in ("charging", "both") and charging) or (cfg.when in ("rest", "both") and resting)):
-            return "not charging" if cfg.when == "charging" else (
-                "not at rest" if cfg.when == "rest" else "neither charging nor at rest")
+            return (
+                "not charging"
+                if cfg.when == "charging"
+                else ("not at rest" if cfg.when == "rest" else "neither charging nor at rest")
+            )
         if float(cells.max()) <= cfg.start_voltage:
             return "below start voltage"
         return ""
@@ -205,7 +218,7 @@ class Balancer:
             mask = plan_passive(cells, wanted, self._constraints, self._group_of)
             self._last_plan = stamp
         else:
-            mask = _mask_of(wanted) & self.mask      # the bleeding cells still wanted
+            mask = _mask_of(wanted) & self.mask  # the bleeding cells still wanted
         self._set_mask(mask)
         self._last_transfer = self._zero
         return BalancingDecision(mask, self._zero, "balancing" if mask else "balanced")
@@ -213,11 +226,11 @@ class Balancer:
     def _active(self, stamp: float, cells: np.ndarray) -> BalancingDecision:
         cfg = self.cfg
         self._set_mask(0)
-        if self._active_on and stamp < self._phase_until:         # inside a burst or a settle pause
+        if self._active_on and stamp < self._phase_until:  # inside a burst or a settle pause
             if self._phase == "burst":
                 return BalancingDecision(0, self._last_transfer, "balancing (active)")
             return BalancingDecision(0, self._zero, "balancing (active, settling)")
-        if self._active_on and self._phase == "burst":            # burst over: settle before measuring
+        if self._active_on and self._phase == "burst":  # burst over: settle before measuring
             self._phase, self._phase_until = "settle", stamp + cfg.active_settle_time
             self._last_transfer = self._zero
             if cfg.active_settle_time > 0:

@@ -6,6 +6,7 @@ Time comes only from ``sample.stamp``, made monotonic by ``core.timebase`` (a cl
 timer). A sample that cannot be used (wrong cell count, empty) is missing data, never an exception. The node
 (or bms-replay, or a test) only transports.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -67,7 +68,7 @@ class Bms:
         self.limiter = CurrentLimiter(config.limits)
         self.balancer = Balancer(config.balancing, n)
         self.charge_control = ChargeControl(config.cvl, config.heater, config.protection, n)
-        self.charger_present: bool | None = None      # host-side: the charger contact (None: unknown)
+        self.charger_present: bool | None = None  # host-side: the charger contact (None: unknown)
         self.fault_log: deque[dict[str, Any]] = deque(maxlen=config.protection.fault_log_size)
         self._last_valid: float | None = None
         self._last_result: ProtectionResult = self.protection.result_now()
@@ -78,12 +79,12 @@ class Bms:
         self.last_output: BmsOutput | None = None
         self._estimator_saved_at = -math.inf
         self._saved_cycles = 0
-        self._cycles_now = 0              # whole cycles at the last step (persist() saves at each new one)
-        self.clock_events = 0             # clock steps back and jumps forward seen (each logged once)
-        self.view = ConsumerView(config)              # what consumers see: held values, the published SoC
-        self._spread_judged = math.nan                # V, the cell spread last seen in IMBALANCE_JUDGED_SOC
+        self._cycles_now = 0  # whole cycles at the last step (persist() saves at each new one)
+        self.clock_events = 0  # clock steps back and jumps forward seen (each logged once)
+        self.view = ConsumerView(config)  # what consumers see: held values, the published SoC
+        self._spread_judged = math.nan  # V, the cell spread last seen in IMBALANCE_JUDGED_SOC
         self._restore()
-        if config.estimation.initial_soc >= 0.0:     # given by the user: it wins over the state file's SoC
+        if config.estimation.initial_soc >= 0.0:  # given by the user: it wins over the state file's SoC
             self.estimator.reset(config.estimation.initial_soc)
 
     # ------------------------------------------------------------------------------------------- host side
@@ -122,16 +123,20 @@ class Bms:
         if not enable:
             return True, "charging disabled"
         why = self._forbidden(charge=True)
-        return (False, f"charge enable remembered, but charging is blocked: {why}") if why else \
-            (True, "charging enabled")
+        return (
+            (False, f"charge enable remembered, but charging is blocked: {why}") if why else (True, "charging enabled")
+        )
 
     def set_discharge_enable(self, enable: bool) -> tuple[bool, str]:
         self.fets.discharge_request = bool(enable)
         if not enable:
             return True, "discharging disabled"
         why = self._forbidden(charge=False)
-        return (False, f"discharge enable remembered, but discharging is blocked: {why}") if why else \
-            (True, "discharging enabled")
+        return (
+            (False, f"discharge enable remembered, but discharging is blocked: {why}")
+            if why
+            else (True, "discharging enabled")
+        )
 
     def _forbidden(self, charge: bool) -> str:
         if self.fets.shut_down:
@@ -194,8 +199,10 @@ class Bms:
         t = self.clock.t
         if t is None:
             return
-        if t - self._estimator_saved_at >= self.cfg.estimation.state_save_period \
-                or self._cycles_now != self._saved_cycles:
+        if (
+            t - self._estimator_saved_at >= self.cfg.estimation.state_save_period
+            or self._cycles_now != self._saved_cycles
+        ):
             self._estimator_saved_at = t
             self._saved_cycles = self._cycles_now
             self._persist_estimator()
@@ -221,7 +228,7 @@ class Bms:
             self._clock_event(tick.jump, sample)
         core_sample, reason = _usable(sample, cfg.pack.cell_count, t)
         m = self.measurer.measure(core_sample, t, reason)
-        m.stamp = sample.stamp            # events and logs carry the sample's own stamp
+        m.stamp = sample.stamp  # events and logs carry the sample's own stamp
         m.set("self_discharge", self.self_discharge.rate_c)
         m.set("lock", self.protection.lock_condition(m))
         m.set("cell_spread", self._judged_spread(m.values[MI["cell_spread"]]))
@@ -240,30 +247,69 @@ class Bms:
         est = self.estimator.update(core_sample if m.valid else _missing_like(core_sample))
 
         warn_c, warn_d = self.protection.warnings_blocking()
-        fet = self.fets.update(FetInputs(valid=m.valid, fresh=fresh, have_data=have,
-                                         current=sample.current if m.valid else math.nan,
-                                         block_charge=prot.block_charge, block_discharge=prot.block_discharge,
-                                         latched=prot.latched, warn_charge=warn_c, warn_discharge=warn_d))
+        fet = self.fets.update(
+            FetInputs(
+                valid=m.valid,
+                fresh=fresh,
+                have_data=have,
+                current=sample.current if m.valid else math.nan,
+                block_charge=prot.block_charge,
+                block_discharge=prot.block_discharge,
+                latched=prot.latched,
+                warn_charge=warn_c,
+                warn_discharge=warn_d,
+            )
+        )
 
-        lim = self.limiter.update(t, cfg.protection, charge_on=fet.charge, discharge_on=fet.discharge,
-                                  charge_off_reason=fet.charge_reason, discharge_off_reason=fet.discharge_reason,
-                                  measured=m.valid, cell_max=m.cell_max, cell_min=m.cell_min,
-                                  temp_min=m.temp_min, temp_max=m.temp_max, soc=est.soc)
+        lim = self.limiter.update(
+            t,
+            cfg.protection,
+            charge_on=fet.charge,
+            discharge_on=fet.discharge,
+            charge_off_reason=fet.charge_reason,
+            discharge_off_reason=fet.discharge_reason,
+            measured=m.valid,
+            cell_max=m.cell_max,
+            cell_min=m.cell_min,
+            temp_min=m.temp_min,
+            temp_max=m.temp_max,
+            soc=est.soc,
+        )
 
         hottest = _nanmax(m.temp_max, sample.die_temperature)
         operational = fet.state not in (BmsState.SHUTDOWN, BmsState.FAULT, BmsState.INIT)
-        bal = self.balancer.update(t, core_sample.cell_voltages, core_sample.current, hottest, m.valid,
-                                   fresh and operational, prot.active | prot.latched)
-        chg = self.charge_control.update(ChargeInputs(
-            stamp=t, limits=lim, valid=m.valid, fresh=bool(fresh) and fet.state != BmsState.SHUTDOWN,
-            cell_max=m.cell_max, pack_voltage=core_sample.pack_voltage, temp_min=m.temp_min, temp_max=m.temp_max,
-            balancing=bool(bal.mask) or bool(bal.transfer_a.any()), faults=prot.active | prot.latched,
-            active=prot.active, warnings=prot.warnings, charger_present=self.charger_present))
+        bal = self.balancer.update(
+            t,
+            core_sample.cell_voltages,
+            core_sample.current,
+            hottest,
+            m.valid,
+            fresh and operational,
+            prot.active | prot.latched,
+        )
+        chg = self.charge_control.update(
+            ChargeInputs(
+                stamp=t,
+                limits=lim,
+                valid=m.valid,
+                fresh=bool(fresh) and fet.state != BmsState.SHUTDOWN,
+                cell_max=m.cell_max,
+                pack_voltage=core_sample.pack_voltage,
+                temp_min=m.temp_min,
+                temp_max=m.temp_max,
+                balancing=bool(bal.mask) or bool(bal.transfer_a.any()),
+                faults=prot.active | prot.latched,
+                active=prot.active,
+                warnings=prot.warnings,
+                charger_present=self.charger_present,
+            )
+        )
         if m.valid:
-            self.self_discharge.update(t, est.cell_soc, core_sample.current, est.capacity_ah,
-                                       bool(bal.mask) or bool(bal.transfer_a.any()))
+            self.self_discharge.update(
+                t, est.cell_soc, core_sample.current, est.capacity_ah, bool(bal.mask) or bool(bal.transfer_a.any())
+            )
 
-        if m.valid:       # a held or unknown sample keeps the last decision (no flapping on a failed read)
+        if m.valid:  # a held or unknown sample keeps the last decision (no flapping on a failed read)
             th = cfg.fet.state_current
             self._charging = sample.current > (th * CHARGING_RELEASE_FRACTION if self._charging else th)
         # end of charge: the estimator's one detector (the full anchor), or a charge an over-voltage protection
@@ -273,26 +319,45 @@ class Bms:
         age = t - self._last_valid if have else math.nan  # type: ignore[operator]
         shown = self.view.estimate(est, sample.current if m.valid else math.nan, age, complete)
         if self.store is None:
-            self._pending_events.clear()    # nothing will persist them (persist() writes them with a store)
+            self._pending_events.clear()  # nothing will persist them (persist() writes them with a store)
         self._cycles_now = int(est.cycle_count)
         out = BmsOutput(
-            stamp=sample.stamp if math.isfinite(sample.stamp) else t, sample=sample, state=fet.state,
-            charge_fet=fet.charge, discharge_fet=fet.discharge,
-            faults_active=prot.active, faults_latched=prot.latched, warnings=prot.warnings,
+            stamp=sample.stamp if math.isfinite(sample.stamp) else t,
+            sample=sample,
+            state=fet.state,
+            charge_fet=fet.charge,
+            discharge_fet=fet.discharge,
+            faults_active=prot.active,
+            faults_latched=prot.latched,
+            warnings=prot.warnings,
             charge_enable_requested=self.fets.charge_request,
             discharge_enable_requested=self.fets.discharge_request,
-            charge_current_limit=chg.charge_current_limit, discharge_current_limit=chg.discharge_current_limit,
+            charge_current_limit=chg.charge_current_limit,
+            discharge_current_limit=chg.discharge_current_limit,
             limit_reason=f"charge: {chg.charge_current_reason}; discharge: {chg.discharge_current_reason}",
-            balancing_mask=bal.mask, estimate=shown, current_charging=self._charging,
-            charge_complete=complete, data_fresh=bool(fresh),
-            balancing_transfer_a=bal.transfer_a, afe_flags_to_clear=prot.afe_flags_to_clear,
-            balancing_reason=bal.reason, invalid_reason=m.invalid_reason,
-            cells_held=int((m.cell_status != 0).sum()), lock_code=self.lock_code,
-            reported=self.view.sample(sample, m.valid, fresh), data_held=bool(have and fresh and not m.valid),
-            data_age=age, charge_voltage_limit=chg.charge_voltage_limit,
-            discharge_voltage_limit=chg.discharge_voltage_limit, charge_voltage_reason=chg.charge_voltage_reason,
-            charge_current_reason=chg.charge_current_reason, discharge_current_reason=chg.discharge_current_reason,
-            force_charge=chg.force_charge, heater_on=chg.heater.on, heater_reason=chg.heater.reason)
+            balancing_mask=bal.mask,
+            estimate=shown,
+            current_charging=self._charging,
+            charge_complete=complete,
+            data_fresh=bool(fresh),
+            balancing_transfer_a=bal.transfer_a,
+            afe_flags_to_clear=prot.afe_flags_to_clear,
+            balancing_reason=bal.reason,
+            invalid_reason=m.invalid_reason,
+            cells_held=int((m.cell_status != 0).sum()),
+            lock_code=self.lock_code,
+            reported=self.view.sample(sample, m.valid, fresh),
+            data_held=bool(have and fresh and not m.valid),
+            data_age=age,
+            charge_voltage_limit=chg.charge_voltage_limit,
+            discharge_voltage_limit=chg.discharge_voltage_limit,
+            charge_voltage_reason=chg.charge_voltage_reason,
+            charge_current_reason=chg.charge_current_reason,
+            discharge_current_reason=chg.discharge_current_reason,
+            force_charge=chg.force_charge,
+            heater_on=chg.heater.on,
+            heater_reason=chg.heater.reason,
+        )
         self.last_output = out
         return out
 
@@ -310,8 +375,15 @@ class Bms:
         """A clock step: reported once per step (core time goes on regardless, see core.timebase)."""
         self.clock_events += 1
         log.warning("sample clock: %s at stamp %s; protection timing continues on core time", what, sample.stamp)
-        self.fault_log.append({"t": sample.stamp if math.isfinite(sample.stamp) else self.clock.t, "fault": "CLOCK",
-                               "event": "jump", "value": None, "detail": what})
+        self.fault_log.append(
+            {
+                "t": sample.stamp if math.isfinite(sample.stamp) else self.clock.t,
+                "fault": "CLOCK",
+                "event": "jump",
+                "value": None,
+                "detail": what,
+            }
+        )
 
     # ----------------------------------------------------------------------------------------- persistence
     def _log_events(self, events: list[FaultEvent], sample: PackSample | None) -> None:
@@ -322,8 +394,16 @@ class Bms:
             self.fault_log.append(d)
             self._pending_events.append(e)
             level = logging.ERROR if e.fault == Fault.SYSTEM_LOCK.name else logging.INFO
-            log.log(level, "fault %s %s at %.3f s (value %s) %s %s", e.fault, e.event, e.stamp, d["value"], e.detail,
-                    d.get("context", ""))
+            log.log(
+                level,
+                "fault %s %s at %.3f s (value %s) %s %s",
+                e.fault,
+                e.event,
+                e.stamp,
+                d["value"],
+                e.detail,
+                d.get("context", ""),
+            )
 
     def _persist(self, force: bool = False) -> None:
         if self.store is None:
@@ -393,13 +473,19 @@ def _nanmax(a: float, b: float) -> float:
 def _context(s: PackSample) -> dict[str, Any]:
     def f(x: float) -> float | None:
         return None if not math.isfinite(x) else round(float(x), 4)
+
     cells = s.cell_voltages
     ok = cells[np.isfinite(cells)]
     temps = s.temperatures[np.isfinite(s.temperatures)]
-    return {"cell_max": f(ok.max()) if ok.size else None, "cell_min": f(ok.min()) if ok.size else None,
-            "pack_voltage": f(s.pack_voltage), "current": f(s.current),
-            "temp_max": f(temps.max()) if temps.size else None, "temp_min": f(temps.min()) if temps.size else None,
-            "afe_flags": int(s.afe_flags)}
+    return {
+        "cell_max": f(ok.max()) if ok.size else None,
+        "cell_min": f(ok.min()) if ok.size else None,
+        "pack_voltage": f(s.pack_voltage),
+        "current": f(s.current),
+        "temp_max": f(temps.max()) if temps.size else None,
+        "temp_min": f(temps.min()) if temps.size else None,
+        "afe_flags": int(s.afe_flags),
+    }
 
 
 __all__ = ["Bms", "BmsOutput", "Estimate"]

@@ -16,6 +16,7 @@
 
 A limit never overrides a protection: the protections decide the FETs, and a limit is 0 while its FET is off.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,18 +37,33 @@ CVL_TRIP_MARGIN_V = 0.01
 
 @dataclass
 class ChargeVoltageConfig:
-    cell_voltage: float = param(4.2, "Charge voltage limit per cell: CVL = cell_count x this while the cells are "
-                                "below it; the highest cell is held at it (default: the chemistry's full "
-                                "voltage)", "V", 1.0, 5.0, runtime=True)
-    approach: float = param(0.05, "The CVL starts to follow the highest cell this far below cvl.cell_voltage",
-                            "V", 0.001, 1.0, runtime=True)
-    balancing_offset: float = param(0.01, "While balancing the highest cell is held this much below "
-                                    "cvl.cell_voltage", "V", 0.0, 0.2, runtime=True)
-    rise_rate: float = param(0.002, "Fastest rise of the CVL, per cell (a fall applies at once)", "V/s", 1e-5,
-                             1.0, runtime=True)
-    discharge_cell_voltage: float = param(3.0, "Discharge voltage limit per cell: DVL = cell_count x this "
-                                          "(default: the chemistry's under-voltage release)", "V", 0.5, 5.0,
-                                          runtime=True)
+    cell_voltage: float = param(
+        4.2,
+        "Charge voltage limit per cell: CVL = cell_count x this while the cells are "
+        "below it; the highest cell is held at it (default: the chemistry's full "
+        "voltage)",
+        "V",
+        1.0,
+        5.0,
+        runtime=True,
+    )
+    approach: float = param(
+        0.05, "The CVL starts to follow the highest cell this far below cvl.cell_voltage", "V", 0.001, 1.0, runtime=True
+    )
+    balancing_offset: float = param(
+        0.01, "While balancing the highest cell is held this much below cvl.cell_voltage", "V", 0.0, 0.2, runtime=True
+    )
+    rise_rate: float = param(
+        0.002, "Fastest rise of the CVL, per cell (a fall applies at once)", "V/s", 1e-5, 1.0, runtime=True
+    )
+    discharge_cell_voltage: float = param(
+        3.0,
+        "Discharge voltage limit per cell: DVL = cell_count x this (default: the chemistry's under-voltage release)",
+        "V",
+        0.5,
+        5.0,
+        runtime=True,
+    )
 
 
 def validate_charge_config(heater: HeaterConfig, prot: ProtectionConfig) -> None:
@@ -55,9 +71,11 @@ def validate_charge_config(heater: HeaterConfig, prot: ProtectionConfig) -> None
     the protection thresholds whatever their settings (``_cell_target``)."""
     release = prot.charge_undertemperature.release
     if heater.enabled and not heater.off_above > release:
-        raise ConfigError(f"heater.off_above: {heater.off_above} degC must be above "
-                          f"protection.charge_undertemperature.release ({release} degC), or the pack never "
-                          f"warms into the charge window")
+        raise ConfigError(
+            f"heater.off_above: {heater.off_above} degC must be above "
+            f"protection.charge_undertemperature.release ({release} degC), or the pack never "
+            f"warms into the charge window"
+        )
     if heater.max_temperature > prot.charge_overtemperature.threshold:
         raise ConfigError("heater.max_temperature: must not exceed protection.charge_overtemperature.threshold")
 
@@ -65,26 +83,26 @@ def validate_charge_config(heater: HeaterConfig, prot: ProtectionConfig) -> None
 @dataclass(frozen=True)
 class ChargeInputs:
     stamp: float
-    limits: Limits                # the current limiter's decision
+    limits: Limits  # the current limiter's decision
     valid: bool
-    fresh: bool                   # data fresh and the BMS not shut down (a FAULT state may still heat)
-    cell_max: float               # V (NaN: unknown)
-    pack_voltage: float           # V (NaN: unknown)
-    temp_min: float               # degC
+    fresh: bool  # data fresh and the BMS not shut down (a FAULT state may still heat)
+    cell_max: float  # V (NaN: unknown)
+    pack_voltage: float  # V (NaN: unknown)
+    temp_min: float  # degC
     temp_max: float
     balancing: bool
-    faults: int                   # active | latched
-    active: int                   # active faults
+    faults: int  # active | latched
+    active: int  # active faults
     warnings: int
     charger_present: bool | None
 
 
 @dataclass(frozen=True)
 class ChargeDecision:
-    charge_voltage_limit: float       # V (CVL)
-    discharge_voltage_limit: float    # V (DVL)
-    charge_current_limit: float       # A (CCL)
-    discharge_current_limit: float    # A (DCL, magnitude)
+    charge_voltage_limit: float  # V (CVL)
+    discharge_voltage_limit: float  # V (DVL)
+    charge_current_limit: float  # A (CCL)
+    discharge_current_limit: float  # A (DCL, magnitude)
     charge_voltage_reason: str
     charge_current_reason: str
     discharge_current_reason: str
@@ -112,14 +130,29 @@ class ChargeControl:
         cold_edge = self.prot.charge_undertemperature.threshold
         if ccl > 0.0 and not math.isnan(i.temp_min) and i.temp_min < cold_edge:
             ccl, why_c = 0.0, f"below the charge temperature window ({i.temp_min:.1f} < {cold_edge:g} degC)"
-        heat = self.heater.update(HeaterInputs(stamp=i.stamp, charger_present=i.charger_present, valid=i.valid,
-                                               fresh=i.fresh, temp_min=i.temp_min, temp_max=i.temp_max,
-                                               faults=i.faults, warnings=i.warnings))
+        heat = self.heater.update(
+            HeaterInputs(
+                stamp=i.stamp,
+                charger_present=i.charger_present,
+                valid=i.valid,
+                fresh=i.fresh,
+                temp_min=i.temp_min,
+                temp_max=i.temp_max,
+                faults=i.faults,
+                warnings=i.warnings,
+            )
+        )
         return ChargeDecision(
-            charge_voltage_limit=cvl, discharge_voltage_limit=self.n * self._dvl_cell(),
-            charge_current_limit=ccl, discharge_current_limit=lim.discharge, charge_voltage_reason=why_v,
-            charge_current_reason=why_c, discharge_current_reason=lim.discharge_reason,
-            force_charge=bool(i.active & _EMPTY_FAULTS) and ccl > 0.0, heater=heat)
+            charge_voltage_limit=cvl,
+            discharge_voltage_limit=self.n * self._dvl_cell(),
+            charge_current_limit=ccl,
+            discharge_current_limit=lim.discharge,
+            charge_voltage_reason=why_v,
+            charge_current_reason=why_c,
+            discharge_current_reason=lim.discharge_reason,
+            force_charge=bool(i.active & _EMPTY_FAULTS) and ccl > 0.0,
+            heater=heat,
+        )
 
     def _cell_target(self) -> float:
         """cvl.cell_voltage, capped CVL_TRIP_MARGIN_V below the cell over-voltage trip."""
@@ -140,7 +173,7 @@ class ChargeControl:
             return self._cvl, self._reason
         # 0 while the highest cell is more than ``approach`` below the target, 1 at the target and above
         w = min(1.0, max(0.0, (i.cell_max - (target - c.approach)) / c.approach))
-        follow = i.pack_voltage - (i.cell_max - target)      # the pack voltage with the highest cell at target
+        follow = i.pack_voltage - (i.cell_max - target)  # the pack voltage with the highest cell at target
         want = min(nominal, (1.0 - w) * nominal + w * follow)
         want = max(floor, want)
         if w > 0.0:

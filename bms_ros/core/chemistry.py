@@ -3,6 +3,7 @@
 One import path for three modules: the ``Chemistry`` model and its curve math (``core.chemistry_model``),
 the built-in tables (``core.chemistry_builtin``) and the user-table loader (``core.chemistry_tables``).
 """
+
 from bms_ros.core.chemistry_builtin import CHEMISTRIES, get_chemistry
 from bms_ros.core.chemistry_model import T_REF_C, Chemistry
 from bms_ros.core.chemistry_tables import ChemistryTableError, load_chemistry_table

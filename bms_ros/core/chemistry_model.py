@@ -8,6 +8,7 @@ may depend on SoC (``ecm_soc`` breakpoints) and scale with temperature as Arrhen
 ``R(T) = R(25 degC) * exp(r_activation_k * (1/T - 1/298.15 K))``. The built-in tables are in
 ``core.chemistry_builtin``, the user-table loader in ``core.chemistry_tables``; ``core.chemistry`` exports all.
 """
+
 from __future__ import annotations
 
 import math
@@ -34,38 +35,38 @@ class Chemistry:
     the scalars or the 25 degC curve), so after construction every one is an array."""
 
     name: str
-    ros_technology: int        # sensor_msgs/BatteryState POWER_SUPPLY_TECHNOLOGY_*
+    ros_technology: int  # sensor_msgs/BatteryState POWER_SUPPLY_TECHNOLOGY_*
     nominal_v: float
-    full_v: float              # charge termination (CV) voltage, SoC = 1
-    empty_v: float             # discharge cut-off, SoC = 0
-    cell_ov: float             # software over-voltage trip
+    full_v: float  # charge termination (CV) voltage, SoC = 1
+    empty_v: float  # discharge cut-off, SoC = 0
+    cell_ov: float  # software over-voltage trip
     cell_ov_release: float
-    cell_ov_hard: float        # always latches
+    cell_ov_hard: float  # always latches
     cell_uv: float
     cell_uv_release: float
-    cell_uv_deep: float        # always latches
-    charge_temp_min: float     # degC
+    cell_uv_deep: float  # always latches
+    charge_temp_min: float  # degC
     charge_temp_max: float
     discharge_temp_min: float
     discharge_temp_max: float
-    ocv_soc: np.ndarray        # SoC breakpoints, increasing
-    ocv_v: np.ndarray          # OCV at 25 degC, strictly increasing
-    r0_ohm_per_ah: float       # typical ohmic resistance x capacity (ohm*Ah), at 25 degC and mid SoC
+    ocv_soc: np.ndarray  # SoC breakpoints, increasing
+    ocv_v: np.ndarray  # OCV at 25 degC, strictly increasing
+    r0_ohm_per_ah: float  # typical ohmic resistance x capacity (ohm*Ah), at 25 degC and mid SoC
     # temperature dependence of the OCV
-    docv_dt: np.ndarray | None = None      # entropic coefficient dOCV/dT (V/K) at ocv_soc; None = 0
-    ocv_temps_c: tuple[float, ...] = ()    # explicit OCV table per temperature (overrides docv_dt) ...
+    docv_dt: np.ndarray | None = None  # entropic coefficient dOCV/dT (V/K) at ocv_soc; None = 0
+    ocv_temps_c: tuple[float, ...] = ()  # explicit OCV table per temperature (overrides docv_dt) ...
     ocv_v_by_temp: np.ndarray | None = None  # ... shape (len(ocv_temps_c), len(ocv_soc))
     # equivalent circuit (ohm*Ah at 25 degC; tables over ecm_soc, or scalars)
     r1_ohm_per_ah: float = 0.02
     tau1_s: float = 10.0
     r2_ohm_per_ah: float = 0.02
     tau2_s: float = 200.0
-    r_activation_k: float = 3000.0         # Arrhenius Ea/R of all resistances, K
-    ecm_soc: np.ndarray | None = None      # SoC breakpoints of the tables below (None: scalars above)
+    r_activation_k: float = 3000.0  # Arrhenius Ea/R of all resistances, K
+    ecm_soc: np.ndarray | None = None  # SoC breakpoints of the tables below (None: scalars above)
     r0_table: np.ndarray | None = None
     r1_table: np.ndarray | None = None
     r2_table: np.ndarray | None = None
-    source: str = "built-in"               # where the data came from (a file path for user tables)
+    source: str = "built-in"  # where the data came from (a file path for user tables)
     # charge-direction resistances over ecm_soc (None: the same as discharge)
     r0_chg_table: np.ndarray | None = None
     r1_chg_table: np.ndarray | None = None
@@ -100,13 +101,19 @@ class Chemistry:
             object.__setattr__(self, "ecm_soc", np.array([0.0, 1.0]))
         ecm_soc = np.asarray(self.ecm_soc, dtype=float)
         object.__setattr__(self, "ecm_soc", ecm_soc)
-        for field_name, scalar in (("r0_table", self.r0_ohm_per_ah), ("r1_table", self.r1_ohm_per_ah),
-                                   ("r2_table", self.r2_ohm_per_ah)):
+        for field_name, scalar in (
+            ("r0_table", self.r0_ohm_per_ah),
+            ("r1_table", self.r1_ohm_per_ah),
+            ("r2_table", self.r2_ohm_per_ah),
+        ):
             tab = getattr(self, field_name)
             tab = np.full(ecm_soc.shape, float(scalar)) if tab is None else np.asarray(tab, dtype=float)
             object.__setattr__(self, field_name, tab)
-        for field_name, dis in (("r0_chg_table", self.r0_table), ("r1_chg_table", self.r1_table),
-                                ("r2_chg_table", self.r2_table)):
+        for field_name, dis in (
+            ("r0_chg_table", self.r0_table),
+            ("r1_chg_table", self.r1_table),
+            ("r2_chg_table", self.r2_table),
+        ):
             tab = getattr(self, field_name)
             object.__setattr__(self, field_name, dis if tab is None else np.asarray(tab, dtype=float))
         self.check()
@@ -127,8 +134,14 @@ class Chemistry:
         if e.ndim != 1 or e.size < 1 or (e.size > 1 and not np.all(np.diff(e) > 0)):
             raise ValueError(f"{self.name}: ECM SoC breakpoints must strictly increase")
         r0, r0_chg = _filled(self.r0_table), _filled(self.r0_chg_table)
-        for tab in (r0, _filled(self.r1_table), _filled(self.r2_table), r0_chg, _filled(self.r1_chg_table),
-                    _filled(self.r2_chg_table)):
+        for tab in (
+            r0,
+            _filled(self.r1_table),
+            _filled(self.r2_table),
+            r0_chg,
+            _filled(self.r1_chg_table),
+            _filled(self.r2_chg_table),
+        ):
             if tab.shape != e.shape or not np.all(np.isfinite(tab)) or np.any(tab < 0):
                 raise ValueError(f"{self.name}: ECM resistance tables must be finite, >= 0, one per ECM SoC point")
         if not (np.all(r0 > 0) and np.all(r0_chg > 0)):
@@ -212,17 +225,20 @@ class Chemistry:
         t_k = min(max(temp_c, -40.0), 80.0) + 273.15
         return math.exp(self.r_activation_k * (1.0 / t_k - 1.0 / _T_REF_K))
 
-    def ecm(self, soc: np.ndarray | float, temp_c: float = T_REF_C,
-            charging: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def ecm(
+        self, soc: np.ndarray | float, temp_c: float = T_REF_C, charging: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(R0, R1, R2) in ohm*Ah at ``soc`` and ``temp_c``, for charge or discharge current; divide by the cell
         capacity for ohms."""
         f = self.arrhenius(temp_c)
         s = np.asarray(soc, dtype=float)
-        t0, t1, t2 = (self.r0_chg_table, self.r1_chg_table, self.r2_chg_table) if charging else \
-            (self.r0_table, self.r1_table, self.r2_table)
+        t0, t1, t2 = (
+            (self.r0_chg_table, self.r1_chg_table, self.r2_chg_table)
+            if charging
+            else (self.r0_table, self.r1_table, self.r2_table)
+        )
         t0, t1, t2 = _filled(t0), _filled(t1), _filled(t2)
         e = _filled(self.ecm_soc)
         if e.size == 1:
             return np.full(s.shape, t0[0] * f), np.full(s.shape, t1[0] * f), np.full(s.shape, t2[0] * f)
         return np.interp(s, e, t0) * f, np.interp(s, e, t1) * f, np.interp(s, e, t2) * f
-

@@ -1,4 +1,5 @@
 """User chemistry tables (CSV or YAML): ``load_chemistry_table(path, base)``."""
+
 from __future__ import annotations
 
 import csv
@@ -17,10 +18,22 @@ class ChemistryTableError(ValueError):
     """A user chemistry table could not be used; the message names the file and the reason."""
 
 
-_SCALARS = ("nominal_v", "full_v", "empty_v", "r0_ohm_per_ah", "r1_ohm_per_ah", "tau1_s", "r2_ohm_per_ah",
-            "tau2_s", "r_activation_k", "diffusion_tau_s", "diffusion_tau_full_s", "diffusion_full_soc")
+_SCALARS = (
+    "nominal_v",
+    "full_v",
+    "empty_v",
+    "r0_ohm_per_ah",
+    "r1_ohm_per_ah",
+    "tau1_s",
+    "r2_ohm_per_ah",
+    "tau2_s",
+    "r_activation_k",
+    "diffusion_tau_s",
+    "diffusion_tau_full_s",
+    "diffusion_full_soc",
+)
 _OCV_AT_T = re.compile(r"^ocv_v@(-?\d+(?:\.\d+)?)$")
-_CSV_SCALAR = re.compile(r"^#\s*([a-z][a-z0-9_]*)\s*[:=]\s*(\S.*?)\s*$")   # "# full_v: 3.65" above the header
+_CSV_SCALAR = re.compile(r"^#\s*([a-z][a-z0-9_]*)\s*[:=]\s*(\S.*?)\s*$")  # "# full_v: 3.65" above the header
 
 
 def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
@@ -60,11 +73,14 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
             changes = _from_csv(text)
         changes.setdefault("name", f"{base.name}:{p.stem}")
         changes["source"] = str(p)
-        for k in ("r0_chg_table", "r1_chg_table", "r2_chg_table"):   # not given: the discharge table
+        for k in ("r0_chg_table", "r1_chg_table", "r2_chg_table"):  # not given: the discharge table
             changes.setdefault(k, None)
         if "ecm_soc" in changes:  # a table the user did not give keeps the (base or user) scalar
-            for field_name, scalar in (("r0_table", "r0_ohm_per_ah"), ("r1_table", "r1_ohm_per_ah"),
-                                       ("r2_table", "r2_ohm_per_ah")):
+            for field_name, scalar in (
+                ("r0_table", "r0_ohm_per_ah"),
+                ("r1_table", "r1_ohm_per_ah"),
+                ("r2_table", "r2_ohm_per_ah"),
+            ):
                 if field_name not in changes:
                     value = changes.get(scalar, getattr(base, scalar))
                     changes[field_name] = np.full(changes["ecm_soc"].shape, float(value))
@@ -86,7 +102,7 @@ def _floats(x: Any, what: str) -> np.ndarray:
 
 def _from_yaml(doc: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    known = set(_SCALARS) | {"name", "base", "ocv", "ecm", "envelope"}   # envelope: see core.envelope
+    known = set(_SCALARS) | {"name", "base", "ocv", "ecm", "envelope"}  # envelope: see core.envelope
     unknown = set(doc) - known
     if unknown:
         raise ChemistryTableError(f"unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -126,14 +142,25 @@ def _from_yaml(doc: Mapping[str, Any]) -> dict[str, Any]:
             raise ChemistryTableError("ecm: must be a mapping")
         ecm_soc = _floats(ecm.get("soc", [0.5]), "ecm.soc")
         out["ecm_soc"] = ecm_soc
-        for key, field_name in (("r0_ohm_ah", "r0_table"), ("r1_ohm_ah", "r1_table"), ("r2_ohm_ah", "r2_table"),
-                                ("r0_chg_ohm_ah", "r0_chg_table"), ("r1_chg_ohm_ah", "r1_chg_table"),
-                                ("r2_chg_ohm_ah", "r2_chg_table")):
+        for key, field_name in (
+            ("r0_ohm_ah", "r0_table"),
+            ("r1_ohm_ah", "r1_table"),
+            ("r2_ohm_ah", "r2_table"),
+            ("r0_chg_ohm_ah", "r0_chg_table"),
+            ("r1_chg_ohm_ah", "r1_chg_table"),
+            ("r2_chg_ohm_ah", "r2_chg_table"),
+        ):
             if key in ecm:
                 v = _floats(ecm[key], f"ecm.{key}")
                 out[field_name] = np.full(ecm_soc.shape, v[0]) if v.size == 1 else v
-        for key in ("tau1_s", "tau2_s", "r_activation_k", "diffusion_tau_s", "diffusion_tau_full_s",
-                    "diffusion_full_soc"):
+        for key in (
+            "tau1_s",
+            "tau2_s",
+            "r_activation_k",
+            "diffusion_tau_s",
+            "diffusion_tau_full_s",
+            "diffusion_full_soc",
+        ):
             if key in ecm:
                 out[key] = float(ecm[key])
     return out
@@ -187,9 +214,14 @@ def _from_csv(text: str) -> dict[str, Any]:
     else:
         raise ChemistryTableError("CSV header needs 'ocv_v' or 'ocv_v@<degC>' columns")
     have_ecm = False
-    for key, field_name in (("r0_ohm_ah", "r0_table"), ("r1_ohm_ah", "r1_table"), ("r2_ohm_ah", "r2_table"),
-                            ("r0_chg_ohm_ah", "r0_chg_table"), ("r1_chg_ohm_ah", "r1_chg_table"),
-                            ("r2_chg_ohm_ah", "r2_chg_table")):
+    for key, field_name in (
+        ("r0_ohm_ah", "r0_table"),
+        ("r1_ohm_ah", "r1_table"),
+        ("r2_ohm_ah", "r2_table"),
+        ("r0_chg_ohm_ah", "r0_chg_table"),
+        ("r1_chg_ohm_ah", "r1_chg_table"),
+        ("r2_chg_ohm_ah", "r2_chg_table"),
+    ):
         if key in col:
             out[field_name] = col[key]
             have_ecm = True

@@ -1,4 +1,5 @@
 """The core's configuration tree (see core.params for the mechanism)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -21,8 +22,7 @@ from bms_ros.core.protection import ProtectionConfig
 @dataclass
 class PackConfig:
     cell_count: int = param(4, "Cells in series", min=1, max=100)
-    chemistry: str = param("nmc", "Cell chemistry (selects OCV curve and default limits)",
-                           choices=tuple(CHEMISTRIES))
+    chemistry: str = param("nmc", "Cell chemistry (selects OCV curve and default limits)", choices=tuple(CHEMISTRIES))
     design_capacity_ah: float = param(10.0, "Rated capacity of the pack", "Ah", min=0.01, max=10000.0)
 
 
@@ -31,10 +31,12 @@ class ProtectionSettings(ProtectionConfig):
     """ProtectionConfig plus the envelope override (kept here: the protection package holds the fault machinery)."""
 
     allow_outside_envelope: bool = param(
-        False, "Accept protection settings outside the chemistry envelope (cell voltage, temperature windows, "
+        False,
+        "Accept protection settings outside the chemistry envelope (cell voltage, temperature windows, "
         "C-rate of the current trips, trip delays; see bms_ros.core.envelope). Every such setting is then logged "
         "as an error at every start: only for a cell whose datasheet allows it and no chemistry table can "
-        "describe")
+        "describe",
+    )
 
 
 @dataclass
@@ -62,23 +64,34 @@ class BmsConfig:
 
         ut, ot = "protection.charge_undertemperature.threshold", "protection.charge_overtemperature.threshold"
         for n in ("charge_temp_full_min", "charge_temp_full_max"):
-            inside(f"limits.{n}", getattr(lim, n), ut, p.charge_undertemperature.threshold, ot,
-                   p.charge_overtemperature.threshold)
-        ut, ot = "protection.discharge_undertemperature.threshold", \
-            "protection.discharge_overtemperature.threshold"
+            inside(
+                f"limits.{n}",
+                getattr(lim, n),
+                ut,
+                p.charge_undertemperature.threshold,
+                ot,
+                p.charge_overtemperature.threshold,
+            )
+        ut, ot = "protection.discharge_undertemperature.threshold", "protection.discharge_overtemperature.threshold"
         for n in ("discharge_temp_full_min", "discharge_temp_full_max"):
-            inside(f"limits.{n}", getattr(lim, n), ut, p.discharge_undertemperature.threshold, ot,
-                   p.discharge_overtemperature.threshold)
+            inside(
+                f"limits.{n}",
+                getattr(lim, n),
+                ut,
+                p.discharge_undertemperature.threshold,
+                ot,
+                p.discharge_overtemperature.threshold,
+            )
         if lim.charge_temp_full_min > lim.charge_temp_full_max:
             raise ConfigError("limits.charge_temp_full_min: must not exceed limits.charge_temp_full_max")
         if lim.discharge_temp_full_min > lim.discharge_temp_full_max:
             raise ConfigError("limits.discharge_temp_full_min: must not exceed limits.discharge_temp_full_max")
         if not lim.charge_voltage_derate_start < p.cell_overvoltage.threshold:
-            raise ConfigError("limits.charge_voltage_derate_start: must be below "
-                              "protection.cell_overvoltage.threshold")
+            raise ConfigError("limits.charge_voltage_derate_start: must be below protection.cell_overvoltage.threshold")
         if not lim.discharge_voltage_derate_start > p.cell_undervoltage.threshold:
-            raise ConfigError("limits.discharge_voltage_derate_start: must be above "
-                              "protection.cell_undervoltage.threshold")
+            raise ConfigError(
+                "limits.discharge_voltage_derate_start: must be above protection.cell_undervoltage.threshold"
+            )
         if bal.delta_stop >= bal.delta_start:
             raise ConfigError("balancing.delta_stop: must be below balancing.delta_start")
         if not bal.start_voltage < p.cell_overvoltage.threshold:
@@ -137,8 +150,9 @@ def specs_by_name(cls: type) -> dict[str, ParamSpec]:
     return {s.name: s for s in specs(cls)}
 
 
-def resolve_values(cls: type, values: dict[str, Any], ignore: Callable[[str], bool] = lambda name: False
-                   ) -> dict[str, Any]:
+def resolve_values(
+    cls: type, values: dict[str, Any], ignore: Callable[[str], bool] = lambda name: False
+) -> dict[str, Any]:
     """Check ``values`` (dotted names) against the config tree ``cls`` and fill every parameter:
     explicit > chemistry (and pack size) default > default. Names ``ignore`` accepts are skipped (ROS-owned ones).
 

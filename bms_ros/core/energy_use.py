@@ -12,6 +12,7 @@ measures the same two numbers on the robot, from the battery's own power and (op
 Without odometry the last two are NaN. It also integrates lifetime throughput per pack (``Throughput``).
 Power > 0 while discharging (the robot's consumption), W; times s; distances m.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,30 +22,36 @@ from dataclasses import dataclass
 from bms_ros.core.params import param
 
 NAN = math.nan
-MAX_STEP_S = 5.0             # a longer gap between samples (pause, lost messages) is not integrated, s
+MAX_STEP_S = 5.0  # a longer gap between samples (pause, lost messages) is not integrated, s
 J_PER_WH = 3600.0
 
 
 @dataclass
 class EnergyUseConfig:
-    window_s: float = param(120.0, "Average power and drive energy per metre over this sliding window", "s",
-                            1.0, 86400.0)
+    window_s: float = param(
+        120.0, "Average power and drive energy per metre over this sliding window", "s", 1.0, 86400.0
+    )
     idle_window_s: float = param(600.0, "Idle power: mean over this much stationary time", "s", 1.0, 86400.0)
-    idle_settle_s: float = param(2.0, "Standing still at least this long before power counts as idle (drive "
-                                 "transients decay first)", "s", 0.0, 600.0)
+    idle_settle_s: float = param(
+        2.0,
+        "Standing still at least this long before power counts as idle (drive transients decay first)",
+        "s",
+        0.0,
+        600.0,
+    )
     moving_speed_mps: float = param(0.02, "Odometry speed above which the robot is moving", "m/s", 0.0, 10.0)
-    moving_yaw_rate_radps: float = param(0.05, "Odometry yaw rate above which the robot is moving", "rad/s",
-                                         0.0, 10.0)
-    min_distance_m: float = param(1.0, "Drive energy per metre needs at least this distance in the window", "m",
-                                  0.01, 1e6)
+    moving_yaw_rate_radps: float = param(0.05, "Odometry yaw rate above which the robot is moving", "rad/s", 0.0, 10.0)
+    min_distance_m: float = param(
+        1.0, "Drive energy per metre needs at least this distance in the window", "m", 0.01, 1e6
+    )
 
 
 @dataclass
 class EnergyUse:
     average_power_w: float = NAN
     idle_power_w: float = NAN
-    drive_energy_j_per_m: float = NAN     # above idle power, while moving
-    distance_m: float = NAN               # travelled within the window (NaN: no odometry)
+    drive_energy_j_per_m: float = NAN  # above idle power, while moving
+    distance_m: float = NAN  # travelled within the window (NaN: no odometry)
     time_to_empty_at_pace_s: float = NAN
 
 
@@ -52,14 +59,15 @@ class EnergyMeter:
     def __init__(self, cfg: EnergyUseConfig | None = None):
         self.cfg = cfg or EnergyUseConfig()
         self._window: deque[tuple[float, float, float, float, bool]] = deque()  # (t, dt, P, dd, moving)
-        self._idle: deque[tuple[float, float]] = deque()                      # (dt, P) stationary, settled
+        self._idle: deque[tuple[float, float]] = deque()  # (dt, P) stationary, settled
         self._idle_time = 0.0
         self._last_t: float | None = None
         self._last_odometer: float | None = None
         self._still_since: float | None = None
 
-    def update(self, t: float, power_w: float, odometer_m: float = NAN, speed_mps: float = NAN,
-               yaw_rate_radps: float = NAN) -> None:
+    def update(
+        self, t: float, power_w: float, odometer_m: float = NAN, speed_mps: float = NAN, yaw_rate_radps: float = NAN
+    ) -> None:
         """One sample: the battery's power (NaN: skipped) and, with odometry, the distance travelled so far
         (monotonic) and the present speed and yaw rate."""
         last, self._last_t = self._last_t, t
@@ -68,9 +76,10 @@ class EnergyMeter:
         if have_odom and self._last_odometer is not None:
             dd = max(0.0, odometer_m - self._last_odometer)
         self._last_odometer = odometer_m if have_odom else None
-        moving = have_odom and (abs(speed_mps) > self.cfg.moving_speed_mps
-                                or abs(yaw_rate_radps if math.isfinite(yaw_rate_radps) else 0.0)
-                                > self.cfg.moving_yaw_rate_radps)
+        moving = have_odom and (
+            abs(speed_mps) > self.cfg.moving_speed_mps
+            or abs(yaw_rate_radps if math.isfinite(yaw_rate_radps) else 0.0) > self.cfg.moving_yaw_rate_radps
+        )
         if not have_odom or moving:
             self._still_since = None
         elif self._still_since is None:
@@ -112,8 +121,9 @@ class EnergyMeter:
 @dataclass
 class Throughput:
     """Lifetime counters of one physical pack (persisted by serial number)."""
-    energy_wh: float = 0.0           # |V I| integrated, both directions
-    charge_ah: float = 0.0           # |I| integrated, both directions
+
+    energy_wh: float = 0.0  # |V I| integrated, both directions
+    charge_ah: float = 0.0  # |I| integrated, both directions
     discharge_energy_wh: float = 0.0
 
     def add(self, voltage: float, current: float, dt: float) -> None:
@@ -130,8 +140,11 @@ class Throughput:
         return self.charge_ah / (2.0 * capacity_ah) if capacity_ah > 0 else NAN
 
     def to_dict(self) -> dict[str, float]:
-        return {"energy_wh": self.energy_wh, "charge_ah": self.charge_ah,
-                "discharge_energy_wh": self.discharge_energy_wh}
+        return {
+            "energy_wh": self.energy_wh,
+            "charge_ah": self.charge_ah,
+            "discharge_energy_wh": self.discharge_energy_wh,
+        }
 
     @classmethod
     def from_dict(cls, d: object) -> Throughput:

@@ -39,6 +39,7 @@ datasheet); undeclared keys keep the base chemistry's values. Declared values ar
 high-voltage cell may well tolerate 4.40 V. CSV tables cannot carry an envelope (one row per SoC point):
 their base chemistry's applies.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,14 +54,14 @@ from bms_ros.core.params import ConfigError
 
 @dataclass(frozen=True)
 class Envelope:
-    cell_voltage_min: float        # V, absolute minimum cell voltage
-    cell_voltage_max: float        # V, absolute maximum cell voltage
+    cell_voltage_min: float  # V, absolute minimum cell voltage
+    cell_voltage_max: float  # V, absolute maximum cell voltage
     charge_temperature_min: float  # degC, lowest cell temperature at which charging may be allowed
     charge_temperature_max: float  # degC, highest ...
     discharge_temperature_min: float  # degC
     discharge_temperature_max: float  # degC
-    max_charge_c: float            # 1/h: largest charge over-current trip, in multiples of the design capacity
-    max_discharge_c: float         # 1/h: largest discharge over-current trip (fast and sustained levels)
+    max_charge_c: float  # 1/h: largest charge over-current trip, in multiples of the design capacity
+    max_discharge_c: float  # 1/h: largest discharge over-current trip (fast and sustained levels)
     source: str = ""
 
 
@@ -81,16 +82,61 @@ class Envelope:
 # Every graphite-anode chemistry: max charge trip 5C, max discharge trip 20C (the LFP power cell's ratings, the
 # highest of the class).
 ENVELOPES: dict[str, Envelope] = {
-    "nmc": Envelope(2.50, 4.35, 0.0, 50.0, -20.0, 60.0, 5.0, 20.0,
-                    "NMC/graphite: INR18650 power-cell datasheets (4.20 +- 0.05 V, 2.50 V cut-off, charge 0..50 degC)"),
-    "nca": Envelope(2.50, 4.35, 0.0, 45.0, -20.0, 60.0, 5.0, 20.0,
-                    "NCA/graphite: Panasonic NCR18650B datasheet (4.20 V, 2.50 V cut-off, charge 0..45 degC)"),
-    "lco": Envelope(2.50, 4.35, 0.0, 45.0, -20.0, 60.0, 5.0, 20.0,
-                    "LCO/graphite: Samsung ICR18650-26C datasheet (4.20 +- 0.05 V, charge 0..45 degC)"),
-    "lfp": Envelope(2.00, 3.80, 0.0, 50.0, -20.0, 60.0, 5.0, 20.0,
-                    "LFP/graphite: IFR26650 (A123 ANR26650M1-class) datasheets (3.65 V, 2.0 V cut-off, 5C/20C)"),
-    "lto": Envelope(1.50, 2.90, -30.0, 60.0, -30.0, 60.0, 10.0, 20.0,
-                    "LTO: Toshiba SCiB (1.5..2.8 V, -30 degC) and Nichicon SLB (20C, -30..60 degC) datasheets"),
+    "nmc": Envelope(
+        2.50,
+        4.35,
+        0.0,
+        50.0,
+        -20.0,
+        60.0,
+        5.0,
+        20.0,
+        "NMC/graphite: INR18650 power-cell datasheets (4.20 +- 0.05 V, 2.50 V cut-off, charge 0..50 degC)",
+    ),
+    "nca": Envelope(
+        2.50,
+        4.35,
+        0.0,
+        45.0,
+        -20.0,
+        60.0,
+        5.0,
+        20.0,
+        "NCA/graphite: Panasonic NCR18650B datasheet (4.20 V, 2.50 V cut-off, charge 0..45 degC)",
+    ),
+    "lco": Envelope(
+        2.50,
+        4.35,
+        0.0,
+        45.0,
+        -20.0,
+        60.0,
+        5.0,
+        20.0,
+        "LCO/graphite: Samsung ICR18650-26C datasheet (4.20 +- 0.05 V, charge 0..45 degC)",
+    ),
+    "lfp": Envelope(
+        2.00,
+        3.80,
+        0.0,
+        50.0,
+        -20.0,
+        60.0,
+        5.0,
+        20.0,
+        "LFP/graphite: IFR26650 (A123 ANR26650M1-class) datasheets (3.65 V, 2.0 V cut-off, 5C/20C)",
+    ),
+    "lto": Envelope(
+        1.50,
+        2.90,
+        -30.0,
+        60.0,
+        -30.0,
+        60.0,
+        10.0,
+        20.0,
+        "LTO: Toshiba SCiB (1.5..2.8 V, -30 degC) and Nichicon SLB (20C, -30..60 degC) datasheets",
+    ),
 }
 
 # Longest trip delay per protection section, s. The AFE's own hardware protection never waits longer than its
@@ -98,16 +144,16 @@ ENVELOPES: dict[str, Envelope] = {
 # OCD_DELAY up to 1280 ms; the same tables as bms_ros/afe/bq769x0/protection_codes.py, which core may not
 # import): a software trip delayed much beyond those adds no filtering, only exposure.
 MAX_DELAY_S: dict[str, float] = {
-    "cell_overvoltage": 10.0,            # bq769x0 OV_DELAY max 8 s, rounded up
+    "cell_overvoltage": 10.0,  # bq769x0 OV_DELAY max 8 s, rounded up
     "cell_overvoltage_hard": 10.0,
     "pack_overvoltage": 10.0,
-    "cell_undervoltage": 30.0,           # bq769x0 UV_DELAY max 16 s; load sags may need filtering, x2
+    "cell_undervoltage": 30.0,  # bq769x0 UV_DELAY max 16 s; load sags may need filtering, x2
     "cell_undervoltage_deep": 30.0,
     "pack_undervoltage": 30.0,
-    "charge_overcurrent": 30.0,          # a charger fault lasting 30 s at <= 5C adds < 5 % SoC
-    "discharge_overcurrent": 2.0,        # the fast level: bq769x0 OCD_DELAY max 1.28 s, rounded up
+    "charge_overcurrent": 30.0,  # a charger fault lasting 30 s at <= 5C adds < 5 % SoC
+    "discharge_overcurrent": 2.0,  # the fast level: bq769x0 OCD_DELAY max 1.28 s, rounded up
     "discharge_overcurrent_sustained": 30.0,
-    "charge_overtemperature": 60.0,      # cell thermal time constants are minutes; 60 s is a fraction of one
+    "charge_overtemperature": 60.0,  # cell thermal time constants are minutes; 60 s is a fraction of one
     "charge_undertemperature": 60.0,
     "discharge_overtemperature": 60.0,
     "discharge_undertemperature": 60.0,
@@ -129,8 +175,14 @@ MAX_STALE_TIMEOUT_S = 5.0
 # above allows.
 MAX_FLAG_CLEAR_TIMEOUT_S = 10.0
 
-VOLTAGE_SECTIONS = ("cell_overvoltage", "cell_overvoltage_hard", "cell_undervoltage", "cell_undervoltage_deep",
-                    "pack_overvoltage", "pack_undervoltage")
+VOLTAGE_SECTIONS = (
+    "cell_overvoltage",
+    "cell_overvoltage_hard",
+    "cell_undervoltage",
+    "cell_undervoltage_deep",
+    "pack_overvoltage",
+    "pack_undervoltage",
+)
 CHARGE_TEMPERATURE_SECTIONS = ("charge_overtemperature", "charge_undertemperature")
 DISCHARGE_TEMPERATURE_SECTIONS = ("discharge_overtemperature", "discharge_undertemperature")
 CHARGE_CURRENT_SECTIONS = ("charge_overcurrent",)
@@ -185,17 +237,22 @@ def parse_envelope(section: Any, base: Envelope, where: str) -> Envelope:
             raise ConfigError(f"{where}: envelope.{key}: expected a finite number, got {x!r}")
         lo, hi = _PLAUSIBLE[_kind(key)]
         if not lo <= x <= hi:
-            raise ConfigError(f"{where}: envelope.{key}: {x} is not plausible for a lithium-ion cell "
-                              f"(allowed {lo}..{hi})")
+            raise ConfigError(
+                f"{where}: envelope.{key}: {x} is not plausible for a lithium-ion cell (allowed {lo}..{hi})"
+            )
         changes[key] = float(x)
     changes["source"] = str(section.get("source") or f"{where} (no source given)")
     env = dataclasses.replace(base, **changes)
-    for lo_key, hi_key in (("cell_voltage_min", "cell_voltage_max"),
-                           ("charge_temperature_min", "charge_temperature_max"),
-                           ("discharge_temperature_min", "discharge_temperature_max")):
+    for lo_key, hi_key in (
+        ("cell_voltage_min", "cell_voltage_max"),
+        ("charge_temperature_min", "charge_temperature_max"),
+        ("discharge_temperature_min", "discharge_temperature_max"),
+    ):
         if not getattr(env, lo_key) < getattr(env, hi_key):
-            raise ConfigError(f"{where}: envelope.{lo_key} ({getattr(env, lo_key)}) must be below "
-                              f"envelope.{hi_key} ({getattr(env, hi_key)})")
+            raise ConfigError(
+                f"{where}: envelope.{lo_key} ({getattr(env, lo_key)}) must be below "
+                f"envelope.{hi_key} ({getattr(env, hi_key)})"
+            )
     return env
 
 
@@ -217,20 +274,26 @@ def violations(protection: Any, env: Envelope, design_capacity_ah: float, chemis
 
     def outside(name: str, value: float, lo: float, hi: float, unit: str, limit: str) -> None:
         if not lo <= value <= hi:
-            out.append(f"protection.{name}: {value:g} {unit} is outside {what}: {limit} {lo:g}..{hi:g} {unit} "
-                       f"({env.source})")
+            out.append(
+                f"protection.{name}: {value:g} {unit} is outside {what}: {limit} {lo:g}..{hi:g} {unit} ({env.source})"
+            )
 
     for sec in VOLTAGE_SECTIONS:
         s = getattr(protection, sec, None)
         for key in ("threshold", "release"):
             if s is not None and hasattr(s, key):
-                outside(f"{sec}.{key}", getattr(s, key), env.cell_voltage_min, env.cell_voltage_max, "V",
-                        "cell voltage")
+                outside(
+                    f"{sec}.{key}", getattr(s, key), env.cell_voltage_min, env.cell_voltage_max, "V", "cell voltage"
+                )
     temperature_windows: tuple[tuple[tuple[str, ...], float, float, str], ...] = (
-        (CHARGE_TEMPERATURE_SECTIONS, env.charge_temperature_min, env.charge_temperature_max,
-         "charging temperature"),
-        (DISCHARGE_TEMPERATURE_SECTIONS, env.discharge_temperature_min, env.discharge_temperature_max,
-         "discharge temperature"))
+        (CHARGE_TEMPERATURE_SECTIONS, env.charge_temperature_min, env.charge_temperature_max, "charging temperature"),
+        (
+            DISCHARGE_TEMPERATURE_SECTIONS,
+            env.discharge_temperature_min,
+            env.discharge_temperature_max,
+            "discharge temperature",
+        ),
+    )
     for secs, lo, hi, window in temperature_windows:
         for sec in secs:
             s = getattr(protection, sec, None)
@@ -239,36 +302,44 @@ def violations(protection: Any, env: Envelope, design_capacity_ah: float, chemis
                     outside(f"{sec}.{key}", getattr(s, key), lo, hi, "degC", window)
     current_limits: tuple[tuple[tuple[str, ...], float, str], ...] = (
         (CHARGE_CURRENT_SECTIONS, env.max_charge_c, "charge"),
-        (DISCHARGE_CURRENT_SECTIONS, env.max_discharge_c, "discharge"))
+        (DISCHARGE_CURRENT_SECTIONS, env.max_discharge_c, "discharge"),
+    )
     for secs, c_max, direction in current_limits:
         limit_a = c_max * design_capacity_ah
         for sec in secs:
             s = getattr(protection, sec, None)
             if s is not None and s.threshold > limit_a:
-                out.append(f"protection.{sec}.threshold: {s.threshold:g} A is above {what}'s largest {direction} "
-                           f"trip, {c_max:g}C of pack.design_capacity_ah {design_capacity_ah:g} Ah = {limit_a:g} A "
-                           f"({env.source})")
+                out.append(
+                    f"protection.{sec}.threshold: {s.threshold:g} A is above {what}'s largest {direction} "
+                    f"trip, {c_max:g}C of pack.design_capacity_ah {design_capacity_ah:g} Ah = {limit_a:g} A "
+                    f"({env.source})"
+                )
     for f in dataclasses.fields(protection):
         s = getattr(protection, f.name)
         if f.name in NO_DELAY_LIMIT or not dataclasses.is_dataclass(s) or not hasattr(s, "delay"):
             continue
         limit = MAX_DELAY_S.get(f.name, DEFAULT_MAX_DELAY_S)
         if s.delay > limit:
-            out.append(f"protection.{f.name}.delay: {s.delay:g} s is longer than the longest safe trip delay, "
-                       f"{limit:g} s (see bms_ros.core.envelope.MAX_DELAY_S)")
+            out.append(
+                f"protection.{f.name}.delay: {s.delay:g} s is longer than the longest safe trip delay, "
+                f"{limit:g} s (see bms_ros.core.envelope.MAX_DELAY_S)"
+            )
     stale = getattr(protection, "stale_timeout", None)
     if stale is not None and stale > MAX_STALE_TIMEOUT_S:
-        out.append(f"protection.stale_timeout: {stale:g} s is longer than the longest safe time without data, "
-                   f"{MAX_STALE_TIMEOUT_S:g} s")
+        out.append(
+            f"protection.stale_timeout: {stale:g} s is longer than the longest safe time without data, "
+            f"{MAX_STALE_TIMEOUT_S:g} s"
+        )
     ignore = getattr(protection, "afe_flag_clear_timeout", None)
     if ignore is not None and ignore > MAX_FLAG_CLEAR_TIMEOUT_S:
-        out.append(f"protection.afe_flag_clear_timeout: {ignore:g} s is longer than an AFE flag may be ignored "
-                   f"after a reset, {MAX_FLAG_CLEAR_TIMEOUT_S:g} s")
+        out.append(
+            f"protection.afe_flag_clear_timeout: {ignore:g} s is longer than an AFE flag may be ignored "
+            f"after a reset, {MAX_FLAG_CLEAR_TIMEOUT_S:g} s"
+        )
     return out
 
 
-def current_trip_defaults(chemistry: str, design_capacity_ah: float, defaults: Mapping[str, float]
-                          ) -> dict[str, float]:
+def current_trip_defaults(chemistry: str, design_capacity_ah: float, defaults: Mapping[str, float]) -> dict[str, float]:
     """The over-current trip defaults (sized for the default 10 Ah pack) scaled down, threshold and release
     alike, so that they lie inside the envelope of a smaller pack; ``defaults``: dotted name -> default.
     Explicit settings are not touched (they are checked instead)."""
@@ -276,12 +347,11 @@ def current_trip_defaults(chemistry: str, design_capacity_ah: float, defaults: M
     if env is None:
         return {}
     out: dict[str, float] = {}
-    for secs, c_max in ((CHARGE_CURRENT_SECTIONS, env.max_charge_c),
-                        (DISCHARGE_CURRENT_SECTIONS, env.max_discharge_c)):
+    for secs, c_max in ((CHARGE_CURRENT_SECTIONS, env.max_charge_c), (DISCHARGE_CURRENT_SECTIONS, env.max_discharge_c)):
         limit = c_max * design_capacity_ah
         names = [f"protection.{s}.{k}" for s in secs for k in ("threshold", "release")]
         largest = max(float(defaults[f"protection.{s}.threshold"]) for s in secs)
         if largest > limit:
-            k = limit / largest     # one factor per direction keeps the fast level above the sustained one
+            k = limit / largest  # one factor per direction keeps the fast level above the sustained one
             out.update({n: round(float(defaults[n]) * k, 6) for n in names})
     return out

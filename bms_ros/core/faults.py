@@ -1,4 +1,5 @@
 """Fault identifiers. Bit positions are part of the interface: BmsStatus.msg mirrors them (a test checks)."""
+
 from __future__ import annotations
 
 import enum
@@ -8,14 +9,14 @@ class Fault(enum.IntFlag):
     NONE = 0
     CELL_OVERVOLTAGE = 1 << 0
     CELL_UNDERVOLTAGE = 1 << 1
-    CELL_OVERVOLTAGE_HARD = 1 << 2       # above the hard limit: always latches
-    CELL_UNDERVOLTAGE_DEEP = 1 << 3      # deep discharge: always latches
+    CELL_OVERVOLTAGE_HARD = 1 << 2  # above the hard limit: always latches
+    CELL_UNDERVOLTAGE_DEEP = 1 << 3  # deep discharge: always latches
     PACK_OVERVOLTAGE = 1 << 4
     PACK_UNDERVOLTAGE = 1 << 5
     CHARGE_OVERCURRENT = 1 << 6
-    DISCHARGE_OVERCURRENT = 1 << 7       # fast, high level
+    DISCHARGE_OVERCURRENT = 1 << 7  # fast, high level
     DISCHARGE_OVERCURRENT_SUSTAINED = 1 << 8
-    SHORT_CIRCUIT = 1 << 9               # from the AFE: always latches
+    SHORT_CIRCUIT = 1 << 9  # from the AFE: always latches
     CHARGE_OVERTEMPERATURE = 1 << 10
     CHARGE_UNDERTEMPERATURE = 1 << 11
     DISCHARGE_OVERTEMPERATURE = 1 << 12
@@ -29,10 +30,10 @@ class Fault(enum.IntFlag):
     AFE_HW_OVERVOLTAGE = 1 << 20
     AFE_HW_UNDERVOLTAGE = 1 << 21
     AFE_HW_OVERCURRENT = 1 << 22
-    OPEN_WIRE = 1 << 23                  # a cell sense wire open (alternating 0 V / full scale, low/high pair)
-    CELL_READING_STUCK = 1 << 24         # a cell reading that no longer follows the cell
-    INTERNAL_SHORT = 1 << 25             # soft internal short (self-discharge estimate): always latches
-    SYSTEM_LOCK = 1 << 26                # IEC 62619 system lock: only an unlock with its code clears it
+    OPEN_WIRE = 1 << 23  # a cell sense wire open (alternating 0 V / full scale, low/high pair)
+    CELL_READING_STUCK = 1 << 24  # a cell reading that no longer follows the cell
+    INTERNAL_SHORT = 1 << 25  # soft internal short (self-discharge estimate): always latches
+    SYSTEM_LOCK = 1 << 26  # IEC 62619 system lock: only an unlock with its code clears it
 
 
 def fault_name(fault: Fault) -> str:

@@ -23,6 +23,7 @@ direction blocks it. Two guards make it conservative:
 
 A host request can only disable: it is ANDed with the protections, never ORed.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,22 +36,23 @@ from bms_ros.core.types import BmsState
 
 @dataclass
 class FetConfig:
-    state_current: float = param(0.1, "Current magnitude above which the state is CHARGING or DISCHARGING", "A",
-                                 0.0, 100.0, runtime=True)
+    state_current: float = param(
+        0.1, "Current magnitude above which the state is CHARGING or DISCHARGING", "A", 0.0, 100.0, runtime=True
+    )
     charge_enable_default: bool = param(True, "Host charge enable at start (the ~/set_charge_enable request)")
     discharge_enable_default: bool = param(True, "Host discharge enable at start (~/set_discharge_enable)")
 
 
 @dataclass(frozen=True)
 class FetInputs:
-    valid: bool                  # this sample is complete and plausible
-    fresh: bool                  # a valid sample arrived within stale_timeout
-    have_data: bool              # a valid sample arrived at all
-    current: float               # A, NaN when unknown
-    block_charge: int            # Fault bits forbidding charge (active or latched)
+    valid: bool  # this sample is complete and plausible
+    fresh: bool  # a valid sample arrived within stale_timeout
+    have_data: bool  # a valid sample arrived at all
+    current: float  # A, NaN when unknown
+    block_charge: int  # Fault bits forbidding charge (active or latched)
     block_discharge: int
     latched: int
-    warn_charge: bool            # a pending condition would block charge
+    warn_charge: bool  # a pending condition would block charge
     warn_discharge: bool
 
 
@@ -59,7 +61,7 @@ class FetDecision:
     state: BmsState
     charge: bool
     discharge: bool
-    charge_reason: str           # why charge is off ("" when on)
+    charge_reason: str  # why charge is off ("" when on)
     discharge_reason: str
 
 
@@ -85,14 +87,17 @@ class FetController:
             return self._set(BmsState.FAULT, False, False, why, why)
         if x.block_charge and x.block_discharge:
             return self._set(BmsState.FAULT, False, False, _why(x.block_charge), _why(x.block_discharge))
-        chg, c_why = self._direction(self.charge, self.charge_request, x.block_charge, x.warn_charge, x.valid,
-                                     "charge")
-        dsg, d_why = self._direction(self.discharge, self.discharge_request, x.block_discharge, x.warn_discharge,
-                                     x.valid, "discharge")
+        chg, c_why = self._direction(self.charge, self.charge_request, x.block_charge, x.warn_charge, x.valid, "charge")
+        dsg, d_why = self._direction(
+            self.discharge, self.discharge_request, x.block_discharge, x.warn_discharge, x.valid, "discharge"
+        )
         i, th = x.current, self.cfg.state_current
         if math.isnan(i):
-            state = self.state if self.state in (BmsState.CHARGING, BmsState.DISCHARGING, BmsState.STANDBY) \
+            state = (
+                self.state
+                if self.state in (BmsState.CHARGING, BmsState.DISCHARGING, BmsState.STANDBY)
                 else BmsState.STANDBY
+            )
         elif i > th:
             state = BmsState.CHARGING
         elif i < -th:
@@ -102,8 +107,9 @@ class FetController:
         return self._set(state, chg, dsg, c_why, d_why)
 
     @staticmethod
-    def _direction(was_on: bool, requested: bool, blocked: int, warned: bool, valid: bool,
-                   name: str) -> tuple[bool, str]:
+    def _direction(
+        was_on: bool, requested: bool, blocked: int, warned: bool, valid: bool, name: str
+    ) -> tuple[bool, str]:
         if not requested:
             return False, f"{name} disabled by host"
         if blocked:

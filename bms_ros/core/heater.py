@@ -18,6 +18,7 @@ a charger is known to be connected. It runs when every rule allows it:
 The charge current is not this module's business: the protections keep the charge FET off below the charge
 window and the current limiter derates it above (core.limits); the heater only brings the pack there.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,25 +30,48 @@ from bms_ros.core.params import ConfigError, param
 # Faults that do not stop the heater: the cold is what it fixes, and an empty (or imbalanced) pack needs the
 # charge the heating enables. Every other fault (over-temperature, sensor loss, implausible data, comm loss,
 # latched faults, system lock, ...) switches it off.
-HEATER_ALLOWED_FAULTS = int(Fault.CHARGE_UNDERTEMPERATURE | Fault.DISCHARGE_UNDERTEMPERATURE
-                            | Fault.CELL_UNDERVOLTAGE | Fault.PACK_UNDERVOLTAGE | Fault.CELL_IMBALANCE)
+HEATER_ALLOWED_FAULTS = int(
+    Fault.CHARGE_UNDERTEMPERATURE
+    | Fault.DISCHARGE_UNDERTEMPERATURE
+    | Fault.CELL_UNDERVOLTAGE
+    | Fault.PACK_UNDERVOLTAGE
+    | Fault.CELL_IMBALANCE
+)
 # A warning (condition present, not yet tripped) of these stops it at once.
-HEATER_FORBIDDING_WARNINGS = int(Fault.CHARGE_OVERTEMPERATURE | Fault.DISCHARGE_OVERTEMPERATURE
-                                 | Fault.AFE_OVERTEMPERATURE)
+HEATER_FORBIDDING_WARNINGS = int(
+    Fault.CHARGE_OVERTEMPERATURE | Fault.DISCHARGE_OVERTEMPERATURE | Fault.AFE_OVERTEMPERATURE
+)
 
 
 @dataclass
 class HeaterConfig:
-    enabled: bool = param(False, "A pack heater is fitted (heater topic; sim.heater_power in simulation); off: "
-                          "the heater output stays off", runtime=True)
-    on_below: float = param(5.0, "Thermostat: heating starts when the coldest thermistor is below this", "degC",
-                            -40.0, 40.0, runtime=True)
-    off_above: float = param(10.0, "Thermostat: heating stops once the coldest thermistor reaches this (above "
-                             "on_below: the hysteresis)", "degC", -40.0, 45.0, runtime=True)
-    max_temperature: float = param(35.0, "Heating stops while the hottest thermistor is at or above this", "degC",
-                                   0.0, 60.0, runtime=True)
-    max_on_time: float = param(3600.0, "Longest heating run; a pack not warm by then has a failed heater: off "
-                               "until the charger is disconnected", "s", 10.0, 86400.0, runtime=True)
+    enabled: bool = param(
+        False,
+        "A pack heater is fitted (heater topic; sim.heater_power in simulation); off: the heater output stays off",
+        runtime=True,
+    )
+    on_below: float = param(
+        5.0, "Thermostat: heating starts when the coldest thermistor is below this", "degC", -40.0, 40.0, runtime=True
+    )
+    off_above: float = param(
+        10.0,
+        "Thermostat: heating stops once the coldest thermistor reaches this (above on_below: the hysteresis)",
+        "degC",
+        -40.0,
+        45.0,
+        runtime=True,
+    )
+    max_temperature: float = param(
+        35.0, "Heating stops while the hottest thermistor is at or above this", "degC", 0.0, 60.0, runtime=True
+    )
+    max_on_time: float = param(
+        3600.0,
+        "Longest heating run; a pack not warm by then has a failed heater: off until the charger is disconnected",
+        "s",
+        10.0,
+        86400.0,
+        runtime=True,
+    )
 
     def validate(self) -> None:
         if not self.on_below < self.off_above:
@@ -58,21 +82,21 @@ class HeaterConfig:
 
 @dataclass(frozen=True)
 class HeaterInputs:
-    stamp: float                  # s, core time
+    stamp: float  # s, core time
     charger_present: bool | None  # None: nothing tells the contact
-    valid: bool                   # complete plausible sample
-    fresh: bool                   # data fresh and the BMS not shut down
-    temp_min: float               # degC, coldest thermistor (NaN: unknown)
-    temp_max: float               # degC, hottest thermistor (NaN: unknown)
-    faults: int                   # active | latched Fault bits
-    warnings: int                 # Fault bits whose condition is present, not (yet) tripped
+    valid: bool  # complete plausible sample
+    fresh: bool  # data fresh and the BMS not shut down
+    temp_min: float  # degC, coldest thermistor (NaN: unknown)
+    temp_max: float  # degC, hottest thermistor (NaN: unknown)
+    faults: int  # active | latched Fault bits
+    warnings: int  # Fault bits whose condition is present, not (yet) tripped
 
 
 @dataclass(frozen=True)
 class HeaterDecision:
     on: bool
-    reason: str                   # "heating", "warm", "no charger", "fault CHARGE_OVERTEMPERATURE", ...
-    run_time: float               # s, since the present heating run started (0 when off)
+    reason: str  # "heating", "warm", "no charger", "fault CHARGE_OVERTEMPERATURE", ...
+    run_time: float  # s, since the present heating run started (0 when off)
 
 
 class HeaterControl:
@@ -84,7 +108,7 @@ class HeaterControl:
 
     def update(self, i: HeaterInputs) -> HeaterDecision:
         if not i.charger_present:
-            self._timed_out = False           # a new charger session may try again
+            self._timed_out = False  # a new charger session may try again
         reason = self._blocked(i)
         if reason:
             # a run ends when the thermostat is satisfied or the session ends; a fault, a data gap or a hot spot

@@ -5,6 +5,7 @@ noise, or a voltage sag, makes "low" flap. Here the decision uses the pessimisti
 limit has a release level above it (hysteresis), and the answer says which limit, at what SoC and sigma.
 Optional: a limit on the time to empty at the mission's present pace. Unknown SoC holds the last decision.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,17 +24,17 @@ class Level(IntEnum):
 @dataclass
 class LowBatteryConfig:
     # 0.2: TurtleBot 4's low warning and the min_battery of Nav2's example trees; 0.1 near its 0.12 power-off
-    low_soc: float = param(0.20, "Low at or below this SoC (decided on soc - sigma_factor x soc_std)", "",
-                           0.0, 1.0)
+    low_soc: float = param(0.20, "Low at or below this SoC (decided on soc - sigma_factor x soc_std)", "", 0.0, 1.0)
     low_release_soc: float = param(0.25, "Low releases above this SoC (hysteresis)", "", 0.0, 1.0)
     critical_soc: float = param(0.10, "Critical at or below this SoC", "", 0.0, 1.0)
     critical_release_soc: float = param(0.13, "Critical releases above this SoC", "", 0.0, 1.0)
-    sigma_factor: float = param(1.0, "Decide on soc - sigma_factor x soc_std (the pessimistic SoC)", "", 0.0,
-                                5.0)
-    low_time_s: float = param(0.0, "Also low when the time to empty at mission pace is at or below this; 0: off",
-                              "s", 0.0, 1e6)
-    critical_time_s: float = param(0.0, "Also critical when the time to empty at mission pace is at or below "
-                                   "this; 0: off", "s", 0.0, 1e6)
+    sigma_factor: float = param(1.0, "Decide on soc - sigma_factor x soc_std (the pessimistic SoC)", "", 0.0, 5.0)
+    low_time_s: float = param(
+        0.0, "Also low when the time to empty at mission pace is at or below this; 0: off", "s", 0.0, 1e6
+    )
+    critical_time_s: float = param(
+        0.0, "Also critical when the time to empty at mission pace is at or below this; 0: off", "s", 0.0, 1e6
+    )
     time_release_factor: float = param(1.2, "A time limit releases above limit x this factor", "", 1.0, 10.0)
 
     def validate(self) -> None:
@@ -41,8 +42,9 @@ class LowBatteryConfig:
             raise ConfigError(f"low_battery.critical_soc: {self.critical_soc} is above low_soc {self.low_soc}")
         for name in ("low", "critical"):
             if getattr(self, f"{name}_release_soc") < getattr(self, f"{name}_soc"):
-                raise ConfigError(f"low_battery.{name}_release_soc: a release level must not be below its limit "
-                                  f"{name}_soc")
+                raise ConfigError(
+                    f"low_battery.{name}_release_soc: a release level must not be below its limit {name}_soc"
+                )
 
 
 @dataclass
@@ -61,8 +63,9 @@ class LowBatteryMonitor:
         c = self.cfg
         if not math.isfinite(soc):
             if self.state.level != Level.OK:
-                self.state = LowBatteryState(self.state.level,
-                                             self.state.reason.split(" [")[0] + " [SoC now unknown: held]")
+                self.state = LowBatteryState(
+                    self.state.level, self.state.reason.split(" [")[0] + " [SoC now unknown: held]"
+                )
             return self.state
         std = soc_std if math.isfinite(soc_std) else 0.0
         bound = soc - c.sigma_factor * std
@@ -74,8 +77,10 @@ class LowBatteryMonitor:
         ]
         tte = time_to_empty_s
         if math.isfinite(tte):
-            for lvl, name, limit in ((Level.CRITICAL, "critical_time_s", c.critical_time_s),
-                                     (Level.LOW, "low_time_s", c.low_time_s)):
+            for lvl, name, limit in (
+                (Level.CRITICAL, "critical_time_s", c.critical_time_s),
+                (Level.LOW, "low_time_s", c.low_time_s),
+            ):
                 if limit > 0:
                     checks.append((lvl, name, limit, limit * c.time_release_factor, tte))
         level, reason = Level.OK, ""
@@ -85,9 +90,12 @@ class LowBatteryMonitor:
             inside = value <= limit or (held >= lvl and value < threshold)
             if inside and lvl > level:
                 unit = " s" if name.endswith("_time_s") else ""
-                what = (f"time to empty at mission pace {value:.0f} s" if unit else "SoC")
-                reason = (f"{name} {limit:g}{unit} (release {release:g}{unit}): {what}; {at}" if unit
-                          else f"{name} {limit:g} (release {release:g}): {at}")
+                what = f"time to empty at mission pace {value:.0f} s" if unit else "SoC"
+                reason = (
+                    f"{name} {limit:g}{unit} (release {release:g}{unit}): {what}; {at}"
+                    if unit
+                    else f"{name} {limit:g} (release {release:g}): {at}"
+                )
                 level = lvl
         self.state = LowBatteryState(level, reason)
         return self.state

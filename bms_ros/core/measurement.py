@@ -17,6 +17,7 @@ between plausible and 0 V / full scale, an adjacent low/high pair that still sum
 two neighbours whose readings jump apart while their sum holds), a stuck cell reading (bit-identical while
 most other cells moved by ``cell_reading_stuck.voltage_delta``), and frozen values of the whole pack.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,17 +32,42 @@ if TYPE_CHECKING:
     from bms_ros.core.protection import ProtectionConfig
 
 MEASURES: tuple[str, ...] = (
-    "cell_max", "cell_min", "pack_avg", "charge_current", "discharge_current", "flag_short_circuit", "temp_max",
-    "temp_min", "die_temp", "cell_spread", "implausible", "sensor_loss", "comm_loss", "flag_device_fault",
-    "flag_hw_ov", "flag_hw_uv", "flag_hw_oc", "open_wire", "stuck_cell", "self_discharge", "lock")
+    "cell_max",
+    "cell_min",
+    "pack_avg",
+    "charge_current",
+    "discharge_current",
+    "flag_short_circuit",
+    "temp_max",
+    "temp_min",
+    "die_temp",
+    "cell_spread",
+    "implausible",
+    "sensor_loss",
+    "comm_loss",
+    "flag_device_fault",
+    "flag_hw_ov",
+    "flag_hw_uv",
+    "flag_hw_oc",
+    "open_wire",
+    "stuck_cell",
+    "self_discharge",
+    "lock",
+)
 MI: dict[str, int] = {k: i for i, k in enumerate(MEASURES)}
 # the AFE status flag behind each flag measure (a test checks POLICY's flag rules agree)
-FLAG_MEASURES: tuple[tuple[int, int], ...] = tuple((MI[k], int(f)) for k, f in (
-    ("flag_short_circuit", AfeFlag.SHORT_CIRCUIT), ("flag_device_fault", AfeFlag.DEVICE_FAULT),
-    ("flag_hw_ov", AfeFlag.OVERVOLTAGE), ("flag_hw_uv", AfeFlag.UNDERVOLTAGE),
-    ("flag_hw_oc", AfeFlag.OVERCURRENT_DISCHARGE)))
+FLAG_MEASURES: tuple[tuple[int, int], ...] = tuple(
+    (MI[k], int(f))
+    for k, f in (
+        ("flag_short_circuit", AfeFlag.SHORT_CIRCUIT),
+        ("flag_device_fault", AfeFlag.DEVICE_FAULT),
+        ("flag_hw_ov", AfeFlag.OVERVOLTAGE),
+        ("flag_hw_uv", AfeFlag.UNDERVOLTAGE),
+        ("flag_hw_oc", AfeFlag.OVERCURRENT_DISCHARGE),
+    )
+)
 
-VALID, HELD, INVALID = 0, 1, 2          # channel status codes (Measurement.cell_status, thermistor_status)
+VALID, HELD, INVALID = 0, 1, 2  # channel status codes (Measurement.cell_status, thermistor_status)
 
 # A held channel's worst value fades at this rate: faster than any real cell or thermistor moves (a cell at 5C
 # moves < 10 mV/s; a pack heats < 1 K/s), so a real value is never under-estimated, and an old peak is gone in
@@ -56,7 +82,7 @@ OPEN_WIRE_EVENTS = 3.0
 # event when two neighbours move apart by more than this in one read while their sum moves less than a tenth of
 # it (a real cell moves < 10 mV between reads at rest; a current step moves every cell the same way).
 OPEN_WIRE_SPLIT_V = 0.1
-OPEN_WIRE_SUM_FRACTION = 0.1     # the pair's sum moves less than this fraction of OPEN_WIRE_SPLIT_V
+OPEN_WIRE_SUM_FRACTION = 0.1  # the pair's sum moves less than this fraction of OPEN_WIRE_SPLIT_V
 
 _ALL_EXACT = np.ones(len(MEASURES), dtype=bool)
 _ALL_EXACT.setflags(write=False)
@@ -66,17 +92,17 @@ _ALL_EXACT.setflags(write=False)
 class Measurement:
     """One sample as the protections see it (values per MEASURES key, NaN when unknown)."""
 
-    stamp: float                 # the sample's own stamp (for logs)
-    t: float                     # core time: monotonic seconds, what every timer runs on (core.timebase)
-    valid: bool                  # complete, plausible, every channel valid: may refresh freshness, switch FETs on
+    stamp: float  # the sample's own stamp (for logs)
+    t: float  # core time: monotonic seconds, what every timer runs on (core.timebase)
+    valid: bool  # complete, plausible, every channel valid: may refresh freshness, switch FETs on
     values: np.ndarray
-    exact: np.ndarray = field(default_factory=lambda: _ALL_EXACT)   # False: the value is a bound (see module doc)
+    exact: np.ndarray = field(default_factory=lambda: _ALL_EXACT)  # False: the value is a bound (see module doc)
     invalid_reason: str = ""
     cell_max: float = math.nan
     cell_min: float = math.nan
     temp_max: float = math.nan
     temp_min: float = math.nan
-    load_present: bool = True    # AFE load detection with CHG off (bq769x0 LOAD_PRESENT); unknown counts as present
+    load_present: bool = True  # AFE load detection with CHG off (bq769x0 LOAD_PRESENT); unknown counts as present
     cell_status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
     thermistor_status: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
 
@@ -91,14 +117,15 @@ class _Channels:
     def __init__(self, n: int, decay_per_s: float):
         self.n = n
         self.decay = decay_per_s
-        self.good_t = np.full(n, -math.inf)     # core time of the last good reading
-        self.hi = np.full(n, math.nan)          # worst high / low plausible value
+        self.good_t = np.full(n, -math.inf)  # core time of the last good reading
+        self.hi = np.full(n, math.nan)  # worst high / low plausible value
         self.lo = np.full(n, math.nan)
         self.flaky_until = np.full(n, -math.inf)  # core time until which the channel counts as intermittent
-        self.clean = False                      # every channel valid and none intermittent (the fast path)
+        self.clean = False  # every channel valid and none intermittent (the fast path)
 
-    def update(self, t: float, dt: float, x: np.ndarray, ok: np.ndarray, hold: float
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def update(
+        self, t: float, dt: float, x: np.ndarray, ok: np.ndarray, hold: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(high values, low values, status) for this sample."""
         if self.clean and bool(ok.all()):
             self.good_t[:] = t
@@ -106,7 +133,7 @@ class _Channels:
             return self.hi, self.lo, np.zeros(self.n, dtype=np.int8)
         flaky = t < self.flaky_until
         fade = self.decay * dt
-        with np.errstate(invalid="ignore"):   # held: the peak as it was; valid but intermittent: a fading peak
+        with np.errstate(invalid="ignore"):  # held: the peak as it was; valid but intermittent: a fading peak
             hi = np.where(ok, np.where(flaky, np.fmax(x, self.hi - fade), x), self.hi)
             lo = np.where(ok, np.where(flaky, np.fmin(x, self.lo + fade), x), self.lo)
         self.good_t = np.where(ok, t, self.good_t)
@@ -217,22 +244,25 @@ class Measurer:
         if self._stuck_ref is None:
             self._stuck_ref = np.tile(cells, (n, 1))
         changed = cells != prev
-        self._stuck_ref[changed] = cells           # row i: every cell when cell i's reading last changed
+        self._stuck_ref[changed] = cells  # row i: every cell when cell i's reading last changed
         moved = np.abs(cells - self._stuck_ref) > delta
         np.fill_diagonal(moved, False)
-        return moved.sum(axis=1) >= (n - 1) // 2 + 1    # a majority of the others
+        return moved.sum(axis=1) >= (n - 1) // 2 + 1  # a majority of the others
 
     def _open_wire(self, cells: np.ndarray, in_range: np.ndarray, dt: float) -> bool:
         imp = self.cfg.implausible_data
         with np.errstate(invalid="ignore"):
-            rail = (cells < imp.cell_min) | (cells > imp.cell_max)   # 0 V or full scale (NaN is neither)
+            rail = (cells < imp.cell_min) | (cells > imp.cell_max)  # 0 V or full scale (NaN is neither)
         self._wire_events *= math.exp(-dt / OPEN_WIRE_EVENT_TAU_S)
         self._wire_events += self._prev_ok & rail
         prev = self._prev_cells
         if prev is not None and self.n >= 2 and bool(in_range.all()) and bool(self._prev_ok.all()):
             d = cells - prev
-            split = (d[:-1] * d[1:] < 0) & (np.minimum(np.abs(d[:-1]), np.abs(d[1:])) > OPEN_WIRE_SPLIT_V) \
+            split = (
+                (d[:-1] * d[1:] < 0)
+                & (np.minimum(np.abs(d[:-1]), np.abs(d[1:])) > OPEN_WIRE_SPLIT_V)
                 & (np.abs(d[:-1] + d[1:]) < OPEN_WIRE_SUM_FRACTION * OPEN_WIRE_SPLIT_V)
+            )
             self._wire_events[:-1] += split
             self._wire_events[1:] += split
         self._prev_ok = in_range
@@ -250,8 +280,13 @@ class Measurer:
         """Every cell and the current bit-identical to the previous read while a current flows: the cells' charge
         must change then; a stuck ADC or a cached register read does not."""
         imp = self.cfg.implausible_data
-        if imp.frozen_time > 0 and abs(current) > imp.frozen_min_current and self._prev_cells is not None \
-                and current == self._prev_current and np.array_equal(self._prev_cells, cells):
+        if (
+            imp.frozen_time > 0
+            and abs(current) > imp.frozen_min_current
+            and self._prev_cells is not None
+            and current == self._prev_current
+            and np.array_equal(self._prev_cells, cells)
+        ):
             if math.isnan(self._frozen_since):
                 self._frozen_since = t
             elif t - self._frozen_since >= imp.frozen_time and not reason:
@@ -262,8 +297,9 @@ class Measurer:
         self._prev_current = current
         return reason
 
-    def _temperatures(self, s: PackSample, t: float, dt: float, hold: float
-                      ) -> tuple[float, float, bool, np.ndarray, bool]:
+    def _temperatures(
+        self, s: PackSample, t: float, dt: float, hold: float
+    ) -> tuple[float, float, bool, np.ndarray, bool]:
         sl = self.cfg.sensor_loss
         temps = s.temperatures
         m = temps.shape[0]

@@ -4,6 +4,7 @@ A pack is in while it keeps publishing (its last battery_state is younger than t
 present = true. A pack that stops or is pulled leaves at the next evaluation, and one that comes back rejoins
 with its first message. Times are the aggregator's clock, s.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,7 +17,7 @@ from bms_ros.core.aggregate import PackReading
 class PackSlot:
     name: str
     reading: PackReading | None = None
-    received: float = -math.inf        # clock time of the last battery_state, s
+    received: float = -math.inf  # clock time of the last battery_state, s
 
 
 class PackRoster:

@@ -5,6 +5,7 @@ dataclasses become dotted names (``protection.cell_overvoltage.threshold``), exa
 loaded from a nested YAML file. One schema gives the ROS parameter descriptors, the validation and the
 typed config objects, so the node and the offline tools cannot disagree.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,14 +32,14 @@ _ESCAPE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u
 @dataclass(frozen=True)
 class ParamSpec:
     name: str
-    type: type                      # bool, int, float, str, or list (of float)
+    type: type  # bool, int, float, str, or list (of float)
     default: Any
     description: str
     unit: str = ""
     min: float | None = None
     max: float | None = None
     choices: tuple[str, ...] | None = None
-    runtime: bool = False           # safe to change while running
+    runtime: bool = False  # safe to change while running
 
     def check(self, value: Any) -> Any:
         """Return ``value`` coerced to this parameter's type, or raise ConfigError with the reason."""
@@ -73,7 +74,8 @@ def _coerce(name: str, kind: type, value: Any) -> Any:
             return value
     elif kind is list:
         if isinstance(value, (list, tuple)) and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in value
+        ):
             return [_coerce(name, float, x) for x in value]
     raise ConfigError(f"{name}: expected {_type_name(kind)}, got {type(value).__name__} {_short(value)}")
 
@@ -82,21 +84,26 @@ def _short(value: Any, limit: int = 80) -> str:
     """repr() for a message: at most ``limit`` characters (a value from a file can be huge)."""
     try:
         text = repr(value)
-    except ValueError:          # an integer too long for str() (sys.set_int_max_str_digits)
+    except ValueError:  # an integer too long for str() (sys.set_int_max_str_digits)
         return f"<{value.bit_length()}-bit integer>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _type_name(kind: type) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-            list: "a list of numbers"}[kind]
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list of numbers"}[kind]
 
 
-def param(default: Any, description: str, unit: str = "", min: float | None = None,
-          max: float | None = None, choices: tuple[str, ...] | None = None, runtime: bool = False) -> Any:
+def param(
+    default: Any,
+    description: str,
+    unit: str = "",
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    runtime: bool = False,
+) -> Any:
     """A dataclass field that is also a parameter. Lists are copied per instance."""
-    meta = {"bms_param": dict(description=description, unit=unit, min=min, max=max, choices=choices,
-                              runtime=runtime)}
+    meta = {"bms_param": dict(description=description, unit=unit, min=min, max=max, choices=choices, runtime=runtime)}
     if isinstance(default, list):
         return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)

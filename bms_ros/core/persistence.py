@@ -6,6 +6,7 @@ so a crash or power loss leaves either the old or the new document, never a torn
 empty state; an unreadable or corrupted one is reported with a warning, moved aside to ``<name>.corrupt`` and
 treated as empty (safe defaults). Several components can share one store through ``get``/``put``.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-_FILE_MODE = 0o600             # the state file is private to the node's user (as mkstemp made it)
+_FILE_MODE = 0o600  # the state file is private to the node's user (as mkstemp made it)
 # Deepest nesting a state document may have (ours needs 6: document, sections, section, fault log, entry,
 # context); deeper is a corrupted or hostile file, and copying it (load() copies through json) could exhaust
 # Python's recursion limit.
@@ -30,7 +31,7 @@ class StateStore:
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self._data: dict[str, Any] | None = None
-        self.warning: str = ""           # set when the file on disk could not be used
+        self.warning: str = ""  # set when the file on disk could not be used
 
     def load(self) -> dict[str, Any]:
         """The stored sections (a copy); {} when there is no usable file."""
@@ -48,8 +49,8 @@ class StateStore:
             return {}
         try:
             try:
-                doc = json.loads(raw.decode("utf-8"))   # UnicodeDecodeError is a ValueError: corrupted too
-            except RecursionError:                      # not a ValueError: json's own limit on nesting
+                doc = json.loads(raw.decode("utf-8"))  # UnicodeDecodeError is a ValueError: corrupted too
+            except RecursionError:  # not a ValueError: json's own limit on nesting
                 raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
             if not isinstance(doc, dict) or not isinstance(doc.get("sections"), dict):
                 raise ValueError("not a bms_ros state document")
@@ -90,7 +91,7 @@ class StateStore:
             os.replace(tmp, self.path)
         finally:
             try:
-                os.unlink(tmp)      # still there only when the write or the replace did not happen
+                os.unlink(tmp)  # still there only when the write or the replace did not happen
             except OSError:
                 pass
         _fsync_dir(directory)

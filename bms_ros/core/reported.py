@@ -4,6 +4,7 @@ The decisions stay in the core; this is the core's own rule for presenting them,
 Open-RMF (which read BatteryState without filtering) get values that neither flap on one failed read nor move
 against the current.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,15 +16,15 @@ from bms_ros.core.types import Estimate, PackSample
 # While no valid sample arrives, the charge moves unseen: the published SoC's 1-sigma grows by this C-rate (or
 # the last measured one, if larger) times the time without data. 1 C: a mobile robot's peak mean draw (a
 # conservative bound for the unseen current; ISSUE 14 item 8).
-UNSEEN_C_RATE = 1.0               # 1/h
+UNSEEN_C_RATE = 1.0  # 1/h
 S_PER_H = 3600.0
 
 
 class ConsumerView:
     def __init__(self, config: BmsConfig):
         self.cfg = config
-        self.last_good: PackSample | None = None     # the last valid sample (held for consumers, see BmsOutput)
-        self.soc_shown = math.nan                    # the last published SoC (kept monotone with the current)
+        self.last_good: PackSample | None = None  # the last valid sample (held for consumers, see BmsOutput)
+        self.soc_shown = math.nan  # the last published SoC (kept monotone with the current)
 
     def sample(self, sample: PackSample, valid: bool, fresh: bool) -> PackSample:
         """What consumers see (ISSUE 14 items 2, 3): one failed or implausible read is not a lost pack, so the
@@ -33,8 +34,13 @@ class ConsumerView:
         if valid or last is None:
             return sample
         if fresh:
-            return dataclasses.replace(last, stamp=sample.stamp, read_errors=sample.read_errors,
-                                       crc_errors=sample.crc_errors, comm_ok=sample.comm_ok)
+            return dataclasses.replace(
+                last,
+                stamp=sample.stamp,
+                read_errors=sample.read_errors,
+                crc_errors=sample.crc_errors,
+                comm_ok=sample.comm_ok,
+            )
         if not sample.comm_ok:
             return dataclasses.replace(sample, charge_fet=last.charge_fet, discharge_fet=last.discharge_fet)
         return sample
@@ -56,15 +62,19 @@ class ConsumerView:
             return est
         if complete:
             soc = 1.0
-        elif not math.isnan(prev) and (math.isnan(current) or (current < -th and soc > prev)
-                                     or (current > th and soc < prev)):
+        elif not math.isnan(prev) and (
+            math.isnan(current) or (current < -th and soc > prev) or (current > th and soc < prev)
+        ):
             soc = prev
         self.soc_shown = soc
-        cap = est.capacity_ah if math.isfinite(est.capacity_ah) and est.capacity_ah > 0 else \
-            self.cfg.pack.design_capacity_ah
+        cap = (
+            est.capacity_ah
+            if math.isfinite(est.capacity_ah) and est.capacity_ah > 0
+            else self.cfg.pack.design_capacity_ah
+        )
         if math.isnan(current) and math.isfinite(age) and age > 0 and self.last_good is not None:
             i_last = abs(self.last_good.current) if math.isfinite(self.last_good.current) else 0.0
-            rate = max(i_last / cap, UNSEEN_C_RATE) / S_PER_H          # SoC per second
+            rate = max(i_last / cap, UNSEEN_C_RATE) / S_PER_H  # SoC per second
             std = math.hypot(std if math.isfinite(std) else 0.0, rate * age)
         if soc == est.soc and std == est.soc_std:
             return est

@@ -11,6 +11,7 @@ on core time instead:
   trip delay that was running: both conservative) and is flagged as a *gap*: the estimator then treats the
   interval as unknown time instead of integrating the held current over it.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,10 +29,10 @@ MAX_REGULAR_INTERVAL_S = 2.0
 
 @dataclass(frozen=True)
 class Tick:
-    t: float          # core time, s (monotonic, starts at the first sample's stamp when that is finite)
-    dt: float         # core time since the previous sample, s (>= 0)
-    gap: bool         # the stamps jumped forward by more than GAP_S: the interval is unknown time
-    jump: str         # "" or what happened to the clock ("stepped back 1000 s", "stamp not finite", ...)
+    t: float  # core time, s (monotonic, starts at the first sample's stamp when that is finite)
+    dt: float  # core time since the previous sample, s (>= 0)
+    gap: bool  # the stamps jumped forward by more than GAP_S: the interval is unknown time
+    jump: str  # "" or what happened to the clock ("stepped back 1000 s", "stamp not finite", ...)
 
 
 class CoreClock:
@@ -65,7 +66,7 @@ class CoreClock:
                 gap, jump = True, f"clock jumped forward {raw:.3f} s"
             elif 0.0 < raw <= MAX_REGULAR_INTERVAL_S:
                 self._interval = raw
-            t = max(stamp + self._offset, prev)     # after a non-finite stamp core time may already be ahead
+            t = max(stamp + self._offset, prev)  # after a non-finite stamp core time may already be ahead
         self.t = t
         return Tick(t, t - prev, gap, jump)
 

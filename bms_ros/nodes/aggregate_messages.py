@@ -1,4 +1,5 @@
 """Messages <-> core data for bms_aggregator: pack readings in, the robot's BatteryState and AggregateStatus out."""
+
 from __future__ import annotations
 
 import math
@@ -15,11 +16,20 @@ def _f(x: float) -> float:
 
 def reading_from_msgs(name: str, bs: BatteryState, status: BmsStatus | None) -> PackReading:
     """A pack as its battery_state says, with the fields only ~/status has where a fresh one is given."""
-    r = PackReading(name, voltage=_f(bs.voltage), current=_f(bs.current), charge_ah=_f(bs.charge),
-                    capacity_ah=_f(bs.capacity), design_capacity_ah=_f(bs.design_capacity),
-                    percentage=_f(bs.percentage), temperature=_f(bs.temperature),
-                    status=int(bs.power_supply_status), health=int(bs.power_supply_health), present=bool(bs.present),
-                    serial_number=bs.serial_number)
+    r = PackReading(
+        name,
+        voltage=_f(bs.voltage),
+        current=_f(bs.current),
+        charge_ah=_f(bs.charge),
+        capacity_ah=_f(bs.capacity),
+        design_capacity_ah=_f(bs.design_capacity),
+        percentage=_f(bs.percentage),
+        temperature=_f(bs.temperature),
+        status=int(bs.power_supply_status),
+        health=int(bs.power_supply_health),
+        present=bool(bs.present),
+        serial_number=bs.serial_number,
+    )
     if status is not None:
         r.soc_std, r.energy_wh = _f(status.soc_std), _f(status.energy_remaining_wh)
         r.resistance_ohm = _f(status.internal_resistance_ohm)
@@ -37,7 +47,7 @@ def fill_battery_state(msg: BatteryState, a: Aggregate, members: list[BatterySta
     techs = {m.power_supply_technology for m in members}
     msg.power_supply_technology = techs.pop() if len(techs) == 1 else BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN
     msg.present = bool(a.present)
-    if series and a.present:     # the string's cells, in order; parallel groups have no single cell voltage
+    if series and a.present:  # the string's cells, in order; parallel groups have no single cell voltage
         msg.cell_voltage = [float(v) for m in members for v in m.cell_voltage]
         msg.cell_temperature = [float(v) for m in members for v in m.cell_temperature]
     msg.location = "+".join(m.location for m in members if m.location)
@@ -45,9 +55,15 @@ def fill_battery_state(msg: BatteryState, a: Aggregate, members: list[BatterySta
     return msg
 
 
-def fill_status(msg: AggregateStatus, topology: str, a: Aggregate, use: EnergyUse, window_s: float,
-                low: LowBatteryState, packs: list[tuple[str, str, PackReading | None, Throughput, float]]
-                ) -> AggregateStatus:
+def fill_status(
+    msg: AggregateStatus,
+    topology: str,
+    a: Aggregate,
+    use: EnergyUse,
+    window_s: float,
+    low: LowBatteryState,
+    packs: list[tuple[str, str, PackReading | None, Throughput, float]],
+) -> AggregateStatus:
     """``packs``: (name, why it is out or '', last reading, lifetime throughput, design capacity Ah)."""
     msg.topology = topology
     msg.voltage, msg.current, msg.power = _f(a.voltage), _f(a.current), _f(-a.power_w)

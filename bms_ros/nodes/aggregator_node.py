@@ -5,6 +5,7 @@ the robot's namespace reads), ~/status (bms_ros/AggregateStatus: energy use, low
 out), ~/low and ~/critical (std_msgs/Bool, latched) and /diagnostics. Every rule lives in bms_ros.core
 (aggregate, pack_roster, energy_use, low_battery); this node only transports.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,8 @@ from bms_ros.nodes.aggregate_messages import fill_battery_state, fill_status, re
 from bms_ros.nodes.diagnostics import ERROR, OK, WARN, make_updater
 from bms_ros.nodes.process import run_node
 
-BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)   # Nav2 subscribes RELIABLE
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # Nav2 subscribes RELIABLE
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # best effort matches both reliable and best-effort odometry publishers
 ODOM_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
 THROUGHPUT_SECTION = "pack_throughput"
@@ -48,9 +48,13 @@ class AggregatorNode(Node):
         super().__init__(node_name, **kwargs)
         overrides = getattr(self, "_parameter_overrides", {})
         self.cfg: AggregatorConfig = load_aggregator_config({k: _plain(p.value) for k, p in overrides.items()})
-        for name, value in flatten(self.cfg).items():      # as validated (an integer given for a number: float)
-            self.declare_parameter(name, value, ParameterDescriptor(
-                description=AGGREGATOR_SPECS[name].description, read_only=True), ignore_override=True)
+        for name, value in flatten(self.cfg).items():  # as validated (an integer given for a number: float)
+            self.declare_parameter(
+                name,
+                value,
+                ParameterDescriptor(description=AGGREGATOR_SPECS[name].description, read_only=True),
+                ignore_override=True,
+            )
         cfg = self.cfg
         self.names = cfg.pack_names()
         self.roster = PackRoster(self.names, cfg.pack_timeout)
@@ -58,21 +62,27 @@ class AggregatorNode(Node):
         self.low = LowBatteryMonitor(cfg.low_battery)
         self.store = StateStore(cfg.state_file) if cfg.state_file else None
         stored = self.store.get(THROUGHPUT_SECTION, {}) if self.store else {}
-        self.throughput: dict[str, Throughput] = {k: Throughput.from_dict(v) for k, v in
-                                                  (stored if isinstance(stored, dict) else {}).items()}
+        self.throughput: dict[str, Throughput] = {
+            k: Throughput.from_dict(v) for k, v in (stored if isinstance(stored, dict) else {}).items()
+        }
         self._last_bs: dict[str, tuple[BatteryState, float]] = {}
         self._last_status: dict[str, tuple[BmsStatus, float]] = {}
         self._odometer = 0.0
-        self._odom: tuple[float, float, float, float, float] | None = None   # (t, x, y, speed, yaw rate)
+        self._odom: tuple[float, float, float, float, float] | None = None  # (t, x, y, speed, yaw rate)
         self._published_level: Level | None = None
         self._last_save = self.now()
 
         for name in self.names:
-            self.create_subscription(BatteryState, cfg.battery_state_topic.format(pack=name),
-                                     lambda m, n=name: self._on_battery_state(n, m), BATTERY_QOS)
+            self.create_subscription(
+                BatteryState,
+                cfg.battery_state_topic.format(pack=name),
+                lambda m, n=name: self._on_battery_state(n, m),
+                BATTERY_QOS,
+            )
             if cfg.status_topic:
-                self.create_subscription(BmsStatus, cfg.status_topic.format(pack=name),
-                                         lambda m, n=name: self._on_status(n, m), 10)
+                self.create_subscription(
+                    BmsStatus, cfg.status_topic.format(pack=name), lambda m, n=name: self._on_status(n, m), 10
+                )
         if cfg.odometry_topic:
             self.create_subscription(Odometry, cfg.odometry_topic, self._on_odometry, ODOM_QOS)
         self.battery_pub = self.create_publisher(BatteryState, "battery_state", BATTERY_QOS)
@@ -84,8 +94,7 @@ class AggregatorNode(Node):
         self.updater.add("battery aggregate", self._diagnose)
         self._status = AggregateStatus()
         self.timer = self.create_timer(1.0 / cfg.rate_hz, self._on_timer)
-        self.get_logger().info(f"robot battery from {len(self.names)} packs in {cfg.topology}: "
-                               f"{', '.join(self.names)}")
+        self.get_logger().info(f"robot battery from {len(self.names)} packs in {cfg.topology}: {', '.join(self.names)}")
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -134,8 +143,9 @@ class AggregatorNode(Node):
             slot = self.roster.slots[name]
             key = (slot.reading.serial_number if slot.reading else "") or name
             design = slot.reading.design_capacity_ah if slot.reading else math.nan
-            packs.append((name, self.roster.why_out(name, now), slot.reading,
-                          self.throughput.get(key, Throughput()), design))
+            packs.append(
+                (name, self.roster.why_out(name, now), slot.reading, self.throughput.get(key, Throughput()), design)
+            )
         st = AggregateStatus()
         st.header.stamp, st.header.frame_id = stamp, cfg.frame_id
         self._status = fill_status(st, cfg.topology, agg, use, cfg.energy.window_s, low, packs)
@@ -154,16 +164,18 @@ class AggregatorNode(Node):
         try:
             self.store.put(THROUGHPUT_SECTION, {k: t.to_dict() for k, t in self.throughput.items()})
         except OSError as e:
-            self.get_logger().error(f"could not save the lifetime counters to {self.store.path}: {e}",
-                                    throttle_duration_sec=60.0)
+            self.get_logger().error(
+                f"could not save the lifetime counters to {self.store.path}: {e}", throttle_duration_sec=60.0
+            )
 
     def _diagnose(self, stat):
         s = self._status
         out = [f"{n}: {why}" for n, why in zip(s.pack_names, s.pack_out_reason) if why]
         inside = [n for n, ok in zip(s.pack_names, s.pack_in_aggregate) if ok]
         if not inside or (self.cfg.topology == "series" and out):
-            stat.summary(ERROR, "no battery: " + "; ".join(out) if not inside else
-                         "series string open: " + "; ".join(out))
+            stat.summary(
+                ERROR, "no battery: " + "; ".join(out) if not inside else "series string open: " + "; ".join(out)
+            )
         elif out:
             stat.summary(WARN, "pack out of the aggregate: " + "; ".join(out))
         else:
@@ -192,8 +204,9 @@ def _plain(value):
 
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 stopped on request, 2 the configuration was rejected (one line on stderr)."""
-    return run_node("bms_aggregator", list(argv if argv is not None else sys.argv), AggregatorNode,
-                    lambda node, stop: node.save())
+    return run_node(
+        "bms_aggregator", list(argv if argv is not None else sys.argv), AggregatorNode, lambda node, stop: node.save()
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Pure mapping from the core's output to message field values. The core decides "charging" (with hysteresis)
 and the end of charge (one detector, which also makes the SoC 1.0); here they only become the status enum.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,17 +15,22 @@ from bms_ros.core import BmsOutput, Health
 from bms_ros.core import pack_health as core_health
 
 # Humble has no TERNARY (7): report NMC/NCA/LCO as LION so every distribution can read it.
-_TECHNOLOGY = {"nmc": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
-               "lco": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
-               "nca": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
-               "lfp": BatteryState.POWER_SUPPLY_TECHNOLOGY_LIFE,
-               "lto": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION}
+_TECHNOLOGY = {
+    "nmc": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
+    "lco": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
+    "nca": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
+    "lfp": BatteryState.POWER_SUPPLY_TECHNOLOGY_LIFE,
+    "lto": BatteryState.POWER_SUPPLY_TECHNOLOGY_LION,
+}
 
-_HEALTH = {Health.GOOD: BatteryState.POWER_SUPPLY_HEALTH_GOOD, Health.DEAD: BatteryState.POWER_SUPPLY_HEALTH_DEAD,
-           Health.OVERHEAT: BatteryState.POWER_SUPPLY_HEALTH_OVERHEAT,
-           Health.OVERVOLTAGE: BatteryState.POWER_SUPPLY_HEALTH_OVERVOLTAGE,
-           Health.COLD: BatteryState.POWER_SUPPLY_HEALTH_COLD,
-           Health.UNSPEC_FAILURE: BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE}
+_HEALTH = {
+    Health.GOOD: BatteryState.POWER_SUPPLY_HEALTH_GOOD,
+    Health.DEAD: BatteryState.POWER_SUPPLY_HEALTH_DEAD,
+    Health.OVERHEAT: BatteryState.POWER_SUPPLY_HEALTH_OVERHEAT,
+    Health.OVERVOLTAGE: BatteryState.POWER_SUPPLY_HEALTH_OVERVOLTAGE,
+    Health.COLD: BatteryState.POWER_SUPPLY_HEALTH_COLD,
+    Health.UNSPEC_FAILURE: BatteryState.POWER_SUPPLY_HEALTH_UNSPEC_FAILURE,
+}
 
 
 def technology(chemistry: str) -> int:
@@ -64,10 +70,18 @@ def finite_or_nan(x: float) -> float:
     return float(x) if x is not None and math.isfinite(x) else math.nan
 
 
-def fill_battery_state(msg: BatteryState, out: BmsOutput, status: int, lost: bool, chemistry: str,
-                       design_capacity_ah: float, location: str, serial_number: str,
-                       charger_contact: bool | None = None) -> BatteryState:
-    s, e = out.view, out.estimate      # held values while a read failed, until stale (BmsOutput.reported)
+def fill_battery_state(
+    msg: BatteryState,
+    out: BmsOutput,
+    status: int,
+    lost: bool,
+    chemistry: str,
+    design_capacity_ah: float,
+    location: str,
+    serial_number: str,
+    charger_contact: bool | None = None,
+) -> BatteryState:
+    s, e = out.view, out.estimate  # held values while a read failed, until stale (BmsOutput.reported)
     nan = math.nan
     temps = s.temperatures[np.isfinite(s.temperatures)] if s.temperatures.size else s.temperatures
     msg.voltage = nan if lost else finite_or_nan(s.pack_voltage)
@@ -89,4 +103,3 @@ def fill_battery_state(msg: BatteryState, out: BmsOutput, status: int, lost: boo
     msg.location = location
     msg.serial_number = serial_number
     return msg
-

@@ -3,6 +3,7 @@
 Data flows one way: AFE sample -> core (Bms.step) -> FET/balancing commands and publishers. Callbacks are
 thin: every safety decision is the core's; services only forward host requests to it.
 """
+
 from __future__ import annotations
 
 import sys
@@ -42,7 +43,7 @@ class BmsNode(Node):
     def __init__(self, node_name: str = "bms_node", *, afe: Afe | None = None, **kwargs):
         kwargs.setdefault("automatically_declare_parameters_from_overrides", True)
         super().__init__(node_name, **kwargs)
-        self.cfg: BmsRosConfig = declare_config(self)        # ConfigError: the reason, exit 2
+        self.cfg: BmsRosConfig = declare_config(self)  # ConfigError: the reason, exit 2
         self._log_outside_envelope(self.cfg.envelope_violations())
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
@@ -67,27 +68,33 @@ class BmsNode(Node):
         self.create_service(SetBool, "~/set_discharge_enable", self._on_set_discharge_enable)
         self.create_service(Trigger, "~/reset_faults", self._on_reset_faults)
         self.create_service(Unlock, "~/unlock", self._on_unlock)
-        self.create_subscription(Bool, "charger_present", self._on_charger_present, 10,
-                                 event_callbacks=subscription_events())
+        self.create_subscription(
+            Bool, "charger_present", self._on_charger_present, 10, event_callbacks=subscription_events()
+        )
 
         self.hardware_id = hardware_id(self.cfg.afe, self.cfg.pack.cell_count)
         sim_time = bool(self.get_parameter("use_sim_time").value)
         self.rate = RateMonitor(self.cfg.rate_hz, sim_time=sim_time)
         self.diagnostics = BmsDiagnostics(self, make_updater(self), self.rate, self.hardware_id)
         if self.afe is None:
-            self.source: AfeTimer | ReplayInput = ReplayInput(self, self.cfg.rate_hz, self.cfg.pack.cell_count,
-                                                              self.cfg.afe.thermistor_count, self._process)
+            self.source: AfeTimer | ReplayInput = ReplayInput(
+                self, self.cfg.rate_hz, self.cfg.pack.cell_count, self.cfg.afe.thermistor_count, self._process
+            )
         else:
-            self.source = AfeTimer(self, self.afe, self.cfg.rate_hz, self.cfg.pack.cell_count, self._process,
-                                   self.sim, sim_time)
+            self.source = AfeTimer(
+                self, self.afe, self.cfg.rate_hz, self.cfg.pack.cell_count, self._process, self.sim, sim_time
+            )
         self.get_logger().info(
             f"{self.cfg.pack.cell_count}S {self.cfg.pack.chemistry} pack on {self.hardware_id} at "
-            f"{self.cfg.rate_hz:g} Hz")
+            f"{self.cfg.rate_hz:g} Hz"
+        )
 
     def _program_hardware_protection(self) -> None:
         if getattr(self.afe, "is_pack_source", False):
-            self.get_logger().info("smart pack: its own BMS protections stay primary (not programmable from "
-                                   "here); the core supervises on what the pack reports")
+            self.get_logger().info(
+                "smart pack: its own BMS protections stay primary (not programmable from "
+                "here); the core supervises on what the pack reports"
+            )
             return
         wanted = hardware_protection_settings(self.cfg)
         try:
@@ -100,7 +107,8 @@ class BmsNode(Node):
             f"AFE protection: OV {h.cell_overvoltage:.3f} V/{h.cell_overvoltage_delay:g} s, "
             f"UV {h.cell_undervoltage:.3f} V/{h.cell_undervoltage_delay:g} s, "
             f"OCD {h.discharge_overcurrent:.1f} A/{h.discharge_overcurrent_delay * 1e3:g} ms, "
-            f"SCD {h.short_circuit:.1f} A/{h.short_circuit_delay * 1e6:g} us")
+            f"SCD {h.short_circuit:.1f} A/{h.short_circuit_delay * 1e6:g} us"
+        )
 
     # ---- the cycle -------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -114,11 +122,11 @@ class BmsNode(Node):
         if self.afe is not None:
             self._command(out)
         if self.sim is not None:
-            self.sim.after_step(out)       # the simulated dock: heater, and charger limits if it follows them
+            self.sim.after_step(out)  # the simulated dock: heater, and charger limits if it follows them
         stamp_s = self.now() if stamp_s is None else stamp_s
         self.outputs.publish(out, stamp_s, self.charger_contact(), self.afe)
         self.rate.tick(stamp_s)
-        self.bms.persist()                 # after publishing: a slow disk never delays what consumers see
+        self.bms.persist()  # after publishing: a slow disk never delays what consumers see
 
     def _command(self, out: BmsOutput) -> None:
         try:
@@ -156,7 +164,7 @@ class BmsNode(Node):
 
     def _on_unlock(self, req: Unlock.Request, res: Unlock.Response) -> Unlock.Response:
         res.success, res.message = self.bms.unlock(req.code, self.now())
-        if res.success:   # one severity per call site (rclpy caches it)
+        if res.success:  # one severity per call site (rclpy caches it)
             self.get_logger().warn(f"~/unlock: {res.message}")
         else:
             self.get_logger().info(f"~/unlock refused: {res.message}")
@@ -190,8 +198,9 @@ class BmsNode(Node):
     def _log_outside_envelope(self, violations: list[str]) -> None:
         """Settings outside the chemistry envelope, accepted only by protection.allow_outside_envelope: loudly."""
         for v in violations:
-            self.get_logger().error(f"OUTSIDE THE CHEMISTRY ENVELOPE (accepted by protection.allow_outside_envelope):"
-                                    f" {v}")
+            self.get_logger().error(
+                f"OUTSIDE THE CHEMISTRY ENVELOPE (accepted by protection.allow_outside_envelope): {v}"
+            )
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     def safe_shutdown(self) -> None:
@@ -219,14 +228,16 @@ class BmsNode(Node):
 def main(argv: list[str] | None = None) -> int:
     """Exit codes (bms_ros.launch_policy): 0 stopped on request, 1 the AFE could not be started, 2 the
     configuration or the command line was rejected (one line on stderr: the reason)."""
-    return run_node("bms_node", list(argv if argv is not None else sys.argv), BmsNode, _stop,
-                    params_node_name="bms_node")
+    return run_node(
+        "bms_node", list(argv if argv is not None else sys.argv), BmsNode, _stop, params_node_name="bms_node"
+    )
 
 
 def _stop(node: BmsNode, stop: StopSignals) -> None:
     if stop.requested:
-        node.get_logger().info(f"stopping on {stop.describe()}: saving state, FETs as shutdown_fets="
-                               f"{node.cfg.shutdown_fets}")
+        node.get_logger().info(
+            f"stopping on {stop.describe()}: saving state, FETs as shutdown_fets={node.cfg.shutdown_fets}"
+        )
     node.safe_shutdown()
 
 

@@ -4,6 +4,7 @@ Only transport: every value is the core's decision (BmsOutput); see bms_ros.core
 bms_ros.core.heater. ``heater`` (std_msgs/Bool, relative: remap it onto the GPIO or relay driver) is published
 every cycle, and False when the node stops.
 """
+
 from __future__ import annotations
 
 from std_msgs.msg import Bool
@@ -17,12 +18,12 @@ from bms_ros.nodes.qos_events import publisher_events
 class ChargerOutputs:
     def __init__(self, node, cfg):
         self.node = node
-        self.limits_pub = node.create_publisher(ChargeLimits, "~/charge_limits", 10,
-                                                event_callbacks=publisher_events())
+        self.limits_pub = node.create_publisher(ChargeLimits, "~/charge_limits", 10, event_callbacks=publisher_events())
         self.heater_pub = node.create_publisher(Bool, "heater", 10, event_callbacks=publisher_events())
         self.can = None
         if cfg.can.enabled:
             from bms_ros.nodes.can_output import CanOutput  # python-can only when enabled
+
             self.can = CanOutput(node, cfg.can)
 
     def publish(self, out: BmsOutput, stamp, frame_id: str) -> None:

@@ -1,4 +1,5 @@
 """The BMS's diagnostic tasks: AFE link, protection, cell voltages, temperatures, SoC/SoH, balancing, rate."""
+
 from __future__ import annotations
 
 import math
@@ -18,10 +19,15 @@ class BmsDiagnostics:
         self.node = node
         self.updater = updater
         updater.setHardwareID(hardware_id)
-        for name, fn in (("AFE link", self.afe_link), ("Protection", self.protection),
-                         ("Cell voltages", self.cells), ("Temperatures", self.temperatures),
-                         ("State of charge and health", self.state_of_charge), ("Balancing", self.balancing),
-                         ("battery_state rate", self.rate)):
+        for name, fn in (
+            ("AFE link", self.afe_link),
+            ("Protection", self.protection),
+            ("Cell voltages", self.cells),
+            ("Temperatures", self.temperatures),
+            ("State of charge and health", self.state_of_charge),
+            ("Balancing", self.balancing),
+            ("battery_state rate", self.rate),
+        ):
             updater.add(name, fn)
         self._rate = rate
 
@@ -49,19 +55,24 @@ class BmsDiagnostics:
         if reason:
             stat.add("Reason", reason)
         counters = getattr(self.node.afe, "link_counters", None)
-        if counters is not None:       # a smart pack: every rejected frame by reason (issue 17)
+        if counters is not None:  # a smart pack: every rejected frame by reason (issue 17)
             for k, v in counters().items():
                 stat.add(f"Link {k.replace('_', ' ')}", str(v))
-            stat.add("Pack FET commands", "accepted" if self.node.afe.accepts_fet_commands else
-                     f"refused ({self.node.afe.fet_refusal}); core FET decisions are reported only")
+            stat.add(
+                "Pack FET commands",
+                "accepted"
+                if self.node.afe.accepts_fet_commands
+                else f"refused ({self.node.afe.fet_refusal}); core FET decisions are reported only",
+            )
             rep = s.pack_report if s.comm_ok else self.out.view.pack_report
             if rep is not None:
                 stat.add("Pack protection", ", ".join(rep.protection) or "none")
                 stat.add("Pack-reported SoC (%)", _fmt(rep.soc * 100, digits=1))
                 stat.add("Pack-reported cycles", _fmt(rep.cycle_count, digits=0))
         if not self.out.data_fresh:
-            stat.summary(ERROR, f"AFE lost: {reason}" if reason else
-                         "AFE lost: no valid sample within the stale timeout")
+            stat.summary(
+                ERROR, f"AFE lost: {reason}" if reason else "AFE lost: no valid sample within the stale timeout"
+            )
         elif not s.comm_ok:
             stat.summary(WARN, "last AFE read failed: last valid values held")
         elif reason:
@@ -92,7 +103,7 @@ class BmsDiagnostics:
         now = fault_names(relevant_faults(o.faults_active | o.faults_latched, wanted))
         if now:
             stat.summary(ERROR, "fault: " + ", ".join(now))
-        elif active or latched:    # a charge-window fault with no charge wanted: charging blocked, pack usable
+        elif active or latched:  # a charge-window fault with no charge wanted: charging blocked, pack usable
             stat.summary(WARN, "charging blocked (no charge wanted now): " + ", ".join(dict.fromkeys(active + latched)))
         elif o.warnings:
             stat.summary(WARN, "near a limit: " + ", ".join(fault_names(o.warnings)))

@@ -4,6 +4,7 @@ The fallback mirrors diagnostic_updater's Updater (ROS 2 branch): same ``diagnos
 parameter, ``/diagnostics`` topic (depth 1), status names ``"<node name>: <task>"``, hardware_id, and the
 DiagnosticStatusWrapper calls (summary, mergeSummary, add) the tasks use, so tooling sees no difference.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,6 +18,7 @@ from bms_ros.nodes.qos_events import publisher_events
 try:  # the real one on a full ROS install
     from diagnostic_updater import DiagnosticStatusWrapper as _RealWrapper
     from diagnostic_updater import Updater as _RealUpdater
+
     HAVE_DIAGNOSTIC_UPDATER = True
 except ImportError:  # not on PyPI: the node must still publish the same /diagnostics
     _RealWrapper = _RealUpdater = None
@@ -70,8 +72,7 @@ class FallbackUpdater:
     def update(self) -> None:
         out = []
         for name, fn in self.tasks:
-            stat = FallbackStatusWrapper(level=ERROR, name=name, message="No message was set",
-                                         hardware_id=self.hwid)
+            stat = FallbackStatusWrapper(level=ERROR, name=name, message="No message was set", hardware_id=self.hwid)
             out.append(fn(stat))
         self._publish(out)
 
@@ -89,8 +90,15 @@ class FallbackUpdater:
         arr = DiagnosticArray()
         arr.header.stamp = self.node.get_clock().now().to_msg()
         for s in stats:
-            arr.status.append(DiagnosticStatus(level=s.level, name=f"{self.node_name}: {s.name}",
-                                               message=s.message, hardware_id=s.hardware_id, values=s.values))
+            arr.status.append(
+                DiagnosticStatus(
+                    level=s.level,
+                    name=f"{self.node_name}: {s.name}",
+                    message=s.message,
+                    hardware_id=s.hardware_id,
+                    values=s.values,
+                )
+            )
         self.publisher.publish(arr)
 
 
@@ -104,7 +112,7 @@ def make_updater(node, period: float = 1.0, prefer_real: bool = True):
     return FallbackUpdater(node, period)
 
 
-STALE_PERIODS = 3.0      # no message for this many periods (wall time): ERROR "not published"
+STALE_PERIODS = 3.0  # no message for this many periods (wall time): ERROR "not published"
 
 
 def _rate(stamps: deque[float]) -> float:
@@ -152,8 +160,11 @@ class RateMonitor:
         elif abs(r - self.expected_hz) <= self.tolerance * self.expected_hz:
             stat.summary(OK, "battery_state rate OK")
         elif self.sim_time and rw >= low:
-            stat.summary(OK, f"battery_state at {r:.3g} Hz of sim time ({rw:.3g} Hz wall clock: sim time runs "
-                             "faster than the node can keep up)")
+            stat.summary(
+                OK,
+                f"battery_state at {r:.3g} Hz of sim time ({rw:.3g} Hz wall clock: sim time runs "
+                "faster than the node can keep up)",
+            )
         else:
             stat.summary(WARN, f"battery_state at {r:.3g} Hz, expected {self.expected_hz:.3g} Hz")
         return stat

@@ -5,6 +5,7 @@ protection). Two things only the pack source knows are added here: a smart pack 
 refuses (its decisions are reported in ``~/status``, not pretended), and a pack whose own BMS holds the FET
 open says so, naming its protection.
 """
+
 from __future__ import annotations
 
 from bms_ros.afe import Afe, pack_blocks
@@ -25,8 +26,7 @@ def _pack_block(bms: Bms, charge: bool) -> str:
     out = bms.last_output
     rep = out.view.pack_report if out is not None else None
     blocks = pack_blocks(rep.protection, charge) if rep is not None else []
-    return f"the pack's own BMS blocks {'charging' if charge else 'discharging'}: {', '.join(blocks)}" \
-        if blocks else ""
+    return f"the pack's own BMS blocks {'charging' if charge else 'discharging'}: {', '.join(blocks)}" if blocks else ""
 
 
 def answer_fet_request(bms: Bms, afe: Afe | None, charge: bool, on: bool) -> tuple[bool, str]:

@@ -1,4 +1,5 @@
 """rclpy messages from core data (field values come from bms_ros.msg_fields, shared with the bag tools)."""
+
 from __future__ import annotations
 
 from bms_ros.core import BmsOutput, PackSample
@@ -18,4 +19,3 @@ def sample_to_msg(msg: AfeSample, s: PackSample) -> AfeSample:
     for k, v in afe_sample_fields(s).items():
         setattr(msg, k, v)
     return msg
-

@@ -5,6 +5,7 @@ The values given at start (parameter files, ``-p``) are read through rclpy's pub
 with ``automatically_declare_parameters_from_overrides``, the given values are read back, validated as a
 whole (ConfigError: one line, exit 2), and each parameter is then declared again with its descriptor.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,20 +23,30 @@ __all__ = ["ParameterChange", "check_change", "declare_config", "descriptor"]
 
 
 def descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=spec.description + (f" [{spec.unit}]" if spec.unit else ""),
-                            read_only=not spec.runtime)
+    d = ParameterDescriptor(
+        description=spec.description + (f" [{spec.unit}]" if spec.unit else ""), read_only=not spec.runtime
+    )
     # numbers: `ros2 param set ... sim.load_current 4` sends an integer, which a YAML file may also give; rclpy
     # would refuse it for a DOUBLE before our callback runs, so the type is checked (and coerced) there instead
     d.dynamic_typing = spec.type in (float, list)
     if spec.choices:
         d.additional_constraints = "one of: " + ", ".join(spec.choices)
     if spec.type is float and (spec.min is not None or spec.max is not None):
-        d.floating_point_range = [FloatingPointRange(
-            from_value=float(spec.min if spec.min is not None else -math.inf),
-            to_value=float(spec.max if spec.max is not None else math.inf), step=0.0)]
+        d.floating_point_range = [
+            FloatingPointRange(
+                from_value=float(spec.min if spec.min is not None else -math.inf),
+                to_value=float(spec.max if spec.max is not None else math.inf),
+                step=0.0,
+            )
+        ]
     if spec.type is int and (spec.min is not None or spec.max is not None):
-        d.integer_range = [IntegerRange(from_value=int(spec.min if spec.min is not None else -(2**63)),
-                                        to_value=int(spec.max if spec.max is not None else 2**63 - 1), step=0)]
+        d.integer_range = [
+            IntegerRange(
+                from_value=int(spec.min if spec.min is not None else -(2**63)),
+                to_value=int(spec.max if spec.max is not None else 2**63 - 1),
+                step=0,
+            )
+        ]
     return d
 
 
@@ -64,15 +75,14 @@ def declare_config(node: Node) -> BmsRosConfig:
     """The configuration from the values given at start (a node made with
     ``automatically_declare_parameters_from_overrides=True``); every parameter declared with its descriptor.
     Raises ConfigError with the reason when the values are rejected."""
-    given = {name: plain(p.value) for name, p in node.get_parameters_by_prefix("").items()
-             if not is_ros_owned(name)}
+    given = {name: plain(p.value) for name, p in node.get_parameters_by_prefix("").items() if not is_ros_owned(name)}
     values = resolve(given)
     cfg: BmsRosConfig = build(BmsRosConfig, values)
     for name in given:
         node.undeclare_parameter(name)
     for name, value in values.items():
         node.declare_parameter(name, value, descriptor(ALL_SPECS[name]), ignore_override=True)
-    if hasattr(node, "add_pre_set_parameters_callback"):   # Iron+; Humble stores an integer as given
+    if hasattr(node, "add_pre_set_parameters_callback"):  # Iron+; Humble stores an integer as given
         node.add_pre_set_parameters_callback(_as_declared_types)
     return cfg
 

@@ -7,6 +7,7 @@ Python's default handler that second signal raises KeyboardInterrupt wherever th
 (inside ``os.fsync``, ``destroy_node``). Here every SIGINT/SIGTERM only records a stop request; the node's
 loop polls it and then shuts down completely, whatever arrives meanwhile.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,7 @@ from bms_ros.core import ConfigError
 from bms_ros.launch_policy import EXIT_AFE_UNAVAILABLE, EXIT_BAD_CONFIGURATION, EXIT_OK
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-STOP_POLL_S = 0.1     # longest wait between a stop signal and the start of the shutdown, s
+STOP_POLL_S = 0.1  # longest wait between a stop signal and the start of the shutdown, s
 
 
 class StopSignals:
@@ -53,7 +54,7 @@ class StopSignals:
         return self._set(signal.SIG_IGN)
 
     def _set(self, handler) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():   # signal.signal works in the main thread only
+        if threading.current_thread() is threading.main_thread():  # signal.signal works in the main thread only
             for s in self.signals:
                 signal.signal(s, handler)
         return self
@@ -93,8 +94,13 @@ def rcl_reason(error: BaseException) -> str:
     return text.removeprefix("failed to initialize rcl: ")
 
 
-def run_node(prog: str, argv: list[str], make_node: Callable[[], Any], shutdown: Callable[[Any, StopSignals], None],
-             params_node_name: str | None = None) -> int:
+def run_node(
+    prog: str,
+    argv: list[str],
+    make_node: Callable[[], Any],
+    shutdown: Callable[[Any, StopSignals], None],
+    params_node_name: str | None = None,
+) -> int:
     """The life of a node process (bms_node, bms_aggregator): the command line checked, the node made, spun
     until a stop signal or an external shutdown, then ``shutdown(node, stop)`` (state saved, outputs safe),
     whatever signals arrive meanwhile. Exit codes in bms_ros.launch_policy; a rejected configuration or an AFE

@@ -1,5 +1,6 @@
 """What bms_node publishes for every sample: BatteryState, ``~/status``, the raw sample (``~/afe_raw``, what
 ``ros2 bag record`` needs for replay) and the charger outputs. Only transport: every value is the core's."""
+
 from __future__ import annotations
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -17,23 +18,25 @@ from bms_ros.nodes.qos_events import publisher_events
 
 __all__ = ["BATTERY_QOS", "BmsPublishers"]
 
-BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)   # Nav2 subscribes RELIABLE
+BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # Nav2 subscribes RELIABLE
 
 
 class BmsPublishers:
     def __init__(self, node, cfg: BmsRosConfig):
         self.node, self.cfg = node, cfg
-        self.battery = node.create_publisher(BatteryState, "battery_state", BATTERY_QOS,
-                                             event_callbacks=publisher_events(self._on_incompatible_qos))
+        self.battery = node.create_publisher(
+            BatteryState, "battery_state", BATTERY_QOS, event_callbacks=publisher_events(self._on_incompatible_qos)
+        )
         self.status = node.create_publisher(BmsStatus, "~/status", 10, event_callbacks=publisher_events())
         self.raw = node.create_publisher(AfeSample, "~/afe_raw", 10, event_callbacks=publisher_events())
-        self.charger = ChargerOutputs(node, cfg)    # ~/charge_limits, heater, CAN (can.enabled)
+        self.charger = ChargerOutputs(node, cfg)  # ~/charge_limits, heater, CAN (can.enabled)
 
     def _on_incompatible_qos(self, event) -> None:
         self.node.get_logger().warn(
             f"battery_state: a subscriber asks for a QoS this publisher cannot offer (policy "
             f"{event.last_policy_kind}); it receives nothing (BatteryState is RELIABLE, VOLATILE, depth 10)",
-            throttle_duration_sec=10.0)
+            throttle_duration_sec=10.0,
+        )
 
     def publish(self, out: BmsOutput, stamp_s: float, contact: bool | None, afe: Afe | None) -> None:
         cfg = self.cfg
@@ -41,17 +44,30 @@ class BmsPublishers:
         lost = not out.data_fresh
         msg = BatteryState()
         msg.header.stamp, msg.header.frame_id = stamp, cfg.frame_id
-        fill_battery_state(msg, out, supply_status(out, contact, lost), lost, cfg.pack.chemistry,
-                           cfg.pack.design_capacity_ah, cfg.location, cfg.serial_number or pack_serial(afe),
-                           contact)
+        fill_battery_state(
+            msg,
+            out,
+            supply_status(out, contact, lost),
+            lost,
+            cfg.pack.chemistry,
+            cfg.pack.design_capacity_ah,
+            cfg.location,
+            cfg.serial_number or pack_serial(afe),
+            contact,
+        )
         if lost and afe is not None and afe.status_reason:
-            msg.present = False           # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
+            msg.present = False  # the AFE says why it cannot see the pack (e.g. a chip in SHIP mode)
         self.battery.publish(msg)
         st = BmsStatus()
         st.header.stamp, st.header.frame_id = stamp, cfg.frame_id
         fill_status(st, out)
-        st.charger_contact = (BmsStatus.CHARGER_UNKNOWN if contact is None else
-                              BmsStatus.CHARGER_CONNECTED if contact else BmsStatus.CHARGER_DISCONNECTED)
+        st.charger_contact = (
+            BmsStatus.CHARGER_UNKNOWN
+            if contact is None
+            else BmsStatus.CHARGER_CONNECTED
+            if contact
+            else BmsStatus.CHARGER_DISCONNECTED
+        )
         self.status.publish(st)
         raw = AfeSample()
         raw.header.stamp, raw.header.frame_id = stamp, cfg.frame_id

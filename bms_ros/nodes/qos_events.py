@@ -7,14 +7,15 @@ than a bare node's (53 % vs 37.5 % of a core at 1x, bench/bench_sim_time_rate.py
 mismatch (Nav2, docking, Open-RMF) still warns with its own defaults; battery_state, the topic every consumer
 depends on, keeps an explicit incompatible-QoS warning here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-try:   # Iron and newer
+try:  # Iron and newer
     from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-except ImportError:   # Humble
+except ImportError:  # Humble
     from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks  # type: ignore[no-redef]
 
 __all__ = ["publisher_events", "subscription_events"]

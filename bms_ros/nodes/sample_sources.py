@@ -2,6 +2,7 @@
 
 Both hand each sample to ``process(sample, stamp_s)``; neither decides anything about it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,8 +15,8 @@ from bms_ros.nodes.qos_events import subscription_events
 
 __all__ = ["MAX_CATCH_UP_SAMPLES", "AfeTimer", "ReplayInput"]
 
-MAX_CATCH_UP_SAMPLES = 10   # per timer tick under sim time: a /clock step of up to 10 periods is sampled period by
-                            # period; a longer one is a gap (the core's clock handles gaps, core.timebase)
+MAX_CATCH_UP_SAMPLES = 10  # per timer tick under sim time: a /clock step of up to 10 periods is sampled period by
+# period; a longer one is a gap (the core's clock handles gaps, core.timebase)
 REPLAY_SILENCE_PERIODS = 1.5  # recorded samples missing for this many periods: the core sees missing data
 
 Process = Callable[[PackSample, float | None], None]
@@ -24,19 +25,22 @@ Process = Callable[[PackSample, float | None], None]
 class AfeTimer:
     """Reads the AFE every period of the node clock."""
 
-    def __init__(self, node, afe: Afe, rate_hz: float, cell_count: int, process: Process, sim=None,
-                 sim_time: bool = False):
+    def __init__(
+        self, node, afe: Afe, rate_hz: float, cell_count: int, process: Process, sim=None, sim_time: bool = False
+    ):
         self.node, self.afe, self.period, self.cells = node, afe, 1.0 / rate_hz, cell_count
         self.process, self.sim, self.sim_time = process, sim, sim_time
-        self.last_tick: float | None = None      # node time of the last tick (clock jumps back)
+        self.last_tick: float | None = None  # node time of the last tick (clock jumps back)
         self.timer = node.create_timer(self.period, self._on_timer)
 
     def _on_timer(self) -> None:
         now = self.node.now()
         if self.last_tick is not None and now < self.last_tick:
             # Gazebo reset, bag play --loop: the simulation re-bases its time, the core's time goes on (one line)
-            self.node.get_logger().warn(f"clock jumped back {self.last_tick - now:.3f} s (to {now:.3f} s): "
-                                        "simulation time re-based, protection timing continues on core time")
+            self.node.get_logger().warn(
+                f"clock jumped back {self.last_tick - now:.3f} s (to {now:.3f} s): "
+                "simulation time re-based, protection timing continues on core time"
+            )
         for t in self.read_times(now):
             if self.sim is not None:
                 self.sim.before_read(t)
@@ -66,7 +70,7 @@ class ReplayInput:
     def __init__(self, node, rate_hz: float, cell_count: int, thermistor_count: int, process: Process):
         self.node, self.period, self.process = node, 1.0 / rate_hz, process
         self.cells, self.thermistors = cell_count, max(1, thermistor_count)
-        self.last: tuple[float, float | None] | None = None    # (sample stamp, node time received)
+        self.last: tuple[float, float | None] | None = None  # (sample stamp, node time received)
         node.create_subscription(AfeSample, "~/afe_in", self._on_sample, 100, event_callbacks=subscription_events())
         self.timer = node.create_timer(self.period, self._watchdog)
 

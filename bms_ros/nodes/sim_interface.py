@@ -4,6 +4,7 @@ Relative topic names so a launch file can remap them onto the robot: ``cmd_vel``
 ``joint_states`` (sensor_msgs/JointState), ``load_current`` (std_msgs/Float64, A), ``charger_present``
 (std_msgs/Bool, subscribed by the node itself) and the service ``~/set_charger_connected`` (SetBool).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,9 +20,13 @@ from bms_ros.nodes.qos_events import subscription_events
 
 
 def power_model(sim: SimConfig) -> RobotPowerModel:
-    return RobotPowerModel(idle_power_w=sim.idle_power, power_per_mps_w=sim.power_per_mps,
-                           power_per_radps_w=sim.power_per_radps, drive_efficiency=sim.drive_efficiency,
-                           input_timeout_s=sim.input_timeout)
+    return RobotPowerModel(
+        idle_power_w=sim.idle_power,
+        power_per_mps_w=sim.power_per_mps,
+        power_per_radps_w=sim.power_per_radps,
+        drive_efficiency=sim.drive_efficiency,
+        input_timeout_s=sim.input_timeout,
+    )
 
 
 class SimInterface:
@@ -30,17 +35,19 @@ class SimInterface:
         self.load = LoadInput(power_model(sim))
         self.dock = SimDock(pack, sim.charger_current, follow_limits=sim.charger_follows_limits)
         node.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10, event_callbacks=subscription_events())
-        node.create_subscription(JointState, "joint_states", self._on_joint_states, 10,
-                                 event_callbacks=subscription_events())
-        node.create_subscription(Float64, "load_current", self._on_load_current, 10,
-                                 event_callbacks=subscription_events())
+        node.create_subscription(
+            JointState, "joint_states", self._on_joint_states, 10, event_callbacks=subscription_events()
+        )
+        node.create_subscription(
+            Float64, "load_current", self._on_load_current, 10, event_callbacks=subscription_events()
+        )
         node.create_service(SetBool, "~/set_charger_connected", self._on_set_charger)
 
     def reconfigure(self, sim: SimConfig) -> None:
         self.sim = sim
         self.load.model = power_model(sim)
         if self.dock.follow_limits and not sim.charger_follows_limits:
-            self.pack.charger_voltage_v = None       # back to sim.charger_cell_voltage and sim.charger_current
+            self.pack.charger_voltage_v = None  # back to sim.charger_cell_voltage and sim.charger_current
             self.pack.charger_current_a = sim.charger_current
         self.dock.rated_current_a, self.dock.follow_limits = sim.charger_current, sim.charger_follows_limits
 
@@ -58,8 +65,9 @@ class SimInterface:
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self.sim.load_source == "cmd_vel":
-            self.load.set_power(self.load.model.from_cmd_vel(msg.linear.x, msg.linear.y, msg.angular.z),
-                                self.node.now())
+            self.load.set_power(
+                self.load.model.from_cmd_vel(msg.linear.x, msg.linear.y, msg.angular.z), self.node.now()
+            )
 
     def _on_joint_states(self, msg: JointState) -> None:
         if self.sim.load_source == "joint_states":
@@ -74,6 +82,6 @@ class SimInterface:
         self.pack.charger_connected = connected
 
     def _on_set_charger(self, req: SetBool.Request, res: SetBool.Response) -> SetBool.Response:
-        self.set_contact(bool(req.data))     # the same path as the charger_present topic
+        self.set_contact(bool(req.data))  # the same path as the charger_present topic
         res.success, res.message = True, f"simulated charger {'connected' if req.data else 'disconnected'}"
         return res

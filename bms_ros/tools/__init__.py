@@ -2,4 +2,4 @@
 
 from bms_ros.blas_threads import pin_blas_threads
 
-pin_blas_threads()   # before numpy loads: one BLAS thread (see bms_ros.blas_threads)
+pin_blas_threads()  # before numpy loads: one BLAS thread (see bms_ros.blas_threads)

@@ -3,6 +3,7 @@
 Reads recorded ``bms_ros/msg/AfeSample`` messages (``~/afe_raw``) back into PackSamples, and writes a run's
 samples and decisions (AfeSample + BmsStatus) so they can be replayed or inspected with ros2 bag tools.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,7 @@ def _msg_dir() -> Path:
     if here.is_dir():
         return here
     from ament_index_python.packages import get_package_share_directory  # installed package
+
     return Path(get_package_share_directory("bms_ros")) / "msg"
 
 
@@ -35,6 +37,7 @@ def _msg_dir() -> Path:
 def typestore():
     """The Jazzy message types plus this package's own, from msg/*.msg."""
     from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
     store = get_typestore(Stores.ROS2_JAZZY)
     types = {}
     for f in sorted(_msg_dir().glob("*.msg")):
@@ -46,6 +49,7 @@ def typestore():
 def read_samples(path: str | Path, topic: str | None = None) -> Iterator[PackSample]:
     """PackSamples from the AfeSample messages of a bag, in recorded order."""
     from rosbags.rosbag2 import Reader
+
     path = Path(path)
     if not path.exists():
         raise BagError(f"{path}: no such bag")
@@ -57,15 +61,19 @@ def read_samples(path: str | Path, topic: str | None = None) -> Iterator[PackSam
     try:
         conns = [c for c in reader.connections if topic is None or c.topic == topic]
         if topic is not None and not conns:
-            raise BagError(f"{path}: no topic {topic}; topics: "
-                           + ", ".join(f"{c.topic} [{c.msgtype}]" for c in reader.connections))
+            raise BagError(
+                f"{path}: no topic {topic}; topics: "
+                + ", ".join(f"{c.topic} [{c.msgtype}]" for c in reader.connections)
+            )
         wrong = [c for c in conns if c.msgtype != AFE_SAMPLE]
         if topic is not None and wrong:
             raise BagError(f"{path}: topic {topic} has type {wrong[0].msgtype}, expected {AFE_SAMPLE}")
         conns = [c for c in conns if c.msgtype == AFE_SAMPLE]
         if not conns:
-            raise BagError(f"{path}: no {AFE_SAMPLE} messages; topics: "
-                           + (", ".join(f"{c.topic} [{c.msgtype}]" for c in reader.connections) or "none"))
+            raise BagError(
+                f"{path}: no {AFE_SAMPLE} messages; topics: "
+                + (", ".join(f"{c.topic} [{c.msgtype}]" for c in reader.connections) or "none")
+            )
         store, n = typestore(), 0
         try:
             for conn, _t, raw in reader.messages(connections=conns):
@@ -83,9 +91,11 @@ class BagOutputSink:
     """Writes samples (AfeSample on ``<namespace>/afe_raw``) and decisions (BmsStatus on ``<namespace>/status``)
     as a bag; also a bms-replay sink."""
 
-    def __init__(self, path: str | Path, storage: str = "mcap", namespace: str = "/bms_node",
-                 frame_id: str = "battery"):
+    def __init__(
+        self, path: str | Path, storage: str = "mcap", namespace: str = "/bms_node", frame_id: str = "battery"
+    ):
         from rosbags.rosbag2 import StoragePlugin, Writer
+
         self.path = Path(path)
         if storage not in ("mcap", "sqlite3"):
             raise BagError(f"storage {storage!r}: use mcap or sqlite3")
@@ -95,8 +105,10 @@ class BagOutputSink:
         self.store = typestore()
         self.frame_id = frame_id
         self.count = 0
-        self._types = {k: self.store.types[k] for k in (AFE_SAMPLE, BMS_STATUS, "std_msgs/msg/Header",
-                                                         "builtin_interfaces/msg/Time")}
+        self._types = {
+            k: self.store.types[k]
+            for k in (AFE_SAMPLE, BMS_STATUS, "std_msgs/msg/Header", "builtin_interfaces/msg/Time")
+        }
         self._w = Writer(self.path, version=9, storage_plugin=plugin)
         self._w.open()
         self._raw = self._w.add_connection(f"{namespace}/afe_raw", AFE_SAMPLE, typestore=self.store)
@@ -106,9 +118,12 @@ class BagOutputSink:
         ns = round(sample.stamp * 1e9)
         header = self._types["std_msgs/msg/Header"](
             stamp=self._types["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9),
-            frame_id=self.frame_id)
-        fields = {k: (np.asarray(v, dtype=np.float64) if k in ARRAY_FIELDS else v)
-                  for k, v in afe_sample_fields(sample).items()}
+            frame_id=self.frame_id,
+        )
+        fields = {
+            k: (np.asarray(v, dtype=np.float64) if k in ARRAY_FIELDS else v)
+            for k, v in afe_sample_fields(sample).items()
+        }
         msg = self._types[AFE_SAMPLE](header=header, **fields)
         self._w.write(self._raw, ns, self.store.serialize_cdr(msg, AFE_SAMPLE))
         if out is not None:
@@ -120,8 +135,13 @@ class BagOutputSink:
         self._w.close()
 
 
-def write_bag(path: str | Path, records: Iterable[tuple[PackSample, BmsOutput | None]], storage: str = "mcap",
-              namespace: str = "/bms_node", frame_id: str = "battery") -> int:
+def write_bag(
+    path: str | Path,
+    records: Iterable[tuple[PackSample, BmsOutput | None]],
+    storage: str = "mcap",
+    namespace: str = "/bms_node",
+    frame_id: str = "battery",
+) -> int:
     """Write AfeSample (and BmsStatus where an output is given) messages; returns the count written."""
     sink = BagOutputSink(path, storage, namespace, frame_id)
     try:
@@ -147,10 +167,13 @@ class BagSampleSource:
 
     def count_rows(self) -> int:
         from rosbags.rosbag2 import Reader
+
         with Reader(self.path) as reader:
-            return sum(c.msgcount for c in reader.connections
-                       if c.msgtype == AFE_SAMPLE and (self.topic is None or c.topic == self.topic))
+            return sum(
+                c.msgcount
+                for c in reader.connections
+                if c.msgtype == AFE_SAMPLE and (self.topic is None or c.topic == self.topic)
+            )
 
     def __iter__(self) -> Iterator[PackSample]:
         return read_samples(self.path, self.topic)
-

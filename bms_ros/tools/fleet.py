@@ -16,6 +16,7 @@ or fault set differ under the baseline configuration and the faults only one of 
 the voltage corrections moved the pack SoC beyond coulomb counting, over the whole run); capacity and
 resistance at the first and last sample (their trend).
 """
+
 from __future__ import annotations
 
 import glob
@@ -33,10 +34,24 @@ from typing import Any
 from bms_ros.blas_threads import THREAD_VARS, pin_blas_threads
 from bms_ros.core import MemoryStore
 
-_MAX_STEP_S = 10.0       # longer intervals between samples are not counted in the SoC drift (a gap, not a step)
-SUMMARY_COLUMNS = ("robot", "bags", "samples", "hours", "faults_seen", "faults_only_now", "faults_only_baseline",
-                   "charge_decisions_changed", "discharge_decisions_changed", "fault_sets_changed", "soc_drift",
-                   "capacity_first_ah", "capacity_last_ah", "resistance_first_ohm", "resistance_last_ohm")
+_MAX_STEP_S = 10.0  # longer intervals between samples are not counted in the SoC drift (a gap, not a step)
+SUMMARY_COLUMNS = (
+    "robot",
+    "bags",
+    "samples",
+    "hours",
+    "faults_seen",
+    "faults_only_now",
+    "faults_only_baseline",
+    "charge_decisions_changed",
+    "discharge_decisions_changed",
+    "fault_sets_changed",
+    "soc_drift",
+    "capacity_first_ah",
+    "capacity_last_ah",
+    "resistance_first_ohm",
+    "resistance_last_ohm",
+)
 
 
 class FleetError(ValueError):
@@ -78,13 +93,17 @@ def expand_inputs(inputs: Sequence[str]) -> list[str]:
 def read_robots(path: str) -> dict[str, list[str]]:
     """A robots file: YAML mapping robot name -> its bags in time order (paths relative to the file)."""
     import yaml
+
     try:
         doc = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as e:
         raise FleetError(f"{path}: cannot read the robots file: {e}") from None
     doc = doc.get("robots", doc) if isinstance(doc, dict) else doc
-    if not isinstance(doc, dict) or not doc or not all(
-            isinstance(v, list) and v and all(isinstance(b, str) for b in v) for v in doc.values()):
+    if (
+        not isinstance(doc, dict)
+        or not doc
+        or not all(isinstance(v, list) and v and all(isinstance(b, str) for b in v) for v in doc.values())
+    ):
         raise FleetError(f"{path}: expected a mapping robot -> list of bags, in time order")
     base = Path(path).resolve().parent
     return {str(k): [str(base / b) for b in v] for k, v in doc.items()}
@@ -102,7 +121,7 @@ class _Stats:
         self.seconds = 0.0
         self.faults = 0
         self.faults_base = 0
-        self.changed = [0, 0, 0]           # charge decision, discharge decision, fault set
+        self.changed = [0, 0, 0]  # charge decision, discharge decision, fault set
         self.drift = 0.0
         self.first: tuple[float, float] | None = None
         self.last: tuple[float, float] = (math.nan, math.nan)
@@ -151,8 +170,9 @@ def replay_robot(job: RobotJob) -> dict[str, Any]:
     for k, bag in enumerate(job.bags):
         source = open_source(bag, job.topic)
         if source.cell_count != cfg.pack.cell_count:
-            raise ReplayError(f"{bag} has {source.cell_count} cells but {job.config} sets "
-                              f"pack.cell_count = {cfg.pack.cell_count}")
+            raise ReplayError(
+                f"{bag} has {source.cell_count} cells but {job.config} sets pack.cell_count = {cfg.pack.cell_count}"
+            )
         bms = Bms(cfg, store)
         base = Bms(base_cfg, base_store) if base_cfg is not None else None
         sink = None
@@ -180,15 +200,21 @@ def replay_robot(job: RobotJob) -> dict[str, Any]:
         stats.end_bag()
     first = stats.first or (math.nan, math.nan)
     return {
-        "robot": job.robot, "bags": len(job.bags), "samples": stats.samples, "hours": stats.seconds / 3600.0,
+        "robot": job.robot,
+        "bags": len(job.bags),
+        "samples": stats.samples,
+        "hours": stats.seconds / 3600.0,
         "faults_seen": "|".join(fault_names(stats.faults)),
         "faults_only_now": "|".join(fault_names(stats.faults & ~stats.faults_base)) if base_cfg else "",
         "faults_only_baseline": "|".join(fault_names(stats.faults_base & ~stats.faults)) if base_cfg else "",
         "charge_decisions_changed": stats.changed[0] if base_cfg else "",
         "discharge_decisions_changed": stats.changed[1] if base_cfg else "",
         "fault_sets_changed": stats.changed[2] if base_cfg else "",
-        "soc_drift": stats.drift, "capacity_first_ah": first[0], "capacity_last_ah": stats.last[0],
-        "resistance_first_ohm": first[1], "resistance_last_ohm": stats.last[1],
+        "soc_drift": stats.drift,
+        "capacity_first_ah": first[0],
+        "capacity_last_ah": stats.last[0],
+        "resistance_first_ohm": first[1],
+        "resistance_last_ohm": stats.last[1],
     }
 
 
@@ -202,8 +228,9 @@ def _size(job: RobotJob) -> int:
     return total
 
 
-def run_fleet(jobs: Sequence[RobotJob], workers: int = 1, backend: str = "process",
-              ray_address: str | None = None) -> list[dict[str, Any]]:
+def run_fleet(
+    jobs: Sequence[RobotJob], workers: int = 1, backend: str = "process", ray_address: str | None = None
+) -> list[dict[str, Any]]:
     """Every robot's summary row, sorted by robot; the biggest robots start first (the pool ends sooner)."""
     order = sorted(jobs, key=_size, reverse=True)
     if backend == "ray":
@@ -211,8 +238,9 @@ def run_fleet(jobs: Sequence[RobotJob], workers: int = 1, backend: str = "proces
     elif workers <= 1 or len(order) <= 1:
         rows = [replay_robot(j) for j in order]
     else:
-        with ProcessPoolExecutor(min(workers, len(order)), mp_context=get_context("spawn"),
-                                 initializer=pin_blas_threads) as pool:
+        with ProcessPoolExecutor(
+            min(workers, len(order)), mp_context=get_context("spawn"), initializer=pin_blas_threads
+        ) as pool:
             rows = list(pool.map(replay_robot, order))
     return sorted(rows, key=lambda r: r["robot"])
 
@@ -223,7 +251,7 @@ def _run_ray(jobs: Sequence[RobotJob], address: str | None) -> list[dict[str, An
     except ImportError:
         raise FleetError("--backend ray needs Ray: pip install 'bms_ros[ray]' (or -r requirements/ray.txt)") from None
     env = {v: "1" for v in THREAD_VARS}
-    if address is None:     # a local instance: its workers import this same checkout of bms_ros
+    if address is None:  # a local instance: its workers import this same checkout of bms_ros
         root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         # Ray starts its workers at nice 15; on a busy machine that made them 4x slower than the process pool
@@ -253,12 +281,15 @@ def summary_csv(rows: Sequence[dict[str, Any]]) -> str:
 
 def summary_html(rows: Sequence[dict[str, Any]], title: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in SUMMARY_COLUMNS)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in SUMMARY_COLUMNS) + "</tr>\n"
-                   for r in rows)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-            "padding:2px 6px;text-align:right}</style></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>{len(rows)} robots, {sum(r['samples'] for r in rows)} samples. "
-            "SoC drift: the voltage corrections beyond coulomb counting, summed over the run. Decisions changed: "
-            "samples where the baseline configuration decides otherwise.</p>"
-            f"<table><tr>{head}</tr>\n{body}</table></body></html>\n")
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in SUMMARY_COLUMNS) + "</tr>\n" for r in rows
+    )
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
+        "padding:2px 6px;text-align:right}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{len(rows)} robots, {sum(r['samples'] for r in rows)} samples. "
+        "SoC drift: the voltage corrections beyond coulomb counting, summed over the run. Decisions changed: "
+        "samples where the baseline configuration decides otherwise.</p>"
+        f"<table><tr>{head}</tr>\n{body}</table></body></html>\n"
+    )

@@ -1,4 +1,5 @@
 """bms_monitor: a live, readable terminal view of one pack (battery_state + ~/status)."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,17 @@ from bms_ros.msg import BmsStatus
 
 _STATE = {0: "INIT", 1: "STANDBY", 2: "CHARGING", 3: "DISCHARGING", 4: "FAULT", 5: "SHUTDOWN"}
 _STATUS = {0: "UNKNOWN", 1: "CHARGING", 2: "DISCHARGING", 3: "NOT_CHARGING", 4: "FULL"}
-_HEALTH = {0: "UNKNOWN", 1: "GOOD", 2: "OVERHEAT", 3: "DEAD", 4: "OVERVOLTAGE", 5: "UNSPEC_FAILURE", 6: "COLD",
-           7: "WATCHDOG", 8: "SAFETY_TIMER"}
+_HEALTH = {
+    0: "UNKNOWN",
+    1: "GOOD",
+    2: "OVERHEAT",
+    3: "DEAD",
+    4: "OVERVOLTAGE",
+    5: "UNSPEC_FAILURE",
+    6: "COLD",
+    7: "WATCHDOG",
+    8: "SAFETY_TIMER",
+}
 
 
 def _n(x: float, fmt: str) -> str:
@@ -40,11 +50,15 @@ def render(b: BatteryState | None, s: BmsStatus | None) -> str:
     if s is not None:
         faults = ", ".join(s.fault_names) or "none"
         fets = f"CHG {'on' if s.charge_fet else 'off'}  DSG {'on' if s.discharge_fet else 'off'}"
-        lines.append(f"state {_STATE.get(s.state, s.state)}  {fets}"
-                     f"  limits +{_n(s.charge_current_limit, '.1f')}/-{_n(s.discharge_current_limit, '.1f')} A"
-                     f"  balancing {s.balancing_mask:#x}  faults: {faults}")
-        lines.append(f"charger: CVL {_n(s.charge_voltage_limit, '.2f')} V ({s.charge_voltage_reason})  "
-                     f"CCL: {s.charge_current_reason}  heater {'on' if s.heater_on else 'off'} ({s.heater_reason})")
+        lines.append(
+            f"state {_STATE.get(s.state, s.state)}  {fets}"
+            f"  limits +{_n(s.charge_current_limit, '.1f')}/-{_n(s.discharge_current_limit, '.1f')} A"
+            f"  balancing {s.balancing_mask:#x}  faults: {faults}"
+        )
+        lines.append(
+            f"charger: CVL {_n(s.charge_voltage_limit, '.2f')} V ({s.charge_voltage_reason})  "
+            f"CCL: {s.charge_current_reason}  heater {'on' if s.heater_on else 'off'} ({s.heater_reason})"
+        )
     return "\n".join(lines)
 
 
@@ -71,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     tty = sys.stdout.isatty()
     start = last = time.monotonic()
     try:
-        node = Monitor(args.battery_topic, args.status_topic)   # imports message support: Ctrl-C can land here
+        node = Monitor(args.battery_topic, args.status_topic)  # imports message support: Ctrl-C can land here
         while rclpy.ok():
             rclpy.spin_once(node, timeout_sec=0.05)
             now = time.monotonic()
@@ -116,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         try:
             rclpy.try_shutdown()
-        except (KeyboardInterrupt, RuntimeError):   # a second Ctrl-C, or a context a signal already ended
+        except (KeyboardInterrupt, RuntimeError):  # a second Ctrl-C, or a context a signal already ended
             pass
 
 

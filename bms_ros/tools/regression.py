@@ -2,6 +2,7 @@
 
 A regression test for the core: record once, replay after every change, and read what moved.
 """
+
 from __future__ import annotations
 
 import csv
@@ -12,8 +13,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Tolerances:
-    soc: float = 0.005          # absolute, 0..1
-    time: float = 1e-6          # s, sample stamps must line up
+    soc: float = 0.005  # absolute, 0..1
+    time: float = 1e-6  # s, sample stamps must line up
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,14 @@ def _num(x: str) -> float:
         return math.nan
 
 
-def compare(baseline: list[dict[str, str]], candidate: list[dict[str, str]],
-            tol: Tolerances = Tolerances()) -> list[Difference]:
+def compare(
+    baseline: list[dict[str, str]], candidate: list[dict[str, str]], tol: Tolerances = Tolerances()
+) -> list[Difference]:
     diffs: list[Difference] = []
     if len(baseline) != len(candidate):
-        diffs.append(Difference(min(len(baseline), len(candidate)), math.nan, "rows", str(len(baseline)),
-                                str(len(candidate))))
+        diffs.append(
+            Difference(min(len(baseline), len(candidate)), math.nan, "rows", str(len(baseline)), str(len(candidate)))
+        )
     for i, (a, b) in enumerate(zip(baseline, candidate)):
         t = _num(a["t"])
         if not abs(t - _num(b["t"])) <= tol.time:
@@ -59,8 +62,15 @@ def compare(baseline: list[dict[str, str]], candidate: list[dict[str, str]],
             diffs.append(Difference(i, t, "soc", a["soc"], b["soc"]))
         for col in EXACT:
             if a[col] != b[col]:
-                diffs.append(Difference(i, t, col, a.get("fault_names", a[col]) if col == "faults" else a[col],
-                                        b.get("fault_names", b[col]) if col == "faults" else b[col]))
+                diffs.append(
+                    Difference(
+                        i,
+                        t,
+                        col,
+                        a.get("fault_names", a[col]) if col == "faults" else a[col],
+                        b.get("fault_names", b[col]) if col == "faults" else b[col],
+                    )
+                )
     return diffs
 
 
@@ -71,8 +81,10 @@ def format_diff(diffs: list[Difference], limit: int = 20) -> str:
     by_col: dict[str, int] = {}
     for d in diffs:
         by_col[d.column] = by_col.get(d.column, 0) + 1
-    lines = [f"{len(diffs)} difference(s): " + ", ".join(f"{c} x{n}" for c, n in by_col.items()),
-             f"{'row':>7} {'t (s)':>12}  {'column':<18} {'baseline':<28} candidate"]
+    lines = [
+        f"{len(diffs)} difference(s): " + ", ".join(f"{c} x{n}" for c, n in by_col.items()),
+        f"{'row':>7} {'t (s)':>12}  {'column':<18} {'baseline':<28} candidate",
+    ]
     for d in diffs[:limit]:
         lines.append(f"{d.row:>7} {d.t:>12.3f}  {d.column:<18} {d.baseline:<28} {d.candidate}")
     if len(diffs) > limit:

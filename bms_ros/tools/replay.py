@@ -14,6 +14,7 @@ Structure (so other inputs and outputs plug in): a *source* yields PackSample (`
 drives one Bms over it, *sinks* receive every (sample, BmsOutput) pair (``CsvOutputSink``). Deterministic:
 same input and config, same bytes out. Exit codes: 0 ok, 2 bad input or config (one line on stderr).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -113,15 +114,22 @@ class CsvSampleSource:
                 if t < last_t:
                     raise ReplayError(f"{self.path}:{line}: t goes backwards ({t} after {last_t})")
                 last_t = t
-                cells = np.array(vals[2:2 + n])
-                temps = np.array(vals[2 + n:])
+                cells = np.array(vals[2 : 2 + n])
+                temps = np.array(vals[2 + n :])
                 current = vals[1]
                 comm_ok = bool(np.isfinite(cells).any() or math.isfinite(current))
                 if not comm_ok:
                     yield PackSample.missing(t, n, m)
                     continue
-                yield PackSample(stamp=t, cell_voltages=cells, pack_voltage=float(np.sum(cells)), current=current,
-                                 temperatures=temps, charge_fet=True, discharge_fet=True)
+                yield PackSample(
+                    stamp=t,
+                    cell_voltages=cells,
+                    pack_voltage=float(np.sum(cells)),
+                    current=current,
+                    temperatures=temps,
+                    charge_fet=True,
+                    discharge_fet=True,
+                )
 
 
 def _is_number(x: str) -> bool:
@@ -139,9 +147,26 @@ class OutputSink(Protocol):
     def close(self) -> None: ...
 
 
-OUTPUT_COLUMNS = ("t", "soc", "soc_std", "soh", "capacity_ah", "resistance_ohm", "time_to_empty_s",
-                  "time_to_full_s", "charge_ah", "energy_wh", "cycle_count", "current_offset_a", "state", "faults",
-                  "fault_names", "charge_allowed", "discharge_allowed", "balancing")
+OUTPUT_COLUMNS = (
+    "t",
+    "soc",
+    "soc_std",
+    "soh",
+    "capacity_ah",
+    "resistance_ohm",
+    "time_to_empty_s",
+    "time_to_full_s",
+    "charge_ah",
+    "energy_wh",
+    "cycle_count",
+    "current_offset_a",
+    "state",
+    "faults",
+    "fault_names",
+    "charge_allowed",
+    "discharge_allowed",
+    "balancing",
+)
 
 
 # one row as one str.format call (a csv.writer and a formatting call per field cost several times more); no field
@@ -154,30 +179,50 @@ _INF = math.inf
 class CsvOutputSink:
     def __init__(self, stream: IO[str]):
         self._stream = stream
-        self._names: dict[int, str] = {}        # fault mask -> "A|B" (a handful of masks occur in a run)
+        self._names: dict[int, str] = {}  # fault mask -> "A|B" (a handful of masks occur in a run)
         stream.write(",".join(OUTPUT_COLUMNS) + "\n")
 
     def write(self, sample: PackSample, out: BmsOutput) -> None:
         e = out.estimate
-        vals = (out.stamp, e.soc, e.soc_std, e.soh, e.capacity_ah, e.resistance_ohm, e.time_to_empty_s,
-                e.time_to_full_s, e.charge_ah, e.energy_wh, e.cycle_count, e.current_offset_a)
-        if _INF in vals or -_INF in vals:       # inf is written as "nan" (NaN formats as "nan" already)
+        vals = (
+            out.stamp,
+            e.soc,
+            e.soc_std,
+            e.soh,
+            e.capacity_ah,
+            e.resistance_ohm,
+            e.time_to_empty_s,
+            e.time_to_full_s,
+            e.charge_ah,
+            e.energy_wh,
+            e.cycle_count,
+            e.current_offset_a,
+        )
+        if _INF in vals or -_INF in vals:  # inf is written as "nan" (NaN formats as "nan" already)
             vals = tuple(x if math.isfinite(x) else math.nan for x in vals)
         faults = int(out.faults_active) | int(out.faults_latched)
         names = self._names.get(faults)
         if names is None:
             from bms_ros.core import fault_names
+
             names = self._names[faults] = "|".join(fault_names(faults))
-        self._stream.write(_ROW.format(*vals, out.state.name, faults, names, int(out.charge_fet),
-                                       int(out.discharge_fet), out.balancing_mask))
+        self._stream.write(
+            _ROW.format(
+                *vals, out.state.name, faults, names, int(out.charge_fet), int(out.discharge_fet), out.balancing_mask
+            )
+        )
 
     def close(self) -> None:
         self._stream.flush()
 
 
 # --- the run loop ----------------------------------------------------------------------------------------
-def run(samples: Iterable[PackSample], step: Callable[[PackSample], BmsOutput], sinks: Sequence[OutputSink],
-        progress: Callable[[int], None] | None = None) -> int:
+def run(
+    samples: Iterable[PackSample],
+    step: Callable[[PackSample], BmsOutput],
+    sinks: Sequence[OutputSink],
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Feed every sample to ``step`` (a Bms.step) and every result to the sinks; returns the sample count."""
     n = 0
     for sample in samples:
@@ -208,28 +253,43 @@ def load_replay_config(path: str | Path, node_name: str = "bms_node", overrides:
             except yaml.YAMLError:
                 raise ReplayError(f"--param {item!r}: the value is not YAML") from None
         return load_config(values)
-    except ConfigError as e:   # errors in the file's form already name it
+    except ConfigError as e:  # errors in the file's form already name it
         raise ReplayError(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog=PROG, description="Run the BMS core on recorded samples (CSV or rosbag2).")
-    ap.add_argument("input", nargs="*", help="recorded samples: CSV (t,current,cell_voltage_1..N,temperature_1..M) "
-                                             "or a rosbag2 bag (folder, .mcap or .db3) with bms_ros/msg/AfeSample "
-                                             "messages; several, a glob or a folder of bags: fleet replay")
+    ap.add_argument(
+        "input",
+        nargs="*",
+        help="recorded samples: CSV (t,current,cell_voltage_1..N,temperature_1..M) "
+        "or a rosbag2 bag (folder, .mcap or .db3) with bms_ros/msg/AfeSample "
+        "messages; several, a glob or a folder of bags: fleet replay",
+    )
     ap.add_argument("-c", "--config", required=True, help="the node's ROS 2 parameter file (YAML)")
     ap.add_argument("-o", "--output", default="-", help="output CSV (default: stdout; 'none' for no CSV)")
     ap.add_argument("--topic", help="AfeSample topic in the bag (default: the only one)")
     ap.add_argument("--output-bag", help="also write samples and decisions (BmsStatus) as a bag to this folder")
     ap.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="storage of --output-bag")
-    ap.add_argument("--report", help="write an HTML report (voltages, current, temperatures, SoC band, faults, "
-                                     "FETs, balancing) to this file")
-    ap.add_argument("--baseline", help="regression mode: compare this run with an earlier output CSV; exit 1 "
-                                       "with a readable diff if SoC, faults or FET decisions differ")
+    ap.add_argument(
+        "--report",
+        help="write an HTML report (voltages, current, temperatures, SoC band, faults, FETs, balancing) to this file",
+    )
+    ap.add_argument(
+        "--baseline",
+        help="regression mode: compare this run with an earlier output CSV; exit 1 "
+        "with a readable diff if SoC, faults or FET decisions differ",
+    )
     ap.add_argument("--soc-tolerance", type=float, default=0.005, help="regression: allowed |SoC difference|")
     ap.add_argument("--node-name", default="bms_node", help="node section to read from the config file")
-    ap.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a parameter of the file (repeatable), e.g. -p estimation.initial_soc=0.6")
+    ap.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameter of the file (repeatable), e.g. -p estimation.initial_soc=0.6",
+    )
     ap.add_argument("--initial-soc", type=float, help="start from this SoC (short for -p estimation.initial_soc=X)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     fleet = ap.add_argument_group("fleet replay (bms_ros.tools.fleet)")
@@ -262,24 +322,29 @@ def _is_fleet(inputs: list[str]) -> bool:
     p = Path(inputs[0])
     if any(c in inputs[0] for c in "*?["):
         return True
-    return p.is_dir() and not (p / "metadata.yaml").exists() and not any(p.glob("*.mcap")) \
-        and not any(p.glob("*.db3"))
+    return p.is_dir() and not (p / "metadata.yaml").exists() and not any(p.glob("*.mcap")) and not any(p.glob("*.db3"))
 
 
 def _fleet_main(args: argparse.Namespace) -> int:
     from bms_ros.tools import fleet
+
     try:
-        robots = fleet.read_robots(args.robots) if args.robots else \
-            {fleet.robot_name(b): [b] for b in fleet.expand_inputs(args.input)}
+        robots = (
+            fleet.read_robots(args.robots)
+            if args.robots
+            else {fleet.robot_name(b): [b] for b in fleet.expand_inputs(args.input)}
+        )
         if args.robots and args.input:
             raise fleet.FleetError("give either --robots or inputs, not both")
     except fleet.FleetError as e:
         raise ReplayError(str(e)) from None
-    load_replay_config(args.config, args.node_name)          # a bad file: one line here, not once per worker
+    load_replay_config(args.config, args.node_name)  # a bad file: one line here, not once per worker
     if args.baseline_config:
         load_replay_config(args.baseline_config, args.node_name)
-    jobs = [fleet.RobotJob(r, tuple(b), args.config, args.baseline_config, args.out_dir, args.topic,
-                           args.node_name) for r, b in robots.items()]
+    jobs = [
+        fleet.RobotJob(r, tuple(b), args.config, args.baseline_config, args.out_dir, args.topic, args.node_name)
+        for r, b in robots.items()
+    ]
     t0 = time.perf_counter()
     try:
         rows = fleet.run_fleet(jobs, args.workers, args.backend, args.ray_address)
@@ -294,8 +359,10 @@ def _fleet_main(args: argparse.Namespace) -> int:
         Path(args.fleet_report).write_text(fleet.summary_html(rows, f"{PROG}: fleet of {len(rows)} robots"))
     if not args.quiet:
         n, dt = sum(r["samples"] for r in rows), time.perf_counter() - t0
-        print(f"{PROG}: {len(rows)} robots, {n} samples in {dt:.1f} s ({n / max(dt, 1e-9):.0f} samples/s)",
-              file=sys.stderr)
+        print(
+            f"{PROG}: {len(rows)} robots, {n} samples in {dt:.1f} s ({n / max(dt, 1e-9):.0f} samples/s)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -304,6 +371,7 @@ def open_source(path: str, topic: str | None = None):
     p = Path(path)
     if p.is_dir() or p.suffix in (".mcap", ".db3"):
         from bms_ros.tools.bags import BagError, BagSampleSource
+
         try:
             return BagSampleSource(p.parent if p.suffix in (".mcap", ".db3") else p, topic)
         except BagError as e:
@@ -316,16 +384,19 @@ def open_source(path: str, topic: str | None = None):
 def _main(args: argparse.Namespace) -> int:
     from bms_ros.core import Bms, ConfigError
 
-    overrides = list(args.param) + ([] if args.initial_soc is None else
-                                    [f"estimation.initial_soc={args.initial_soc!r}"])
+    overrides = list(args.param) + (
+        [] if args.initial_soc is None else [f"estimation.initial_soc={args.initial_soc!r}"]
+    )
     cfg = load_replay_config(args.config, args.node_name, overrides)
-    for v in cfg.envelope_violations():   # accepted only by protection.allow_outside_envelope: say so
-        print(f"{PROG}: warning: outside the chemistry envelope (protection.allow_outside_envelope): {v}",
-              file=sys.stderr)
+    for v in cfg.envelope_violations():  # accepted only by protection.allow_outside_envelope: say so
+        print(
+            f"{PROG}: warning: outside the chemistry envelope (protection.allow_outside_envelope): {v}", file=sys.stderr
+        )
     source = open_source(args.input, args.topic)
     if source.cell_count != cfg.pack.cell_count:
-        raise ReplayError(f"{args.input} has {source.cell_count} cells but {args.config} sets "
-                          f"pack.cell_count = {cfg.pack.cell_count}")
+        raise ReplayError(
+            f"{args.input} has {source.cell_count} cells but {args.config} sets pack.cell_count = {cfg.pack.cell_count}"
+        )
     try:
         bms = Bms(cfg)
     except ConfigError as e:
@@ -337,8 +408,9 @@ def _main(args: argparse.Namespace) -> int:
     def progress(n: int) -> None:
         if show:
             rate = n / max(time.perf_counter() - t0, 1e-9)
-            print(f"{PROG}: {n}/{total} samples ({100 * n / max(total, 1):.0f} %), {rate:.0f} samples/s",
-                  file=sys.stderr)
+            print(
+                f"{PROG}: {n}/{total} samples ({100 * n / max(total, 1):.0f} %), {rate:.0f} samples/s", file=sys.stderr
+            )
 
     sinks: list = []
     stream: IO[str] | None = None
@@ -355,6 +427,7 @@ def _main(args: argparse.Namespace) -> int:
         sinks.append(CsvOutputSink(stream))
     if args.output_bag:
         from bms_ros.tools.bags import BagError, BagOutputSink
+
         try:
             sinks.append(BagOutputSink(args.output_bag, args.storage))
         except BagError as e:
@@ -362,6 +435,7 @@ def _main(args: argparse.Namespace) -> int:
     report = None
     if args.report:
         from bms_ros.tools.report import ReportSink
+
         report = ReportSink()
         sinks.append(report)
     try:
@@ -385,6 +459,7 @@ def _main(args: argparse.Namespace) -> int:
 
 def _regression(args: argparse.Namespace, csv_text: str) -> int:
     from bms_ros.tools.regression import Tolerances, compare, format_diff, read_run
+
     try:
         baseline = read_run(args.baseline)
     except (OSError, ValueError) as e:

@@ -1,5 +1,6 @@
 """An HTML report of a replayed run: voltages, current, temperatures, SoC with its uncertainty band,
 faults and FET states, balancing. Plots are inline SVG, so the report is one file with no dependencies."""
+
 from __future__ import annotations
 
 import html
@@ -12,8 +13,7 @@ import numpy as np
 from bms_ros.core import BmsOutput, Fault, PackSample
 
 W, H, PAD = 900, 180, 44
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-          "#17becf"]
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 @dataclass
@@ -62,23 +62,54 @@ class ReportSink:
         bal = np.asarray(self.balancing)
         n_bal = np.array([bin(int(m)).count("1") for m in bal])
         parts = [
-            _plot("Cell voltages (V)", x, {f"cell {i + 1}": cells[:, i] for i in range(cells.shape[1])}, unit,
-                  self.max_points),
+            _plot(
+                "Cell voltages (V)",
+                x,
+                {f"cell {i + 1}": cells[:, i] for i in range(cells.shape[1])},
+                unit,
+                self.max_points,
+            ),
             _plot("Pack voltage (V)", x, {"pack": np.asarray(self.pack)}, unit, self.max_points),
             _plot("Current (A, > 0 charging)", x, {"current": np.asarray(self.current)}, unit, self.max_points),
-            _plot("Temperatures (degC)", x, {f"T{i + 1}": temps[:, i] for i in range(temps.shape[1])}, unit,
-                  self.max_points),
-            _plot("State of charge (%) with 2-sigma band", x, {"SoC": soc}, unit, self.max_points,
-                  band=(soc - 2 * std, soc + 2 * std)),
-            _plot("FETs (1 = on)", x, {"charge": np.asarray(self.chg, float), "discharge":
-                                      np.asarray(self.dsg, float) * 0.9}, unit, self.max_points),
-            _plot("Faults (active or latched)", x,
-                  {f.name: np.array([1.0 if m & f.value else math.nan for m in self.faults]) * (k + 1)
-                   for k, f in enumerate(fault_bits)} or {"none": np.zeros(len(x))}, unit, self.max_points),
+            _plot(
+                "Temperatures (degC)",
+                x,
+                {f"T{i + 1}": temps[:, i] for i in range(temps.shape[1])},
+                unit,
+                self.max_points,
+            ),
+            _plot(
+                "State of charge (%) with 2-sigma band",
+                x,
+                {"SoC": soc},
+                unit,
+                self.max_points,
+                band=(soc - 2 * std, soc + 2 * std),
+            ),
+            _plot(
+                "FETs (1 = on)",
+                x,
+                {"charge": np.asarray(self.chg, float), "discharge": np.asarray(self.dsg, float) * 0.9},
+                unit,
+                self.max_points,
+            ),
+            _plot(
+                "Faults (active or latched)",
+                x,
+                {
+                    f.name: np.array([1.0 if m & f.value else math.nan for m in self.faults]) * (k + 1)
+                    for k, f in enumerate(fault_bits)
+                }
+                or {"none": np.zeros(len(x))},
+                unit,
+                self.max_points,
+            ),
             _plot("Cells balancing", x, {"count": n_bal.astype(float)}, unit, self.max_points),
         ]
-        summary = (f"<p>{len(t)} samples over {t[-1] / scale:.2f} {unit}; SoC {soc[0]:.1f} % -> {soc[-1]:.1f} %; "
-                   f"faults seen: {html.escape(', '.join(f.name for f in fault_bits) or 'none')}</p>")
+        summary = (
+            f"<p>{len(t)} samples over {t[-1] / scale:.2f} {unit}; SoC {soc[0]:.1f} % -> {soc[-1]:.1f} %; "
+            f"faults seen: {html.escape(', '.join(f.name for f in fault_bits) or 'none')}</p>"
+        )
         return _page(title, summary + "\n".join(parts))
 
     def save(self, path: str | Path, title: str = "bms-replay report") -> None:
@@ -86,18 +117,26 @@ class ReportSink:
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            "<style>body{font-family:sans-serif;margin:20px}h2{font-size:15px;margin:14px 0 2px}"
-            "svg{background:#fafafa;border:1px solid #ddd}</style></head>"
-            f"<body><h1>{html.escape(title)}</h1>{body}</body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;margin:20px}h2{font-size:15px;margin:14px 0 2px}"
+        "svg{background:#fafafa;border:1px solid #ddd}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
 
 
 def _decimate(n: int, max_points: int) -> np.ndarray:
     return np.arange(n) if n <= max_points else np.linspace(0, n - 1, max_points).astype(int)
 
 
-def _plot(title: str, x: np.ndarray, series: dict[str, np.ndarray], unit: str, max_points: int,
-          band: tuple[np.ndarray, np.ndarray] | None = None) -> str:
+def _plot(
+    title: str,
+    x: np.ndarray,
+    series: dict[str, np.ndarray],
+    unit: str,
+    max_points: int,
+    band: tuple[np.ndarray, np.ndarray] | None = None,
+) -> str:
     idx = _decimate(len(x), max_points)
     xs = x[idx]
     values = [v[idx] for v in series.values()]
@@ -136,10 +175,13 @@ def _plot(title: str, x: np.ndarray, series: dict[str, np.ndarray], unit: str, m
         color = COLORS[k % len(COLORS)]
         for seg in path(xs, v[idx]):
             svg.append(f"<polyline fill='none' stroke='{color}' stroke-width='1.2' points='{' '.join(seg)}'/>")
-        svg.append(f"<text x='{W - PAD + 4}' y='{14 + 12 * k}' font-size='10' fill='{color}'>"
-                   f"{html.escape(name)}</text>")
-    svg.append(f"<text x='4' y='{PAD / 2}' font-size='10'>{hi:.4g}</text>"
-               f"<text x='4' y='{H - PAD / 2}' font-size='10'>{lo:.4g}</text>"
-               f"<text x='{PAD}' y='{H - 4}' font-size='10'>{x0:.3g} {unit}</text>"
-               f"<text x='{W - 2 * PAD}' y='{H - 4}' font-size='10'>{x1:.3g} {unit}</text></svg>")
+        svg.append(
+            f"<text x='{W - PAD + 4}' y='{14 + 12 * k}' font-size='10' fill='{color}'>{html.escape(name)}</text>"
+        )
+    svg.append(
+        f"<text x='4' y='{PAD / 2}' font-size='10'>{hi:.4g}</text>"
+        f"<text x='4' y='{H - PAD / 2}' font-size='10'>{lo:.4g}</text>"
+        f"<text x='{PAD}' y='{H - 4}' font-size='10'>{x0:.3g} {unit}</text>"
+        f"<text x='{W - 2 * PAD}' y='{H - 4}' font-size='10'>{x1:.3g} {unit}</text></svg>"
+    )
     return f"<h2>{html.escape(title)}</h2>" + "".join(svg)

@@ -3,6 +3,7 @@
 No physics and no code shared with the driver or the simulator: a register file, the per-byte CRC as a bitwise
 loop (x^8 + x^2 + x + 1, init 0 [DS p.26]), auto-increment, W1C SYS_STAT and a log of every message on the wire.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -27,14 +28,14 @@ class FakeBq:
         self.address = address
         self.crc = crc
         self.regs = bytearray(256)
-        self.regs[0x09], self.regs[0x0A] = 0xAC, 0x97        # OV_TRIP / UV_TRIP reset values [DS p.34-35]
-        self.regs[0x04] = 0x10                               # ADC_EN after boot [DS p.17]
+        self.regs[0x09], self.regs[0x0A] = 0xAC, 0x97  # OV_TRIP / UV_TRIP reset values [DS p.34-35]
+        self.regs[0x04] = 0x10  # ADC_EN after boot [DS p.17]
         self.regs[0x50], self.regs[0x51], self.regs[0x59] = adcgain1, adcoffset, adcgain2
         self.pointer = 0
         self.log: list[tuple[str, bytes]] = []
         self.nack_next = 0
         self.corrupt_next = 0
-        self.writes: list[tuple[int, int]] = []             # (register, value) applied
+        self.writes: list[tuple[int, int]] = []  # (register, value) applied
 
     def i2c_rdwr(self, *msgs):
         if self.nack_next:
@@ -61,7 +62,7 @@ class FakeBq:
                 if data[i + 1] != crc8_bitwise(covered):
                     raise OSError(errno.EREMOTEIO, "bad CRC")
             if self.pointer == 0x00:
-                self.regs[0] &= ~b & 0xFF                       # write 1 to clear
+                self.regs[0] &= ~b & 0xFF  # write 1 to clear
             else:
                 self.regs[self.pointer] = b
             self.writes.append((self.pointer, b))

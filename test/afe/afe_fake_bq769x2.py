@@ -5,6 +5,7 @@ direct-command map poked by tests, subcommand replies, a data-memory dict and a 
 examples it must reproduce (see the tests): CRC [0x10 0x3E 0x22] -> 0x63, [0x10 0x14 0x11 0x68] -> 0x33,
 [0x0B] -> 0x31 (SLUAA11B); writing 0x307A to 0x9180 gives checksum 0x44, length 0x06 (SLUUBY2B).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,20 +27,19 @@ def ti_checksum(low: int, high: int, data) -> int:
     total = low + high
     for b in data:
         total += b
-    return 0xFF - (total & 0xFF)       # one's complement of the 8-bit sum
+    return 0xFF - (total & 0xFF)  # one's complement of the 8-bit sum
 
 
 class FakeBq769x2:
     def __init__(self, address=0x08, crc=False, device_number=0x7695):
         self.address, self.crc = address, crc
-        self.direct = bytearray(0x80)            # direct-command bytes as tests set them
-        self.dm: dict[int, int] = {}             # data-memory byte address -> value
-        self.replies = {0x0001: device_number.to_bytes(2, "little"), 0x0057: b"\x00\x00",
-                        0x0083: b"\x00\x00"}
-        self.commands: list[int] = []            # every subcommand written to 0x3E/0x3F
-        self.data_writes: list[tuple[int, bytes]] = []   # (subcommand, data) accepted via 0x60/0x61
+        self.direct = bytearray(0x80)  # direct-command bytes as tests set them
+        self.dm: dict[int, int] = {}  # data-memory byte address -> value
+        self.replies = {0x0001: device_number.to_bytes(2, "little"), 0x0057: b"\x00\x00", 0x0083: b"\x00\x00"}
+        self.commands: list[int] = []  # every subcommand written to 0x3E/0x3F
+        self.data_writes: list[tuple[int, bytes]] = []  # (subcommand, data) accepted via 0x60/0x61
         self.cfgupdate = False
-        self.por = True                          # Battery Status bit 3 after power-on, cleared by EXIT_CFGUPDATE
+        self.por = True  # Battery Status bit 3 after power-on, cleared by EXIT_CFGUPDATE
         self.log: list[tuple[str, bytes]] = []
         self.buf = bytearray(32)
         self.sub = 0
@@ -48,7 +48,7 @@ class FakeBq769x2:
         self.bad_checksum_next = 0
 
     def set_i16(self, cmd: int, value: int) -> None:
-        self.direct[cmd:cmd + 2] = (value & 0xFFFF).to_bytes(2, "little")
+        self.direct[cmd : cmd + 2] = (value & 0xFFFF).to_bytes(2, "little")
 
     def i2c_rdwr(self, *msgs):
         if self.nack_next:
@@ -86,12 +86,12 @@ class FakeBq769x2:
                 reply = bytes(self.dm.get(self.sub + k, 0) for k in range(32))
             else:
                 reply = self.replies.get(self.sub, b"")
-            self.buf[:len(reply)] = reply
+            self.buf[: len(reply)] = reply
             self.reply_len = len(reply)
         elif 0x40 <= reg < 0x60:
-            self.buf[reg - 0x40:reg - 0x40 + len(data)] = bytes(data)
+            self.buf[reg - 0x40 : reg - 0x40 + len(data)] = bytes(data)
         elif reg == 0x60 and len(data) == 2:
-            payload = bytes(self.buf[:data[1] - 4])
+            payload = bytes(self.buf[: data[1] - 4])
             if data[0] != ti_checksum(self.sub & 0xFF, self.sub >> 8, payload):
                 raise OSError(errno.EREMOTEIO, "bad checksum")
             self.data_writes.append((self.sub, payload))
@@ -112,7 +112,7 @@ class FakeBq769x2:
             if self.bad_checksum_next:
                 self.bad_checksum_next -= 1
                 bad = 0x5A
-            return ti_checksum(self.sub & 0xFF, self.sub >> 8, self.buf[:self.reply_len]) ^ bad
+            return ti_checksum(self.sub & 0xFF, self.sub >> 8, self.buf[: self.reply_len]) ^ bad
         if reg == 0x61:
             return self.reply_len + 4
         if reg == 0x12:

@@ -4,6 +4,7 @@ Oracle: no exception but the parser's own rejections escapes; a frame the reader
 has physically possible values; a valid frame with one byte substituted is either rejected or decodes to exactly
 what the original decodes to (the checksum / PEC must catch it); every failed transaction is counted.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -34,7 +35,7 @@ def mutate(rng: random.Random, frame: bytes) -> tuple[str, bytes]:
     elif kind == "insert":
         b[k:k] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 4)))
     elif kind == "delete":
-        del b[k:k + rng.randrange(1, 4)]
+        del b[k : k + rng.randrange(1, 4)]
     elif kind == "truncate":
         del b[k:]
     elif kind == "garbage":
@@ -83,9 +84,17 @@ class OnePort:
         pass
 
 
-def _run_serial(rng: random.Random, n: int, extract, request: bytes, reg_ok: Callable[[bytes], bool],
-                make_valid: Callable[[random.Random], bytes], decode: Callable[[bytes], object],
-                check: Callable[[object], None], errors: tuple[type[Exception], ...]) -> FuzzResult:
+def _run_serial(
+    rng: random.Random,
+    n: int,
+    extract,
+    request: bytes,
+    reg_ok: Callable[[bytes], bool],
+    make_valid: Callable[[random.Random], bytes],
+    decode: Callable[[bytes], object],
+    check: Callable[[object], None],
+    errors: tuple[type[Exception], ...],
+) -> FuzzResult:
     port, stats = OnePort(), LinkStats()
     reader = FrameReader(port, extract, stats, timeout=1e9)
     res = FuzzResult()
@@ -122,8 +131,12 @@ def _run_serial(rng: random.Random, n: int, extract, request: bytes, reg_ok: Cal
 def jbd_valid(rng: random.Random) -> bytes:
     if rng.random() < 0.5:
         ntc = rng.randrange(0, 4)
-        data = struct.pack(">HhHHHHHHH", *(rng.randrange(65536) for _ in range(1)), rng.randrange(-32768, 32768),
-                           *(rng.randrange(65536) for _ in range(7)))
+        data = struct.pack(
+            ">HhHHHHHHH",
+            *(rng.randrange(65536) for _ in range(1)),
+            rng.randrange(-32768, 32768),
+            *(rng.randrange(65536) for _ in range(7)),
+        )
         data += bytes((0x10, rng.randrange(0, 120), rng.randrange(0, 5), rng.randrange(0, 34), ntc))
         data += b"".join(struct.pack(">H", rng.randrange(2331, 3531)) for _ in range(ntc))
         return jp.reply(jp.REG_BASIC, data)
@@ -145,9 +158,17 @@ def jbd_check(v) -> None:
 
 
 def fuzz_jbd(rng: random.Random, n: int) -> FuzzResult:
-    return _run_serial(rng, n, jp.extract, jp.read_request(jp.REG_BASIC),
-                       lambda f: f[1] in (jp.REG_BASIC, jp.REG_CELLS), jbd_valid, jbd_decode, jbd_check,
-                       (jp.ParseError,))
+    return _run_serial(
+        rng,
+        n,
+        jp.extract,
+        jp.read_request(jp.REG_BASIC),
+        lambda f: f[1] in (jp.REG_BASIC, jp.REG_CELLS),
+        jbd_valid,
+        jbd_decode,
+        jbd_check,
+        (jp.ParseError,),
+    )
 
 
 # ---- Daly -----------------------------------------------------------------------------------------------------
@@ -188,8 +209,17 @@ def daly_check(v) -> None:
 
 
 def fuzz_daly(rng: random.Random, n: int) -> FuzzResult:
-    return _run_serial(rng, n, dp.extract, dp.request(dp.CMD_SOC), lambda f: True, daly_valid, daly_decode,
-                       daly_check, (dp.ParseError,))
+    return _run_serial(
+        rng,
+        n,
+        dp.extract,
+        dp.request(dp.CMD_SOC),
+        lambda f: True,
+        daly_valid,
+        daly_decode,
+        daly_check,
+        (dp.ParseError,),
+    )
 
 
 # ---- SBS ------------------------------------------------------------------------------------------------------
@@ -200,17 +230,18 @@ class FuzzBus:
         from smartpack_util import make_pack
 
         from bms_ros.afe.sbs.emul import SbsEmul
+
         self.rng = rng
         self.emul = SbsEmul(make_pack(4, soc=rng.random()), pec=True)
         self.replies = 0
-        self.mutated = 0          # replies of this read that were not passed through unchanged
+        self.mutated = 0  # replies of this read that were not passed through unchanged
         self.only_substituted = True
 
     def i2c_rdwr(self, w, rd=None) -> None:
         rng = self.rng
         written = ctypes.string_at(w.buf, w.len)
         cmd = written[0]
-        if rd is None:                       # a block write (ManufacturerBlockAccess): accepted or NACKed
+        if rd is None:  # a block write (ManufacturerBlockAccess): accepted or NACKed
             self.replies += 1
             if rng.random() < 0.1:
                 raise OSError(121, "NACK")
@@ -244,13 +275,14 @@ class FuzzBus:
 
 def fuzz_sbs(rng: random.Random, reads: int) -> FuzzResult:
     import numpy as np
+
     bus = FuzzBus(rng)
     drv = SbsPack(bus, 4, pec="on", retries=0)
     res = FuzzResult()
     truth = np.array([bus.emul.word(c) / 1000.0 for c in sr.CELL_VOLTAGE_1_TO_4])
     for k in range(reads):
         bus.only_substituted = True
-        s = drv.read(float(k))           # never raises for bus trouble
+        s = drv.read(float(k))  # never raises for bus trouble
         res.frames = bus.replies
         if not s.comm_ok:
             res.rejected += 1
@@ -259,12 +291,25 @@ def fuzz_sbs(rng: random.Random, reads: int) -> FuzzResult:
         assert all(0.5 <= c <= 5.0 for c in s.cell_voltages) and -40.0 <= s.temperatures[0] <= 100.0
         assert 0.0 <= s.pack_report.soc <= 1.0
         assert plausible_sample(s) == ""
-        if bus.only_substituted:         # the PEC must have caught every substituted byte
+        if bus.only_substituted:  # the PEC must have caught every substituted byte
             assert np.array_equal(s.cell_voltages, truth), (s.cell_voltages, truth)
     assert drv.stats.timeouts + drv.stats.rejects >= res.rejected
     return res
 
+
 def plausible_sample(s) -> str:
     from bms_ros.afe.sbs.driver import SbsReading
-    return plausible(SbsReading(s.pack_voltage, s.current, float(s.temperatures[0]), tuple(s.cell_voltages), 0,
-                                s.pack_report.soc, 0.0, 0.0, 0))
+
+    return plausible(
+        SbsReading(
+            s.pack_voltage,
+            s.current,
+            float(s.temperatures[0]),
+            tuple(s.cell_voltages),
+            0,
+            s.pack_report.soc,
+            0.0,
+            0.0,
+            0,
+        )
+    )

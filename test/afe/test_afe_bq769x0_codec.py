@@ -1,4 +1,5 @@
 """bq769x0 constants and conversions against the datasheet's worked examples ([DS] = TI SLUSBK2I)."""
+
 import math
 import random
 
@@ -43,7 +44,7 @@ def test_crc_later_bytes_cover_only_themselves_and_match_a_bitwise_crc():
 
 
 def test_adc_gain_and_signed_offset():
-    assert r.decode_gain_uv(0x05, 0x82) == 377            # E2E #838739: 0b01100 = 12 -> 377 uV/LSB
+    assert r.decode_gain_uv(0x05, 0x82) == 377  # E2E #838739: 0b01100 = 12 -> 377 uV/LSB
     assert r.decode_gain_uv(0x00, 0x00) == 365
     assert r.decode_gain_uv(0xFF, 0xFF) == 396
     assert [r.decode_offset_mv(b) for b in (0x00, 0x05, 0x7F, 0x80, 0xF6, 0xFF)] == [0, 5, 127, -128, -10, -1]
@@ -69,9 +70,16 @@ def test_ov_uv_trip_codes_from_datasheet_example():
 def test_protection_registers_from_datasheet_design_example():
     # [DS p.45-46], 5 mOhm shunt: SCD 25 A / 100 us -> PROTECT1 0x8B (111 mV, RSNS = 1); OCD 15 A / 320 ms: the
     # text picks 72 mV (code 0xA, 14.4 A); OV 4.30 V / 2 s and UV 2.5 V / 4 s -> PROTECT3 0x50.
-    wanted = HardwareProtection(cell_overvoltage=4.30, cell_overvoltage_delay=2.0, cell_undervoltage=2.5,
-                                cell_undervoltage_delay=4.0, discharge_overcurrent=15.0,
-                                discharge_overcurrent_delay=0.32, short_circuit=25.0, short_circuit_delay=100e-6)
+    wanted = HardwareProtection(
+        cell_overvoltage=4.30,
+        cell_overvoltage_delay=2.0,
+        cell_undervoltage=2.5,
+        cell_undervoltage_delay=4.0,
+        discharge_overcurrent=15.0,
+        discharge_overcurrent_delay=0.32,
+        short_circuit=25.0,
+        short_circuit_delay=100e-6,
+    )
     codes = encode_protection(wanted, shunt_ohm=0.005, gain_uv=382, offset_mv=0)
     assert codes.protect1 == 0x8B
     # the datasheet prints 0x5B, which is 78 mV = 15.6 A, above the 15 A asked for; its own text chooses 0x0A
@@ -91,11 +99,15 @@ def test_protection_rounding_is_always_on_the_safe_side():
     for _ in range(300):
         shunt = rng.choice([0.0005, 0.001, 0.002, 0.003, 0.005])
         wanted = HardwareProtection(
-            cell_overvoltage=rng.uniform(3.3, 4.4), cell_overvoltage_delay=rng.uniform(1.0, 9.0),
-            cell_undervoltage=rng.uniform(1.7, 2.8), cell_undervoltage_delay=rng.uniform(1.0, 20.0),
+            cell_overvoltage=rng.uniform(3.3, 4.4),
+            cell_overvoltage_delay=rng.uniform(1.0, 9.0),
+            cell_undervoltage=rng.uniform(1.7, 2.8),
+            cell_undervoltage_delay=rng.uniform(1.0, 20.0),
             discharge_overcurrent=rng.uniform(17, 100) * 1e-3 / shunt,
             discharge_overcurrent_delay=rng.uniform(0.008, 2),
-            short_circuit=rng.uniform(44, 200) * 1e-3 / shunt, short_circuit_delay=rng.uniform(70e-6, 1e-3))
+            short_circuit=rng.uniform(44, 200) * 1e-3 / shunt,
+            short_circuit_delay=rng.uniform(70e-6, 1e-3),
+        )
         codes = encode_protection(wanted, shunt, gain_uv=rng.randint(365, 396), offset_mv=rng.randint(-40, 40))
         eff = codes.effective
         assert codes.clamped == ()
@@ -103,8 +115,12 @@ def test_protection_rounding_is_always_on_the_safe_side():
         assert eff.cell_undervoltage >= wanted.cell_undervoltage
         assert eff.discharge_overcurrent <= wanted.discharge_overcurrent + 1e-9
         assert eff.short_circuit <= wanted.short_circuit + 1e-9
-        for name in ("cell_overvoltage_delay", "cell_undervoltage_delay", "discharge_overcurrent_delay",
-                     "short_circuit_delay"):
+        for name in (
+            "cell_overvoltage_delay",
+            "cell_undervoltage_delay",
+            "discharge_overcurrent_delay",
+            "short_circuit_delay",
+        ):
             assert getattr(eff, name) <= getattr(wanted, name) + 1e-12
         # and it is the nearest such code: the OV/UV step is 16 LSB
         assert wanted.cell_overvoltage - eff.cell_overvoltage < 16 * 396e-6 + 1e-9
@@ -112,12 +128,13 @@ def test_protection_rounding_is_always_on_the_safe_side():
 
 
 def test_protection_outside_range_is_clamped_and_reported():
-    wanted = HardwareProtection(discharge_overcurrent=1.0, short_circuit=1000.0, cell_overvoltage=5.5,
-                                short_circuit_delay=10e-6)
+    wanted = HardwareProtection(
+        discharge_overcurrent=1.0, short_circuit=1000.0, cell_overvoltage=5.5, short_circuit_delay=10e-6
+    )
     codes = encode_protection(wanted, shunt_ohm=0.001, gain_uv=380, offset_mv=0)
     # below the smallest code: the nearest (unsafe-side) code, reported; above the largest: the largest (safe)
     assert set(codes.clamped) == {"discharge_overcurrent", "short_circuit_delay"}
-    assert codes.effective.discharge_overcurrent == pytest.approx(8.0)     # smallest OCD: 8 mV
+    assert codes.effective.discharge_overcurrent == pytest.approx(8.0)  # smallest OCD: 8 mV
     # RSNS = 0 keeps the (unsafe) OCD overshoot smallest; SCD then gets its largest RSNS = 0 code, 100 mV
     assert codes.protect1 & 0x80 == 0
     assert codes.effective.short_circuit == pytest.approx(100.0)
@@ -127,11 +144,16 @@ def test_protection_outside_range_is_clamped_and_reported():
 
 # 1-based VC channels per cell count [DS Tables 9-2, 9-3, 9-4]
 CHANNEL_TABLE = {
-    ("bq76920", 3): [1, 2, 5], ("bq76920", 4): [1, 2, 3, 5], ("bq76920", 5): [1, 2, 3, 4, 5],
-    ("bq76930", 6): [1, 2, 5, 6, 7, 10], ("bq76930", 7): [1, 2, 3, 5, 6, 7, 10],
-    ("bq76930", 8): [1, 2, 3, 5, 6, 7, 8, 10], ("bq76930", 9): [1, 2, 3, 4, 5, 6, 7, 8, 10],
+    ("bq76920", 3): [1, 2, 5],
+    ("bq76920", 4): [1, 2, 3, 5],
+    ("bq76920", 5): [1, 2, 3, 4, 5],
+    ("bq76930", 6): [1, 2, 5, 6, 7, 10],
+    ("bq76930", 7): [1, 2, 3, 5, 6, 7, 10],
+    ("bq76930", 8): [1, 2, 3, 5, 6, 7, 8, 10],
+    ("bq76930", 9): [1, 2, 3, 4, 5, 6, 7, 8, 10],
     ("bq76930", 10): list(range(1, 11)),
-    ("bq76940", 9): [1, 2, 5, 6, 7, 10, 11, 12, 15], ("bq76940", 10): [1, 2, 3, 5, 6, 7, 10, 11, 12, 15],
+    ("bq76940", 9): [1, 2, 5, 6, 7, 10, 11, 12, 15],
+    ("bq76940", 10): [1, 2, 3, 5, 6, 7, 10, 11, 12, 15],
     ("bq76940", 11): [1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 15],
     ("bq76940", 12): [1, 2, 3, 5, 6, 7, 8, 10, 11, 12, 13, 15],
     ("bq76940", 13): [1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 15],
@@ -168,8 +190,8 @@ def test_thermistor_and_die_temperature():
     res = 10_000 * math.exp(3435 * (1 / 273.15 - 1 / 298.15))
     code = round(3.3 * res / (10_000 + res) / 382e-6)
     assert thermistor_celsius(code, 3435, 10_000) == pytest.approx(0.0, abs=0.15)
-    assert math.isnan(thermistor_celsius(round(3.3 / 382e-6), 3435, 10_000))   # open
-    assert math.isnan(thermistor_celsius(0, 3435, 10_000))                     # shorted
+    assert math.isnan(thermistor_celsius(round(3.3 / 382e-6), 3435, 10_000))  # open
+    assert math.isnan(thermistor_celsius(0, 3435, 10_000))  # shorted
     assert die_celsius(round(1.200 / 382e-6)) == pytest.approx(25.0, abs=0.1)
     assert die_celsius(round((1.200 - 0.0042 * 20) / 382e-6)) == pytest.approx(45.0, abs=0.1)
 
@@ -178,6 +200,7 @@ def test_sys_stat_flag_mapping():
     stat = r.STAT_CC_READY | r.STAT_OV | r.STAT_SCD | r.STAT_DEVICE_XREADY
     assert stat_to_flags(stat) == AfeFlag.OVERVOLTAGE | AfeFlag.SHORT_CIRCUIT | AfeFlag.DEVICE_FAULT
     assert stat_to_flags(r.STAT_UV | r.STAT_OCD | r.STAT_OVRD_ALERT) == (
-        AfeFlag.UNDERVOLTAGE | AfeFlag.OVERCURRENT_DISCHARGE | AfeFlag.ALERT_OVERRIDE)
+        AfeFlag.UNDERVOLTAGE | AfeFlag.OVERCURRENT_DISCHARGE | AfeFlag.ALERT_OVERRIDE
+    )
     assert flags_to_stat(AfeFlag.OVERVOLTAGE | AfeFlag.ALERT_OVERRIDE) == 0x14
     assert stat_to_flags(r.STAT_CC_READY) == AfeFlag.NONE

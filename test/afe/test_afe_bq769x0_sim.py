@@ -1,4 +1,5 @@
 """The register-level bq769x0 simulator, driven with raw smbus2 messages."""
+
 import errno
 
 import numpy as np
@@ -44,7 +45,7 @@ def test_reset_defaults_and_trim_registers():
     assert rd(sim, r.OV_TRIP, 2) == [0xAC, 0x97]
     assert rd(sim, r.SYS_STAT, 1) == [0]
     assert rd(sim, r.SYS_CTRL2, 1) == [0]
-    assert rd(sim, r.ADCGAIN1, 2)[0] == 0x05 and rd(sim, r.ADCGAIN2, 1) == [0x82]   # 377 uV/LSB default
+    assert rd(sim, r.ADCGAIN1, 2)[0] == 0x05 and rd(sim, r.ADCGAIN2, 1) == [0x82]  # 377 uV/LSB default
     sim2 = sim_for(adc_offset_mv=-7)
     assert rd(sim2, r.ADCOFFSET, 1) == [0xF9]
 
@@ -90,19 +91,19 @@ def test_adc_every_250_ms_and_temperature_every_2_s():
     sim = sim_for()
     wr(sim, r.SYS_CTRL1, [r.CTRL1_ADC_EN | r.CTRL1_TEMP_SEL])
     wr(sim, r.SYS_CTRL2, [r.CTRL2_CC_EN | r.CTRL2_DSG_ON])
-    sim.pack.load_a = 5.0                             # 5 mV on the shunt: below the default OCD (8 mV)
+    sim.pack.load_a = 5.0  # 5 mV on the shunt: below the default OCD (8 mV)
     v0, ts0 = word(sim, r.VC1_HI), word(sim, r.TS1_HI)
-    assert v0 == 0 and ts0 == 0                       # just booted: nothing converted yet [DS p.18, p.21]
+    assert v0 == 0 and ts0 == 0  # just booted: nothing converted yet [DS p.18, p.21]
     sim.advance_to(0.249)
     assert word(sim, r.VC1_HI) == v0 and rd(sim, r.SYS_STAT, 1) == [0]
     sim.advance_to(0.251)
     v1 = word(sim, r.VC1_HI)
-    assert 0 < (v1 * 377 + 4000) * 1e-6 < sim.pack.cell_ocv()[0]   # 5 A of load: the IR drop shows
+    assert 0 < (v1 * 377 + 4000) * 1e-6 < sim.pack.cell_ocv()[0]  # 5 A of load: the IR drop shows
     assert rd(sim, r.SYS_STAT, 1) == [r.STAT_CC_READY]
     cc = word(sim, r.CC_HI)
     cc = cc - 0x10000 if cc & 0x8000 else cc
-    assert cc * 8.44e-6 / 0.001 == pytest.approx(-5.0, abs=0.01)   # negative: discharge
-    assert word(sim, r.TS1_HI) == ts0                 # TEMP_SEL shows at the next 2 s conversion
+    assert cc * 8.44e-6 / 0.001 == pytest.approx(-5.0, abs=0.01)  # negative: discharge
+    assert word(sim, r.TS1_HI) == ts0  # TEMP_SEL shows at the next 2 s conversion
     sim.advance_to(2.01)
     assert word(sim, r.TS1_HI) != ts0
     expected = sim.pack.cell_voltages()[0]
@@ -116,8 +117,8 @@ def test_sys_stat_latches_and_is_write_one_to_clear():
     sim.faults.xready()
     assert rd(sim, r.SYS_STAT, 1) == [0xA0]
     sim.advance(1.0)
-    assert rd(sim, r.SYS_STAT, 1) == [0xA0]           # latched
-    wr(sim, r.SYS_STAT, [0x00])                       # writing 0 changes nothing
+    assert rd(sim, r.SYS_STAT, 1) == [0xA0]  # latched
+    wr(sim, r.SYS_STAT, [0x00])  # writing 0 changes nothing
     assert rd(sim, r.SYS_STAT, 1) == [0xA0]
     wr(sim, r.SYS_STAT, [0x80])
     assert rd(sim, r.SYS_STAT, 1) == [0x20]
@@ -131,7 +132,7 @@ def test_cc_oneshot():
     wr(sim, r.SYS_CTRL2, [r.CTRL2_CC_ONESHOT])
     sim.advance(0.26)
     assert rd(sim, r.SYS_STAT, 1) == [r.STAT_CC_READY]
-    assert rd(sim, r.SYS_CTRL2, 1) == [0]             # self-clearing
+    assert rd(sim, r.SYS_CTRL2, 1) == [0]  # self-clearing
     wr(sim, r.SYS_STAT, [0x80])
     sim.advance(1.0)
     assert rd(sim, r.SYS_STAT, 1) == [0]
@@ -139,16 +140,16 @@ def test_cc_oneshot():
 
 def test_ov_protection_with_delay_dis_and_fet_response():
     sim = sim_for(soc=1.0)
-    wr(sim, r.OV_TRIP, [0x00])                        # ~3.1 V: every cell is over
+    wr(sim, r.OV_TRIP, [0x00])  # ~3.1 V: every cell is over
     wr(sim, r.SYS_CTRL2, [r.CTRL2_DELAY_DIS | r.CTRL2_CHG_ON | r.CTRL2_DSG_ON])
     sim.advance(0.26)
     assert rd(sim, r.SYS_STAT, 1)[0] & r.STAT_OV
-    assert rd(sim, r.SYS_CTRL2, 1)[0] & 0x03 == r.CTRL2_DSG_ON   # OV clears CHG only [DS Table 8-1]
+    assert rd(sim, r.SYS_CTRL2, 1)[0] & 0x03 == r.CTRL2_DSG_ON  # OV clears CHG only [DS Table 8-1]
     assert not sim.pack.charge_fet and sim.pack.discharge_fet
 
 
 def test_uv_ignores_shorted_inputs_of_a_3s_pack():
-    sim = sim_for(cells=3)                            # VC3, VC4 shorted: they read 0
+    sim = sim_for(cells=3)  # VC3, VC4 shorted: they read 0
     wr(sim, r.SYS_CTRL2, [r.CTRL2_DELAY_DIS | r.CTRL2_DSG_ON])
     sim.advance(1.0)
     assert word(sim, r.vc_register(2)) == 0 and word(sim, r.vc_register(3)) == 0
@@ -175,7 +176,7 @@ def test_balancing_bleeds_the_selected_cell():
     assert drop[2] > 0 and np.allclose(np.delete(drop, 2), 0.0)
     # ~3.7 V / 33 ohm at 70 % duty for 600 s on a ~10 Ah cell
     assert drop[2] == pytest.approx(3.7 / 33 * 0.7 * 600 / 3600 / sim.pack.capacity_ah[2], rel=0.05)
-    wr(sim, r.CELLBAL1, [0b00110])                    # the chip accepts it but the host broke a rule
+    wr(sim, r.CELLBAL1, [0b00110])  # the chip accepts it but the host broke a rule
     assert sim.violations and "adjacent" in sim.violations[-1][1]
 
 
@@ -194,7 +195,7 @@ def test_ship_mode_needs_the_exact_sequence_and_boot_restores_defaults():
     sim = sim_for()
     wr(sim, r.SYS_CTRL2, [0x43])
     wr(sim, r.OV_TRIP, [0xB0])
-    for shut in (0x10 | 0x02, 0x10 | 0x01):           # wrong order: ignored
+    for shut in (0x10 | 0x02, 0x10 | 0x01):  # wrong order: ignored
         wr(sim, r.SYS_CTRL1, [shut])
     assert sim.mode == "normal"
     for shut in (0x10, 0x11, 0x12):
@@ -210,7 +211,7 @@ def test_ship_mode_needs_the_exact_sequence_and_boot_restores_defaults():
 def test_alert_override_only_seen_while_alert_is_low():
     sim = sim_for()
     wr(sim, r.SYS_CTRL2, [0x43])
-    sim.advance(0.3)                                  # CC_READY set: the chip drives ALERT high
+    sim.advance(0.3)  # CC_READY set: the chip drives ALERT high
     assert sim.faults.alert_override() is False
     wr(sim, r.SYS_STAT, [0x80])
     assert sim.faults.alert_override() is True

@@ -1,4 +1,5 @@
 """The equivalent-circuit pack model behind the simulators."""
+
 import dataclasses
 
 import numpy as np
@@ -15,8 +16,11 @@ def pack(**kw):
 
 
 def test_same_seed_same_pack_and_trajectory():
-    a, b, c = pack(seed=5, self_discharge_a=1e-3, self_discharge_spread=0.5), \
-        pack(seed=5, self_discharge_a=1e-3, self_discharge_spread=0.5), pack(seed=6)
+    a, b, c = (
+        pack(seed=5, self_discharge_a=1e-3, self_discharge_spread=0.5),
+        pack(seed=5, self_discharge_a=1e-3, self_discharge_spread=0.5),
+        pack(seed=6),
+    )
     for p in (a, b, c):
         p.discharge_fet = True
         p.load_a = 3.0
@@ -36,7 +40,7 @@ def test_fets_interrupt_current():
     p.discharge_fet = True
     p.step(1.0)
     assert p.current_a == -5.0
-    p.load_a = -2.0                                   # regeneration needs the charge path
+    p.load_a = -2.0  # regeneration needs the charge path
     p.step(1.0)
     assert p.current_a == 0.0
     p.charge_fet = True
@@ -59,11 +63,11 @@ def test_charger_cc_then_cv_taper():
     for _ in range(3 * 3600):
         p.step(1.0)
         currents.append(p.current_a)
-    assert currents[10] == pytest.approx(2.0)         # constant current first
-    assert currents[-1] < 0.1                         # tapered in CV
+    assert currents[10] == pytest.approx(2.0)  # constant current first
+    assert currents[-1] < 0.1  # tapered in CV
     assert p.pack_voltage() == pytest.approx(4 * NMC.full_v, abs=0.01)
     assert np.all(p.soc > 0.97)
-    p.charger_voltage_v = 4 * 4.0                     # a pack-level CV below the present voltage: no current
+    p.charger_voltage_v = 4 * 4.0  # a pack-level CV below the present voltage: no current
     p.step(1.0)
     assert p.current_a == 0.0
 
@@ -71,7 +75,7 @@ def test_charger_cc_then_cv_taper():
 def test_transfer_current_moves_charge_between_cells():
     p = pack(soc_spread=0.0, capacity_spread=0.0)
     soc0 = p.soc.copy()
-    p.transfer_a = np.array([-1.0, 0.95, 0.0, 0.0])   # 5 % converter loss
+    p.transfer_a = np.array([-1.0, 0.95, 0.0, 0.0])  # 5 % converter loss
     for _ in range(360):
         p.step(10.0)
     d = (p.soc - soc0) * p.capacity_ah * 3600
@@ -102,7 +106,7 @@ def test_thermal_model_heats_with_current_and_relaxes_to_ambient():
         p.step(1.0)
     hot = p.temperature_c
     tau = p.cfg.thermal_mass_j_per_k * p.cfg.thermal_resistance_k_per_w
-    expected_rise = (20.0 ** 2 * p.r0.sum()) * p.cfg.thermal_resistance_k_per_w * (1 - np.exp(-7200 / tau))
+    expected_rise = (20.0**2 * p.r0.sum()) * p.cfg.thermal_resistance_k_per_w * (1 - np.exp(-7200 / tau))
     assert hot - 20.0 == pytest.approx(expected_rise, rel=0.01)
     p.load_a = 0.0
     for _ in range(6 * 3600):
@@ -166,4 +170,4 @@ def test_second_rc_pair_and_config_defaults_unchanged():
     p = pack(rc2_tau_s=600.0, r2_fraction=0.5)
     p.discharge_fet, p.load_a = True, 10.0
     p.step(60.0)
-    assert np.all(p.v_rc2 < 0) and np.all(p.v_rc < p.v_rc2)    # the fast pair has moved further
+    assert np.all(p.v_rc2 < 0) and np.all(p.v_rc < p.v_rc2)  # the fast pair has moved further

@@ -1,4 +1,5 @@
 """Acceptance scenarios: the real driver over the simulated chip and pack (SimulatedBq769x0)."""
+
 import math
 
 import numpy as np
@@ -21,25 +22,30 @@ def run(afe, t_from, t_to, dt=0.1):
 
 @pytest.mark.parametrize("crc", [False, True])
 def test_charging_a_full_pack_trips_hardware_ov_within_the_programmed_delay(crc):
-    afe = SimulatedBq769x0.create(cell_count=4, initial_soc=0.97, seed=3, crc=crc,
-                                  protection=HardwareProtection(cell_overvoltage=4.25, cell_overvoltage_delay=2.0))
+    afe = SimulatedBq769x0.create(
+        cell_count=4,
+        initial_soc=0.97,
+        seed=3,
+        crc=crc,
+        protection=HardwareProtection(cell_overvoltage=4.25, cell_overvoltage_delay=2.0),
+    )
     eff = afe.driver.protection
     assert eff.cell_overvoltage <= 4.25 and eff.cell_overvoltage_delay == 2.0
     pack = afe.pack
-    pack.cfg.charger_cv_per_cell = 4.45               # a charger set too high: only the AFE stops it
+    pack.cfg.charger_cv_per_cell = 4.45  # a charger set too high: only the AFE stops it
     pack.charger_connected, pack.charger_current_a = True, 5.0
     afe.set_fets(True, True)
     first_over, trip_sample = None, None
     for t in np.arange(0.0, 3600.0, 0.25):
         s = afe.read(float(t))
         if first_over is None and afe.chip.codes.max() >= afe.chip.ov_trip_full():
-            first_over = afe.chip.t                   # the first conversion above the programmed threshold
+            first_over = afe.chip.t  # the first conversion above the programmed threshold
         if s.afe_flags & AfeFlag.OVERVOLTAGE:
             trip_sample = s
             break
     assert first_over is not None and trip_sample is not None
     trip_t = next(t for t, what in afe.chip.events if what == "ov")
-    assert 2.0 - 1e-6 <= trip_t - first_over <= 2.0 + 1e-6     # on the 250 ms conversion grid
+    assert 2.0 - 1e-6 <= trip_t - first_over <= 2.0 + 1e-6  # on the 250 ms conversion grid
     assert trip_sample.stamp - trip_t <= 0.25
     assert not trip_sample.charge_fet and trip_sample.discharge_fet
     assert s.cell_voltages.max() > eff.cell_overvoltage - 0.01
@@ -56,8 +62,9 @@ def test_charging_a_full_pack_trips_hardware_ov_within_the_programmed_delay(crc)
 
 @pytest.mark.parametrize("crc", [False, True])
 def test_short_circuit_opens_dsg_within_the_scd_delay(crc):
-    afe = SimulatedBq769x0.create(cell_count=5, seed=4, crc=crc, protection=HardwareProtection(
-        short_circuit=100.0, short_circuit_delay=200e-6))
+    afe = SimulatedBq769x0.create(
+        cell_count=5, seed=4, crc=crc, protection=HardwareProtection(short_circuit=100.0, short_circuit_delay=200e-6)
+    )
     assert afe.driver.protection.short_circuit_delay == pytest.approx(200e-6)
     afe.pack.load_a = 3.0
     afe.set_fets(True, True)
@@ -86,13 +93,16 @@ def test_short_circuit_opens_dsg_within_the_scd_delay(crc):
 
 
 def test_overcurrent_in_discharge_trips_after_its_delay():
-    afe = SimulatedBq769x0.create(cell_count=4, seed=5, protection=HardwareProtection(
-        discharge_overcurrent=30.0, discharge_overcurrent_delay=0.16))
+    afe = SimulatedBq769x0.create(
+        cell_count=4,
+        seed=5,
+        protection=HardwareProtection(discharge_overcurrent=30.0, discharge_overcurrent_delay=0.16),
+    )
     afe.set_fets(True, True)
     afe.read(0.0)
     afe.pack.load_a = 40.0
     s = afe.read(0.1)
-    assert s.discharge_fet                            # not yet: 160 ms delay
+    assert s.discharge_fet  # not yet: 160 ms delay
     s = afe.read(0.2)
     trip_t = next(t for t, what in afe.chip.events if what == "ocd")
     assert trip_t == pytest.approx(0.16, abs=1e-6)
@@ -100,8 +110,12 @@ def test_overcurrent_in_discharge_trips_after_its_delay():
 
 
 def test_undervoltage_trips_on_an_empty_pack():
-    afe = SimulatedBq769x0.create(cell_count=3, initial_soc=0.02, seed=6, protection=HardwareProtection(
-        cell_undervoltage=2.9, cell_undervoltage_delay=1.0))
+    afe = SimulatedBq769x0.create(
+        cell_count=3,
+        initial_soc=0.02,
+        seed=6,
+        protection=HardwareProtection(cell_undervoltage=2.9, cell_undervoltage_delay=1.0),
+    )
     afe.pack.load_a = 10.0
     afe.set_fets(True, True)
     for t in np.arange(0.0, 1800.0, 0.5):
@@ -114,8 +128,9 @@ def test_undervoltage_trips_on_an_empty_pack():
 
 @pytest.mark.parametrize(("cells", "crc"), [(3, False), (3, True), (10, False), (10, True), (15, False), (15, True)])
 def test_3_10_and_15_cell_configurations_read_correctly(cells, crc):
-    afe = SimulatedBq769x0.create(cell_count=cells, seed=cells, crc=crc, thermistor_count=1,
-                                  sim_kwargs={"adc_offset_mv": -12, "adc_gain_uv": 381})
+    afe = SimulatedBq769x0.create(
+        cell_count=cells, seed=cells, crc=crc, thermistor_count=1, sim_kwargs={"adc_offset_mv": -12, "adc_gain_uv": 381}
+    )
     afe.pack.load_a = 2.0
     afe.set_fets(True, True)
     s = run(afe, 0.0, 1.0)[-1]
@@ -141,14 +156,14 @@ def test_sixteen_cells_is_a_clear_error():
 def test_nack_bursts_are_retried_counted_and_surfaced_without_a_crash():
     afe = SimulatedBq769x0.create(cell_count=5, seed=7, crc=True, driver_kwargs={"retries": 3})
     assert afe.read(0.0).comm_ok
-    afe.faults.nack_next(3)                           # absorbed by the retries
+    afe.faults.nack_next(3)  # absorbed by the retries
     s = afe.read(0.1)
     assert s.comm_ok and s.read_errors == 3
-    afe.faults.nack_next(10)                          # longer than the retries: missing sample, no exception
+    afe.faults.nack_next(10)  # longer than the retries: missing sample, no exception
     s = afe.read(0.2)
     assert not s.comm_ok and s.read_errors == 7 and math.isnan(s.pack_voltage)
     assert np.isnan(s.cell_voltages).all() and s.cell_count == 5
-    s = afe.read(0.3)                                 # 4 of the remaining 6 NACKs: this read fails too
+    s = afe.read(0.3)  # 4 of the remaining 6 NACKs: this read fails too
     assert not s.comm_ok and s.read_errors == 11
     s = afe.read(0.4)
     assert s.comm_ok and s.read_errors == 13
@@ -171,7 +186,7 @@ def test_random_bus_faults_are_all_counted():
     assert last.read_errors == f.injected["nack"] + f.injected["timeout"]
     assert last.crc_errors == f.injected["crc"]
     truth = afe.pack.cell_voltages()
-    np.testing.assert_allclose(ok[-1].cell_voltages, truth, atol=0.01)   # no corrupted value got through
+    np.testing.assert_allclose(ok[-1].cell_voltages, truth, atol=0.01)  # no corrupted value got through
 
 
 def test_measurement_faults_stuck_open_wire_and_thermistors():
@@ -205,16 +220,16 @@ def test_xready_is_reported_then_cleared_after_a_few_seconds_without_turning_fet
     assert s.afe_flags & AfeFlag.DEVICE_FAULT
     assert not s.charge_fet and not s.discharge_fet and s.balancing_mask == 0
     s = run(afe, 0.2, 2.9)[-1]
-    assert s.afe_flags & AfeFlag.DEVICE_FAULT             # TI: wait a few seconds [DS p.30]
+    assert s.afe_flags & AfeFlag.DEVICE_FAULT  # TI: wait a few seconds [DS p.30]
     s = run(afe, 3.0, 3.3)[-1]
     assert not s.afe_flags & AfeFlag.DEVICE_FAULT and afe.driver.errors.reinit == 1
-    assert not s.discharge_fet                            # the host decides when to turn them on again
+    assert not s.discharge_fet  # the host decides when to turn them on again
 
 
 def test_soft_internal_short_shows_as_a_falling_cell():
     afe = SimulatedBq769x0.create(cell_count=4, seed=11, initial_soc=0.6)
     s0 = afe.read(0.0)
-    afe.faults.soft_internal_short(1, 20.0)               # ~0.18 A leak on a 10 Ah cell
+    afe.faults.soft_internal_short(1, 20.0)  # ~0.18 A leak on a 10 Ah cell
     afe.chip.advance(3600.0)
     s = afe.read(afe.chip.t)
     drift = s.cell_voltages - s0.cell_voltages
@@ -226,7 +241,7 @@ def test_chip_reset_is_detected_and_configuration_restored():
     afe = SimulatedBq769x0.create(cell_count=6, seed=12)
     afe.read(0.0)
     codes = afe.driver.protection_codes
-    afe.chip.boot()                                       # e.g. a brown-out: registers back to defaults
+    afe.chip.boot()  # e.g. a brown-out: registers back to defaults
     assert afe.chip.regs[r.OV_TRIP] == 0xAC
     s = afe.read(0.1)
     assert s.comm_ok and afe.driver.errors.reinit == 1
@@ -249,10 +264,10 @@ def test_ship_mode_then_boot():
 
 def test_balancing_through_the_driver_bleeds_the_cell():
     afe = SimulatedBq769x0.create(cell_count=7, seed=14)
-    afe.set_balancing(0b0001001)                          # cells 0 and 3
+    afe.set_balancing(0b0001001)  # cells 0 and 3
     s = afe.read(0.0)
     assert s.balancing_mask == 0b0001001
-    assert afe.chip.regs[r.CELLBAL1] == 0b10001           # cell 3 of a 7S pack is on VC5
+    assert afe.chip.regs[r.CELLBAL1] == 0b10001  # cell 3 of a 7S pack is on VC5
     soc0 = afe.pack.soc.copy()
     afe.chip.advance(1800.0)
     drop = soc0 - afe.pack.soc
@@ -261,10 +276,11 @@ def test_balancing_through_the_driver_bleeds_the_cell():
 
 
 def test_die_temperature_sweep_and_cold_start():
-    afe = SimulatedBq769x0.create(cell_count=4, seed=15, sim_kwargs={"warm": False},
-                                  driver_kwargs={"die_temp_period_s": 10.0})
+    afe = SimulatedBq769x0.create(
+        cell_count=4, seed=15, sim_kwargs={"warm": False}, driver_kwargs={"die_temp_period_s": 10.0}
+    )
     samples = run(afe, 0.0, 20.0)
-    assert np.isnan(samples[0].temperatures).all()        # TEMP_SEL switched at init: not valid yet
+    assert np.isnan(samples[0].temperatures).all()  # TEMP_SEL switched at init: not valid yet
     assert np.isfinite(samples[25].temperatures).all()
     assert all(np.isfinite(s.temperatures).all() for s in samples[25:])
     assert math.isnan(samples[50].die_temperature)
@@ -276,12 +292,14 @@ def test_die_temperature_sweep_and_cold_start():
 
 def test_same_seed_same_samples():
     def trace(seed):
-        afe = SimulatedBq769x0.create(cell_count=6, seed=seed, crc=True,
-                                      sim_kwargs={"adc_noise_lsb": 2.0, "seed": seed})
+        afe = SimulatedBq769x0.create(
+            cell_count=6, seed=seed, crc=True, sim_kwargs={"adc_noise_lsb": 2.0, "seed": seed}
+        )
         afe.faults.nack_rate = 0.05
         afe.pack.load_a = 4.0
         afe.set_fets(True, True)
         return [(s.cell_voltages.tolist(), s.current, s.read_errors) for s in run(afe, 0.0, 5.0)]
+
     assert trace(1) == trace(1)
     assert trace(1) != trace(2)
 
@@ -302,19 +320,32 @@ def test_from_config_on_a_ros_time_clock_and_apply():
     pack = PackModel(get_chemistry("lfp"), PackModelConfig(cell_count=8, seed=3))
     afe = SimulatedBq769x0.from_config(pack, cfg)
     assert afe.driver.address == 0x18 and afe.chip.shunt_ohm == 0.002 and afe.thermistor_count == 2
-    t0 = 1.7e9                                        # ROS time: the chip keeps its own clock from 0
+    t0 = 1.7e9  # ROS time: the chip keeps its own clock from 0
     s = afe.read(t0)
     assert s.stamp == t0 and s.temperatures.shape == (2,)
-    out = BmsOutput(stamp=t0, sample=s, state=BmsState.DISCHARGING, charge_fet=True, discharge_fet=True,
-                    faults_active=0, faults_latched=0, warnings=0, charge_enable_requested=True,
-                    discharge_enable_requested=True, charge_current_limit=10.0, discharge_current_limit=10.0,
-                    limit_reason="", balancing_mask=0b101, estimate=Estimate())
+    out = BmsOutput(
+        stamp=t0,
+        sample=s,
+        state=BmsState.DISCHARGING,
+        charge_fet=True,
+        discharge_fet=True,
+        faults_active=0,
+        faults_latched=0,
+        warnings=0,
+        charge_enable_requested=True,
+        discharge_enable_requested=True,
+        charge_current_limit=10.0,
+        discharge_current_limit=10.0,
+        limit_reason="",
+        balancing_mask=0b101,
+        estimate=Estimate(),
+    )
     afe.apply(out)
     # default protections on 2 mOhm: SCD 155 mV (77.5 A) after 200 us, OCD 78 mV (39 A) after 320 ms
     assert afe.driver.protection.short_circuit == pytest.approx(77.5)
     afe.pack.load_a = 50.0
     s = afe.read(t0 + 0.5)
-    assert [(round(t, 6), what) for t, what in afe.chip.events[1:]] == [(0.32, "ocd")]   # chip time
+    assert [(round(t, 6), what) for t, what in afe.chip.events[1:]] == [(0.32, "ocd")]  # chip time
     assert s.afe_flags == AfeFlag.OVERCURRENT_DISCHARGE and not s.discharge_fet and s.balancing_mask == 0b101
     assert afe.time == pytest.approx(t0 + 0.5)
 

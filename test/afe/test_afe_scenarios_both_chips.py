@@ -1,5 +1,6 @@
 """Chip-independent closed-loop scenarios, run on both chips: the real bq769x0 and bq769x2 drivers over their
 register-level emulators, the same pack model and the same fault injector."""
+
 import math
 
 import numpy as np
@@ -41,19 +42,25 @@ def event_time(afe, *names):
 
 @pytest.mark.parametrize("crc", [False, True])
 def test_overcharge_trips_hardware_ov_after_the_programmed_delay(chip, crc):
-    afe = create(chip, cell_count=4, initial_soc=0.9, seed=3, crc=crc,
-                 protection=HardwareProtection(cell_overvoltage=4.25, cell_overvoltage_delay=2.0))
+    afe = create(
+        chip,
+        cell_count=4,
+        initial_soc=0.9,
+        seed=3,
+        crc=crc,
+        protection=HardwareProtection(cell_overvoltage=4.25, cell_overvoltage_delay=2.0),
+    )
     eff = afe.driver.protection
     assert eff.cell_overvoltage <= 4.25 and eff.cell_overvoltage_delay <= 2.0
     pack = afe.pack
-    pack.cfg.charger_cv_per_cell = 4.45               # a charger set too high: only the AFE stops it
+    pack.cfg.charger_cv_per_cell = 4.45  # a charger set too high: only the AFE stops it
     pack.charger_connected, pack.charger_current_a = True, 5.0
     afe.set_fets(True, True)
     first_over = trip = None
     for t in np.arange(0.0, 3600.0, 0.25):
         s = afe.read(float(t))
         if first_over is None and chip_sees_ov(afe, chip):
-            first_over = afe.chip.t                   # the first conversion above the programmed threshold
+            first_over = afe.chip.t  # the first conversion above the programmed threshold
         if s.afe_flags & AfeFlag.OVERVOLTAGE:
             trip = s
             break
@@ -63,13 +70,18 @@ def test_overcharge_trips_hardware_ov_after_the_programmed_delay(chip, crc):
     assert eff.cell_overvoltage_delay - 0.25 <= delay <= eff.cell_overvoltage_delay + conv + 1e-6
     assert not trip.charge_fet and trip.discharge_fet
     later = run(afe, trip.stamp + 0.1, trip.stamp + 1.0)
-    assert abs(later[-1].current) < 0.05              # the charge current stopped
+    assert abs(later[-1].current) < 0.05  # the charge current stopped
 
 
 @pytest.mark.parametrize("crc", [False, True])
 def test_short_circuit_opens_dsg_within_the_scd_delay(chip, crc):
-    afe = create(chip, cell_count=5, seed=4, crc=crc, protection=HardwareProtection(
-        short_circuit=100.0, short_circuit_delay=200e-6))
+    afe = create(
+        chip,
+        cell_count=5,
+        seed=4,
+        crc=crc,
+        protection=HardwareProtection(short_circuit=100.0, short_circuit_delay=200e-6),
+    )
     eff = afe.driver.protection
     assert eff.short_circuit <= 100.0 and eff.short_circuit_delay <= 200e-6
     afe.pack.load_a = 3.0
@@ -84,7 +96,7 @@ def test_short_circuit_opens_dsg_within_the_scd_delay(chip, crc):
     # bq769x0 SCD clears DSG_ON only [DS Table 8-1]; the bq769x2 default CHG FET Protections A (0x98) opens CHG too
     assert s.charge_fet == (chip == "bq769x0")
     assert afe.pack.current_a == 0.0
-    afe.set_fets(False, False)                        # recovery: both off, wait for the load to go
+    afe.set_fets(False, False)  # recovery: both off, wait for the load to go
     assert run(afe, afe.time + 0.1, afe.time + 0.5)[-1].load_present
     afe.faults.external_short(False)
     afe.pack.load_a = 0.0
@@ -92,8 +104,12 @@ def test_short_circuit_opens_dsg_within_the_scd_delay(chip, crc):
 
 
 def test_discharge_overcurrent_trips_after_its_delay_not_before(chip):
-    afe = create(chip, cell_count=4, seed=5, protection=HardwareProtection(
-        discharge_overcurrent=30.0, discharge_overcurrent_delay=0.16))
+    afe = create(
+        chip,
+        cell_count=4,
+        seed=5,
+        protection=HardwareProtection(discharge_overcurrent=30.0, discharge_overcurrent_delay=0.16),
+    )
     afe.set_fets(True, True)
     afe.read(0.0)
     afe.pack.load_a = 40.0
@@ -101,13 +117,19 @@ def test_discharge_overcurrent_trips_after_its_delay_not_before(chip):
     assert afe.read(0.1).discharge_fet
     s = run(afe, 0.2, 0.5)[-1]
     assert s.afe_flags & AfeFlag.OVERCURRENT_DISCHARGE and not s.discharge_fet
-    assert event_time(afe, "ocd", "ocd1") - t_load == pytest.approx(afe.driver.protection.discharge_overcurrent_delay,
-                                                                     abs=1e-6)
+    assert event_time(afe, "ocd", "ocd1") - t_load == pytest.approx(
+        afe.driver.protection.discharge_overcurrent_delay, abs=1e-6
+    )
 
 
 def test_undervoltage_trips_on_an_empty_pack(chip):
-    afe = create(chip, cell_count=3, initial_soc=0.02, seed=6, protection=HardwareProtection(
-        cell_undervoltage=2.9, cell_undervoltage_delay=1.0))
+    afe = create(
+        chip,
+        cell_count=3,
+        initial_soc=0.02,
+        seed=6,
+        protection=HardwareProtection(cell_undervoltage=2.9, cell_undervoltage_delay=1.0),
+    )
     afe.pack.load_a = 10.0
     afe.set_fets(True, True)
     for t in np.arange(0.0, 1800.0, 0.5):
@@ -191,9 +213,9 @@ def test_balancing_through_the_driver_bleeds_only_those_cells(chip):
 def test_chip_reset_is_detected_and_the_configuration_restored(chip):
     afe = create(chip, cell_count=6, seed=12, protection=HardwareProtection(cell_overvoltage=4.1))
     afe.read(0.0)
-    afe.chip.boot()                                   # brown-out: registers back to their defaults
+    afe.chip.boot()  # brown-out: registers back to their defaults
     assert afe.read(0.1).comm_ok and afe.driver.errors.reinit == 1
-    afe.pack.cfg.charger_cv_per_cell = 4.45           # the restored 4.1 V limit must trip, not the 4.25+ default
+    afe.pack.cfg.charger_cv_per_cell = 4.45  # the restored 4.1 V limit must trip, not the 4.25+ default
     afe.pack.charger_connected, afe.pack.charger_current_a = True, 5.0
     afe.set_fets(True, True)
     for t in np.arange(0.2, 7200.0, 0.5):
@@ -210,6 +232,7 @@ def test_same_seed_same_samples(chip):
         afe.pack.load_a = 4.0
         afe.set_fets(True, True)
         return [(s.cell_voltages.tolist(), s.current, s.read_errors) for s in run(afe, 0.0, 5.0)]
+
     assert trace(1) == trace(1)
     assert trace(1) != trace(2)
 

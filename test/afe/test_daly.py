@@ -1,4 +1,5 @@
 """Daly board over UART (issue 17): frames, parsers, MOSFET commands, resync and fault handling."""
+
 import numpy as np
 import pytest
 from smartpack_util import read_n, simulated
@@ -9,18 +10,18 @@ from bms_ros.core.types import AfeFlag
 
 def test_request_frame_and_checksum():
     req = p.request(p.CMD_SOC)
-    assert req[:4] == bytes((0xA5, 0x40, 0x90, 0x08)) and req[12] == (0xA5 + 0x40 + 0x90 + 0x08) & 0xFF   # [TS]
+    assert req[:4] == bytes((0xA5, 0x40, 0x90, 0x08)) and req[12] == (0xA5 + 0x40 + 0x90 + 0x08) & 0xFF  # [TS]
     assert p.extract(bytearray(p.reply(0x90, bytes(8)))).frame is not None
 
 
 def test_current_offset_and_sign():
-    d = bytes.fromhex("0098" "0098" "7526" "0258")           # 15.2 V, raw 29990 -> -1.0 A, 60.0 %
+    d = bytes.fromhex("0098009875260258")  # 15.2 V, raw 29990 -> -1.0 A, 60.0 %
     v, i, soc = p.parse_soc(d)
     assert v == pytest.approx(15.2) and i == pytest.approx(-1.0) and soc == pytest.approx(0.6)
 
 
 def test_reads_cells_temperatures_soc_and_fets():
-    pack, src = simulated("sim_daly", cells=7, thermistor_count=2)   # 7 cells: three 0x95 frames
+    pack, src = simulated("sim_daly", cells=7, thermistor_count=2)  # 7 cells: three 0x95 frames
     s = read_n(src, 3)
     assert s.comm_ok, src.driver.last_error
     np.testing.assert_allclose(s.cell_voltages, pack.cell_voltages(), atol=1e-3)
@@ -71,6 +72,7 @@ def test_faults_are_counted_and_never_reach_the_core_as_values():
 # ---- Daly over CAN (python-can virtual bus) --------------------------------------------------------------------
 def test_can_ids():
     from bms_ros.afe.daly.can_link import can_id, split_id
+
     assert can_id(0x90, 0x01, 0x40) == 0x18900140 and split_id(0x18904001) == (0x18, 0x90, 0x40, 0x01)
 
 

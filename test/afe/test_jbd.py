@@ -1,4 +1,5 @@
 """JBD board over UART (issue 17): frames, parser, MOSFET control, resync after garbage, a real pseudo-terminal."""
+
 import os
 import threading
 
@@ -15,9 +16,9 @@ from bms_ros.core.types import AfeFlag
 
 
 def test_request_frames_match_the_published_examples():
-    assert p.read_request(0x03) == bytes.fromhex("DDA50300FFFD77")      # [MAP, V13]
+    assert p.read_request(0x03) == bytes.fromhex("DDA50300FFFD77")  # [MAP, V13]
     assert p.read_request(0x04) == bytes.fromhex("DDA50400FFFC77")
-    assert p.mos_request(False, True) == bytes.fromhex("DD5AE1020001FF1C77")   # charge off
+    assert p.mos_request(False, True) == bytes.fromhex("DD5AE1020001FF1C77")  # charge off
 
 
 def test_reads_cells_current_sign_soc_and_fets():
@@ -38,7 +39,7 @@ def test_mosfet_control_opens_and_closes_only_when_the_board_allows():
     assert not s.charge_fet and s.discharge_fet and not pack.charge_fet
     src.set_fets(True, True)
     assert src.read(1.1).charge_fet
-    src.bms.trip("cell_overvoltage")            # the board forbids charging: our "on" cannot close it
+    src.bms.trip("cell_overvoltage")  # the board forbids charging: our "on" cannot close it
     src.set_fets(True, True)
     s = src.read(1.2)
     assert not s.charge_fet and s.afe_flags & AfeFlag.OVERVOLTAGE and "cell_overvoltage" in s.pack_report.protection
@@ -79,13 +80,14 @@ def test_stale_data_never_switches_a_fet_on():
     from dataclasses import replace
 
     from bms_ros.core.types import PackSample
+
     _, src = simulated("sim_jbd")
     s = read_n(src, 2)
     src.set_fets(False, True)
     out = _Out(PackSample.missing(1.0, 4, 1), True, True)
-    src.apply(out)                                    # the core says "both on", but the read failed
+    src.apply(out)  # the core says "both on", but the read failed
     assert src.last_fet_command == (False, True)
-    src.apply(_Out(replace(s, charge_fet=False), True, True))   # fresh data: now it may
+    src.apply(_Out(replace(s, charge_fet=False), True, True))  # fresh data: now it may
     assert src.last_fet_command == (True, True)
 
 
@@ -113,7 +115,7 @@ def test_driver_over_a_real_pseudo_terminal():
                 n = 4 + buf[3] + 3
                 if len(buf) < n:
                     break
-                os.write(master, b"\x00\x13" + emul.respond(bytes(buf[:n])))   # line noise first
+                os.write(master, b"\x00\x13" + emul.respond(bytes(buf[:n])))  # line noise first
                 del buf[:n]
             if buf and buf[0] != p.START:
                 buf.clear()
@@ -150,6 +152,7 @@ def test_reader_drops_a_stale_answer_to_another_register():
 
 def test_pack_blocks_names_the_protections_that_hold_a_fet_open():
     from bms_ros.afe.pack_source import pack_blocks
+
     words = ("charge_overtemperature", "cell_undervoltage", "mos_software_lock")
     assert pack_blocks(words, charge=True) == ["charge_overtemperature"]
     assert pack_blocks(words, charge=False) == ["cell_undervoltage"]

@@ -1,4 +1,5 @@
 """The simulated robot's load: power models and stale-input fallback."""
+
 import math
 
 import pytest
@@ -9,7 +10,7 @@ from bms_ros.afe.sim.load_model import LoadInput, RobotPowerModel
 def test_cmd_vel_power_model_is_idle_plus_linear_terms():
     m = RobotPowerModel(idle_power_w=10, power_per_mps_w=40, power_per_radps_w=15)
     assert m.from_cmd_vel(0, 0, 0) == 10
-    assert m.from_cmd_vel(-1.0, 0, 0) == 50            # reversing costs the same
+    assert m.from_cmd_vel(-1.0, 0, 0) == 50  # reversing costs the same
     assert m.from_cmd_vel(0.6, 0.8, -2.0) == pytest.approx(10 + 40 + 30)
 
 

@@ -1,4 +1,5 @@
 """SBS smart battery (issue 17): the driver over the bq40z50-like emulator, bytes on the (emulated) SMBus."""
+
 import math
 
 import numpy as np
@@ -29,13 +30,14 @@ def test_reads_the_pack_with_sign_units_and_identity(pec):
     pack, src = simulated("sim_sbs", sbs_pec=pec)
     s = read_n(src, 5)
     assert s.comm_ok and s.cell_count == 4
-    np.testing.assert_allclose(s.cell_voltages, pack.cell_voltages(), atol=1e-3)   # 0x3F = cell 1 (reversed)
+    np.testing.assert_allclose(s.cell_voltages, pack.cell_voltages(), atol=1e-3)  # 0x3F = cell 1 (reversed)
     assert s.pack_voltage == pytest.approx(pack.pack_voltage(), abs=2e-3)
     assert s.current == pytest.approx(-2.0, abs=1e-3), "discharge is negative (SBS: > 0 charging)"
     assert s.temperatures[0] == pytest.approx(pack.temperature_c, abs=0.06)
     rep = s.pack_report
     assert rep.soc == pytest.approx(0.6, abs=0.01) and rep.full_capacity_ah == pytest.approx(
-        float(pack.capacity_ah.min()), abs=2e-3)
+        float(pack.capacity_ah.min()), abs=2e-3
+    )
     assert not rep.fets_controllable and rep.protection == ()
     assert src.identity.manufacturer == "SimBatt" and src.identity.serial == "1234"
     assert src.identity.date == "2025-06-15"
@@ -119,6 +121,7 @@ def test_more_cells_than_the_registers_is_refused():
 def test_config_refuses_an_sbs_pack_with_more_cells_than_registers():
     from bms_ros.config import load_config
     from bms_ros.core.params import ConfigError
+
     with pytest.raises(ConfigError, match="bq40z50"):
         load_config({"afe.type": "sim_sbs", "pack.cell_count": 6})
 
@@ -129,14 +132,15 @@ def test_manufacturer_block_access_reads_device_type_and_checks_the_echo():
     drv = SbsPack(emul, 4)
     assert drv.read(0.0).comm_ok
     assert drv.identity.hardware.startswith("device 0x4500")
-    emul.mac_data = lambda: None                       # a gauge without MAC support: NACK, identity without it
+    emul.mac_data = lambda: None  # a gauge without MAC support: NACK, identity without it
     drv2 = SbsPack(emul, 4)
     assert drv2.read(0.0).comm_ok and drv2.identity.hardware == ""
     emul2 = SbsEmul(pack)
     drv3 = SbsPack(emul2, 4, pec="on")
 
-    def wrong_command(frame):                          # the gauge answers for another MAC command
+    def wrong_command(frame):  # the gauge answers for another MAC command
         emul2.mac = r.MAC_FIRMWARE_VERSION
+
     emul2._mac_write = wrong_command
     with pytest.raises(SbsCommError, match="another command"):
         drv3.io.mac_read(r.MAC_DEVICE_TYPE)

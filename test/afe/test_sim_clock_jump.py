@@ -1,5 +1,6 @@
 """A simulated pack under a clock that jumps back (Gazebo reset, bag play --loop): it goes on, it does not
 freeze until the clock catches up (ISSUE 14 item 4)."""
+
 import pytest
 
 from bms_ros.afe.config import AfeConfig, SimConfig
@@ -9,15 +10,18 @@ from bms_ros.core.config import PackConfig
 
 @pytest.mark.parametrize("afe_type", ["sim", "sim_bq769x0"])
 def test_a_clock_jump_back_rebases_the_simulated_pack(afe_type):
-    afe = make_afe(AfeConfig(type=afe_type), PackConfig(cell_count=4, chemistry="nmc", design_capacity_ah=1.0),
-                   SimConfig(initial_soc=0.6, load_current=2.0))
+    afe = make_afe(
+        AfeConfig(type=afe_type),
+        PackConfig(cell_count=4, chemistry="nmc", design_capacity_ah=1.0),
+        SimConfig(initial_soc=0.6, load_current=2.0),
+    )
     afe.set_fets(True, True)
     t = 5000.0
     for _ in range(20):
         t += 0.5
         afe.read(t)
     soc_before = afe.pack.soc.copy()
-    t = 1000.0                          # 4010 s back
+    t = 1000.0  # 4010 s back
     for _ in range(20):
         t += 0.5
         afe.read(t)

@@ -1,6 +1,7 @@
 """The README's short example on the default simulation (config/sim.yaml, afe.type sim): the ideal simulated
 AFE detects the short like the chip does, so the core latches SHORT_CIRCUIT instead of reporting a discharge
 overcurrent that clears by itself."""
+
 from pathlib import Path
 
 from bms_ros.afe.factory import apply_sim_faults, make_afe
@@ -31,7 +32,7 @@ class Node:
             self.afe.apply(self.out)
         return self.out
 
-    def set_short(self, on: bool) -> None:       # ros2 param set /bms_node sim.fault.external_short ...
+    def set_short(self, on: bool) -> None:  # ros2 param set /bms_node sim.fault.external_short ...
         values = {**read_params_file(SIM_YAML), "sim.fault.external_short": on}
         apply_sim_faults(self.afe, load_config(values).sim.fault)
 
@@ -46,7 +47,7 @@ def test_short_on_the_default_simulation_latches_short_circuit_until_reset():
     node.set_short(False)
     out = node.run(3.0)
     assert out.faults_latched & Fault.SHORT_CIRCUIT and not out.discharge_fet, "a short must not clear by itself"
-    node.afe.pack.load_a = 0.0                    # load off the terminals
+    node.afe.pack.load_a = 0.0  # load off the terminals
     node.run(1.0)
     assert node.bms.reset_faults(node.t) == (["SHORT_CIRCUIT"], [])
     assert node.run(2.0).discharge_fet

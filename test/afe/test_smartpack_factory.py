@@ -1,5 +1,6 @@
 """make_afe builds the smart-pack backends (issue 17): the emulated ones read at once; the UART ones open the
 serial port through pyserial (here its loop:// device: the board never answers, which is counted and said)."""
+
 import pytest
 
 from bms_ros.afe.config import AfeConfig, SimConfig
@@ -18,8 +19,9 @@ def test_emulated_sources_read_and_carry_the_pack_report(kind):
 @pytest.mark.parametrize("kind", ["jbd", "daly"])
 def test_uart_source_on_a_port_that_never_answers(kind):
     pytest.importorskip("serial")
-    src = make_afe(AfeConfig(type=kind, serial_port="loop://", serial_timeout=0.02), PackConfig(cell_count=4),
-                   SimConfig())
+    src = make_afe(
+        AfeConfig(type=kind, serial_port="loop://", serial_timeout=0.02), PackConfig(cell_count=4), SimConfig()
+    )
     try:
         s = src.read(0.0)
         assert not s.comm_ok and s.read_errors > 0

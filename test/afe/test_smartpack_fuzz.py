@@ -1,5 +1,6 @@
 """Fuzzed smart-pack parsers (issue 17): hypothesis drives the seeds; the slow variants push >= 100,000 frames
 through each parser (the acceptance number), the normal suite a few thousand."""
+
 import random
 import time
 

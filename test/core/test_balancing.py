@@ -1,4 +1,5 @@
 """Balancing planner (passive) and strategy (active) in isolation; closed-loop runs are in test_closed_loop."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +20,7 @@ BQ = BalancingConstraints(groups=((0, 5), (5, 10), (10, 15)), max_per_group=5, a
 def groups_of(c: BalancingConstraints, n: int) -> np.ndarray:
     g = np.full(n + 1, -1)
     for k, (a, b) in enumerate(c.groups):
-        g[a:min(b, n)] = k
+        g[a : min(b, n)] = k
     return g
 
 
@@ -31,8 +32,9 @@ def bits(mask: int) -> list[int]:
 @given(st.lists(st.floats(3.9, 4.2), min_size=2, max_size=15), st.integers(1, 5), st.booleans(), st.data())
 def test_passive_plan_always_satisfies_the_afe_constraints_and_prefers_high_cells(cells, per_group, adjacent, data):
     n = len(cells)
-    c = BalancingConstraints(groups=tuple((s, min(s + 5, n)) for s in range(0, n, 5)), max_per_group=per_group,
-                             allow_adjacent=adjacent)
+    c = BalancingConstraints(
+        groups=tuple((s, min(s + 5, n)) for s in range(0, n, 5)), max_per_group=per_group, allow_adjacent=adjacent
+    )
     v = np.array(cells)
     wanted = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     mask = plan_passive(v, wanted, c, groups_of(c, n))
@@ -42,7 +44,7 @@ def test_passive_plan_always_satisfies_the_afe_constraints_and_prefers_high_cell
     if wanted.any():
         assert chosen, "something wanted, nothing chosen"
         top = int(np.flatnonzero(wanted)[np.argmax(v[wanted])])
-        assert top in chosen          # the highest wanted cell always bleeds
+        assert top in chosen  # the highest wanted cell always bleeds
 
 
 def test_cells_outside_every_group_are_never_bled():
@@ -57,8 +59,16 @@ def cfg(**kw) -> BalancingConfig:
     return BalancingConfig(**base)
 
 
-def run(b: Balancer, cells, seconds: float, current: float = 0.0, hottest: float = 25.0, faults: int = 0,
-        t0: float = 0.0, valid: bool = True):
+def run(
+    b: Balancer,
+    cells,
+    seconds: float,
+    current: float = 0.0,
+    hottest: float = 25.0,
+    faults: int = 0,
+    t0: float = 0.0,
+    valid: bool = True,
+):
     d = None
     t = t0
     while t < t0 + seconds:
@@ -86,11 +96,14 @@ def test_when_charging_only_it_does_not_balance_at_rest():
     assert run(b, HIGH, 2.0, current=3.0, t0=30.0).mask != 0
 
 
-@pytest.mark.parametrize(("kw", "reason"), [
-    (dict(faults=int(Fault.CELL_UNDERVOLTAGE)), "fault"),
-    (dict(hottest=55.0), "too hot"),
-    (dict(valid=False), "no valid data"),
-])
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        (dict(faults=int(Fault.CELL_UNDERVOLTAGE)), "fault"),
+        (dict(hottest=55.0), "too hot"),
+        (dict(valid=False), "no valid data"),
+    ],
+)
 def test_stops_on_fault_heat_and_bad_data(kw, reason):
     b = Balancer(cfg(), 5, BQ)
     assert run(b, HIGH, 15.0).mask
@@ -119,7 +132,7 @@ def test_nothing_below_the_start_voltage():
 
 def test_per_cell_hysteresis_start_and_stop_delta():
     b = Balancer(cfg(delta_start=0.010, delta_stop=0.004, start_voltage=3.9), 3, None)
-    assert run(b, [4.0, 4.008, 4.0], 12.0).mask == 0              # 8 mV < start delta
+    assert run(b, [4.0, 4.008, 4.0], 12.0).mask == 0  # 8 mV < start delta
     assert run(b, [4.0, 4.012, 4.0], 1.0, t0=12.0).mask == 0b010
     assert run(b, [4.0, 4.006, 4.0], 1.0, t0=13.0).mask == 0b010  # keeps going above the stop delta
     assert run(b, [4.0, 4.003, 4.0], 1.0, t0=14.0).mask == 0
@@ -132,8 +145,11 @@ def test_mode_off_and_active_do_not_bleed():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(3.0, 4.2), min_size=2, max_size=30).filter(lambda v: max(v) - min(v) > 1e-4),
-       st.floats(0.1, 5.0), st.floats(0.5, 1.0))
+@given(
+    st.lists(st.floats(3.0, 4.2), min_size=2, max_size=30).filter(lambda v: max(v) - min(v) > 1e-4),
+    st.floats(0.1, 5.0),
+    st.floats(0.5, 1.0),
+)
 def test_active_transfer_moves_charge_from_high_to_low_and_never_creates_any(cells, current, eff):
     v = np.array(cells)
     tr = active_transfer(v, current, eff)
@@ -145,13 +161,23 @@ def test_active_transfer_moves_charge_from_high_to_low_and_never_creates_any(cel
 
 
 def test_active_works_in_bursts_planned_from_settled_voltages_and_stops_below_the_stop_delta():
-    b = Balancer(cfg(mode="active", delta_start=0.010, delta_stop=0.005, active_burst_time=5.0,
-                     active_settle_time=3.0, rest_time=0.0), 3, None)
+    b = Balancer(
+        cfg(
+            mode="active",
+            delta_start=0.010,
+            delta_stop=0.005,
+            active_burst_time=5.0,
+            active_settle_time=3.0,
+            rest_time=0.0,
+        ),
+        3,
+        None,
+    )
 
     def at(t: float, v: list[float]):
         return b.update(t, np.array(v), 0.0, 25.0, True, True, 0)
 
-    assert not at(0.0, [4.1, 4.108, 4.1]).transfer_a.any()           # 8 mV: below the start delta
+    assert not at(0.0, [4.1, 4.108, 4.1]).transfer_a.any()  # 8 mV: below the start delta
     d = at(1.0, [4.1, 4.12, 4.1])
     assert d.transfer_a[1] < 0 and d.transfer_a[0] > 0
     # during the burst the plan is kept even though the (loaded) readings look balanced
@@ -159,7 +185,7 @@ def test_active_works_in_bursts_planned_from_settled_voltages_and_stops_below_th
     d = at(6.0, [4.1, 4.1, 4.1])
     assert not d.transfer_a.any() and "settling" in d.reason
     assert "settling" in at(8.0, [4.1, 4.107, 4.1]).reason
-    assert at(9.0, [4.1, 4.107, 4.1]).transfer_a.any()                 # settled 7 mV > stop delta: go on
+    assert at(9.0, [4.1, 4.107, 4.1]).transfer_a.any()  # settled 7 mV > stop delta: go on
     at(14.0, [4.1, 4.1, 4.1])
     d = at(17.0, [4.1, 4.104, 4.1])
     assert not d.transfer_a.any() and d.reason == "balanced"

@@ -1,4 +1,5 @@
 """The orchestrator's public surface as the node uses it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,15 +16,24 @@ from bms_ros.core.faults import Fault
 from bms_ros.core.types import AfeFlag, BalancingConstraints, BmsState, PackSample
 
 
-def sample(t: float, cells=(3.7, 3.7, 3.7, 3.7), current: float = 0.0, temp: float = 25.0,
-           flags: AfeFlag = AfeFlag.NONE) -> PackSample:
+def sample(
+    t: float, cells=(3.7, 3.7, 3.7, 3.7), current: float = 0.0, temp: float = 25.0, flags: AfeFlag = AfeFlag.NONE
+) -> PackSample:
     c = np.array(cells, dtype=float)
-    return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()), current=current,
-                      temperatures=np.array([temp]), die_temperature=30.0, afe_flags=flags)
+    return PackSample(
+        stamp=t,
+        cell_voltages=c,
+        pack_voltage=float(c.sum()),
+        current=current,
+        temperatures=np.array([temp]),
+        die_temperature=30.0,
+        afe_flags=flags,
+    )
 
 
 def test_accepts_the_package_config_with_its_extra_sections():
     from bms_ros.config import load_config
+
     cfg = load_config({"pack.chemistry": "lfp", "pack.cell_count": 8})
     bms = Bms(cfg)
     out = bms.step(sample(0.0, cells=[3.3] * 8))
@@ -40,10 +50,16 @@ def test_runtime_config_change_applies_to_the_next_step_and_keeps_state():
     for k in range(20):
         bms.step(sample(0.1 * k, cells=[3.7, 3.7, 3.7, 4.2]))
     assert bms.last_output.faults_active == 0
-    bms.set_config(core_config({"protection.cell_overvoltage.threshold": 4.15,
-                                "protection.cell_overvoltage.release": 4.05,
-                                "limits.charge_voltage_derate_start": 4.0,
-                                "balancing.start_voltage": 4.0}))
+    bms.set_config(
+        core_config(
+            {
+                "protection.cell_overvoltage.threshold": 4.15,
+                "protection.cell_overvoltage.release": 4.05,
+                "limits.charge_voltage_derate_start": 4.0,
+                "balancing.start_voltage": 4.0,
+            }
+        )
+    )
     outs = [bms.step(sample(2.0 + 0.1 * k, cells=[3.7, 3.7, 3.7, 4.2])) for k in range(15)]
     assert outs[-1].faults_active & Fault.CELL_OVERVOLTAGE and not outs[-1].charge_fet
     with pytest.raises(ValueError):
@@ -63,15 +79,14 @@ def test_balancing_uses_the_constraints_set_from_the_afe():
 def test_simulated_afe_applies_fets_bleeding_transfer_and_flag_clearing():
     pack = PackModel(get_chemistry("nmc"), PackModelConfig(cell_count=4))
     afe = SimulatedAfe(pack, start_time=0.0)
-    bms = Bms(core_config({"balancing.mode": "active", "balancing.rest_time": 0.0,
-                           "balancing.start_voltage": 3.0}))
+    bms = Bms(core_config({"balancing.mode": "active", "balancing.rest_time": 0.0, "balancing.start_voltage": 3.0}))
     pack.soc = np.array([0.80, 0.80, 0.80, 0.90])
     out = bms.step(afe.read(1.0))
     afe.apply(out)
     assert pack.charge_fet and pack.discharge_fet
     assert pack.transfer_a[3] < 0 and pack.transfer_a[:3].sum() > 0
     with pytest.raises(ValueError):
-        afe.set_balancing(0b0011)          # adjacent cells in one group
+        afe.set_balancing(0b0011)  # adjacent cells in one group
     with pytest.raises(ValueError):
         afe.set_balancing_transfer(np.ones(3))
 
@@ -96,9 +111,10 @@ def test_invalid_sample_reason_is_reported():
     bms = Bms(core_config({}))
     bms.step(sample(0.0))
     c = np.array([3.7, np.nan, 3.7, 3.7])
-    out = bms.step(PackSample(stamp=0.1, cell_voltages=c, pack_voltage=14.8, current=0.0,
-                              temperatures=np.array([25.0])))
-    assert out.invalid_reason == "cell voltage NaN" and out.charge_fet   # held: still fresh
+    out = bms.step(
+        PackSample(stamp=0.1, cell_voltages=c, pack_voltage=14.8, current=0.0, temperatures=np.array([25.0]))
+    )
+    assert out.invalid_reason == "cell voltage NaN" and out.charge_fet  # held: still fresh
     assert bms.step(PackSample.missing(0.2, 4, 1)).invalid_reason == "AFE read failed"
 
 
@@ -126,10 +142,15 @@ def _changed_value(spec, current):
 
 def _owners(bms: Bms, section: str) -> list:
     """The config objects each component holds for a top-level section (what it decides with)."""
-    return {"protection": [bms.protection.cfg, bms.measurer.cfg], "fet": [bms.fets.cfg],
-            "limits": [bms.limiter.cfg], "balancing": [bms.balancer.cfg],
-            "estimation": [bms.estimator.ec], "cvl": [bms.charge_control.cfg],
-            "heater": [bms.charge_control.heater.cfg]}[section]
+    return {
+        "protection": [bms.protection.cfg, bms.measurer.cfg],
+        "fet": [bms.fets.cfg],
+        "limits": [bms.limiter.cfg],
+        "balancing": [bms.balancer.cfg],
+        "estimation": [bms.estimator.ec],
+        "cvl": [bms.charge_control.cfg],
+        "heater": [bms.charge_control.heater.cfg],
+    }[section]
 
 
 def test_every_runtime_parameter_reaches_the_component_that_uses_it():
@@ -147,7 +168,7 @@ def test_every_runtime_parameter_reaches_the_component_that_uses_it():
             try:
                 cfg = core_config({spec.name: value})
             except ConfigError:
-                continue        # another rule forbids this value: try the next
+                continue  # another rule forbids this value: try the next
             bms = Bms(core_config({}))
             bms.set_config(cfg)
             section, rest = spec.name.split(".", 1)
@@ -162,8 +183,15 @@ def test_every_runtime_parameter_reaches_the_component_that_uses_it():
     assert len(est) >= 15 and len(checked) >= 80, (len(est), len(checked))
     # the values the estimator copied into its helpers at construction follow too
     bms = Bms(core_config({}))
-    bms.set_config(core_config({"estimation.current_noise": 0.02, "estimation.capacity_min_delta_soc": 0.5,
-                                "estimation.resistance_forgetting": 0.99}))
+    bms.set_config(
+        core_config(
+            {
+                "estimation.current_noise": 0.02,
+                "estimation.capacity_min_delta_soc": 0.5,
+                "estimation.resistance_forgetting": 0.99,
+            }
+        )
+    )
     assert bms.estimator.capacity.gain_error == 0.02 and bms.estimator.capacity.min_delta == 0.5
     assert bms.estimator.rls.lam == 0.99
 

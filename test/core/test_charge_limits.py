@@ -4,6 +4,7 @@ Issue 19's acceptance in simulated time (steps of 2 s: the pack model integrates
 a cold dock heats, then charges only inside the charge window, to the end; a CC-CV charge with one high cell
 ends with no cell above the CVL target and balancing done.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,8 @@ from bms_ros.core.heater import HeaterConfig, HeaterControl, HeaterInputs
 from bms_ros.core.types import BmsOutput, BmsState, PackSample
 
 NMC = get_chemistry("nmc")
-DT = 2.0                     # s per core sample
-SMALL = {"pack.design_capacity_ah": 1.0, "limits.max_charge_current": 1.0}   # 1 Ah, 1C: a charge in ~1 h
+DT = 2.0  # s per core sample
+SMALL = {"pack.design_capacity_ah": 1.0, "limits.max_charge_current": 1.0}  # 1 Ah, 1C: a charge in ~1 h
 
 
 class Dock:
@@ -63,9 +64,11 @@ class Dock:
 def test_cold_dock_heats_then_charges_inside_the_window_to_the_end():
     """A robot docks at -5 degC: the heater runs, charging starts once the cells are in the window, the charge
     completes, and no charge current ever flows below the window (over every sample of the run)."""
-    d = Dock({"heater.enabled": True},
-             PackModelConfig(cell_count=4, capacity_ah=1.0, initial_soc=0.6, ambient_c=-5.0, heater_power_w=30.0))
-    for _ in range(10):                                       # parked in the cold, no charger: no heater
+    d = Dock(
+        {"heater.enabled": True},
+        PackModelConfig(cell_count=4, capacity_ah=1.0, initial_soc=0.6, ambient_c=-5.0, heater_power_w=30.0),
+    )
+    for _ in range(10):  # parked in the cold, no charger: no heater
         assert not d.step().heater_on
     d.connect()
     end = d.run_until(lambda o: o.charge_complete, 4 * 3600)
@@ -79,7 +82,7 @@ def test_cold_dock_heats_then_charges_inside_the_window_to_the_end():
     # the property: no charge current (and no charge current allowed) below the charge window
     assert np.all(current[cold] <= 1e-9) and np.all(ccl[cold] == 0.0)
     # the heater did it: on from the start of the charger session, the pack warmed into the window
-    assert heater[10] and np.all(heater[10:int(np.argmax(~cold))])
+    assert heater[10] and np.all(heater[10 : int(np.argmax(~cold))])
     first_charge = int(np.argmax(current > 0.05))
     assert temps[first_charge] >= edge and temps[:first_charge].max() < d.cfg.limits.charge_temp_full_min + 1.0
     # derated while cool: the charge current stays within the CCL and below the full current under full_min
@@ -123,8 +126,15 @@ def test_cvl_holds_the_high_cell_at_its_limit_and_balancing_finishes(follow):
 
 def _sample(t: float, cells=(3.7, 3.7, 3.7, 3.7), temp: float = 25.0, current: float = 0.0) -> PackSample:
     c = np.array(cells, dtype=float)
-    return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()), current=current,
-                      temperatures=np.array([temp]), charge_fet=True, discharge_fet=True)
+    return PackSample(
+        stamp=t,
+        cell_voltages=c,
+        pack_voltage=float(c.sum()),
+        current=current,
+        temperatures=np.array([temp]),
+        charge_fet=True,
+        discharge_fet=True,
+    )
 
 
 def test_cvl_falls_at_once_rises_at_the_rise_rate_and_stays_below_the_trip():
@@ -132,7 +142,7 @@ def test_cvl_falls_at_once_rises_at_the_rise_rate_and_stays_below_the_trip():
     out = bms.step(_sample(0.0))
     assert out.charge_voltage_limit == pytest.approx(16.8) and out.charge_voltage_reason == "nominal"
     assert out.discharge_voltage_limit == pytest.approx(4 * bms.cfg.cvl.discharge_cell_voltage)
-    high = (4.1, 4.1, 4.1, 4.25)                              # the highest cell 50 mV above the target
+    high = (4.1, 4.1, 4.1, 4.25)  # the highest cell 50 mV above the target
     out = bms.step(_sample(1.0, high))
     assert out.charge_voltage_limit == pytest.approx(sum(high) - 0.05) and "near" in out.charge_voltage_reason
     outs = [bms.step(_sample(2.0 + k, (3.9,) * 4)) for k in range(10)]
@@ -150,7 +160,7 @@ def test_no_charge_current_below_the_window_even_with_the_fet_on():
     bms = Bms(core_config({}))
     assert bms.step(_sample(0.0, temp=20.0)).charge_current_limit > 0
     out = bms.step(_sample(0.1, temp=-2.0))
-    assert out.charge_fet                                     # the trip delay still runs
+    assert out.charge_fet  # the trip delay still runs
     assert out.charge_current_limit == 0.0
 
 
@@ -167,40 +177,51 @@ def test_heater_runs_below_both_temperature_windows():
 
 
 def heater_in(t: float, temp: float = -5.0, **kw) -> HeaterInputs:
-    base = dict(stamp=t, charger_present=True, valid=True, fresh=True, temp_min=temp, temp_max=temp,
-                faults=int(Fault.CHARGE_UNDERTEMPERATURE), warnings=0)
+    base = dict(
+        stamp=t,
+        charger_present=True,
+        valid=True,
+        fresh=True,
+        temp_min=temp,
+        temp_max=temp,
+        faults=int(Fault.CHARGE_UNDERTEMPERATURE),
+        warnings=0,
+    )
     return HeaterInputs(**{**base, **kw})
 
 
 def test_heater_thermostat_has_hysteresis():
     h = HeaterControl(HeaterConfig(enabled=True, on_below=5.0, off_above=10.0))
     assert h.update(heater_in(0.0, -5.0)).on
-    assert h.update(heater_in(1.0, 7.0)).on                   # inside the band: keeps heating
-    assert not h.update(heater_in(2.0, 10.0)).on              # reached off_above
-    assert not h.update(heater_in(3.0, 7.0)).on               # inside the band: stays off
+    assert h.update(heater_in(1.0, 7.0)).on  # inside the band: keeps heating
+    assert not h.update(heater_in(2.0, 10.0)).on  # reached off_above
+    assert not h.update(heater_in(3.0, 7.0)).on  # inside the band: stays off
     assert h.update(heater_in(4.0, 4.9)).on
 
 
-@pytest.mark.parametrize("kw, why", [
-    ({"charger_present": False}, "no charger"),
-    ({"charger_present": None}, "charger unknown"),
-    ({"fresh": False}, "no valid data"),
-    ({"valid": False}, "no valid data"),
-    ({"temp_min": math.nan}, "temperature unknown"),
-    ({"temp_max": math.nan}, "temperature unknown"),
-    ({"faults": int(Fault.SENSOR_LOSS | Fault.CHARGE_UNDERTEMPERATURE)}, "fault SENSOR_LOSS"),
-    ({"faults": int(Fault.CHARGE_OVERTEMPERATURE)}, "fault CHARGE_OVERTEMPERATURE"),
-    ({"faults": int(Fault.AFE_COMM_LOSS)}, "fault AFE_COMM_LOSS"),
-    ({"faults": int(Fault.SYSTEM_LOCK)}, "fault SYSTEM_LOCK"),
-    ({"warnings": int(Fault.DISCHARGE_OVERTEMPERATURE)}, "warning DISCHARGE_OVERTEMPERATURE"),
-    ({"temp_max": 40.0}, "hot spot"),
-])
+@pytest.mark.parametrize(
+    "kw, why",
+    [
+        ({"charger_present": False}, "no charger"),
+        ({"charger_present": None}, "charger unknown"),
+        ({"fresh": False}, "no valid data"),
+        ({"valid": False}, "no valid data"),
+        ({"temp_min": math.nan}, "temperature unknown"),
+        ({"temp_max": math.nan}, "temperature unknown"),
+        ({"faults": int(Fault.SENSOR_LOSS | Fault.CHARGE_UNDERTEMPERATURE)}, "fault SENSOR_LOSS"),
+        ({"faults": int(Fault.CHARGE_OVERTEMPERATURE)}, "fault CHARGE_OVERTEMPERATURE"),
+        ({"faults": int(Fault.AFE_COMM_LOSS)}, "fault AFE_COMM_LOSS"),
+        ({"faults": int(Fault.SYSTEM_LOCK)}, "fault SYSTEM_LOCK"),
+        ({"warnings": int(Fault.DISCHARGE_OVERTEMPERATURE)}, "warning DISCHARGE_OVERTEMPERATURE"),
+        ({"temp_max": 40.0}, "hot spot"),
+    ],
+)
 def test_heater_never_runs_while_something_forbids_it(kw, why):
     h = HeaterControl(HeaterConfig(enabled=True))
     assert h.update(heater_in(0.0)).on
     d = h.update(heater_in(1.0, **kw))
     assert not d.on and d.reason == why
-    assert h.update(heater_in(2.0)).on                         # the condition gone: it may heat again
+    assert h.update(heater_in(2.0)).on  # the condition gone: it may heat again
 
 
 def test_heater_time_limit_holds_until_the_charger_is_disconnected():
@@ -208,9 +229,9 @@ def test_heater_time_limit_holds_until_the_charger_is_disconnected():
     assert all(h.update(heater_in(float(t))).on for t in range(0, 600, 10))
     d = h.update(heater_in(600.0))
     assert not d.on and d.reason == "time limit"
-    assert not any(h.update(heater_in(600.0 + t)).on for t in range(10, 3000, 10))    # still cold: stays off
+    assert not any(h.update(heater_in(600.0 + t)).on for t in range(10, 3000, 10))  # still cold: stays off
     h.update(heater_in(4000.0, charger_present=False))
-    assert h.update(heater_in(4010.0)).on                      # a new charger session
+    assert h.update(heater_in(4010.0)).on  # a new charger session
     # a run interrupted by data gaps or faults is still one run: the gaps cannot reset its clock
     for t in range(4020, 4610, 10):
         h.update(heater_in(float(t), fresh=(t // 10) % 3 != 0))
@@ -222,7 +243,7 @@ def test_heater_disabled_by_default_and_the_pack_model_heats_only_from_the_charg
     pack = PackModel(NMC, PackModelConfig(cell_count=4, ambient_c=-5.0, heater_power_w=30.0))
     pack.heater_on = True
     pack.step(60.0)
-    assert pack.temperature_c == pytest.approx(-5.0)          # no charger: no heater power
+    assert pack.temperature_c == pytest.approx(-5.0)  # no charger: no heater power
     pack.charger_connected = True
     pack.step(60.0)
     assert pack.temperature_c > -4.0 and pack.current_a == 0.0  # heated; the cells gave nothing (CHG off)

@@ -1,4 +1,5 @@
 """Chemistry data: OCV tables, temperature dependence, ECM parameters, user tables."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -50,7 +51,7 @@ def test_default_call_keeps_the_25c_curve():
 
 def test_temperature_shift_follows_entropic_coefficient():
     c = get_chemistry("nmc")
-    soc = 0.05   # breakpoint 1: -0.30 mV/K
+    soc = 0.05  # breakpoint 1: -0.30 mV/K
     assert c.ocv(soc, 5.0) - c.ocv(soc, 25.0) == pytest.approx(-0.30e-3 * (5.0 - 25.0), abs=1e-9)
     # clamped outside the tabulated temperatures
     assert c.ocv(soc, -80.0) == pytest.approx(c.ocv(soc, -20.0))
@@ -88,8 +89,10 @@ def test_user_csv_table(tmp_path):
 def test_a_csv_table_carries_full_and_empty_voltage_in_comment_lines(tmp_path):
     """ISSUE 13: an LFP cell's measured curve as CSV on an NMC base could not say where its SoC 0 and 1 are."""
     p = tmp_path / "lfp_cell.csv"
-    p.write_text("# LFP cell, lab rest test 2026-11\n# name: lab_lfp\n# full_v: 3.65\n# empty_v = 2.5\n"
-                 "# nominal_v: 3.2\nsoc,ocv_v\n0,2.5\n0.5,3.3\n1,3.65\n")
+    p.write_text(
+        "# LFP cell, lab rest test 2026-11\n# name: lab_lfp\n# full_v: 3.65\n# empty_v = 2.5\n"
+        "# nominal_v: 3.2\nsoc,ocv_v\n0,2.5\n0.5,3.3\n1,3.65\n"
+    )
     c = load_chemistry_table(p, get_chemistry("nmc"))
     assert (c.name, c.full_v, c.empty_v, c.nominal_v) == ("lab_lfp", 3.65, 2.5, 3.2)
     p.write_text("# full_v: high\nsoc,ocv_v\n0,2.5\n1,3.65\n")
@@ -103,13 +106,15 @@ def test_user_csv_table_by_temperature(tmp_path):
     c = load_chemistry_table(p, get_chemistry("nmc"))
     assert c.ocv(1.0, 20.0) == pytest.approx(4.02)
     assert c.ocv(0.0, 0.0) == pytest.approx(3.00)
-    assert c.ocv(0.0) == pytest.approx(3.0125)   # 25 degC
+    assert c.ocv(0.0) == pytest.approx(3.0125)  # 25 degC
 
 
 def test_user_yaml_table(tmp_path):
     p = tmp_path / "cell.yaml"
-    p.write_text("name: mycell\nfull_v: 3.65\nempty_v: 2.5\nocv:\n  soc: [0, 0.5, 1]\n  voltage: [2.5, 3.3, 3.65]\n"
-                 "ecm:\n  soc: [0, 1]\n  r0_ohm_ah: [0.08, 0.04]\n  tau2_s: 900\n  r_activation_k: 4000\n")
+    p.write_text(
+        "name: mycell\nfull_v: 3.65\nempty_v: 2.5\nocv:\n  soc: [0, 0.5, 1]\n  voltage: [2.5, 3.3, 3.65]\n"
+        "ecm:\n  soc: [0, 1]\n  r0_ohm_ah: [0.08, 0.04]\n  tau2_s: 900\n  r_activation_k: 4000\n"
+    )
     c = load_chemistry_table(p, get_chemistry("lfp"))
     assert c.name == "mycell"
     assert c.ocv(0.75) == pytest.approx(3.475)
@@ -130,19 +135,22 @@ def test_diffusion_time_constant_from_yaml_and_csv(tmp_path):
     c = tmp_path / "cell.csv"
     c.write_text("soc,ocv_v,diffusion_tau_s\n0,3.0,90\n1,4.0,90\n")
     assert load_chemistry_table(c, get_chemistry("nmc")).diffusion_tau_s == 90.0
-    assert get_chemistry("lfp").diffusion_tau_s == 0.0     # built-in tables: no lag unless measured
+    assert get_chemistry("lfp").diffusion_tau_s == 0.0  # built-in tables: no lag unless measured
 
 
-@pytest.mark.parametrize("text,suffix,needle", [
-    ("diffusion_tau_s: -5\n", ".yaml", "diffusion_tau_s"),
-    ("soc,ocv_v,diffusion_tau_s\n0,3.0,60\n1,4.0,90\n", ".csv", "constant"),
-    ("soc,ocv_v\n0,3.0\n0.5,2.9\n1,4.0\n", ".csv", "strictly increase"),
-    ("soc,volts\n0,3.0\n1,4.0\n", ".csv", "ocv_v"),
-    ("soc,ocv_v\n0,3.0\n1,abc\n", ".csv", "not a number"),
-    ("ocv: {soc: [0, 1], voltage: [3.0]}\n", ".yaml", "one value per soc"),
-    ("colour: blue\n", ".yaml", "unknown keys"),
-    ("ocv: [unclosed\n", ".yaml", ""),
-])
+@pytest.mark.parametrize(
+    "text,suffix,needle",
+    [
+        ("diffusion_tau_s: -5\n", ".yaml", "diffusion_tau_s"),
+        ("soc,ocv_v,diffusion_tau_s\n0,3.0,60\n1,4.0,90\n", ".csv", "constant"),
+        ("soc,ocv_v\n0,3.0\n0.5,2.9\n1,4.0\n", ".csv", "strictly increase"),
+        ("soc,volts\n0,3.0\n1,4.0\n", ".csv", "ocv_v"),
+        ("soc,ocv_v\n0,3.0\n1,abc\n", ".csv", "not a number"),
+        ("ocv: {soc: [0, 1], voltage: [3.0]}\n", ".yaml", "one value per soc"),
+        ("colour: blue\n", ".yaml", "unknown keys"),
+        ("ocv: [unclosed\n", ".yaml", ""),
+    ],
+)
 def test_bad_user_tables_are_rejected_with_the_file_name(tmp_path, text, suffix, needle):
     p = tmp_path / f"bad{suffix}"
     p.write_text(text)
@@ -168,19 +176,20 @@ def test_ocv_and_slope_match_ocv_and_docv_dsoc(name):
         v, slope = chem.ocv_and_slope(soc, temp)
         np.testing.assert_allclose(v, chem.ocv(soc, temp), atol=1e-12)
         np.testing.assert_allclose(slope, chem.docv_dsoc(soc, temp))
-    v, slope = chem.ocv_and_slope(np.array([-0.05, 1.05]))   # end segments extrapolated linearly
+    v, slope = chem.ocv_and_slope(np.array([-0.05, 1.05]))  # end segments extrapolated linearly
     assert v[0] < chem.empty_v and v[1] > chem.full_v
 
 
 def test_charge_direction_resistances_from_a_yaml_table(tmp_path):
     p = tmp_path / "cell.yaml"
-    p.write_text("ecm:\n  soc: [0.0, 1.0]\n  r0_ohm_ah: [0.05, 0.04]\n  r0_chg_ohm_ah: [0.08, 0.06]\n"
-                 "  r1_ohm_ah: 0.02\n")
+    p.write_text(
+        "ecm:\n  soc: [0.0, 1.0]\n  r0_ohm_ah: [0.05, 0.04]\n  r0_chg_ohm_ah: [0.08, 0.06]\n  r1_ohm_ah: 0.02\n"
+    )
     chem = load_chemistry_table(p, get_chemistry("nmc"))
     r0_d, r1_d, _ = chem.ecm(np.array([0.5]))
     r0_c, r1_c, _ = chem.ecm(np.array([0.5]), charging=True)
     assert r0_d[0] == pytest.approx(0.045) and r0_c[0] == pytest.approx(0.07)
-    assert r1_c[0] == pytest.approx(r1_d[0])          # not given for charge: the discharge value
+    assert r1_c[0] == pytest.approx(r1_d[0])  # not given for charge: the discharge value
     # without charge tables both directions are the same
     base = get_chemistry("lfp")
     np.testing.assert_allclose(base.ecm(0.3, 10.0, charging=True), base.ecm(0.3, 10.0))

@@ -1,4 +1,5 @@
 """The core's consumer-facing decisions (ISSUE 14): health, held values, the published SoC."""
+
 import dataclasses
 import math
 
@@ -12,8 +13,15 @@ from bms_ros.core.types import Estimate, PackSample
 
 
 def good(t: float, current: float = -2.0) -> PackSample:
-    return PackSample(stamp=t, cell_voltages=np.full(4, 3.7), pack_voltage=14.8, current=current,
-                      temperatures=np.array([25.0]), charge_fet=True, discharge_fet=True)
+    return PackSample(
+        stamp=t,
+        cell_voltages=np.full(4, 3.7),
+        pack_voltage=14.8,
+        current=current,
+        temperatures=np.array([25.0]),
+        charge_fet=True,
+        discharge_fet=True,
+    )
 
 
 def test_charge_window_faults_matter_only_with_a_charge_wanted():
@@ -41,10 +49,10 @@ def test_published_soc_never_moves_against_the_current_and_is_one_at_the_end_of_
     v = ConsumerView(core_config({}))
     e = Estimate(soc=0.5, soc_std=0.01, capacity_ah=10.0)
     assert v.estimate(e, -2.0, 0.0, False).soc == 0.5
-    assert v.estimate(dataclasses.replace(e, soc=0.51), -2.0, 0.0, False).soc == 0.5    # discharging: no rise
+    assert v.estimate(dataclasses.replace(e, soc=0.51), -2.0, 0.0, False).soc == 0.5  # discharging: no rise
     assert v.estimate(dataclasses.replace(e, soc=0.49), -2.0, 0.0, False).soc == 0.49
-    assert v.estimate(dataclasses.replace(e, soc=0.48), 2.0, 0.0, False).soc == 0.49     # charging: no fall
-    assert v.estimate(dataclasses.replace(e, soc=0.52), 0.0, 0.0, False).soc == 0.52     # at rest: corrections
+    assert v.estimate(dataclasses.replace(e, soc=0.48), 2.0, 0.0, False).soc == 0.49  # charging: no fall
+    assert v.estimate(dataclasses.replace(e, soc=0.52), 0.0, 0.0, False).soc == 0.52  # at rest: corrections
     assert v.estimate(dataclasses.replace(e, soc=0.993), 0.2, 0.0, True).soc == 1.0
 
 

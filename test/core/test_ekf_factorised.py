@@ -5,6 +5,7 @@ covariance to rounding; the one approximation (the offset's random walk) changes
 covariance, by exactly the dropped term. Whole estimator runs (NMC and LFP: drive, unknown time, rest anchor,
 CC-CV charge to the full anchor, sensor faults) agree within 1e-5 in SoC and sigma.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ CHEM = get_chemistry("nmc")
 def dense_cov(e: CellEkf) -> np.ndarray:
     """The (3N+1) x (3N+1) covariance the factorised form stands for (test only: the filter never builds it)."""
     n = e.n
-    gfull = np.append(e.G.reshape(-1), 1.0)          # [g_soc, g_v1, g_v2, 1]: every state's gain on b
+    gfull = np.append(e.G.reshape(-1), 1.0)  # [g_soc, g_v1, g_v2, 1]: every state's gain on b
     P = np.outer(gfull, gfull) * e.p
     for i in range(n):
         idx = [i, n + i, 2 * n + i]
@@ -39,7 +40,7 @@ def dense_cov(e: CellEkf) -> np.ndarray:
 def random_pair(rng: np.random.Generator, p: float = 4e-4) -> tuple[CellEkf, DenseCellEkf]:
     e = CellEkf(N, CHEM)
     e.init(rng.uniform(0.1, 0.9, N), 0.05, offset=rng.normal(0, 0.05), offset_std=math.sqrt(p))
-    e.x[N:3 * N] = rng.normal(0, 0.01, 2 * N)
+    e.x[N : 3 * N] = rng.normal(0, 0.01, 2 * N)
     for i in range(N):
         a = rng.normal(0, 1e-2, (3, 3))
         e.C[:, :, i] = a @ a.T + np.diag(rng.uniform(1e-6, 1e-4, 3))
@@ -57,14 +58,24 @@ def assert_same(e: CellEkf, d: DenseCellEkf, rtol: float = 1e-9) -> None:
 
 def predict_args(rng: np.random.Generator, q_offset: float) -> tuple:
     q = rng.uniform(1e-10, 1e-7, (3, N))
-    return (rng.uniform(-30, 20), float(rng.choice([0.1, 1.0, 7.3])), np.full(N, 20.0),
-            rng.uniform(1e-3, 3e-3, N), rng.uniform(1e-3, 3e-3, N), q[0], q[1], q[2], q_offset)
+    return (
+        rng.uniform(-30, 20),
+        float(rng.choice([0.1, 1.0, 7.3])),
+        np.full(N, 20.0),
+        rng.uniform(1e-3, 3e-3, N),
+        rng.uniform(1e-3, 3e-3, N),
+        q[0],
+        q[1],
+        q[2],
+        q_offset,
+    )
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from([0.0, 0.5]), st.booleans(), st.booleans())
-def test_predict_and_voltage_update_equal_the_dense_filter(seed: int, flat_slope: float, missing: bool,
-                                                           outlier: bool) -> None:
+def test_predict_and_voltage_update_equal_the_dense_filter(
+    seed: int, flat_slope: float, missing: bool, outlier: bool
+) -> None:
     rng = np.random.default_rng(seed)
     e, d = random_pair(rng)
     args = predict_args(rng, 0.0)
@@ -76,7 +87,7 @@ def test_predict_and_voltage_update_equal_the_dense_filter(seed: int, flat_slope
     if missing:
         v[2] = math.nan
     if outlier:
-        v[4] += 0.5                     # far beyond 6 sigma: not used, counted as an outlier
+        v[4] += 0.5  # far beyond 6 sigma: not used, counted as an outlier
     r_var = np.full(N, 1e-4)
     kw = dict(outlier_sigma=6.0, bias_alpha=0.1, flat_slope=flat_slope, r_bias=np.full(N, 2e-4), soc_shift=0.01)
     ye = e.update_voltage(v, args[0], 25.0, r0, r_var, **kw)
@@ -104,7 +115,7 @@ def test_pseudo_measurements_and_state_edits_equal_the_dense_filter(seed: int) -
         f.update_offset(0.01, 1e-4)
     assert_same(e, d)
     idx = np.array([0, 3])
-    floor = d.soc_var[idx] * np.array([4.0, 0.5])       # one raised (exactly scaled), one left as it is
+    floor = d.soc_var[idx] * np.array([4.0, 0.5])  # one raised (exactly scaled), one left as it is
     for f in (e, d):
         f.inflate_soc(idx, floor)
     assert_same(e, d)
@@ -131,24 +142,32 @@ def test_offset_random_walk_changes_only_the_cross_cell_covariance_by_the_droppe
     d.predict(*args)
     np.testing.assert_allclose(e.x, d.x, rtol=1e-12, atol=1e-15)
     Pe, Pd = dense_cov(e), d.P
-    cell = np.arange(3 * N) % N                         # which cell each state belongs to
-    same = (cell[:, None] == cell[None, :])
+    cell = np.arange(3 * N) % N  # which cell each state belongs to
+    same = cell[:, None] == cell[None, :]
     # own covariances, cell-offset covariances and the offset variance: exact
-    np.testing.assert_allclose(Pe[:3 * N, :3 * N][same], Pd[:3 * N, :3 * N][same], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(Pe[: 3 * N, : 3 * N][same], Pd[: 3 * N, : 3 * N][same], rtol=1e-9, atol=1e-15)
     np.testing.assert_allclose(Pe[-1], Pd[-1], rtol=1e-9, atol=1e-15)
     # across cells: the dense value times p / (p + q), nothing else
     cross = ~same
-    np.testing.assert_allclose(Pe[:3 * N, :3 * N][cross], Pd[:3 * N, :3 * N][cross] * p / (p + q), rtol=1e-9,
-                               atol=1e-15)
+    np.testing.assert_allclose(
+        Pe[: 3 * N, : 3 * N][cross], Pd[: 3 * N, : 3 * N][cross] * p / (p + q), rtol=1e-9, atol=1e-15
+    )
 
 
 def run_pair(chem: str, cells: int) -> tuple[list, list, StateEstimator, StateEstimator]:
-    cfg = load_config({"pack.cell_count": cells, "pack.chemistry": chem, "pack.design_capacity_ah": 10.0,
-                       "estimation.rest_time": 300.0, "estimation.capacity_rest_time": 300.0,
-                       "estimation.tail_current": 0.15})
+    cfg = load_config(
+        {
+            "pack.cell_count": cells,
+            "pack.chemistry": chem,
+            "pack.design_capacity_ah": 10.0,
+            "estimation.rest_time": 300.0,
+            "estimation.capacity_rest_time": 300.0,
+            "estimation.tail_current": 0.15,
+        }
+    )
     fact, dense = StateEstimator(cfg), StateEstimator(cfg)
     dense.ekf = DenseCellEkf(cells, dense.chem)
-    fact.anchor_kinds = kinds = set()                 # type: ignore[attr-defined]
+    fact.anchor_kinds = kinds = set()  # type: ignore[attr-defined]
     apply = fact._apply_anchor
     fact._apply_anchor = lambda stamp, v, it, kind: (kinds.add(kind), apply(stamp, v, it, kind))  # type: ignore
     stream = drive_rest_charge(chem, cells, charge_s=1600)

@@ -1,4 +1,5 @@
 """Energy use for planners and the low-battery signal (issue 18, items 2 and 3), on a simulated pack."""
+
 from __future__ import annotations
 
 import math
@@ -64,7 +65,7 @@ def test_average_power_follows_the_window():
 
 def test_throughput_counts_both_directions_and_survives_a_corrupt_record():
     t = Throughput()
-    t.add(16.0, -5.0, 3600.0 / 2)     # dt above the step limit: not integrated
+    t.add(16.0, -5.0, 3600.0 / 2)  # dt above the step limit: not integrated
     for _ in range(3600):
         t.add(16.0, -5.0, 1.0)
     for _ in range(3600):
@@ -76,18 +77,21 @@ def test_throughput_counts_both_directions_and_survives_a_corrupt_record():
 
 
 def test_low_battery_decides_on_the_pessimistic_soc_with_hysteresis_and_says_why():
-    mon = LowBatteryMonitor(LowBatteryConfig(low_soc=0.2, low_release_soc=0.25, critical_soc=0.1,
-                                             critical_release_soc=0.13, sigma_factor=1.0))
+    mon = LowBatteryMonitor(
+        LowBatteryConfig(
+            low_soc=0.2, low_release_soc=0.25, critical_soc=0.1, critical_release_soc=0.13, sigma_factor=1.0
+        )
+    )
     assert mon.update(0.215, 0.01).level == Level.OK
-    s = mon.update(0.205, 0.01)                       # 0.195 pessimistic
+    s = mon.update(0.205, 0.01)  # 0.195 pessimistic
     assert s.level == Level.LOW and "low_soc 0.2" in s.reason and "SoC 0.205 +/- 0.010" in s.reason
-    for soc in (0.215, 0.205, 0.24, 0.21):            # noise around the limit does not release it
+    for soc in (0.215, 0.205, 0.24, 0.21):  # noise around the limit does not release it
         assert mon.update(soc, 0.01).level == Level.LOW
-    assert mon.update(0.27, 0.01).level == Level.OK   # 0.26 > release 0.25
+    assert mon.update(0.27, 0.01).level == Level.OK  # 0.26 > release 0.25
     assert mon.update(0.105, 0.01).level == Level.CRITICAL
-    assert mon.update(0.13, 0.01).level == Level.CRITICAL      # 0.12 < 0.13
-    assert mon.update(0.15, 0.01).level == Level.LOW           # above critical release, still low
-    assert mon.update(math.nan, math.nan).level == Level.LOW   # unknown holds
+    assert mon.update(0.13, 0.01).level == Level.CRITICAL  # 0.12 < 0.13
+    assert mon.update(0.15, 0.01).level == Level.LOW  # above critical release, still low
+    assert mon.update(math.nan, math.nan).level == Level.LOW  # unknown holds
     assert "held" in mon.state.reason
 
 
@@ -96,7 +100,7 @@ def test_low_battery_on_time_to_empty_at_mission_pace():
     assert mon.update(0.8, 0.01, time_to_empty_s=900.0).level == Level.OK
     s = mon.update(0.8, 0.01, time_to_empty_s=500.0)
     assert s.level == Level.LOW and "low_time_s 600 s" in s.reason
-    assert mon.update(0.8, 0.01, time_to_empty_s=700.0).level == Level.LOW     # release at 720 s
+    assert mon.update(0.8, 0.01, time_to_empty_s=700.0).level == Level.LOW  # release at 720 s
     assert mon.update(0.8, 0.01, time_to_empty_s=100.0).level == Level.CRITICAL
 
 

@@ -1,4 +1,5 @@
 """State estimator on synthetic equivalent-circuit data (the model matches; the sensors are noisy)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,17 +25,29 @@ def make(cells=4, chem="nmc", cap=10.0, **est) -> StateEstimator:
 class Cells:
     """Ground truth: the 2-RC model with the chemistry's parameters, ``cap`` Ah per cell."""
 
-    def __init__(self, chem, soc0, cap=10.0, r_scale=1.0, design=10.0, seed=0, v_noise=0.002, i_noise=0.0,
-                 offset=0.0, temp=25.0, r0_scale=1.0):
+    def __init__(
+        self,
+        chem,
+        soc0,
+        cap=10.0,
+        r_scale=1.0,
+        design=10.0,
+        seed=0,
+        v_noise=0.002,
+        i_noise=0.0,
+        offset=0.0,
+        temp=25.0,
+        r0_scale=1.0,
+    ):
         self.chem = get_chemistry(chem) if isinstance(chem, str) else chem
-        self.surface = np.zeros(np.shape(soc0))   # surface minus average SoC (the chemistry's diffusion lag)
+        self.surface = np.zeros(np.shape(soc0))  # surface minus average SoC (the chemistry's diffusion lag)
         self.soc = np.array(soc0, dtype=float)
         self.cap, self.design, self.r_scale = np.broadcast_to(cap, self.soc.shape).astype(float), design, r_scale
         self.v1 = np.zeros_like(self.soc)
         self.v2 = np.zeros_like(self.soc)
         self.rng = np.random.default_rng(seed)
         self.v_noise, self.i_noise, self.offset, self.temp = v_noise, i_noise, offset, temp
-        self.r0_scale = r0_scale          # ohmic resistance only (it moves apart from R1, R2 in the cold)
+        self.r0_scale = r0_scale  # ohmic resistance only (it moves apart from R1, R2 in the cold)
         self.t = 0.0
         self.i = 0.0
 
@@ -54,8 +67,15 @@ class Cells:
         v = self.chem.ocv(self.soc + self.surface, self.temp) + self.v1 + self.v2 + r0 * i
         v = v + self.v_noise * self.rng.standard_normal(v.shape)
         i_meas = i * (1 + self.i_noise * self.rng.standard_normal()) + self.offset
-        return PackSample(stamp=self.t, cell_voltages=v, pack_voltage=float(v.sum()), current=float(i_meas),
-                          temperatures=np.array([self.temp]), charge_fet=charge_fet, discharge_fet=discharge_fet)
+        return PackSample(
+            stamp=self.t,
+            cell_voltages=v,
+            pack_voltage=float(v.sum()),
+            current=float(i_meas),
+            temperatures=np.array([self.temp]),
+            charge_fet=charge_fet,
+            discharge_fet=discharge_fet,
+        )
 
 
 def drive(k: int) -> float:
@@ -76,7 +96,7 @@ def test_initialises_from_ocv_at_rest():
     e = make()
     est = e.update(sim.step(0.0))
     np.testing.assert_allclose(est.cell_soc, sim.soc, atol=0.01)
-    assert est.soc == pytest.approx(0.3 / (0.3 + 1 - 0.8), abs=0.01)   # weakest cells define the pack
+    assert est.soc == pytest.approx(0.3 / (0.3 + 1 - 0.8), abs=0.01)  # weakest cells define the pack
 
 
 def test_filter_is_consistent_on_a_dynamic_cycle():
@@ -91,8 +111,8 @@ def test_filter_is_consistent_on_a_dynamic_cycle():
         errs.append(np.abs(err).max())
         z.extend(err / np.sqrt(e.ekf.soc_var))
     z = np.array(z[400:])
-    assert np.mean(np.abs(z) < 3.0) > 0.95          # consistent: 3-sigma bound holds
-    assert np.sqrt(np.mean(z ** 2)) > 0.1            # and not absurdly pessimistic
+    assert np.mean(np.abs(z) < 3.0) > 0.95  # consistent: 3-sigma bound holds
+    assert np.sqrt(np.mean(z**2)) > 0.1  # and not absurdly pessimistic
     assert max(errs[400:]) < 0.02
     assert 0.2 < sim.soc.min() < 0.4 and est.soc_std < 0.02
 
@@ -101,15 +121,14 @@ def test_converges_from_a_wrong_initial_soc():
     sim = Cells("nmc", [0.7] * 2, seed=2)
     e = make(cells=2)
     d = e.state_dict()
-    d.update(stamp=0.0, cell_soc=[0.5, 0.5], cell_soc_std=[0.02, 0.02], current_offset_a=0.0,
-             current_offset_std=0.1)
+    d.update(stamp=0.0, cell_soc=[0.5, 0.5], cell_soc_std=[0.02, 0.02], current_offset_a=0.0, current_offset_std=0.1)
     assert e.load_state(d, now=0.0)
     errors = []
     for k in range(900):
         est = e.update(sim.step(drive(k)))
         errors.append(abs(est.soc - sim.soc.min()))
     assert errors[0] > 0.15
-    assert max(errors[600:]) < 0.02                 # within 2 points in 10 minutes
+    assert max(errors[600:]) < 0.02  # within 2 points in 10 minutes
 
 
 def test_converges_from_a_wrong_soc_started_under_heavy_load():
@@ -118,15 +137,14 @@ def test_converges_from_a_wrong_soc_started_under_heavy_load():
     sim = Cells("nmc", [0.75] * 2, seed=3, i_noise=0.01)
     e = make(cells=2)
     d = e.state_dict()
-    d.update(stamp=0.0, cell_soc=[0.55, 0.55], cell_soc_std=[0.02, 0.02], current_offset_a=0.0,
-             current_offset_std=0.04)
+    d.update(stamp=0.0, cell_soc=[0.55, 0.55], cell_soc_std=[0.02, 0.02], current_offset_a=0.0, current_offset_std=0.04)
     assert e.load_state(d, now=0.0)
     errors = []
     for k in range(900):
         est = e.update(sim.step(-15.0 if k < 120 else drive(k)))
         errors.append(abs(est.soc - sim.soc.min()))
     assert errors[0] > 0.15
-    assert max(errors[600:]) < 0.02                 # within 2 points in 10 minutes
+    assert max(errors[600:]) < 0.02  # within 2 points in 10 minutes
 
 
 def test_ohmic_resistance_off_the_table_is_learned_without_biasing_the_soc():
@@ -135,7 +153,7 @@ def test_ohmic_resistance_off_the_table_is_learned_without_biasing_the_soc():
     sim = Cells("nmc", [0.8] * 2, seed=4, r0_scale=2.0, i_noise=0.01)
     e = make(cells=2, learn_capacity=False)
     errs = []
-    for k in range(2400):                            # 0.8 -> 0.2
+    for k in range(2400):  # 0.8 -> 0.2
         est = e.update(sim.step(drive(k)))
         errs.append(abs(est.soc - sim.soc.min()))
     np.testing.assert_allclose(e.rls.k, 2.0, rtol=0.15)
@@ -167,15 +185,15 @@ def test_rest_after_load_corrects_soc_from_ocv():
     sim = Cells("nmc", [0.5] * 2, seed=4)
     e = make(cells=2, rest_time=600.0)
     e.update(sim.step(0.0))
-    idx = np.arange(2)                  # a drifted estimate (after hours of coulomb counting)
-    e.ekf.reset_soc(idx, e.ekf.soc + 0.06, np.full(2, 0.02 ** 2))
+    idx = np.arange(2)  # a drifted estimate (after hours of coulomb counting)
+    e.ekf.reset_soc(idx, e.ekf.soc + 0.06, np.full(2, 0.02**2))
     for _ in range(590):
         e.update(sim.step(0.0))
     assert e.capacity.anchor is None
     for _ in range(20):
         est = e.update(sim.step(0.0))
     assert e.capacity.anchor is not None and e.capacity.anchor.kind == "rest"
-    np.testing.assert_allclose(e.capacity.anchor.soc, 0.5, atol=0.005)   # the rested voltage taken as OCV
+    np.testing.assert_allclose(e.capacity.anchor.soc, 0.5, atol=0.005)  # the rested voltage taken as OCV
     assert abs(est.soc - sim.soc.min()) < 0.01
     assert est.soc_std < 0.01
 
@@ -243,12 +261,13 @@ def test_surface_offset_settles_at_its_steady_value_and_decays_at_rest():
     e = StateEstimator(cfg, chemistry=lfp)
     sim = Cells(lfp, [0.6], seed=9)
     e.update(sim.step(0.0))
-    for _ in range(1000):                   # 10 tau at 1C discharge
+    for _ in range(1000):  # 10 tau at 1C discharge
         e.update(sim.step(-10.0))
     steady = np.array([100.0, 20.0]) * 2 * -10.0 / (3600.0 * 10.0)
-    np.testing.assert_allclose(e._surface, steady, rtol=0.01)   # (low end, high end)
-    np.testing.assert_allclose(e._surface_at(np.array([0.1, 0.9, 0.99])),
-                               [steady[0], steady.mean(), steady[1]], rtol=0.01)
+    np.testing.assert_allclose(e._surface, steady, rtol=0.01)  # (low end, high end)
+    np.testing.assert_allclose(
+        e._surface_at(np.array([0.1, 0.9, 0.99])), [steady[0], steady.mean(), steady[1]], rtol=0.01
+    )
     for _ in range(1000):
         e.update(sim.step(0.0))
     assert np.all(np.abs(e._surface) < 1e-4)
@@ -265,13 +284,12 @@ def test_rest_on_a_flat_plateau_moves_a_wrong_soc_into_the_span_the_voltage_allo
     sim = Cells(chem, [0.80, 0.80], seed=10, v_noise=0.001)
     e = StateEstimator(cfg, chemistry=chem)
     d = e.state_dict()
-    d.update(stamp=0.0, cell_soc=[0.35, 0.75], cell_soc_std=[0.01, 0.01], current_offset_a=0.0,
-             current_offset_std=0.0)
+    d.update(stamp=0.0, cell_soc=[0.35, 0.75], cell_soc_std=[0.01, 0.01], current_offset_a=0.0, current_offset_std=0.0)
     e.load_state(d, now=0.0)
-    for _ in range(1300):                  # past estimation.rest_time
+    for _ in range(1300):  # past estimation.rest_time
         est = e.update(sim.step(0.0))
     assert 0.44 < est.cell_soc[0] < 0.9
-    assert est.cell_soc[1] == pytest.approx(0.75, abs=0.01)     # inside the span: nothing to say
+    assert est.cell_soc[1] == pytest.approx(0.75, abs=0.01)  # inside the span: nothing to say
 
 
 # --- pack SoC -------------------------------------------------------------------------------------------
@@ -279,8 +297,8 @@ def test_pack_soc_is_defined_by_the_weakest_cells():
     cap = np.full(3, 10.0)
     cov = np.eye(3) * 1e-4
     assert pack_soc(np.array([0.5, 0.5, 0.5]), cov, cap)[0] == pytest.approx(0.5)
-    assert pack_soc(np.array([0.0, 0.5, 0.9]), cov, cap)[0] == 0.0     # first cell empty
-    assert pack_soc(np.array([0.2, 0.5, 1.0]), cov, cap)[0] == 1.0     # first cell full
+    assert pack_soc(np.array([0.0, 0.5, 0.9]), cov, cap)[0] == 0.0  # first cell empty
+    assert pack_soc(np.array([0.2, 0.5, 1.0]), cov, cap)[0] == 1.0  # first cell full
     soc, std = pack_soc(np.array([0.3, 0.5, 0.7]), cov, cap)
     assert soc == pytest.approx(0.3 / 0.6)
     assert 0.0 < std < 0.05
@@ -307,7 +325,7 @@ def test_capacity_swings_accumulate_over_several_anchors():
     from bms_ros.core.estimation.soh import Anchor, CapacityEstimator
 
     c = CapacityEstimator(10.0, min_delta=0.4, drift_per_cycle=0.01, gain_error=0.01)
-    var = np.full(2, 0.005 ** 2)
+    var = np.full(2, 0.005**2)
     assert c.add_anchor(Anchor(0.0, np.array([0.9, 0.9]), var, 0.0, 0.0, "rest")) is None
     assert c.add_anchor(Anchor(3600.0, np.array([0.65, 0.65]), var, -2.25, 0.0, "rest")) is None
     obs = c.add_anchor(Anchor(7200.0, np.array([0.4, 0.4]), var, -4.5, 0.0, "rest"))
@@ -323,7 +341,7 @@ def test_capacity_learned_from_partial_discharges_between_rests():
     e = make(cells=2, rest_time=600.0, capacity_rest_time=600.0)
     for _ in range(700):
         e.update(sim.step(0.0))
-    for _ in range(2):                       # two 0.25 swings, each below capacity_min_delta_soc = 0.4
+    for _ in range(2):  # two 0.25 swings, each below capacity_min_delta_soc = 0.4
         for _k in range(int(0.25 * 9.0 / 5.0 * 3600)):
             e.update(sim.step(-5.0))
         for _ in range(700):
@@ -334,7 +352,7 @@ def test_capacity_learned_from_partial_discharges_between_rests():
 
 def test_short_rests_correct_the_soc_but_not_the_capacity():
     sim = Cells("nmc", [0.9] * 2, cap=9.0, seed=12)
-    e = make(cells=2, rest_time=600.0)               # capacity_rest_time: 3600 s by default
+    e = make(cells=2, rest_time=600.0)  # capacity_rest_time: 3600 s by default
     for _ in range(700):
         e.update(sim.step(0.0))
     for _k in range(int(0.5 * 9.0 / 5.0 * 3600)):
@@ -359,7 +377,7 @@ def test_equivalent_full_cycles_count_discharge_throughput():
     sim = Cells("nmc", [0.9] * 2)
     e = make(cells=2)
     for _ in range(1800):
-        est = e.update(sim.step(-10.0))          # 5 Ah out of a 10 Ah pack
+        est = e.update(sim.step(-10.0))  # 5 Ah out of a 10 Ah pack
     assert est.cycle_count == pytest.approx(0.5, rel=0.03)
 
 
@@ -371,7 +389,7 @@ def test_time_to_empty_and_full():
         est = e.update(sim.step(-5.0))
     assert math.isnan(est.time_to_full_s)
     assert est.time_to_empty_s == pytest.approx(est.charge_ah / 5.0 * 3600, rel=0.02)
-    assert est.charge_ah < est.soc * est.capacity_ah          # voltage sag at 5 A leaves some charge unusable
+    assert est.charge_ah < est.soc * est.capacity_ah  # voltage sag at 5 A leaves some charge unusable
     assert est.energy_wh == pytest.approx(4 * est.charge_ah * 3.6, rel=0.1)
     for _ in range(300):
         est = e.update(sim.step(3.0))
@@ -391,8 +409,11 @@ def test_comm_loss_and_nan_cells_keep_the_estimate():
     s = sim.step(-5.0)
     v = s.cell_voltages.copy()
     v[2] = np.nan
-    est = e.update(PackSample(stamp=s.stamp + 1, cell_voltages=v, pack_voltage=np.nan, current=-5.0,
-                              temperatures=np.array([np.nan])))
+    est = e.update(
+        PackSample(
+            stamp=s.stamp + 1, cell_voltages=v, pack_voltage=np.nan, current=-5.0, temperatures=np.array([np.nan])
+        )
+    )
     assert np.all(np.isfinite(est.cell_soc)) and math.isfinite(est.soc)
 
 
@@ -402,8 +423,13 @@ def test_voltage_spike_is_not_believed():
     for _ in range(300):
         est = e.update(sim.step(-3.0))
     s = sim.step(-3.0)
-    spiked = PackSample(stamp=s.stamp, cell_voltages=s.cell_voltages + np.array([0.5, 0.0]),
-                        pack_voltage=s.pack_voltage, current=s.current, temperatures=s.temperatures)
+    spiked = PackSample(
+        stamp=s.stamp,
+        cell_voltages=s.cell_voltages + np.array([0.5, 0.0]),
+        pack_voltage=s.pack_voltage,
+        current=s.current,
+        temperatures=s.temperatures,
+    )
     after = e.update(spiked)
     assert abs(after.cell_soc[0] - est.cell_soc[0]) < 0.01
 
@@ -413,6 +439,7 @@ def test_deterministic():
         sim = Cells("lfp", [0.4, 0.5, 0.45], seed=9, i_noise=0.01)
         e = make(cells=3, chem="lfp")
         return np.array([e.update(sim.step(drive(k))).soc for k in range(500)])
+
     np.testing.assert_array_equal(run(), run())
 
 

@@ -1,5 +1,6 @@
 """Estimator state: round trip through the BMS state file, start-up check against OCV, corrupted and
 mismatched state."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def make(cells=3, **est) -> StateEstimator:
 
 def sample(t, soc, current=0.0, cells=3) -> PackSample:
     v = CHEM.ocv(np.full(cells, soc)) + current * 0.006
-    return PackSample(stamp=t, cell_voltages=v, pack_voltage=float(v.sum()), current=current,
-                      temperatures=np.array([25.0]))
+    return PackSample(
+        stamp=t, cell_voltages=v, pack_voltage=float(v.sum()), current=current, temperatures=np.array([25.0])
+    )
 
 
 def trained() -> StateEstimator:
@@ -54,7 +56,7 @@ def test_round_trip_through_json(tmp_path):
     StateStore(path).put(ESTIMATOR_SECTION, e.state_dict())
     e2 = make()
     assert e2.load_state(StateStore(path).get(ESTIMATOR_SECTION), now=601.0)
-    est = e2.update(sample(601.0, 0.5, current=-5.0))      # under load: no OCV check, the saved SoC holds
+    est = e2.update(sample(601.0, 0.5, current=-5.0))  # under load: no OCV check, the saved SoC holds
     np.testing.assert_allclose(e2.ekf.soc, e.ekf.soc, atol=2e-3)
     assert est.capacity_ah == pytest.approx(9.3)
     assert est.soh == pytest.approx(0.93)
@@ -77,11 +79,11 @@ def test_saved_soc_checked_against_ocv_once_the_rest_is_seen(caplog):
     d = e.state_dict()
     e2 = make(rest_time=600.0)
     t0 = d["stamp"] + 3600.0
-    e2.load_state(d, now=t0)                                  # an hour later (a pack swapped meanwhile)
+    e2.load_state(d, now=t0)  # an hour later (a pack swapped meanwhile)
     with caplog.at_level(logging.WARNING):
-        for k in range(int(CONFIRM_S) + 2):                   # its voltage says 0.3, steadily, at rest
+        for k in range(int(CONFIRM_S) + 2):  # its voltage says 0.3, steadily, at rest
             est = e2.update(sample(t0 + k, 0.3))
-    assert est.soc == pytest.approx(0.3, abs=0.01)      # the voltages and the check agree within a minute
+    assert est.soc == pytest.approx(0.3, abs=0.01)  # the voltages and the check agree within a minute
 
 
 def test_one_sample_at_zero_current_is_no_rest_a_relaxing_voltage_does_not_replace_the_saved_soc(caplog):
@@ -94,10 +96,17 @@ def test_one_sample_at_zero_current_is_no_rest_a_relaxing_voltage_does_not_repla
     t0 = d["stamp"] + 3600.0
     e2.load_state(d, now=t0)
     with caplog.at_level(logging.WARNING):
-        for k in range(900):                                  # 15 minutes of relaxation at rest
+        for k in range(900):  # 15 minutes of relaxation at rest
             v = CHEM.ocv(np.full(3, saved)) - 0.060 * np.exp(-k / 200.0)
-            est = e2.update(PackSample(stamp=t0 + k, cell_voltages=v, pack_voltage=float(v.sum()), current=0.0,
-                                       temperatures=np.array([25.0])))
+            est = e2.update(
+                PackSample(
+                    stamp=t0 + k,
+                    cell_voltages=v,
+                    pack_voltage=float(v.sum()),
+                    current=0.0,
+                    temperatures=np.array([25.0]),
+                )
+            )
             assert abs(est.soc - saved) < 0.03, (k, est.soc, saved)
     assert "disagrees" not in caplog.text
 
@@ -121,19 +130,22 @@ def test_corrupted_state_file_warns_and_uses_defaults(tmp_path, caplog):
         bms = Bms(cfg, StateStore(path))
     assert "corrupted" in caplog.text and str(path) in caplog.text
     est = step(bms, sample(0.0, 0.42)).estimate
-    assert est.soc == pytest.approx(0.42, abs=0.01)           # from the voltage
+    assert est.soc == pytest.approx(0.42, abs=0.01)  # from the voltage
     assert est.capacity_ah == 10.0 and est.cycle_count == 0.0
 
 
-@pytest.mark.parametrize("change,needle", [
-    ({"cell_count": 4}, "cells"),
-    ({"chemistry": "lfp"}, "chemistry"),
-    ({"capacity_ah": -3.0}, "capacity_ah"),
-    ({"cell_soc": [0.5, "x", 0.5]}, ""),
-    ({"cell_soc": [0.5, float("nan"), 0.5]}, "cell_soc"),
-    ({"version": 99}, "version"),
-    ({"design_capacity_ah": 20.0}, "design capacity"),
-])
+@pytest.mark.parametrize(
+    "change,needle",
+    [
+        ({"cell_count": 4}, "cells"),
+        ({"chemistry": "lfp"}, "chemistry"),
+        ({"capacity_ah": -3.0}, "capacity_ah"),
+        ({"cell_soc": [0.5, "x", 0.5]}, ""),
+        ({"cell_soc": [0.5, float("nan"), 0.5]}, "cell_soc"),
+        ({"version": 99}, "version"),
+        ({"design_capacity_ah": 20.0}, "design capacity"),
+    ],
+)
 def test_invalid_state_is_rejected_with_a_warning(caplog, change, needle):
     d = trained().state_dict()
     d.update(change)
@@ -156,7 +168,7 @@ def test_reset_before_the_first_sample_starts_there():
     e.reset(0.4)
     est = [e.update(sample(float(k), 0.4, current=-2.0)) for k in range(30)]
     assert est[0].soc == pytest.approx(0.4, abs=1e-6)
-    assert all(abs(x.soc - 0.4) < 0.01 for x in est)          # the voltages agree: it stays there
+    assert all(abs(x.soc - 0.4) < 0.01 for x in est)  # the voltages agree: it stays there
 
 
 def test_an_initial_soc_parameter_wins_over_the_state_file(tmp_path):
@@ -166,11 +178,12 @@ def test_an_initial_soc_parameter_wins_over_the_state_file(tmp_path):
     bms = Bms(cfg, StateStore(tmp_path / "bms.json"))
     out = step(bms, sample(700.0, 0.6))
     assert out.estimate.soc == pytest.approx(0.25, abs=1e-6)
-    assert bms.estimator.capacity.capacity_ah == pytest.approx(9.3)     # what was learned stays
+    assert bms.estimator.capacity.capacity_ah == pytest.approx(9.3)  # what was learned stays
 
 
 @pytest.mark.parametrize("bad", [1.5, -0.5])
 def test_an_initial_soc_outside_0_1_is_rejected_with_the_reason(bad):
     from bms_ros.core.params import ConfigError
+
     with pytest.raises(ConfigError, match=r"estimation\.initial_soc"):
         load_config({"estimation.initial_soc": bad})

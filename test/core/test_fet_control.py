@@ -1,4 +1,5 @@
 """FET state machine: states, host requests, stale and missing data, shutdown."""
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,14 @@ class FixedEstimator:
 
 def sample(t: float, cell: float = 3.7, current: float = 0.0, temp: float = 25.0) -> PackSample:
     c = np.full(4, cell)
-    return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()), current=current,
-                      temperatures=np.array([temp]), die_temperature=30.0)
+    return PackSample(
+        stamp=t,
+        cell_voltages=c,
+        pack_voltage=float(c.sum()),
+        current=current,
+        temperatures=np.array([temp]),
+        die_temperature=30.0,
+    )
 
 
 def make(**over) -> Bms:
@@ -31,8 +38,17 @@ def make(**over) -> Bms:
 
 
 def inputs(**kw) -> FetInputs:
-    base = dict(valid=True, fresh=True, have_data=True, current=0.0, block_charge=0, block_discharge=0, latched=0,
-                warn_charge=False, warn_discharge=False)
+    base = dict(
+        valid=True,
+        fresh=True,
+        have_data=True,
+        current=0.0,
+        block_charge=0,
+        block_discharge=0,
+        latched=0,
+        warn_charge=False,
+        warn_discharge=False,
+    )
     base.update(kw)
     return FetInputs(**base)
 
@@ -41,14 +57,17 @@ def test_starts_in_init_with_both_off_until_a_valid_sample():
     bms = make()
     out = bms.step(PackSample.missing(0.0, 4, 1))
     assert out.state == BmsState.INIT and not out.charge_fet and not out.discharge_fet
-    assert bms.set_discharge_enable(True) == (False, "discharge enable remembered, but discharging is blocked: "
-                                                     "no valid data yet")
+    assert bms.set_discharge_enable(True) == (
+        False,
+        "discharge enable remembered, but discharging is blocked: no valid data yet",
+    )
     out = bms.step(sample(0.1))
     assert out.state == BmsState.STANDBY and out.charge_fet and out.discharge_fet
 
 
-@pytest.mark.parametrize(("current", "state"), [(2.0, BmsState.CHARGING), (-2.0, BmsState.DISCHARGING),
-                                                 (0.05, BmsState.STANDBY)])
+@pytest.mark.parametrize(
+    ("current", "state"), [(2.0, BmsState.CHARGING), (-2.0, BmsState.DISCHARGING), (0.05, BmsState.STANDBY)]
+)
 def test_state_follows_the_current(current, state):
     bms = make()
     assert bms.step(sample(0.0, current=current)).state == state
@@ -59,7 +78,7 @@ def test_missing_samples_hold_the_fets_until_stale_then_open_both():
     bms.step(sample(0.0))
     stale = bms.cfg.protection.stale_timeout
     out = bms.step(PackSample.missing(stale - 0.1, 4, 1))
-    assert out.charge_fet and out.discharge_fet and out.data_fresh      # one failed read is not a reason to cut
+    assert out.charge_fet and out.discharge_fet and out.data_fresh  # one failed read is not a reason to cut
     out = bms.step(PackSample.missing(stale + 0.1, 4, 1))
     assert not out.charge_fet and not out.discharge_fet and not out.data_fresh
     assert out.state == BmsState.FAULT and "stale" in out.limit_reason
@@ -139,9 +158,9 @@ def test_latched_fault_opens_both_even_if_it_only_blocks_one_direction():
 
 def test_a_pending_warning_keeps_an_off_fet_off_but_does_not_open_an_on_one():
     c = FetController(FetConfig())
-    assert not c.update(inputs(warn_charge=True)).charge            # off -> stays off
-    assert c.update(inputs()).charge                               # clean -> on
-    assert c.update(inputs(warn_charge=True)).charge               # on -> stays on while the delay runs
+    assert not c.update(inputs(warn_charge=True)).charge  # off -> stays off
+    assert c.update(inputs()).charge  # clean -> on
+    assert c.update(inputs(warn_charge=True)).charge  # on -> stays on while the delay runs
     assert not c.update(inputs(block_charge=int(Fault.CELL_OVERVOLTAGE))).charge
 
 
@@ -154,7 +173,8 @@ def test_unknown_current_keeps_the_previous_operating_state():
 def test_shutdown_fet_state_is_the_core_s_decision():
     """ISSUE 12: what the FETs are left at when the node stops is decided here, the node only applies it."""
     from bms_ros.core.fet_control import shutdown_fet_state
+
     assert shutdown_fet_state("off", True, True) == (False, False)
-    assert shutdown_fet_state("charge_off", True, True) == (False, True)        # the robot keeps running
-    assert shutdown_fet_state("charge_off", True, None) == (False, False)       # unknown: open
+    assert shutdown_fet_state("charge_off", True, True) == (False, True)  # the robot keeps running
+    assert shutdown_fet_state("charge_off", True, None) == (False, False)  # unknown: open
     assert shutdown_fet_state("keep", True, False) is None

@@ -6,6 +6,7 @@ test/tools/test_fmea.py checks exactly that). Each scenario makes its fault the 
 required FET when it trips (e.g. the pack thresholds moved inside the cell thresholds, the stale timeout made
 longer than the comm-loss delay), and the FETs are checked on every sample from the trip on.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,19 +21,32 @@ from bms_ros.core.faults import Fault
 from bms_ros.core.safety_case import ROWS
 from bms_ros.core.types import AfeFlag, Estimate, PackSample
 
-DT = 0.1                 # s, sample period of the scenarios
-NOMINAL_S = 1.0          # s of healthy samples before the condition
-BEYOND_S = 15.0          # s of the condition: longer than every default trip delay except the imbalance's
+DT = 0.1  # s, sample period of the scenarios
+NOMINAL_S = 1.0  # s of healthy samples before the condition
+BEYOND_S = 15.0  # s of the condition: longer than every default trip delay except the imbalance's
 # s: the stale-data path must not hide the fault's own reaction (outside the envelope on purpose: a test setting)
 STALE_LONG = {"protection.stale_timeout": 10.0, "protection.allow_outside_envelope": True}
 
 
-def sample(t: float, cells: list[float] | None = None, current: float = 0.0, temps: list[float] | None = None,
-           die: float = 30.0, flags: AfeFlag = AfeFlag.NONE, pack: float | None = None) -> PackSample:
+def sample(
+    t: float,
+    cells: list[float] | None = None,
+    current: float = 0.0,
+    temps: list[float] | None = None,
+    die: float = 30.0,
+    flags: AfeFlag = AfeFlag.NONE,
+    pack: float | None = None,
+) -> PackSample:
     c = np.array(cells if cells is not None else [3.7] * 4, dtype=float)
-    return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()) if pack is None else pack,
-                      current=current, temperatures=np.array(temps if temps is not None else [25.0, 25.0]),
-                      die_temperature=die, afe_flags=flags)
+    return PackSample(
+        stamp=t,
+        cell_voltages=c,
+        pack_voltage=float(c.sum()) if pack is None else pack,
+        current=current,
+        temperatures=np.array(temps if temps is not None else [25.0, 25.0]),
+        die_temperature=die,
+        afe_flags=flags,
+    )
 
 
 Make = Callable[[float], PackSample]
@@ -64,10 +78,16 @@ SCENARIOS: dict[str, tuple[dict, Make, float]] = {
     "CELL_UNDERVOLTAGE": ({}, one_cell(2.75), BEYOND_S),
     "CELL_OVERVOLTAGE_HARD": ({}, one_cell(4.40), BEYOND_S),
     "CELL_UNDERVOLTAGE_DEEP": ({}, one_cell(2.40), BEYOND_S),
-    "PACK_OVERVOLTAGE": ({"protection.pack_overvoltage.threshold": 4.0, "protection.pack_overvoltage.release": 3.9},
-                         all_cells(4.05), BEYOND_S),
-    "PACK_UNDERVOLTAGE": ({"protection.pack_undervoltage.threshold": 3.2,
-                           "protection.pack_undervoltage.release": 3.4}, all_cells(3.15), BEYOND_S),
+    "PACK_OVERVOLTAGE": (
+        {"protection.pack_overvoltage.threshold": 4.0, "protection.pack_overvoltage.release": 3.9},
+        all_cells(4.05),
+        BEYOND_S,
+    ),
+    "PACK_UNDERVOLTAGE": (
+        {"protection.pack_undervoltage.threshold": 3.2, "protection.pack_undervoltage.release": 3.4},
+        all_cells(3.15),
+        BEYOND_S,
+    ),
     "CHARGE_OVERCURRENT": ({}, amps(16.0), BEYOND_S),
     "DISCHARGE_OVERCURRENT": ({}, amps(-40.0), BEYOND_S),
     "DISCHARGE_OVERCURRENT_SUSTAINED": ({}, amps(-22.0), BEYOND_S),
@@ -127,7 +147,7 @@ def test_required_fets_open(name: str) -> None:
         outs.append(bms.step(condition(t)))
     tripped = [o for o in outs if (o.faults_active | o.faults_latched) & bit]
     assert tripped, f"{name} never tripped"
-    for o in outs[outs.index(tripped[0]):]:
+    for o in outs[outs.index(tripped[0]) :]:
         if requires in ("charge", "both"):
             assert not o.charge_fet, f"charge FET on at {o.stamp:.1f} s with {name} tripped"
         if requires in ("discharge", "both"):

@@ -1,12 +1,13 @@
 """Behaviour unchanged by restructuring (ISSUE 12): Bms.step on fixed streams decides exactly what it decided
 when test/data/golden_outputs.json was recorded, and estimates the same to 1e-9."""
+
 import json
 
 import pytest
 from golden_streams import DATA, _streams, run
 
 GOLDEN = json.loads(DATA.read_text())
-TOL = 2e-9      # values are stored rounded to 1e-9
+TOL = 2e-9  # values are stored rounded to 1e-9
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))

@@ -1,4 +1,5 @@
 """Persistent state: atomic writes, corrupted files, latched faults and the fault log across restarts."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,15 @@ def step(bms, s):
 
 def sample(t: float, cell: float = 3.7, flags: AfeFlag = AfeFlag.NONE, current: float = 0.0) -> PackSample:
     c = np.full(4, cell)
-    return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()), current=current,
-                      temperatures=np.array([25.0]), die_temperature=30.0, afe_flags=flags)
+    return PackSample(
+        stamp=t,
+        cell_voltages=c,
+        pack_voltage=float(c.sum()),
+        current=current,
+        temperatures=np.array([25.0]),
+        die_temperature=30.0,
+        afe_flags=flags,
+    )
 
 
 def make(store: StateStore | None, **over) -> Bms:
@@ -44,8 +52,16 @@ def test_missing_file_is_an_empty_state_and_save_load_round_trips(tmp_path):
     assert again == {"a": {"x": 1.5, "arr": [1.0, None], "n": 3}, "b": [1, 2]}
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'{"version": 99, "sections": {}}', b"",
-                                     b'{"version": 1, "sections": {"a": \xff\xfe\x00'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b'{"version": 99, "sections": {}}',
+        b"",
+        b'{"version": 1, "sections": {"a": \xff\xfe\x00',
+    ],
+)
 def test_corrupted_file_warns_moves_it_aside_and_starts_from_defaults(tmp_path, caplog, content):
     p = tmp_path / "state.json"
     p.write_bytes(content)
@@ -65,6 +81,7 @@ def test_a_failed_write_leaves_the_old_file_intact_and_no_temp_files(tmp_path, m
 
     def boom(fd):
         raise OSError("disk full")
+
     monkeypatch.setattr(persistence.os, "fsync", boom)
     with pytest.raises(OSError):
         s.put("a", 2)
@@ -88,6 +105,7 @@ def test_an_interrupt_just_after_the_temp_file_is_created_leaves_no_temp_file(tm
             os.close(fd)
             raise KeyboardInterrupt
         return fd
+
     monkeypatch.setattr(os, "open", open_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         s.put("a", 2)
@@ -145,8 +163,8 @@ def test_a_restored_latched_fault_cannot_be_reset_before_its_condition_is_shown_
         step(bms, sample(0.1 * k, cell=2.4))
     assert bms.last_output.faults_latched & Fault.CELL_UNDERVOLTAGE_DEEP
     bms2 = make(StateStore(tmp_path / "bms.json"))
-    assert bms2.reset_faults(0.0) == ([], ["CELL_UNDERVOLTAGE_DEEP", "SYSTEM_LOCK"])     # nothing known yet
-    step(bms2, sample(1.0, cell=2.6))                      # above the trip, below the release (2.8 V)
+    assert bms2.reset_faults(0.0) == ([], ["CELL_UNDERVOLTAGE_DEEP", "SYSTEM_LOCK"])  # nothing known yet
+    step(bms2, sample(1.0, cell=2.6))  # above the trip, below the release (2.8 V)
     assert bms2.reset_faults(1.0) == ([], ["CELL_UNDERVOLTAGE_DEEP", "SYSTEM_LOCK"])
 
 
@@ -192,7 +210,7 @@ def test_soc_and_learned_state_survive_a_restart(tmp_path):
     afe = SimulatedAfe(make_pack_model(cfg.pack, cfg.sim))
     store = StateStore(tmp_path / "state.json")
     bms = Bms(cfg, store)
-    for k in range(1, 1201):                     # 20 min at 1 Hz, 4 A from 2 Ah: SoC falls by ~0.67
+    for k in range(1, 1201):  # 20 min at 1 Hz, 4 A from 2 Ah: SoC falls by ~0.67
         out = step(bms, afe.read(float(k)))
         afe.apply(out)
     before = out.estimate

@@ -1,5 +1,6 @@
 """Scenario tests for every fault: trips after its delay and not before, releases with hysteresis, latches and
 resets per policy, escalates on repeated trips."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,12 +20,25 @@ from bms_ros.core.types import AfeFlag, BmsOutput, Estimate, PackSample
 DT = 0.1
 
 
-def sample(t: float, cells: list[float] | None = None, current: float = 0.0, temps: list[float] | None = None,
-           die: float = 30.0, flags: AfeFlag = AfeFlag.NONE, pack: float | None = None) -> PackSample:
+def sample(
+    t: float,
+    cells: list[float] | None = None,
+    current: float = 0.0,
+    temps: list[float] | None = None,
+    die: float = 30.0,
+    flags: AfeFlag = AfeFlag.NONE,
+    pack: float | None = None,
+) -> PackSample:
     c = np.array(cells if cells is not None else [3.7] * 4, dtype=float)
-    return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()) if pack is None else pack,
-                      current=current, temperatures=np.array(temps if temps is not None else [25.0]),
-                      die_temperature=die, afe_flags=flags)
+    return PackSample(
+        stamp=t,
+        cell_voltages=c,
+        pack_voltage=float(c.sum()) if pack is None else pack,
+        current=current,
+        temperatures=np.array(temps if temps is not None else [25.0]),
+        die_temperature=die,
+        afe_flags=flags,
+    )
 
 
 Make = Callable[[float], PackSample]
@@ -87,15 +101,28 @@ CASES: list[tuple[Fault, dict, Make, Make | None, Make]] = [
     (Fault.CELL_UNDERVOLTAGE, {}, cells_min(2.75), cells_min(2.9), cells_min(3.1)),
     (Fault.CELL_OVERVOLTAGE_HARD, {}, cells_max(4.40), cells_max(4.30), cells_max(4.1)),
     (Fault.CELL_UNDERVOLTAGE_DEEP, {}, cells_min(2.4), cells_min(2.7), cells_min(3.1)),
-    (Fault.PACK_OVERVOLTAGE, {"protection.pack_overvoltage.threshold": 4.0,
-                              "protection.pack_overvoltage.release": 3.9}, cells_all(4.05), cells_all(3.95),
-     cells_all(3.85)),
-    (Fault.PACK_UNDERVOLTAGE, {"protection.pack_undervoltage.threshold": 3.2,
-                               "protection.pack_undervoltage.release": 3.4}, cells_all(3.15), cells_all(3.3),
-     cells_all(3.5)),
+    (
+        Fault.PACK_OVERVOLTAGE,
+        {"protection.pack_overvoltage.threshold": 4.0, "protection.pack_overvoltage.release": 3.9},
+        cells_all(4.05),
+        cells_all(3.95),
+        cells_all(3.85),
+    ),
+    (
+        Fault.PACK_UNDERVOLTAGE,
+        {"protection.pack_undervoltage.threshold": 3.2, "protection.pack_undervoltage.release": 3.4},
+        cells_all(3.15),
+        cells_all(3.3),
+        cells_all(3.5),
+    ),
     (Fault.CHARGE_OVERCURRENT, {}, current(16.0), current(13.0), current(5.0)),
-    (Fault.DISCHARGE_OVERCURRENT, {"protection.discharge_overcurrent_sustained.delay": 30.0}, current(-40.0),
-     current(-30.0), current(-10.0)),
+    (
+        Fault.DISCHARGE_OVERCURRENT,
+        {"protection.discharge_overcurrent_sustained.delay": 30.0},
+        current(-40.0),
+        current(-30.0),
+        current(-10.0),
+    ),
     (Fault.DISCHARGE_OVERCURRENT_SUSTAINED, {}, current(-22.0), current(-17.0), current(-10.0)),
     (Fault.SHORT_CIRCUIT, {}, flag(AfeFlag.SHORT_CIRCUIT), None, nominal),
     (Fault.CHARGE_OVERTEMPERATURE, {}, temp(47.0), temp(42.0), temp(35.0)),
@@ -138,7 +165,7 @@ class Run:
     def __init__(self, overrides: dict | None = None, store=None):
         self.cfg = core_config({"protection.implausible_data.frozen_time": 0.0, **(overrides or {})})
         self.bms = Bms(self.cfg, store)
-        self.bms.estimator = FixedEstimator()     # protections do not depend on it; keeps the scenarios fast
+        self.bms.estimator = FixedEstimator()  # protections do not depend on it; keeps the scenarios fast
         self.t = 0.0
         self.out: BmsOutput | None = None
 
@@ -176,7 +203,7 @@ def test_trips_after_its_delay_and_not_before(fault, over, beyond, between, clea
     if r.blocks_discharge:
         assert not first.discharge_fet
     if not r.blocks_charge and not r.blocks_discharge:
-        assert first.charge_fet and first.discharge_fet   # reported only
+        assert first.charge_fet and first.discharge_fet  # reported only
 
 
 @pytest.mark.parametrize(("fault", "over", "beyond", "between", "clear"), CASES, ids=IDS)
@@ -186,7 +213,7 @@ def test_releases_with_hysteresis_or_latches(fault, over, beyond, between, clear
     sec = section(run.cfg, fault)
     run.feed(beyond, sec.delay + 0.5)
     assert run.out.faults_active & fault
-    if between is not None:   # back inside the threshold but not past the release: stays tripped
+    if between is not None:  # back inside the threshold but not past the release: stays tripped
         run.feed(between, sec.hold + 5.0)
         assert run.out.faults_active & fault
     outs = run.feed(clear, sec.hold + 1.0)
@@ -198,7 +225,7 @@ def test_releases_with_hysteresis_or_latches(fault, over, beyond, between, clear
         assert run.out.faults_latched & fault
         assert not run.out.charge_fet and not run.out.discharge_fet
         cleared, remaining = run.bms.reset_faults(run.t)
-        if Fault(LOCKING_FAULTS) & fault:           # the cell left its safe region: the pack stays locked
+        if Fault(LOCKING_FAULTS) & fault:  # the cell left its safe region: the pack stays locked
             assert cleared == [fault.name] and remaining == ["SYSTEM_LOCK"]
             run.feed(clear, 0.3)
             assert run.out.faults_latched == Fault.SYSTEM_LOCK and not run.out.charge_fet
@@ -216,8 +243,7 @@ def test_releases_with_hysteresis_or_latches(fault, over, beyond, between, clear
 LATCHABLE = [c for c in CASES if not RULE[c[0]].always_latch]
 
 
-@pytest.mark.parametrize(("fault", "over", "beyond", "between", "clear"), LATCHABLE,
-                         ids=[c[0].name for c in LATCHABLE])
+@pytest.mark.parametrize(("fault", "over", "beyond", "between", "clear"), LATCHABLE, ids=[c[0].name for c in LATCHABLE])
 def test_latch_policy_holds_until_reset_and_reset_needs_the_condition_gone(fault, over, beyond, between, clear):
     name = f"protection.{RULE[fault].section}.latch"
     run = Run({**over, name: True})
@@ -225,8 +251,8 @@ def test_latch_policy_holds_until_reset_and_reset_needs_the_condition_gone(fault
     sec = section(run.cfg, fault)
     run.feed(beyond, sec.delay + 0.5)
     assert run.out.faults_latched & fault
-    assert not run.out.charge_fet and not run.out.discharge_fet       # a latched fault opens both
-    if RULE[fault].afe_flag == AfeFlag.NONE:                           # condition present: reset refused
+    assert not run.out.charge_fet and not run.out.discharge_fet  # a latched fault opens both
+    if RULE[fault].afe_flag == AfeFlag.NONE:  # condition present: reset refused
         cleared, remaining = run.bms.reset_faults(run.t)
         assert cleared == [] and remaining == [fault.name]
     run.feed(clear, sec.hold + 1.0)
@@ -252,10 +278,10 @@ def test_short_circuit_flag_still_set_after_reset_is_ignored_briefly_and_clear_i
     run.feed(nominal, 0.5)
     run.feed(flag(AfeFlag.SHORT_CIRCUIT), 0.2)
     assert run.out.faults_latched & Fault.SHORT_CIRCUIT and not run.out.discharge_fet
-    assert run.out.afe_flags_to_clear == 0            # not before a reset
+    assert run.out.afe_flags_to_clear == 0  # not before a reset
     cleared, _ = run.bms.reset_faults(run.t)
     assert cleared == ["SHORT_CIRCUIT"]
-    run.feed(flag(AfeFlag.SHORT_CIRCUIT), 0.1)        # the AFE still reports it until the node clears it
+    run.feed(flag(AfeFlag.SHORT_CIRCUIT), 0.1)  # the AFE still reports it until the node clears it
     assert run.out.afe_flags_to_clear & AfeFlag.SHORT_CIRCUIT
     assert not run.out.faults_active & Fault.SHORT_CIRCUIT
     run.feed(nominal, 0.2)
@@ -263,7 +289,7 @@ def test_short_circuit_flag_still_set_after_reset_is_ignored_briefly_and_clear_i
     # a flag the node failed to clear comes back after the grace period and latches again
     run.bms.step(sample(run.t + 0.1, flags=AfeFlag.SHORT_CIRCUIT))
     run.t += 0.1
-    run.bms.reset_faults(run.t)       # nothing latched now, so nothing to clear
+    run.bms.reset_faults(run.t)  # nothing latched now, so nothing to clear
     outs = run.feed(flag(AfeFlag.SHORT_CIRCUIT), run.cfg.protection.afe_flag_clear_timeout + 0.5)
     assert outs[-1].faults_latched & Fault.SHORT_CIRCUIT
 
@@ -273,7 +299,7 @@ def test_hardware_overvoltage_flag_is_cleared_once_the_cells_are_back_below_rele
     run.feed(nominal, 0.5)
     outs = run.feed(lambda t: sample(t, [3.7, 3.7, 3.7, 4.2], flags=AfeFlag.OVERVOLTAGE), 1.0)
     assert outs[-1].faults_active & Fault.AFE_HW_OVERVOLTAGE and not outs[-1].charge_fet
-    assert outs[-1].afe_flags_to_clear == 0              # 4.2 V is above the OV release: keep it
+    assert outs[-1].afe_flags_to_clear == 0  # 4.2 V is above the OV release: keep it
     outs = run.feed(lambda t: sample(t, flags=AfeFlag.OVERVOLTAGE), 0.2)
     assert outs[-1].afe_flags_to_clear & AfeFlag.OVERVOLTAGE
     run.feed(nominal, run.cfg.protection.afe_hw_overvoltage.hold + 0.2)
@@ -313,8 +339,8 @@ def test_brief_excursions_shorter_than_the_delay_never_trip_when_the_level_drain
     run = Run()
     run.feed(nominal, 1.0)
     for _ in range(5):
-        run.feed(cells_max(4.3), 0.8)        # delay is 1 s; 0.7 s counted up
-        run.feed(nominal, 1.6)               # counted down at half the rate: drained
+        run.feed(cells_max(4.3), 0.8)  # delay is 1 s; 0.7 s counted up
+        run.feed(nominal, 1.6)  # counted down at half the rate: drained
     assert run.out.faults_active == 0 and all(e["event"] != "trip" for e in run.bms.fault_history)
 
 
@@ -335,7 +361,7 @@ def test_missing_samples_neither_start_nor_stop_a_trip_delay():
     run = Run()
     run.feed(nominal, 1.0)
     run.feed(cells_max(4.3), 0.6)
-    run.feed(missing, 0.3)               # no data: the OV delay keeps running
+    run.feed(missing, 0.3)  # no data: the OV delay keeps running
     run.feed(cells_max(4.3), 0.2)
     assert run.out.faults_active & Fault.CELL_OVERVOLTAGE
 
@@ -377,7 +403,7 @@ def test_release_hold_restarts_when_the_value_goes_back():
     run.feed(cells_max(4.3), 1.5)
     hold = run.cfg.protection.cell_overvoltage.hold
     run.feed(cells_max(4.1), hold - 1.0)
-    run.feed(cells_max(4.2), 0.5)            # between release and threshold: the hold starts over
+    run.feed(cells_max(4.2), 0.5)  # between release and threshold: the hold starts over
     run.feed(cells_max(4.1), hold - 0.5)
     assert run.out.faults_active & Fault.CELL_OVERVOLTAGE
     run.feed(cells_max(4.1), 1.0)
@@ -396,18 +422,25 @@ def test_policy_table_lists_every_fault_with_its_numbers():
     assert oc.escalation == "latch after 3 trips in 600 s"
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"protection.cell_overvoltage.release": 4.3}, "protection.cell_overvoltage.release"),
-    ({"protection.cell_undervoltage.release": 2.7}, "protection.cell_undervoltage.release"),
-    ({"protection.cell_overvoltage_hard.threshold": 4.2, "protection.cell_overvoltage_hard.release": 4.1},
-     "protection.cell_overvoltage.threshold"),
-    ({"protection.cell_undervoltage_deep.threshold": 2.9}, "protection.cell_undervoltage_deep.threshold"),
-    ({"protection.charge_undertemperature.threshold": 50.0}, "protection.charge_undertemperature"),
-    ({"protection.discharge_overcurrent.threshold": 10.0,
-      "protection.discharge_overcurrent.release": 5.0}, "protection.discharge_overcurrent_sustained.threshold"),
-    ({"limits.charge_temp_full_min": -5.0}, "limits.charge_temp_full_min"),
-    ({"balancing.delta_stop": 0.02}, "balancing.delta_stop"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"protection.cell_overvoltage.release": 4.3}, "protection.cell_overvoltage.release"),
+        ({"protection.cell_undervoltage.release": 2.7}, "protection.cell_undervoltage.release"),
+        (
+            {"protection.cell_overvoltage_hard.threshold": 4.2, "protection.cell_overvoltage_hard.release": 4.1},
+            "protection.cell_overvoltage.threshold",
+        ),
+        ({"protection.cell_undervoltage_deep.threshold": 2.9}, "protection.cell_undervoltage_deep.threshold"),
+        ({"protection.charge_undertemperature.threshold": 50.0}, "protection.charge_undertemperature"),
+        (
+            {"protection.discharge_overcurrent.threshold": 10.0, "protection.discharge_overcurrent.release": 5.0},
+            "protection.discharge_overcurrent_sustained.threshold",
+        ),
+        ({"limits.charge_temp_full_min": -5.0}, "limits.charge_temp_full_min"),
+        ({"balancing.delta_stop": 0.02}, "balancing.delta_stop"),
+    ],
+)
 def test_inconsistent_settings_are_rejected_with_the_parameter_name(values, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         core_config(values)
@@ -416,6 +449,7 @@ def test_inconsistent_settings_are_rejected_with_the_parameter_name(values, mess
 @pytest.mark.parametrize("chem", ["nmc", "lfp", "lto", "lco"])
 def test_chemistry_defaults_are_consistent(chem):
     from bms_ros.core.chemistry import get_chemistry
+
     c = get_chemistry(chem)
     cfg = core_config({"pack.chemistry": chem})
     p = cfg.protection
@@ -429,6 +463,7 @@ def test_chemistry_defaults_are_consistent(chem):
 def test_every_parameter_has_a_description_and_numbers_have_a_range():
     from bms_ros.core.config import BmsConfig
     from bms_ros.core.params import specs
+
     for s in specs(BmsConfig):
         if s.name.startswith(("pack.", "estimation.")):
             continue
@@ -440,6 +475,7 @@ def test_every_parameter_has_a_description_and_numbers_have_a_range():
 def test_a_pack_without_thermistors_is_a_sensor_loss_unless_allowed():
     def no_temps(t: float) -> PackSample:
         return dataclasses.replace(sample(t), temperatures=np.zeros(0))
+
     run = Run()
     outs = run.feed(no_temps, 3.0)
     assert outs[-1].faults_active & Fault.SENSOR_LOSS and not outs[-1].charge_fet

@@ -5,6 +5,7 @@
   runs the full evaluation is stepped side by side on random streams that hover around the thresholds (values
   drawn next to each threshold and release, NaN, AFE flags, resets, restores).
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,17 @@ NEAR = _near_thresholds()
 FLAG_MEASURES = [r.measure for r in POLICY if r.kind == "flag"]
 
 
-NOMINAL = {"cell_max": 3.8, "cell_min": 3.7, "pack_avg": 3.75, "charge_current": 1.0, "discharge_current": -1.0,
-           "temp_max": 25.0, "temp_min": 24.0, "die_temp": 30.0, "cell_spread": 0.01}
+NOMINAL = {
+    "cell_max": 3.8,
+    "cell_min": 3.7,
+    "pack_avg": 3.75,
+    "charge_current": 1.0,
+    "discharge_current": -1.0,
+    "temp_max": 25.0,
+    "temp_min": 24.0,
+    "die_temp": 30.0,
+    "cell_spread": 0.01,
+}
 
 
 @st.composite
@@ -68,23 +78,36 @@ def measurement_values(draw: st.DrawFn) -> dict[str, float]:
     return vals
 
 
-step = st.fixed_dictionaries({
-    "dt": st.sampled_from([0.1, 0.1, 0.5, 1.0, 5.0, 31.0]),
-    "values": measurement_values(),
-    "valid": st.booleans(),
-    "exact": st.fixed_dictionaries({}, optional={k: st.booleans() for k in ("cell_max", "cell_min", "temp_max",
-                                                                                "temp_min")}),
-    "load_present": st.booleans(),
-    "action": st.sampled_from([None] * 20 + ["reset", "reset", "restore", "config"]),
-})
+step = st.fixed_dictionaries(
+    {
+        "dt": st.sampled_from([0.1, 0.1, 0.5, 1.0, 5.0, 31.0]),
+        "values": measurement_values(),
+        "valid": st.booleans(),
+        "exact": st.fixed_dictionaries(
+            {}, optional={k: st.booleans() for k in ("cell_max", "cell_min", "temp_max", "temp_min")}
+        ),
+        "load_present": st.booleans(),
+        "action": st.sampled_from([None] * 20 + ["reset", "reset", "restore", "config"]),
+    }
+)
 
 
 def _measurement(t: float, s: dict) -> Measurement:
     v = np.array([s["values"][k] for k in MEASURES])
     exact = np.array([s.get("exact", {}).get(k, True) for k in MEASURES])
-    return Measurement(t, t, s["valid"], v, exact, "", cell_max=float(v[MI["cell_max"]]),
-                       cell_min=float(v[MI["cell_min"]]), temp_max=float(v[MI["temp_max"]]),
-                       temp_min=float(v[MI["temp_min"]]), load_present=s["load_present"])
+    return Measurement(
+        t,
+        t,
+        s["valid"],
+        v,
+        exact,
+        "",
+        cell_max=float(v[MI["cell_max"]]),
+        cell_min=float(v[MI["cell_min"]]),
+        temp_max=float(v[MI["temp_max"]]),
+        temp_min=float(v[MI["temp_min"]]),
+        load_present=s["load_present"],
+    )
 
 
 def _key(x: object) -> object:
@@ -99,8 +122,19 @@ def _key(x: object) -> object:
 
 
 def _assert_same_state(a: Protection, b: Protection) -> None:
-    for name in ("active", "latched", "over", "level", "hold_acc", "last_over", "prev_up", "prev_clear",
-                 "physical_ok", "last_values", "warn"):
+    for name in (
+        "active",
+        "latched",
+        "over",
+        "level",
+        "hold_acc",
+        "last_over",
+        "prev_up",
+        "prev_clear",
+        "physical_ok",
+        "last_values",
+        "warn",
+    ):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.flag_ignore_until == b.flag_ignore_until
     assert [list(q) for q in a.trips] == [list(q) for q in b.trips]
@@ -127,15 +161,24 @@ def test_quiet_path_equals_full_evaluation(steps: list[dict]) -> None:
         quiet_steps += fast._quiet
         assert _key(fast.evaluate(m)) == _key(full.evaluate(m))
         _assert_same_state(fast, full)
-    event(f"quiet share {round(10 * quiet_steps / len(steps)) * 10} %")   # --hypothesis-show-statistics
+    event(f"quiet share {round(10 * quiet_steps / len(steps)) * 10} %")  # --hypothesis-show-statistics
 
 
 def test_quiet_path_is_taken_on_a_healthy_stream() -> None:
     p = Protection(CFG)
     s = {"values": {k: 0.0 for k in MEASURES}, "valid": True, "load_present": True}
-    s["values"].update(cell_max=3.8, cell_min=3.7, pack_avg=3.75, charge_current=1.0, discharge_current=-1.0,
-                       temp_max=25.0, temp_min=24.0, die_temp=30.0, cell_spread=0.1)
+    s["values"].update(
+        cell_max=3.8,
+        cell_min=3.7,
+        pack_avg=3.75,
+        charge_current=1.0,
+        discharge_current=-1.0,
+        temp_max=25.0,
+        temp_min=24.0,
+        die_temp=30.0,
+        cell_spread=0.1,
+    )
     p.evaluate(_measurement(0.0, s))
     assert p._quiet
     p.evaluate(_measurement(0.1, s))
-    assert p.warn is p._none          # the quiet path ran
+    assert p.warn is p._none  # the quiet path ran

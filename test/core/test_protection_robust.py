@@ -4,6 +4,7 @@ clock steps, malformed samples, stuck and open sense lines, a soft internal shor
 Each scenario of the issue's table is a test here; each failed on the code before the validated-measurement
 layer, the up/down trip levels and core time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,18 +35,23 @@ def step(bms, s):
 
 
 DT = 0.1
-OV = 4.40          # above OV (4.25) and hard OV (4.35) of the NMC defaults
+OV = 4.40  # above OV (4.25) and hard OV (4.35) of the NMC defaults
 
 
-
-
-def sample(t: float, top: float = 3.7, current: float = 0.0, temps: tuple[float, ...] = (25.0, 25.0),
-           n: int = 4) -> PackSample:
+def sample(
+    t: float, top: float = 3.7, current: float = 0.0, temps: tuple[float, ...] = (25.0, 25.0), n: int = 4
+) -> PackSample:
     cells = np.full(n, 3.7)
     cells[-1] = top
     pack = float(np.nansum(np.where(np.isfinite(cells) & (cells > 1.0), cells, 3.7)))
-    return PackSample(stamp=t, cell_voltages=cells, pack_voltage=pack, current=current,
-                      temperatures=np.array(temps), die_temperature=30.0)
+    return PackSample(
+        stamp=t,
+        cell_voltages=cells,
+        pack_voltage=pack,
+        current=current,
+        temperatures=np.array(temps),
+        die_temperature=30.0,
+    )
 
 
 def make(store: StateStore | None = None, **over) -> Bms:
@@ -119,7 +125,7 @@ def test_a_clock_step_back_just_after_the_rise_does_not_suspend_the_trip():
     bms = make()
     run(bms, 1000.0, 2.0, lambda k, t: sample(t, current=5.0))
     outs = [step(bms, sample(1002.1, OV, current=5.0))]
-    outs += run(bms, 2.1, 3.0, lambda k, t: sample(t, OV, current=5.0))      # the clock stepped back 1000 s
+    outs += run(bms, 2.1, 3.0, lambda k, t: sample(t, OV, current=5.0))  # the clock stepped back 1000 s
     off = next(k for k, o in enumerate(outs) if not o.charge_fet)
     assert off * DT <= 1.0 + 2 * DT
     assert any(e["fault"] == "CLOCK" and "back" in e["detail"] for e in bms.fault_history)
@@ -133,8 +139,9 @@ def test_deep_undervoltage_flicker_while_discharging_opens_the_discharge_fet():
     assert first_off(outs, "discharge_fet") - 2.0 <= delay + 2 * DT
 
 
-@pytest.mark.parametrize(("hot", "current", "fet"), [(50.0, 5.0, "charge_fet"), (66.0, -5.0, "discharge_fet")],
-                         ids=["charge", "discharge"])
+@pytest.mark.parametrize(
+    ("hot", "current", "fet"), [(50.0, 5.0, "charge_fet"), (66.0, -5.0, "discharge_fet")], ids=["charge", "discharge"]
+)
 def test_a_flickering_thermistor_cannot_hold_off_an_overtemperature_trip(hot, current, fet):
     bms = make()
     run(bms, 0.0, 2.0, lambda k, t: sample(t, current=current))
@@ -164,8 +171,9 @@ def test_an_infinite_current_is_invalid_and_never_switches_a_fet_on(current):
 def test_empty_short_and_long_samples_are_missing_data_never_an_exception(n):
     bms = make()
     run(bms, 0.0, 1.0, lambda k, t: sample(t))
-    outs = run(bms, 1.0, 3.0, lambda k, t: sample(t, n=n) if n else
-               PackSample(t, np.zeros(0), 14.8, 0.0, np.array([25.0])))
+    outs = run(
+        bms, 1.0, 3.0, lambda k, t: sample(t, n=n) if n else PackSample(t, np.zeros(0), 14.8, 0.0, np.array([25.0]))
+    )
     assert f"{n} cell voltages in the sample, 4 configured" in outs[-1].invalid_reason
     assert not outs[-1].charge_fet and not outs[-1].discharge_fet
     assert outs[-1].faults_active & Fault.IMPLAUSIBLE_DATA
@@ -175,7 +183,7 @@ def test_all_reads_failing_after_a_clock_step_back_goes_stale_and_opens_the_fets
     bms = make()
     run(bms, 1000.0, 2.0, lambda k, t: sample(t, current=-2.0))
     assert bms.last_output.discharge_fet
-    outs = run(bms, 0.0, 3.0, lambda k, t: PackSample.missing(t, 4, 2))       # stamps 1000 s back, reads fail
+    outs = run(bms, 0.0, 3.0, lambda k, t: PackSample.missing(t, 4, 2))  # stamps 1000 s back, reads fail
     stale = bms.cfg.protection.stale_timeout
     off = next(k for k, o in enumerate(outs) if not o.data_fresh)
     assert (off + 1) * DT <= stale + 2 * DT
@@ -191,10 +199,10 @@ def test_a_forward_jump_under_current_is_unknown_time_not_charge():
     for k in range(600):
         step(bms, sample(k * DT, current=-5.0))
     before = bms.last_output.estimate
-    step(bms, sample(600 * DT + 3600.0, current=-5.0))                         # the clock jumps one hour
+    step(bms, sample(600 * DT + 3600.0, current=-5.0))  # the clock jumps one hour
     after = bms.last_output.estimate
-    assert abs(after.soc - before.soc) < 0.01                                 # 5 A for an hour was not counted
-    assert after.soc_std > before.soc_std + 0.2                               # but the SoC is now uncertain
+    assert abs(after.soc - before.soc) < 0.01  # 5 A for an hour was not counted
+    assert after.soc_std > before.soc_std + 0.2  # but the SoC is now uncertain
     assert after.cycle_count - before.cycle_count < 0.01
 
 
@@ -248,7 +256,7 @@ def test_a_soft_internal_short_is_detected_and_latches_charging_off(ohm):
     bms.balancing_constraints = afe.balancing_constraints
     pack.internal_short_ohm[2] = ohm
     t, found = 0.0, None
-    for _ in range(3600 // 5 * 2):            # up to two hours at rest, read every 5 s
+    for _ in range(3600 // 5 * 2):  # up to two hours at rest, read every 5 s
         t += 5.0
         out = step(bms, afe.read(t))
         afe.apply(out)
@@ -256,19 +264,23 @@ def test_a_soft_internal_short_is_detected_and_latches_charging_off(ohm):
             found = t
             break
     assert found is not None, "soft internal short never detected"
-    assert found < (1800.0 if ohm == 1.0 else 5400.0)         # measured: 1 ohm 11 min, 10 ohm 67 min
-    assert not out.charge_fet and not out.discharge_fet          # latched: both open until a service reset
+    assert found < (1800.0 if ohm == 1.0 else 5400.0)  # measured: 1 ohm 11 min, 10 ohm 67 min
+    assert not out.charge_fet and not out.discharge_fet  # latched: both open until a service reset
 
 
 def test_healthy_cells_with_spread_never_report_an_internal_short():
     cfg = core_config({"pack.design_capacity_ah": 5.0})
-    pack = PackModel(NMC, PackModelConfig(cell_count=4, capacity_ah=5.0, initial_soc=0.9, seed=7,
-                                          capacity_spread=0.03, resistance_spread=0.1))
+    pack = PackModel(
+        NMC,
+        PackModelConfig(
+            cell_count=4, capacity_ah=5.0, initial_soc=0.9, seed=7, capacity_spread=0.03, resistance_spread=0.1
+        ),
+    )
     afe = SimulatedAfe(pack, start_time=0.0, voltage_noise_v=0.001, current_noise_a=0.01, seed=8)
     bms = Bms(cfg)
     bms.balancing_constraints = afe.balancing_constraints
     worst = 0.0
-    for k in range(3 * 3600 // 5):            # three hours: drive pulses and rests, down to empty
+    for k in range(3 * 3600 // 5):  # three hours: drive pulses and rests, down to empty
         pack.load_a = 5.0 if (k // 60) % 3 == 0 else 0.0
         out = step(bms, afe.read(5.0 * (k + 1)))
         afe.apply(out)
@@ -286,10 +298,10 @@ def test_the_system_lock_cannot_be_cleared_by_a_fault_reset_and_survives_restart
     assert bms.last_output.faults_latched & Fault.SYSTEM_LOCK
     code = bms.lock_code
     assert len(code) == 4 and any(e["fault"] == "SYSTEM_LOCK" and code in e["detail"] for e in bms.fault_history)
-    run(bms, 4.0, 10.0, lambda k, t: sample(t, 4.0))                      # the cell is back inside
+    run(bms, 4.0, 10.0, lambda k, t: sample(t, 4.0))  # the cell is back inside
     cleared, remaining = bms.reset_faults(14.0)
     assert "CELL_OVERVOLTAGE_HARD" in cleared and remaining == ["SYSTEM_LOCK"]
-    for _ in range(3):                                                    # restarts keep it, with its code
+    for _ in range(3):  # restarts keep it, with its code
         bms = make(StateStore(tmp_path / "bms.json"))
         run(bms, 20.0, 1.0, lambda k, t: sample(t, 4.0))
         assert bms.last_output.faults_latched & Fault.SYSTEM_LOCK and bms.lock_code == code
@@ -305,14 +317,16 @@ def test_unlock_needs_the_reported_code_and_the_condition_gone(tmp_path):
     run(bms, 1.0, 3.0, lambda k, t: sample(t, OV, current=5.0))
     code = bms.lock_code
     assert bms.unlock("0000" if code != "0000" else "FFFF", 4.0) == (
-        False, "wrong unlock code: give the code reported with the SYSTEM_LOCK event")
-    assert not bms.unlock(code, 4.0)[0]                                  # still beyond hard OV
+        False,
+        "wrong unlock code: give the code reported with the SYSTEM_LOCK event",
+    )
+    assert not bms.unlock(code, 4.0)[0]  # still beyond hard OV
     run(bms, 4.0, 10.0, lambda k, t: sample(t, 4.0))
     assert bms.unlock(code, 14.0)[0]
     bms.reset_faults(14.0)
     run(bms, 14.0, 1.0, lambda k, t: sample(t, 4.0))
     assert bms.last_output.faults_latched == 0 and bms.last_output.charge_fet
-    assert make(StateStore(tmp_path / "bms.json")).protection.latched_mask() == 0   # persisted
+    assert make(StateStore(tmp_path / "bms.json")).protection.latched_mask() == 0  # persisted
 
 
 def test_unlock_works_on_the_very_step_the_output_shows_the_condition_gone():
@@ -339,9 +353,17 @@ def test_a_thermal_excursion_beyond_the_lock_temperature_locks_the_pack():
 # --- persistence of counters --------------------------------------------------------------------------------
 def test_the_cycle_count_is_persisted_when_a_whole_cycle_completes(tmp_path):
     store = StateStore(tmp_path / "bms.json")
-    bms = Bms(core_config({"pack.design_capacity_ah": 0.05, "estimation.state_save_period": 86400.0,
-                           "protection.implausible_data.frozen_time": 0.0}), store)
-    for k in range(400):                      # 1 A from 50 mAh: a whole cycle every 180 s
+    bms = Bms(
+        core_config(
+            {
+                "pack.design_capacity_ah": 0.05,
+                "estimation.state_save_period": 86400.0,
+                "protection.implausible_data.frozen_time": 0.0,
+            }
+        ),
+        store,
+    )
+    for k in range(400):  # 1 A from 50 mAh: a whole cycle every 180 s
         step(bms, sample(float(k), 3.7, current=-1.0))
     assert bms.last_output.estimate.cycle_count >= 1.0
     saved = StateStore(tmp_path / "bms.json").get("estimator")
@@ -349,17 +371,27 @@ def test_the_cycle_count_is_persisted_when_a_whole_cycle_completes(tmp_path):
 
 
 # --- the property: no stream can hold a guarded FET on ------------------------------------------------------
-FUZZ = settings(max_examples=500, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=500,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @pytest.mark.slow
 @FUZZ
-@given(cond=st.sampled_from(CONDITIONS), pattern=st.sampled_from(PATTERNS), clock=st.sampled_from(CLOCKS),
-       period=st.sampled_from([0.1, 0.25, 0.5]), share=st.sampled_from([0.2, 0.5, 0.8, 0.95]),
-       seed=st.integers(0, 2**31))
+@given(
+    cond=st.sampled_from(CONDITIONS),
+    pattern=st.sampled_from(PATTERNS),
+    clock=st.sampled_from(CLOCKS),
+    period=st.sampled_from([0.1, 0.25, 0.5]),
+    share=st.sampled_from([0.2, 0.5, 0.8, 0.95]),
+    seed=st.integers(0, 2**31),
+)
 def test_no_interleaving_of_invalid_missing_and_jumping_readings_holds_a_guarded_fet_on(
-        cond, pattern, clock, period, share, seed):
+    cond, pattern, clock, period, share, seed
+):
     """500 streams x 200 samples = 10^5 samples per CI run (bench/bench_protection_fuzz.py runs 10^6)."""
     logging.disable(logging.CRITICAL)
     try:

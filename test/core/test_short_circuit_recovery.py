@@ -1,6 +1,7 @@
 """Short circuit end to end (register-level chip emulator, real driver, core) on both chips: the chip trips SCD, the
 core latches it, and a fault reset is only accepted once the AFE sees no load any more (bq769x0 LOAD_PRESENT with
 CHG off; bq769x2 the LD pin with DSG off)."""
+
 import pytest
 
 from bms_ros.afe.factory import make_afe
@@ -37,15 +38,15 @@ def test_short_latches_and_reset_waits_for_the_load_to_go(afe_type):
     assert out.faults_latched & Fault.SHORT_CIRCUIT
     assert not out.discharge_fet and not out.sample.discharge_fet and abs(out.sample.current) < 0.01
 
-    cleared, remaining = rig.bms.reset_faults(rig.t)           # short still there
+    cleared, remaining = rig.bms.reset_faults(rig.t)  # short still there
     assert "SHORT_CIRCUIT" in remaining and not cleared
     rig.afe.pack.external_short = False
     out = rig.run(2.0)
     assert not out.discharge_fet
-    cleared, remaining = rig.bms.reset_faults(rig.t)           # the robot's load is still connected
+    cleared, remaining = rig.bms.reset_faults(rig.t)  # the robot's load is still connected
     assert "SHORT_CIRCUIT" in remaining
 
-    rig.afe.pack.load_a = 0.0                                  # load disconnected (contactor open)
+    rig.afe.pack.load_a = 0.0  # load disconnected (contactor open)
     rig.run(1.0)
     cleared, remaining = rig.bms.reset_faults(rig.t)
     assert cleared == ["SHORT_CIRCUIT"] and remaining == []

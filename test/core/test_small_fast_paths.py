@@ -1,4 +1,5 @@
 """Small rewrites in the decision step equal what they replaced."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,7 +24,7 @@ factor = st.one_of(st.floats(-0.5, 1.5), st.sampled_from([0.0, 0.5, 1.0, float("
 @given(st.floats(0.0, 100.0), factor, factor, factor)
 def test_target_equals_the_smallest_factor_of_the_dict(max_current: float, tf: float, vf: float, sf: float) -> None:
     factors = {"temperature": tf, "cell_voltage": vf, "soc": sf}
-    name = min(factors, key=factors.__getitem__)      # the former implementation
+    name = min(factors, key=factors.__getitem__)  # the former implementation
     f = factors[name]
     expected = (max_current, "nominal") if f >= 1.0 else (max_current * f, name)
     got = _target(max_current, tf, vf, sf)

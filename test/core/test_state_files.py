@@ -1,5 +1,6 @@
 """Wrong-typed state files (ISSUE 11, 6): each part is checked against its schema; a wrong one is reported
 once (naming it and what is wrong) and left at its default, the rest is used, and the BMS always starts."""
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,14 @@ class FixedEstimator:
 
 def sample(t: float) -> PackSample:
     c = np.full(4, 3.7)
-    return PackSample(stamp=t, cell_voltages=c, pack_voltage=float(c.sum()), current=0.0,
-                      temperatures=np.array([25.0]), die_temperature=30.0)
+    return PackSample(
+        stamp=t,
+        cell_voltages=c,
+        pack_voltage=float(c.sum()),
+        current=0.0,
+        temperatures=np.array([25.0]),
+        die_temperature=30.0,
+    )
 
 
 def write(tmp_path, sections: dict | str) -> StateStore:
@@ -59,8 +66,7 @@ def messages(caplog, needle: str = "") -> list[str]:
 
 
 def protection(**parts) -> dict:
-    return {"protection": {"latched": [], "fault_log": GOOD_LOG, "balancing_time_s": [1.0, 2.0, 3.0, 4.0],
-                           **parts}}
+    return {"protection": {"latched": [], "fault_log": GOOD_LOG, "balancing_time_s": [1.0, 2.0, 3.0, 4.0], **parts}}
 
 
 def test_a_number_as_latched_is_one_error_and_the_other_parts_are_kept(tmp_path, caplog):
@@ -88,11 +94,14 @@ def test_bad_entries_in_the_latched_list_are_one_message_and_the_known_names_are
     assert len(msgs) == 1 and "4 entries" in msgs[0] and "1 known" in msgs[0], msgs
 
 
-@pytest.mark.parametrize("value, words", [
-    (5, ["fault_log", "int 5"]),
-    ({"t": 1.0}, ["fault_log", "dict"]),
-    ([1, "x", {"t": "soon", "fault": "SHORT_CIRCUIT", "event": "trip"}, *GOOD_LOG], ["fault_log", "3 of 4"]),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (5, ["fault_log", "int 5"]),
+        ({"t": 1.0}, ["fault_log", "dict"]),
+        ([1, "x", {"t": "soon", "fault": "SHORT_CIRCUIT", "event": "trip"}, *GOOD_LOG], ["fault_log", "3 of 4"]),
+    ],
+)
 def test_a_wrong_fault_log_is_one_warning(tmp_path, caplog, value, words):
     bms = start(write(tmp_path, protection(fault_log=value)))
     step(bms, sample(0.0))
@@ -101,12 +110,22 @@ def test_a_wrong_fault_log_is_one_warning(tmp_path, caplog, value, words):
     assert bms.fault_history == (GOOD_LOG if isinstance(value, list) else [])
 
 
-@pytest.mark.parametrize("value", [["1", 2.0, 3.0, 4.0], [True, 2.0, 3.0, 4.0], [1.0, -2.0, 3.0, 4.0],
-                                   [1.0, 2.0, 3.0], [1.0, None, 3.0, 4.0], "1,2,3,4", {"a": 1}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["1", 2.0, 3.0, 4.0],
+        [True, 2.0, 3.0, 4.0],
+        [1.0, -2.0, 3.0, 4.0],
+        [1.0, 2.0, 3.0],
+        [1.0, None, 3.0, 4.0],
+        "1,2,3,4",
+        {"a": 1},
+    ],
+)
 def test_wrong_balancing_times_are_rejected_not_coerced(tmp_path, caplog, value):
     bms = start(write(tmp_path, protection(balancing_time_s=value, latched=["SHORT_CIRCUIT"])))
     assert bms.balancing_time_s.tolist() == [0.0] * 4
-    assert step(bms, sample(0.0)).faults_latched == Fault.SHORT_CIRCUIT      # the other parts are used
+    assert step(bms, sample(0.0)).faults_latched == Fault.SHORT_CIRCUIT  # the other parts are used
     msgs = messages(caplog)
     assert len(msgs) == 1 and "balancing_time_s" in msgs[0] and "4 finite numbers >= 0" in msgs[0], msgs
 
@@ -123,7 +142,7 @@ def test_a_protection_section_that_is_not_a_mapping_is_one_error(tmp_path, caplo
 def test_deeply_nested_json_is_a_corrupted_file_not_a_crash(tmp_path, caplog, depth):
     text = '{"version": 1, "sections": {"protection": {"fault_log": ' + "[" * depth + "]" * depth + "}}}"
     store = write(tmp_path, text)
-    bms = start(store)                                   # used to raise RecursionError on every start
+    bms = start(store)  # used to raise RecursionError on every start
     assert step(bms, sample(0.0)).faults_latched == 0
     assert "nested deeper" in store.warning and (tmp_path / "state.json.corrupt").exists()
 
@@ -136,15 +155,18 @@ def trained_state() -> dict:
     return cfg, bms.estimator.state_dict()
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"capacity_ah": "9.5"}, "capacity_ah: expected a number, got str"),
-    ({"cycle_count": True}, "cycle_count: expected a number, got bool"),
-    ({"cell_soc": ["0.5", "0.5", "0.5", "0.5"]}, "cell_soc: expected a list of 4 numbers"),
-    ({"resistance_scale": {"a": 1}}, "resistance_scale: expected a list of 4 numbers"),
-    ({"stamp": "yesterday"}, "stamp: expected a number or null"),
-    ({"cell_count": 4.0 + 0j}, "cells"),
-    ({"capacity_updates": 10**400}, "capacity_updates"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        ({"capacity_ah": "9.5"}, "capacity_ah: expected a number, got str"),
+        ({"cycle_count": True}, "cycle_count: expected a number, got bool"),
+        ({"cell_soc": ["0.5", "0.5", "0.5", "0.5"]}, "cell_soc: expected a list of 4 numbers"),
+        ({"resistance_scale": {"a": 1}}, "resistance_scale: expected a list of 4 numbers"),
+        ({"stamp": "yesterday"}, "stamp: expected a number or null"),
+        ({"cell_count": 4.0 + 0j}, "cells"),
+        ({"capacity_updates": 10**400}, "capacity_updates"),
+    ],
+)
 def test_a_wrong_typed_estimator_state_is_rejected_with_one_warning(tmp_path, caplog, change, needle):
     cfg, d = trained_state()
     d.update(change)
@@ -153,19 +175,30 @@ def test_a_wrong_typed_estimator_state_is_rejected_with_one_warning(tmp_path, ca
     bms = Bms(cfg, StateStore(p))
     msgs = messages(caplog, "estimator state rejected")
     assert len(msgs) == 1 and needle in msgs[0], messages(caplog)
-    assert step(bms, sample(1.0)).estimate.capacity_ah == 10.0               # defaults, and it runs
+    assert step(bms, sample(1.0)).estimate.capacity_ah == 10.0  # defaults, and it runs
 
 
 # --- fuzz: any JSON in the sections, the BMS starts -------------------------------------------------------------
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
     | st.sampled_from([n for n in Fault.__members__ if n != "NONE"]),
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=12)
-sections = st.fixed_dictionaries({}, optional={
-    "protection": json_values | st.fixed_dictionaries({}, optional={
-        "latched": json_values, "fault_log": json_values, "balancing_time_s": json_values}),
-    "estimator": json_values})
+    max_leaves=12,
+)
+sections = st.fixed_dictionaries(
+    {},
+    optional={
+        "protection": json_values
+        | st.fixed_dictionaries(
+            {}, optional={"latched": json_values, "fault_log": json_values, "balancing_time_s": json_values}
+        ),
+        "estimator": json_values,
+    },
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,4 +1,5 @@
 """Core time: the sample stamps themselves until the clock jumps; monotonic across every jump."""
+
 import itertools
 import math
 

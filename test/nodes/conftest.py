@@ -7,6 +7,7 @@ rclpy = pytest.importorskip("rclpy")
 def ros_node():
     """An rclpy node in the test process, for subscribing and calling services."""
     import uuid
+
     rclpy.init()
     node = rclpy.create_node(f"bms_test_{uuid.uuid4().hex[:8]}")
     yield node

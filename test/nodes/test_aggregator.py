@@ -2,6 +2,7 @@
 opennav_docking (current > charging_threshold) and Open-RMF (battery_soc = percentage, 0..1) on the robot's
 /battery_state, through a two-pack discharge, a hot swap and a dock charge; and the energy numbers on a
 simulated drive with a known power model (issue 18 acceptance)."""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,10 @@ from bms_ros.msg import AggregateStatus
 from rostest_util import NodeProcess, SimClock, call, spin_until
 
 pytestmark = pytest.mark.ros
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)            # as Nav2 subscribes
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # as Nav2 subscribes
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-SIM_FACTOR = 10.0             # /clock runs this much faster than the wall
-PACK_TIMEOUT_S = 5.0          # simulated seconds (0.5 s of wall time at SIM_FACTOR)
+SIM_FACTOR = 10.0  # /clock runs this much faster than the wall
+PACK_TIMEOUT_S = 5.0  # simulated seconds (0.5 s of wall time at SIM_FACTOR)
 AGG_RATE_HZ = 5.0
 
 
@@ -59,16 +60,20 @@ def stamp(m) -> float:
 
 
 def pack(ns: str, soc: float, capacity_ah: float, seed: int, **sim) -> NodeProcess:
-    params = {"rate_hz": 5.0, "location": ns, "serial_number": f"SIM-{ns}",
-              "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": capacity_ah},
-              "afe": {"type": "sim"}, "sim": {"initial_soc": soc, "seed": seed, "load_current": 2.0, **sim}}
+    params = {
+        "rate_hz": 5.0,
+        "location": ns,
+        "serial_number": f"SIM-{ns}",
+        "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": capacity_ah},
+        "afe": {"type": "sim"},
+        "sim": {"initial_soc": soc, "seed": seed, "load_current": 2.0, **sim},
+    }
     return NodeProcess(params, namespace=f"/{ns}", extra_args=["-p", "use_sim_time:=true"])
 
 
 def aggregator(**params) -> NodeProcess:
     values = {"packs": "pack_left,pack_right", "pack_timeout": PACK_TIMEOUT_S, "rate_hz": AGG_RATE_HZ, **params}
-    return NodeProcess(values, module="bms_ros.nodes.aggregator_node",
-                       extra_args=["-p", "use_sim_time:=true"])
+    return NodeProcess(values, module="bms_ros.nodes.aggregator_node", extra_args=["-p", "use_sim_time:=true"])
 
 
 def test_two_pack_discharge_hot_swap_and_dock_charge_as_nav2_docking_and_rmf_see_it(ros_node):
@@ -100,21 +105,25 @@ def test_two_pack_discharge_hot_swap_and_dock_charge_as_nav2_docking_and_rmf_see
         assert spin_until(ros_node, lambda: is_battery_low(robot.last), 40.0), robot.last.percentage
         assert low.last is not None and low.last.data, "the latched ~/low fires no later than Nav2's rule"
         assert "low_soc 0.2" in agg.last.low_reason and "SoC" in agg.last.low_reason
-        assert 0.0 <= robot.last.percentage <= 1.0                        # Open-RMF battery_soc
+        assert 0.0 <= robot.last.percentage <= 1.0  # Open-RMF battery_soc
 
         # hot swap: the right pack stops publishing and leaves within the timeout plus one period
-        right_p.proc.send_signal(signal.SIGINT)     # without waiting: /clock (from this process) keeps running
+        right_p.proc.send_signal(signal.SIGINT)  # without waiting: /clock (from this process) keeps running
         out = lambda: agg.last.pack_in_aggregate[1] is False  # noqa: E731
         assert spin_until(ros_node, out, 10.0)
-        last_right = stamp(right.last)        # its last message (published until the process ended)
+        last_right = stamp(right.last)  # its last message (published until the process ended)
         first_out = next(m for m in agg.msgs if stamp(m) > last_right and not m.pack_in_aggregate[1])
         assert stamp(first_out) - last_right <= PACK_TIMEOUT_S + 1.0 / AGG_RATE_HZ + 0.5
         assert "silent" in first_out.pack_out_reason[1]
         spin_until(ros_node, lambda: False, 0.5)
         assert robot.last.capacity == pytest.approx(left.last.capacity, rel=0.01)
         assert robot.last.percentage == pytest.approx(left.last.percentage, abs=0.01)
-        named = lambda: any(s.level == DiagnosticStatus.WARN and "pack_right" in s.message  # noqa: E731
-                            for a in diags.msgs for s in a.status if "bms_aggregator" in s.name)
+        named = lambda: any(  # noqa: E731
+            s.level == DiagnosticStatus.WARN and "pack_right" in s.message
+            for a in diags.msgs
+            for s in a.status
+            if "bms_aggregator" in s.name
+        )
         assert spin_until(ros_node, named, 10.0), "diagnostics name the missing pack"
 
         right_p.stop()
@@ -139,10 +148,23 @@ def test_energy_per_metre_and_idle_power_within_5_percent_on_a_simulated_drive(r
     """One pack loaded by the cmd_vel power model (10 W idle + 40 W per m/s); the test drives the robot and
     publishes its odometry, and the aggregator measures both numbers from the battery alone."""
     idle_w, per_mps_w, speed = 10.0, 40.0, 0.5
-    pack_p = pack("pack_left", 0.8, 10.0, 11, load_source="cmd_vel", idle_power=idle_w, power_per_mps=per_mps_w,
-                  power_per_radps=0.0, input_timeout=5.0)
-    agg_p = aggregator(packs="pack_left", odometry_topic="/odom", state_file=str(tmp_path / "agg.json"),
-                       energy={"window_s": 60.0, "idle_settle_s": 2.0})
+    pack_p = pack(
+        "pack_left",
+        0.8,
+        10.0,
+        11,
+        load_source="cmd_vel",
+        idle_power=idle_w,
+        power_per_mps=per_mps_w,
+        power_per_radps=0.0,
+        input_timeout=5.0,
+    )
+    agg_p = aggregator(
+        packs="pack_left",
+        odometry_topic="/odom",
+        state_file=str(tmp_path / "agg.json"),
+        energy={"window_s": 60.0, "idle_settle_s": 2.0},
+    )
     try:
         clock = SimClock(ros_node, factor=SIM_FACTOR)
         cmd = ros_node.create_publisher(Twist, "/pack_left/cmd_vel", 10)
@@ -164,9 +186,9 @@ def test_energy_per_metre_and_idle_power_within_5_percent_on_a_simulated_drive(r
         ros_node.create_timer(0.02, drive)
         assert spin_until(ros_node, lambda: agg.last is not None and agg.last.pack_in_aggregate[0], 30.0)
         start = clock.now()
-        spin_until(ros_node, lambda: clock.now() - start > 20.0, 20.0)       # stands still
+        spin_until(ros_node, lambda: clock.now() - start > 20.0, 20.0)  # stands still
         robot["v"], start = speed, clock.now()
-        spin_until(ros_node, lambda: clock.now() - start > 62.0, 30.0)       # drives 31 m
+        spin_until(ros_node, lambda: clock.now() - start > 62.0, 30.0)  # drives 31 m
         s = agg.last
     finally:
         pack_p.stop()
@@ -177,6 +199,6 @@ def test_energy_per_metre_and_idle_power_within_5_percent_on_a_simulated_drive(r
     assert s.time_to_empty_at_pace_s == pytest.approx(s.energy_remaining_wh * 3600 / s.average_power, rel=0.01)
     assert s.pack_energy_throughput_wh[0] > 0 and not math.isnan(s.pack_equivalent_cycles[0])
     stored = json.loads((tmp_path / "agg.json").read_text())["sections"]["pack_throughput"]
-    saved = stored["SIM-pack_left"]          # at shutdown, per pack serial number
+    saved = stored["SIM-pack_left"]  # at shutdown, per pack serial number
     assert saved["energy_wh"] == pytest.approx(s.pack_energy_throughput_wh[0], abs=0.05)
     assert saved["charge_ah"] == pytest.approx(s.pack_charge_throughput_ah[0], abs=0.005)

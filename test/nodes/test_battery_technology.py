@@ -1,4 +1,5 @@
 """Every built-in chemistry maps to a BatteryState technology (an NCA pack published UNKNOWN: issue 12)."""
+
 import pytest
 from sensor_msgs.msg import BatteryState
 
@@ -12,5 +13,6 @@ pytestmark = pytest.mark.ros
 def test_every_chemistry_has_a_power_supply_technology(chemistry):
     tech = battery_state.technology(chemistry)
     assert tech != BatteryState.POWER_SUPPLY_TECHNOLOGY_UNKNOWN
-    assert tech == (BatteryState.POWER_SUPPLY_TECHNOLOGY_LIFE if chemistry == "lfp"
-                    else BatteryState.POWER_SUPPLY_TECHNOLOGY_LION)
+    assert tech == (
+        BatteryState.POWER_SUPPLY_TECHNOLOGY_LIFE if chemistry == "lfp" else BatteryState.POWER_SUPPLY_TECHNOLOGY_LION
+    )

@@ -4,6 +4,7 @@ The CAN tests run the node in this process: python-can's virtual bus connects bu
 network-capable variant needs msgpack, and SocketCAN vcan needs root). The heater test runs the node as a
 second process, as a dock controller would see it.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,12 @@ pytest.importorskip("cantools")
 
 
 def sim_params(**sim) -> dict:
-    return {"rate_hz": 10.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 1.0},
-            "afe": {"type": "sim"}, "sim": {"load_current": 0.0, **sim}}
+    return {
+        "rate_hz": 10.0,
+        "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 1.0},
+        "afe": {"type": "sim"},
+        "sim": {"load_current": 0.0, **sim},
+    }
 
 
 def _overrides(tree: dict, prefix: str = "") -> list:
@@ -49,16 +54,17 @@ class CanNode:
         from bms_ros.nodes.bms_node import BmsNode
 
         channel = f"bms_test_{uuid.uuid4().hex[:8]}"
-        params = {**params, "can": {"enabled": True, "interface": "virtual", "channel": channel, "period": 0.2,
-                                    "name": "PYLON"}}
+        params = {
+            **params,
+            "can": {"enabled": True, "interface": "virtual", "channel": channel, "period": 0.2, "name": "PYLON"},
+        }
         self.listener = can.Bus(interface="virtual", channel=channel)
         self.node = BmsNode(f"bms_can_{uuid.uuid4().hex[:6]}", parameter_overrides=_overrides(params))
         self.ex = SingleThreadedExecutor()
         self.ex.add_node(self.node)
         self.ex.add_node(ros_node)
         self.limits: list[ChargeLimits] = []
-        ros_node.create_subscription(ChargeLimits, f"/{self.node.get_name()}/charge_limits", self.limits.append,
-                                     10)
+        ros_node.create_subscription(ChargeLimits, f"/{self.node.get_name()}/charge_limits", self.limits.append, 10)
 
     def spin(self, seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -71,7 +77,7 @@ class CanNode:
         from bms_ros.can_frames import DBC_PATH, FrameEncoder
 
         self.node.source.timer.cancel()
-        self.spin(0.3)                                  # the last ~/charge_limits arrives; frames in flight
+        self.spin(0.3)  # the last ~/charge_limits arrives; frames in flight
         while self.listener.recv(timeout=0.0) is not None:
             pass
         self.spin(0.5)
@@ -92,8 +98,9 @@ class CanNode:
 
 
 def test_can_frames_decode_to_the_nodes_limits_and_state(ros_node):
-    n = CanNode(ros_node, sim_params(initial_soc=0.5, charger_connected=True, charger_current=0.8,
-                                     charger_follows_limits=True))
+    n = CanNode(
+        ros_node, sim_params(initial_soc=0.5, charger_connected=True, charger_current=0.8, charger_follows_limits=True)
+    )
     try:
         n.spin(1.5)
         frames = n.frozen_frames()
@@ -125,19 +132,21 @@ def test_can_frames_decode_to_the_nodes_limits_and_state(ros_node):
     raw = n.raw
     cvl, ccl, dcl, dvl = struct.unpack("<HhhH", raw[0x351])
     assert (cvl / 10, ccl / 10, dcl / 10, dvl / 10) == pytest.approx(
-        (out.charge_voltage_limit, out.charge_current_limit, out.discharge_current_limit,
-         out.discharge_voltage_limit), abs=0.051)
+        (out.charge_voltage_limit, out.charge_current_limit, out.discharge_current_limit, out.discharge_voltage_limit),
+        abs=0.051,
+    )
     assert struct.unpack("<HH", raw[0x355]) == (round(100 * out.estimate.soc), 100)
     v, i, t = struct.unpack("<hhh", raw[0x356])
-    assert (v / 100, i / 10, t / 10) == pytest.approx((m["BatteryVoltage"], m["BatteryCurrent"],
-                                                       m["BatteryTemperature"]), abs=1e-6)
+    assert (v / 100, i / 10, t / 10) == pytest.approx(
+        (m["BatteryVoltage"], m["BatteryCurrent"], m["BatteryTemperature"]), abs=1e-6
+    )
     assert raw[0x35C][0] == 0xC0 and raw[0x359][4:7] == b"\x01PN" and raw[0x35E] == b"PYLON   "
 
 
 def test_can_frames_of_a_cold_pack_forbid_charging_and_say_why(ros_node):
     n = CanNode(ros_node, sim_params(initial_soc=0.5, ambient_temperature=-5.0, charger_connected=True))
     try:
-        n.spin(3.0)                                     # the under-temperature trip delay is 2 s
+        n.spin(3.0)  # the under-temperature trip delay is 2 s
         frames = n.frozen_frames()
         out = n.node.last_output
     finally:

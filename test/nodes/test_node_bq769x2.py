@@ -1,4 +1,5 @@
 """bms_node end to end on afe.type sim_bq769x2: the real bq769x2 driver on its register-level emulator (ISSUE 16)."""
+
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
@@ -9,9 +10,12 @@ from rostest_util import NodeProcess, spin_until
 
 pytestmark = pytest.mark.ros
 
-SIM_16S = {"rate_hz": 10.0, "pack": {"cell_count": 16, "chemistry": "lfp", "design_capacity_ah": 20.0},
-           "afe": {"type": "sim_bq769x2", "crc": True, "thermistor_count": 2},
-           "sim": {"initial_soc": 0.6, "load_current": 5.0}}
+SIM_16S = {
+    "rate_hz": 10.0,
+    "pack": {"cell_count": 16, "chemistry": "lfp", "design_capacity_ah": 20.0},
+    "afe": {"type": "sim_bq769x2", "crc": True, "thermistor_count": 2},
+    "sim": {"initial_soc": 0.6, "load_current": 5.0},
+}
 
 
 def test_node_runs_the_bq769x2_driver_on_its_emulator(ros_node):

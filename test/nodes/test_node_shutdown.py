@@ -3,6 +3,7 @@ the whole process group, and launch forwards a second SIGINT a moment later. The
 state, set the shutdown FET state and exit 0, and leave no temporary file behind.
 
 BMS_SIGINT_RUNS sets how many runs (default 3, a few seconds each); bench/bench_shutdown_signals.py runs 20."""
+
 from __future__ import annotations
 
 import json
@@ -24,16 +25,25 @@ RUNS = int(os.environ.get("BMS_SIGINT_RUNS", "3"))
 GAPS_S = (0.02, 0.005, 0.05, 0.0, 0.1, 0.03, 0.01, 0.2)
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
-RUNNING_S = 0.5                     # let the node step a few times before stopping it
+RUNNING_S = 0.5  # let the node step a few times before stopping it
 
-SIM_4S = {"rate_hz": 10.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 10.0},
-          "afe": {"type": "sim"}, "sim": {"initial_soc": 0.6, "load_current": 4.0}}
+SIM_4S = {
+    "rate_hz": 10.0,
+    "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 10.0},
+    "afe": {"type": "sim"},
+    "sim": {"initial_soc": 0.6, "load_current": 4.0},
+}
 
 
 def start_in_own_process_group(params: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file",
-                             write_params(params)], cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bms_ros.nodes.bms_node", "--ros-args", "--params-file", write_params(params)],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def read_until(proc: subprocess.Popen, text: bytes, timeout: float) -> bytes:

@@ -1,6 +1,7 @@
 """bms_node on every smart-pack emulator from a second process (issue 17): the real parser and driver over bytes,
 the same BatteryState semantics as the AFE path, the pack's own SoC beside ours, pack trips, link loss and
 recovery, and FET commands where the pack takes them (refused with the reason where it does not)."""
+
 import math
 
 import pytest
@@ -22,9 +23,13 @@ def params(kind: str) -> dict:
     kind, _, link = kind.partition("+")
     afe = {"type": kind, "thermistor_count": 2, **({"daly_link": link, "serial_timeout": 0.05} if link else {})}
     # a short release hold for the pack's own UV trip, so the test sees the release without waiting 5 s
-    return {"rate_hz": 20.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 5.0},
-            "afe": afe, "sim": {"initial_soc": 0.6, "load_current": 2.0},
-            "protection": {"afe_hw_undervoltage": {"hold": 0.5}}}
+    return {
+        "rate_hz": 20.0,
+        "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 5.0},
+        "afe": afe,
+        "sim": {"initial_soc": 0.6, "load_current": 2.0},
+        "protection": {"afe_hw_undervoltage": {"hold": 0.5}},
+    }
 
 
 def ok(results) -> bool:
@@ -47,8 +52,9 @@ def test_node_on_smart_pack_emulator(ros_node, kind):
         bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
         st = Latest(ros_node, BmsStatus, "/bms_node/status")
         diag = Latest(ros_node, DiagnosticArray, "/diagnostics")
-        assert spin_until(ros_node, lambda: len(bs.msgs) >= 10 and st.last is not None and st.last.data_fresh,
-                          30.0), proc.proc.poll()
+        assert spin_until(ros_node, lambda: len(bs.msgs) >= 10 and st.last is not None and st.last.data_fresh, 30.0), (
+            proc.proc.poll()
+        )
         check_semantics(bs.last, st.last)
 
         def link_keys() -> dict:
@@ -58,9 +64,10 @@ def test_node_on_smart_pack_emulator(ros_node, kind):
                     if "Link checksum errors" in kv:
                         return kv
             return {}
+
         assert spin_until(ros_node, lambda: bool(link_keys()), 5.0), "link counters in the diagnostics"
         assert link_keys()["Pack FET commands"].startswith("refused" if kind == "sim_sbs" else "accepted")
-        if not kind.startswith("sim_daly"):      # the Daly frames read here carry no identity
+        if not kind.startswith("sim_daly"):  # the Daly frames read here carry no identity
             assert bs.last.serial_number, "the pack's identity becomes serial_number"
 
         # FET commands: an SBS pack refuses with the reason; a JBD / Daly board obeys within the board's limits
@@ -83,8 +90,11 @@ def test_node_on_smart_pack_emulator(ros_node, kind):
 
         # the pack trips its own protection: our faults / health show it
         assert ok(set_params(ros_node, "/bms_node", {"sim.fault.pack_trip": "cell_undervoltage"}))
-        assert spin_until(ros_node, lambda: st.last.faults_active & BmsStatus.FAULT_AFE_HW_UNDERVOLTAGE
-                          and not st.last.discharge_fet, 5.0), st.last
+        assert spin_until(
+            ros_node,
+            lambda: st.last.faults_active & BmsStatus.FAULT_AFE_HW_UNDERVOLTAGE and not st.last.discharge_fet,
+            5.0,
+        ), st.last
         assert st.last.pack_protection, "the pack's own words are published"
         assert spin_until(ros_node, lambda: abs(bs.last.current) < 0.05, 5.0), "the pack opened its DSG FET"
         res = call(ros_node, SetBool, "/bms_node/set_discharge_enable", SetBool.Request(data=True))

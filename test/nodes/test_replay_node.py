@@ -1,4 +1,5 @@
 """A recorded run played into the live node (like ``ros2 bag play --clock``) gives the recorded decisions."""
+
 import numpy as np
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -37,10 +38,11 @@ def test_bag_replayed_through_the_node_reproduces_the_recorded_decisions(ros_nod
             clock.publish(c)
             pub.publish(sample_to_msg(AfeSample(), s))
             assert spin_until(ros_node, lambda k=k: len(statuses) > k, 10.0), f"no decision for sample {k}"
-    got = statuses[:len(records)]
+    got = statuses[: len(records)]
     for k, ((_, live), st) in enumerate(zip(records, got)):
         assert (st.charge_fet_commanded, st.discharge_fet_commanded) == (live.charge_fet, live.discharge_fet), k
         assert st.faults_active == live.faults_active and st.faults_latched == live.faults_latched, k
         assert st.soc == pytest.approx(np.float32(live.estimate.soc), abs=1e-6) or (
-            np.isnan(st.soc) and np.isnan(live.estimate.soc)), k
+            np.isnan(st.soc) and np.isnan(live.estimate.soc)
+        ), k
     assert any(st.faults_active & BmsStatus.FAULT_AFE_COMM_LOSS for st in got)

@@ -1,4 +1,5 @@
 """The ROS interface as its consumers use it, from a second process (Nav2, docking, planners, operators)."""
+
 import itertools
 import math
 import time
@@ -18,8 +19,12 @@ RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def sim_params(**sim) -> dict:
-    return {"rate_hz": 10.0, "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 1.0},
-            "afe": {"type": "sim"}, "sim": {"load_current": 0.0, **sim}}
+    return {
+        "rate_hz": 10.0,
+        "pack": {"cell_count": 4, "chemistry": "nmc", "design_capacity_ah": 1.0},
+        "afe": {"type": "sim"},
+        "sim": {"load_current": 0.0, **sim},
+    }
 
 
 class Latest:
@@ -57,8 +62,9 @@ def test_nav2_is_battery_low_after_draining(ros_node):
         assert spin_until(ros_node, lambda: bs.last is not None, 20.0), "no battery_state"
         first = bs.last.percentage
         assert not is_battery_low(bs.last)
-        assert spin_until(ros_node, lambda: is_battery_low(bs.last), 40.0), \
+        assert spin_until(ros_node, lambda: is_battery_low(bs.last), 40.0), (
             f"percentage went from {first:.3f} to {bs.last.percentage:.3f} only"
+        )
     low = bs.last
     assert 0.0 <= low.percentage <= 0.2 and low.current < 0
     assert low.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
@@ -71,8 +77,9 @@ def test_charging_is_seen_by_nav2_and_docking_then_full(ros_node):
         bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
         assert spin_until(ros_node, lambda: bs.last is not None and is_battery_charging(bs.last), 20.0)
         assert docking_sees_charging(bs.last), f"current {bs.last.current} A while charging"
-        assert spin_until(ros_node, lambda: bs.last.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_FULL,
-                          60.0), f"never FULL; last percentage {bs.last.percentage:.3f}"
+        assert spin_until(
+            ros_node, lambda: bs.last.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_FULL, 60.0
+        ), f"never FULL; last percentage {bs.last.percentage:.3f}"
     statuses = [m.power_supply_status for m in bs.msgs]
     first_full = statuses.index(BatteryState.POWER_SUPPLY_STATUS_FULL)
     assert BatteryState.POWER_SUPPLY_STATUS_CHARGING in statuses[:first_full]
@@ -143,8 +150,15 @@ def test_diagnostics_tasks_and_rate_check(ros_node):
         full = lambda: [a for a in diags.msgs if len(a.status) >= 7]  # noqa: E731
         assert spin_until(ros_node, lambda: len(full()) >= 2, 20.0)
     names = {s.name: s for s in full()[-1].status}
-    for task in ("AFE link", "Protection", "Cell voltages", "Temperatures", "State of charge and health",
-                 "Balancing", "battery_state rate"):
+    for task in (
+        "AFE link",
+        "Protection",
+        "Cell voltages",
+        "Temperatures",
+        "State of charge and health",
+        "Balancing",
+        "battery_state rate",
+    ):
         assert f"bms_node: {task}" in names, sorted(names)
     cells = {kv.key: kv.value for kv in names["bms_node: Cell voltages"].values}
     assert all(f"Cell {i} (V)" in cells for i in range(1, 5))
@@ -154,6 +168,7 @@ def test_diagnostics_tasks_and_rate_check(ros_node):
 
 def test_two_namespaced_packs(ros_node):
     from rostest_util import ROOT
+
     cfg = str(ROOT / "config" / "two_pack.yaml")
     with NodeProcess(params_file=cfg, namespace="/pack_left"), NodeProcess(params_file=cfg, namespace="/pack_right"):
         left = Latest(ros_node, BatteryState, "/pack_left/battery_state", RELIABLE)
@@ -163,8 +178,11 @@ def test_two_namespaced_packs(ros_node):
 
         def both_seen():
             names.update(s.name for arr in diags.msgs for s in arr.status)
-            return left.last is not None and right.last is not None and \
-                {"/pack_left/bms_node: Protection", "/pack_right/bms_node: Protection"} <= names
+            return (
+                left.last is not None
+                and right.last is not None
+                and {"/pack_left/bms_node: Protection", "/pack_right/bms_node: Protection"} <= names
+            )
 
         assert spin_until(ros_node, both_seen, 30.0), sorted(names)
         res = call(ros_node, SetBool, "/pack_left/bms_node/set_charge_enable", SetBool.Request(data=False))
@@ -188,7 +206,7 @@ def test_sim_time_at_20x(ros_node):
     sim_elapsed, wall = stamp(m1) - stamp(m0), w1 - w0
     assert sim_elapsed / wall == pytest.approx(20.0, rel=0.15)
     assert abs(stamp(m1) - c1) < 20.0, "stamps follow /clock (about 1e3 s here), not the wall clock (1.8e9 s)"
-    expected_drop = 2.0 * sim_elapsed / 3600.0 / 1.0       # load x time / capacity
+    expected_drop = 2.0 * sim_elapsed / 3600.0 / 1.0  # load x time / capacity
     assert m0.percentage - m1.percentage == pytest.approx(expected_drop, rel=0.25)
     stamps = [stamp(m) for m in bs.msgs]
     assert all(b > a for a, b in itertools.pairwise(stamps)), "simulated time only moves forward"
@@ -219,12 +237,12 @@ def test_fault_reset_clears_a_latched_fault_once_released(ros_node):
         SimClock(ros_node, factor=10.0)
         st = Latest(ros_node, BmsStatus, "/bms_node/status")
         assert spin_until(ros_node, lambda: st.last is not None and st.last.faults_latched & ov, 60.0)
-        assert spin_until(ros_node, lambda: not st.last.charge_fet and not st.last.discharge_fet, 5.0), \
+        assert spin_until(ros_node, lambda: not st.last.charge_fet and not st.last.discharge_fet, 5.0), (
             "a latched fault opens the FETs until it is reset"
+        )
         # unplug the broken charger; with no current the cells relax below the release threshold
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.charger_connected": False}))
-        assert spin_until(ros_node, lambda: st.last.cell_voltage_max < 4.15 and not st.last.faults_active & ov,
-                          60.0)
+        assert spin_until(ros_node, lambda: st.last.cell_voltage_max < 4.15 and not st.last.faults_active & ov, 60.0)
         assert st.last.faults_latched & ov, "still latched until someone resets it"
         res = call(ros_node, Trigger, "/bms_node/reset_faults", Trigger.Request())
         assert spin_until(ros_node, lambda: not st.last.faults_latched & ov and st.last.discharge_fet, 5.0)
@@ -249,9 +267,12 @@ def test_runtime_parameters_validated_with_reasons(ros_node):
     assert not out_of_range.successful
     assert not wrong_type.successful and "sim.load_current" in wrong_type.reason, wrong_type.reason
     assert as_integer.successful, as_integer.reason
-    assert stored.double_value == 4.0 or stored.integer_value == 4      # a double where rclpy can convert (Iron+)
-    assert not out_of_range_integer.successful and "protection.cell_overvoltage.threshold" in \
-        out_of_range_integer.reason and "9" in out_of_range_integer.reason, out_of_range_integer.reason
+    assert stored.double_value == 4.0 or stored.integer_value == 4  # a double where rclpy can convert (Iron+)
+    assert (
+        not out_of_range_integer.successful
+        and "protection.cell_overvoltage.threshold" in out_of_range_integer.reason
+        and "9" in out_of_range_integer.reason
+    ), out_of_range_integer.reason
     assert not inverted.successful and "release" in inverted.reason, inverted.reason
     assert fine.successful
 
@@ -268,7 +289,8 @@ def test_runtime_parameters_outside_the_envelope_are_rejected_with_the_reason(ro
         fine = set_params(ros_node, "/bms_node", {"protection.cell_overvoltage.delay": 2.0})[0]
     assert widened.successful and fine.successful
     assert not hard.successful and hard.reason.startswith(
-        "protection.cell_overvoltage_hard.threshold: 5.9 V is outside the nmc envelope"), hard.reason
+        "protection.cell_overvoltage_hard.threshold: 5.9 V is outside the nmc envelope"
+    ), hard.reason
     assert not slow.successful and "protection.cell_overvoltage.delay: 300 s" in slow.reason, slow.reason
     assert not hot.successful and "protection.charge_overtemperature.threshold: 80 degC" in hot.reason, hot.reason
 
@@ -282,11 +304,19 @@ def test_lost_afe_reports_unknown_and_opens_the_fets(ros_node):
         assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 20.0)
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 1.0}))
         # stale data comes first, the comm-loss fault after its own delay: wait for the whole lost-AFE picture
-        assert spin_until(ros_node, lambda: not st.last.data_fresh and st.last.faults_active
-                          & BmsStatus.FAULT_AFE_COMM_LOSS and math.isnan(bs.last.voltage), 20.0), st.last
+        assert spin_until(
+            ros_node,
+            lambda: (
+                not st.last.data_fresh
+                and st.last.faults_active & BmsStatus.FAULT_AFE_COMM_LOSS
+                and math.isnan(bs.last.voltage)
+            ),
+            20.0,
+        ), st.last
         lost = bs.last
-        assert spin_until(ros_node, lambda: not st.last.discharge_fet_commanded
-                          and not st.last.charge_fet_commanded, 10.0), st.last
+        assert spin_until(
+            ros_node, lambda: not st.last.discharge_fet_commanded and not st.last.charge_fet_commanded, 10.0
+        ), st.last
         assert st.last.afe_read_errors > 0
         # the link comes back: data is fresh again
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.nack_rate": 0.0}))
@@ -298,9 +328,11 @@ def test_lost_afe_reports_unknown_and_opens_the_fets(ros_node):
 
 def test_simulated_robot_drains_from_cmd_vel_and_docks_by_service(ros_node):
     from geometry_msgs.msg import Twist
-    params = sim_params(initial_soc=0.6, load_source="cmd_vel", idle_power=10.0, power_per_mps=100.0,
-                        charger_current=2.0)
-    params["pack"]["design_capacity_ah"] = 10.0   # 160 W from a 15 V pack is about 1C
+
+    params = sim_params(
+        initial_soc=0.6, load_source="cmd_vel", idle_power=10.0, power_per_mps=100.0, charger_current=2.0
+    )
+    params["pack"]["design_capacity_ah"] = 10.0  # 160 W from a 15 V pack is about 1C
     with NodeProcess(params):
         st = Latest(ros_node, BmsStatus, "/bms_node/status")
         cmd = ros_node.create_publisher(Twist, "/cmd_vel", 10)
@@ -326,19 +358,21 @@ def test_simulated_robot_drains_from_cmd_vel_and_docks_by_service(ros_node):
 
 def test_simulated_charger_state_wins_over_an_earlier_contact_message(ros_node):
     from std_msgs.msg import Bool
-    params = sim_params(initial_soc=0.6, ambient_temperature=-5.0)   # charging blocked by the cold
+
+    params = sim_params(initial_soc=0.6, ambient_temperature=-5.0)  # charging blocked by the cold
     with NodeProcess(params):
         bs = Latest(ros_node, BatteryState, "/battery_state", RELIABLE)
         contact = ros_node.create_publisher(Bool, "/charger_present", 10)
         assert spin_until(ros_node, lambda: bs.last is not None, 20.0)
         spin_until(ros_node, lambda: contact.get_subscription_count() > 0, 10.0)
         contact.publish(Bool(data=False))
-        assert spin_until(ros_node, lambda: bs.last.power_supply_status ==
-                          BatteryState.POWER_SUPPLY_STATUS_DISCHARGING, 10.0)
+        assert spin_until(
+            ros_node, lambda: bs.last.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_DISCHARGING, 10.0
+        )
         assert call(ros_node, SetBool, "/bms_node/set_charger_connected", SetBool.Request(data=True)).success
-        assert spin_until(ros_node, lambda: bs.last.power_supply_status ==
-                          BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING, 10.0), \
-            "charger present but charging blocked: NOT_CHARGING"
+        assert spin_until(
+            ros_node, lambda: bs.last.power_supply_status == BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING, 10.0
+        ), "charger present but charging blocked: NOT_CHARGING"
 
 
 def test_readme_short_example_latches_short_circuit_on_the_default_simulation(ros_node):
@@ -349,10 +383,12 @@ def test_readme_short_example_latches_short_circuit_on_the_default_simulation(ro
         st = Latest(ros_node, BmsStatus, "/bms_node/status")
         assert spin_until(ros_node, lambda: st.last is not None and st.last.discharge_fet, 30.0)
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": True}))
-        assert spin_until(ros_node, lambda: st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT, 10.0), \
-            list(st.last.fault_names)
+        assert spin_until(ros_node, lambda: st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT, 10.0), list(
+            st.last.fault_names
+        )
         assert not st.last.discharge_fet
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.fault.external_short": False}))
         spin_until(ros_node, lambda: False, 2.0)
-        assert st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT and not st.last.discharge_fet, \
+        assert st.last.faults_latched & BmsStatus.FAULT_SHORT_CIRCUIT and not st.last.discharge_fet, (
             "a short must not clear by itself"
+        )

@@ -1,5 +1,6 @@
 """The IEC 62619 system lock as an operator meets it, from a second process: a fault reset cannot end it, the
 unlock service needs the code the Protection diagnostic shows, and only works once the condition is gone."""
+
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from std_srvs.srv import Trigger
@@ -34,8 +35,13 @@ def test_a_locked_pack_needs_the_unlock_service_with_its_code(ros_node):
         assert spin_until(ros_node, lambda: _lock_code(diags) != "", 10.0), "the diagnostic shows the code"
         code = _lock_code(diags)
         assert all(r.successful for r in set_params(ros_node, "/bms_node", {"sim.charger_connected": False}))
-        assert spin_until(ros_node, lambda: st.last.cell_voltage_max < 4.2 and
-                          not st.last.faults_active & BmsStatus.FAULT_CELL_OVERVOLTAGE_HARD, 60.0)
+        assert spin_until(
+            ros_node,
+            lambda: (
+                st.last.cell_voltage_max < 4.2 and not st.last.faults_active & BmsStatus.FAULT_CELL_OVERVOLTAGE_HARD
+            ),
+            60.0,
+        )
         reset = call(ros_node, Trigger, "/bms_node/reset_faults", Trigger.Request())
         assert not reset.success and "SYSTEM_LOCK" in reset.message and "~/unlock" in reset.message, reset.message
         assert spin_until(ros_node, lambda: st.last.faults_latched & lock and not st.last.discharge_fet, 5.0)

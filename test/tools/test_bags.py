@@ -1,4 +1,5 @@
 """rosbag2 record and replay: a recorded run replays to the same decisions; bad bags fail clearly."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,10 +61,36 @@ def test_offline_replay_of_a_bag_reproduces_the_live_decisions(recorded, storage
 def test_replay_writes_a_bag_that_replays_identically(recorded, tmp_path):
     _, d = recorded
     cfg = write_config(tmp_path / "p.yaml")
-    assert main([str(d / "mcap"), "-c", str(cfg), "-o", str(tmp_path / "a.csv"), "--output-bag",
-                 str(tmp_path / "replayed"), "-q"]) == 0
-    assert main([str(tmp_path / "replayed"), "-c", str(cfg), "-o", str(tmp_path / "b.csv"), "-q",
-                 "--baseline", str(tmp_path / "a.csv")]) == 0
+    assert (
+        main(
+            [
+                str(d / "mcap"),
+                "-c",
+                str(cfg),
+                "-o",
+                str(tmp_path / "a.csv"),
+                "--output-bag",
+                str(tmp_path / "replayed"),
+                "-q",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                str(tmp_path / "replayed"),
+                "-c",
+                str(cfg),
+                "-o",
+                str(tmp_path / "b.csv"),
+                "-q",
+                "--baseline",
+                str(tmp_path / "a.csv"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_regression_mode_fails_with_a_readable_diff(recorded, tmp_path, capsys):
@@ -71,8 +98,11 @@ def test_regression_mode_fails_with_a_readable_diff(recorded, tmp_path, capsys):
     cfg = write_config(tmp_path / "p.yaml")
     assert main([str(d / "mcap"), "-c", str(cfg), "-o", str(tmp_path / "base.csv"), "-q"]) == 0
     changed = tmp_path / "changed.yaml"
-    changed.write_text(cfg.read_text().replace("ros__parameters:", "ros__parameters:\n    protection: "
-                                               "{cell_overvoltage: {threshold: 4.3, release: 4.2}}"))
+    changed.write_text(
+        cfg.read_text().replace(
+            "ros__parameters:", "ros__parameters:\n    protection: {cell_overvoltage: {threshold: 4.3, release: 4.2}}"
+        )
+    )
     capsys.readouterr()
     assert main([str(d / "mcap"), "-c", str(changed), "-q", "--baseline", str(tmp_path / "base.csv")]) == 1
     err = capsys.readouterr().err
@@ -115,6 +145,7 @@ def test_garbage_is_not_a_bag(tmp_path):
 def test_unknown_message_types_are_named(tmp_path):
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import Stores, get_typestore
+
     store = get_typestore(Stores.ROS2_JAZZY)
     String = store.types["std_msgs/msg/String"]
     path = tmp_path / "chatter"

@@ -1,6 +1,7 @@
 """Fleet replay (bms_ros.tools.fleet, ``bms-replay`` with several bags): state carried across a robot's bags as
 the node carries it across a restart, the same bytes sequentially, in a process pool and on a local Ray
 instance, and a summary that sees a changed configuration."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -100,12 +101,28 @@ def test_summary_shows_what_a_changed_configuration_decides_otherwise(fleet, tmp
 
 def test_cli_fleet_from_a_folder_of_bags(fleet, tmp_path) -> None:
     summary, report = tmp_path / "fleet.csv", tmp_path / "fleet.html"
-    rc = main([str(fleet["dir"] / "bags"), "-c", fleet["config"], "--workers", "1", "--summary", str(summary),
-               "--fleet-report", str(report), "-q"])
+    rc = main(
+        [
+            str(fleet["dir"] / "bags"),
+            "-c",
+            fleet["config"],
+            "--workers",
+            "1",
+            "--summary",
+            str(summary),
+            "--fleet-report",
+            str(report),
+            "-q",
+        ]
+    )
     assert rc == 0
     lines = summary.read_text().splitlines()
-    assert lines[0].startswith("robot,bags,samples") and [ln.split(",")[0] for ln in lines[1:]] == \
-        ["a1", "a2", "b1", "c1"]
+    assert lines[0].startswith("robot,bags,samples") and [ln.split(",")[0] for ln in lines[1:]] == [
+        "a1",
+        "a2",
+        "b1",
+        "c1",
+    ]
     assert "<table>" in report.read_text() and "a2" in report.read_text()
     robots = tmp_path / "robots.yaml"
     robots.write_text(yaml.safe_dump({"robots": {"r": [fleet["bags"]["a1"], fleet["bags"]["a2"]]}}))

@@ -1,5 +1,6 @@
 """The FMEA (docs/fmea.md) is generated from the safety case and the policy table, names tests that exist, covers
 every fault, asks no less of POLICY than the hazards require, and (slow) its tests fail without the reaction."""
+
 from __future__ import annotations
 
 import ast
@@ -104,14 +105,24 @@ def _mutation(row: Row, mode: str) -> tuple[str, list[str]] | None:
 def test_named_tests_fail_when_the_reaction_is_removed(row: Row, mode: str) -> None:
     m = _mutation(row, mode)
     if m is None:
-        pytest.skip("reaction not carried by a POLICY rule on this branch (time, state file, configuration, or a "
-                    "fault ISSUE 11 adds), or nothing to unblock (a reported-only fault)")
+        pytest.skip(
+            "reaction not carried by a POLICY rule on this branch (time, state file, configuration, or a "
+            "fault ISSUE 11 adds), or nothing to unblock (a reported-only fault)"
+        )
     spec, tests = m
     assert tests, f"{row.id}: no behavioural test to run"
-    env = {**os.environ, "BMS_FMEA_MUTATION": spec,
-           "PYTHONPATH": os.pathsep.join([str(ROOT / "test"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p",
-                           "fmea_mutation", *tests], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=900)
+    env = {
+        **os.environ,
+        "BMS_FMEA_MUTATION": spec,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "test"), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "fmea_mutation", *tests],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert f"[fmea_mutation] {spec.partition(':')[0]}" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert proc.returncode == 1, f"{row.id}: no named test failed with {spec}\n{proc.stdout[-3000:]}"

@@ -1,4 +1,5 @@
 """bms-replay: CSV in, the core's decisions out; clear errors on bad input."""
+
 from __future__ import annotations
 
 import csv
@@ -25,13 +26,19 @@ def recording(path, cells=4, temps=1, n=600, load=5.0):
     model.charge_fet = model.discharge_fet = True
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["t", "current"] + [f"cell_voltage_{i + 1}" for i in range(cells)]
-                   + [f"temperature_{i + 1}" for i in range(temps)])
+        w.writerow(
+            ["t", "current"]
+            + [f"cell_voltage_{i + 1}" for i in range(cells)]
+            + [f"temperature_{i + 1}" for i in range(temps)]
+        )
         for k in range(n):
             model.load_a = load if (k // 30) % 2 else 1.0
             model.step(0.5)
-            w.writerow([f"{k * 0.5:.1f}", f"{model.current_a:.4f}"]
-                       + [f"{v:.4f}" for v in model.cell_voltages()] + [f"{model.temperature_c:.2f}"] * temps)
+            w.writerow(
+                [f"{k * 0.5:.1f}", f"{model.current_a:.4f}"]
+                + [f"{v:.4f}" for v in model.cell_voltages()]
+                + [f"{model.temperature_c:.2f}"] * temps
+            )
     return path
 
 
@@ -56,10 +63,10 @@ def test_replay_produces_one_row_per_sample(tmp_path, config):
     assert tuple(rows[0]) == OUTPUT_COLUMNS
     soc = np.array([float(r["soc"]) for r in rows])
     assert np.all((soc >= 0) & (soc <= 1))
-    assert soc[-1] < soc[0]                                  # the pack was discharging
+    assert soc[-1] < soc[0]  # the pack was discharging
     assert 0.6 < soc[0] < 0.8
     assert float(rows[-1]["time_to_empty_s"]) > 0
-    assert rows[-1]["time_to_full_s"] == "nan"               # unknown is NaN, not 0 or -1
+    assert rows[-1]["time_to_full_s"] == "nan"  # unknown is NaN, not 0 or -1
     assert rows[-1]["charge_allowed"] in ("0", "1") and rows[-1]["discharge_allowed"] in ("0", "1")
 
 
@@ -82,16 +89,24 @@ def test_cell_count_mismatch_is_a_clear_error(tmp_path, capsys):
     assert len(err) == 1 and "has 3 cells" in err[0] and "pack.cell_count = 4" in err[0]
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("t,current,cell_voltage_1,cell_voltage_2,cell_voltage_3,cell_voltage_4,temperature_1\n0,1,3.7,3.7,x,3.7,25\n",
-     "in.csv:2: not a number: 'x'"),
-    ("t,current,cell_voltage_1,cell_voltage_2,cell_voltage_3,cell_voltage_4\n0,1,3.7,3.7\n", "in.csv:2: 4 fields"),
-    ("time,current,cell_voltage_1\n", "must start with 't,current'"),
-    ("t,current,cell_voltage_1,cell_voltage_3\n", "expected cell_voltage_2 or temperature_1"),
-    ("", "empty file"),
-    ("t,current,cell_voltage_1,cell_voltage_2,cell_voltage_3,cell_voltage_4\n5,1,3.7,3.7,3.7,3.7\n"
-     "4,1,3.7,3.7,3.7,3.7\n", "goes backwards"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        (
+            "t,current,cell_voltage_1,cell_voltage_2,cell_voltage_3,cell_voltage_4,temperature_1\n0,1,3.7,3.7,x,3.7,25\n",
+            "in.csv:2: not a number: 'x'",
+        ),
+        ("t,current,cell_voltage_1,cell_voltage_2,cell_voltage_3,cell_voltage_4\n0,1,3.7,3.7\n", "in.csv:2: 4 fields"),
+        ("time,current,cell_voltage_1\n", "must start with 't,current'"),
+        ("t,current,cell_voltage_1,cell_voltage_3\n", "expected cell_voltage_2 or temperature_1"),
+        ("", "empty file"),
+        (
+            "t,current,cell_voltage_1,cell_voltage_2,cell_voltage_3,cell_voltage_4\n5,1,3.7,3.7,3.7,3.7\n"
+            "4,1,3.7,3.7,3.7,3.7\n",
+            "goes backwards",
+        ),
+    ],
+)
 def test_bad_csv_is_a_one_line_error(tmp_path, config, capsys, text, needle):
     src = tmp_path / "in.csv"
     src.write_text(text)
@@ -139,10 +154,13 @@ def test_source_rejects_non_string_reader_errors(tmp_path):
 
 def test_an_initial_soc_from_the_command_line_starts_the_estimate_there(tmp_path, config, capsys):
     """ISSUE 13: a known start (a lab measurement, another tool's estimate) without writing a state file."""
-    src = recording(tmp_path / "in.csv")                     # the pack is at 70 %
+    src = recording(tmp_path / "in.csv")  # the pack is at 70 %
     outs = {}
-    for name, extra in {"flag": ["--initial-soc", "0.35"], "param": ["-p", "estimation.initial_soc=0.35"],
-                        "none": []}.items():
+    for name, extra in {
+        "flag": ["--initial-soc", "0.35"],
+        "param": ["-p", "estimation.initial_soc=0.35"],
+        "none": [],
+    }.items():
         out = tmp_path / f"{name}.csv"
         assert main([str(src), "-c", str(config), "-o", str(out), "-q", *extra]) == 0
         outs[name] = float(read(out)[0]["soc"])

@@ -4,6 +4,7 @@ The shape of LibreSolar's ``drivers/bms_ic`` (registers / interface / chip / emu
 names load on first use (PEP 562), so importing the pure-data ``registers`` or ``crc`` loads neither the driver
 nor smbus2, and the package ``__init__`` forms no import cycle with its modules.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -14,8 +15,11 @@ if TYPE_CHECKING:
     from bms_ros.afe.bq769x0.interface import Bq769x0Errors
     from bms_ros.afe.wire import WireStats
 
-_WHERE = {"Bq769x0Afe": "bms_ros.afe.bq769x0.driver", "Bq769x0Errors": "bms_ros.afe.bq769x0.interface",
-          "WireStats": "bms_ros.afe.wire"}
+_WHERE = {
+    "Bq769x0Afe": "bms_ros.afe.bq769x0.driver",
+    "Bq769x0Errors": "bms_ros.afe.bq769x0.interface",
+    "WireStats": "bms_ros.afe.wire",
+}
 
 __all__ = ["Bq769x0Afe", "Bq769x0Errors", "WireStats"]
 

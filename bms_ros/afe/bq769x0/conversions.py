@@ -1,4 +1,5 @@
 """bq769x0 conversions from register codes to SI values and status flags [DS p.18-22, p.30]."""
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ T0_K = 273.15
 # TS voltages outside ~ -50..+150 degC for a 10 k NTC on the 10 k / 3.3 V divider [DS p.20]: open or short
 TS_OPEN_V = 3.2
 TS_SHORT_V = 0.05
-TS_SETTLE_S = r.TEMP_PERIOD_S + r.ADC_PERIOD_S   # a TEMP_SEL change shows within 2 s [DS p.21]
+TS_SETTLE_S = r.TEMP_PERIOD_S + r.ADC_PERIOD_S  # a TEMP_SEL change shows within 2 s [DS p.21]
 
 
 def stat_to_flags(sys_stat: int) -> AfeFlag:

@@ -10,6 +10,7 @@ there is one CRC byte after every data byte [DS p.17]:
 
 This differs from the Linux/smbus2 PEC (one byte at the end over everything), so ``SMBus.pec`` must stay off.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence

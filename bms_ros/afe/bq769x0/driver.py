@@ -12,6 +12,7 @@ it sees the chip come out of a reset (CC_EN reads 0) and after it clears DEVICE_
 
 Units: SI, current > 0 charging (CC positive = charging on bq769x0), NaN for unknown values.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,9 +32,9 @@ from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection
 
 log = logging.getLogger(__name__)
 
-_CTRL2_HOST_BITS = r.CTRL2_DELAY_DIS | r.CTRL2_CC_EN | r.CTRL2_DSG_ON | r.CTRL2_CHG_ON   # 0xC3 [DS p.32]
+_CTRL2_HOST_BITS = r.CTRL2_DELAY_DIS | r.CTRL2_CC_EN | r.CTRL2_DSG_ON | r.CTRL2_CHG_ON  # 0xC3 [DS p.32]
 _ALL_BITS = 0xFF
-_STAMP_EPS_S = 1e-9             # s, float tolerance when comparing a read time with a validity start
+_STAMP_EPS_S = 1e-9  # s, float tolerance when comparing a read time with a validity start
 
 
 class Bq769x0Afe(Afe):
@@ -59,11 +60,25 @@ class Bq769x0Afe(Afe):
             pulse [DS p.27]) is not an error: ``status_reason`` says why, and every read tries again.
     """
 
-    def __init__(self, bus, cell_count: int, *, address: int = 0x08, crc: bool = False, shunt_ohm: float = 0.001,
-                 thermistor_count: int = 1, thermistor_beta: float = 3435.0, thermistor_r25: float = 10_000.0,
-                 retries: int = 3, chip: str | None = None, protection: HardwareProtection | None = None,
-                 initialize: bool = True, xready_recovery_s: float | None = 3.0,
-                 die_temp_period_s: float | None = None, retry_init: bool = False):
+    def __init__(
+        self,
+        bus,
+        cell_count: int,
+        *,
+        address: int = 0x08,
+        crc: bool = False,
+        shunt_ohm: float = 0.001,
+        thermistor_count: int = 1,
+        thermistor_beta: float = 3435.0,
+        thermistor_r25: float = 10_000.0,
+        retries: int = 3,
+        chip: str | None = None,
+        protection: HardwareProtection | None = None,
+        initialize: bool = True,
+        xready_recovery_s: float | None = 3.0,
+        die_temp_period_s: float | None = None,
+        retry_init: bool = False,
+    ):
         if address not in r.ADDRESSES:
             raise ValueError(f"bq769x0 address must be 0x08 or 0x18 [DS p.3], got {address:#x}")
         self.chip = r.select_chip(cell_count, chip)
@@ -81,10 +96,11 @@ class Bq769x0Afe(Afe):
         self._nts = thermistor_count
         self._channels = r.channel_map(cell_count, self.chip)
         self._groups = r.logical_groups(cell_count, self.chip)
-        self._constraints = BalancingConstraints(groups=self._groups, max_per_group=r.CELLS_PER_GROUP,
-                                                 allow_adjacent=False)
+        self._constraints = BalancingConstraints(
+            groups=self._groups, max_per_group=r.CELLS_PER_GROUP, allow_adjacent=False
+        )
         self._wanted_protection = protection or HardwareProtection()
-        self.protection: HardwareProtection | None = None   # effective, after configure_protection
+        self.protection: HardwareProtection | None = None  # effective, after configure_protection
         self.protection_codes: ProtectionCodes | None = None
         self.gain_uv = math.nan
         self.offset_mv = math.nan
@@ -96,7 +112,7 @@ class Bq769x0Afe(Afe):
         self._ts = TempSelSweep(thermistor_count, self.beta, self.r25, die_temp_period_s)
         # readings are invalid after a chip reset or an ADC restart until the chip has converted again:
         # (voltages valid from, current valid from) in caller time; "pending" = from the next read's now
-        self._cold: str | None = None          # None, "reset" (voltages, CC, temperatures) or "adc" (no CC)
+        self._cold: str | None = None  # None, "reset" (voltages, CC, temperatures) or "adc" (no CC)
         self._v_from = self._cc_from = -math.inf
         self._init_reason = "not initialised"
         self._protection_pending = False
@@ -113,9 +129,15 @@ class Bq769x0Afe(Afe):
     def config_kwargs(cfg) -> dict:
         """Constructor arguments from an ``AfeConfig``-like object (i2c_address, crc, shunt_resistance,
         thermistor_count, thermistor_beta, thermistor_r25)."""
-        return {"address": int(cfg.i2c_address), "crc": bool(cfg.crc), "shunt_ohm": float(cfg.shunt_resistance),
-                "thermistor_count": int(cfg.thermistor_count), "thermistor_beta": float(cfg.thermistor_beta),
-                "thermistor_r25": float(cfg.thermistor_r25), "chip": getattr(cfg, "chip", "") or None}
+        return {
+            "address": int(cfg.i2c_address),
+            "crc": bool(cfg.crc),
+            "shunt_ohm": float(cfg.shunt_resistance),
+            "thermistor_count": int(cfg.thermistor_count),
+            "thermistor_beta": float(cfg.thermistor_beta),
+            "thermistor_r25": float(cfg.thermistor_r25),
+            "chip": getattr(cfg, "chip", "") or None,
+        }
 
     @classmethod
     def open(cls, bus, cell_count: int, **kwargs) -> Bq769x0Afe:
@@ -192,23 +214,27 @@ class Bq769x0Afe(Afe):
         if not self._initialized:
             return self._init_reason
         if self._protection_pending:
-            return ("hardware protection not programmed yet: the chip enforces its reset defaults (OV 4.25 V); "
-                    "retrying at every read")
+            return (
+                "hardware protection not programmed yet: the chip enforces its reset defaults (OV 4.25 V); "
+                "retrying at every read"
+            )
         return ""
 
     def _explain(self, error: str) -> str:
         if "NACK" in error.upper() or "ACK" in error or "EREMOTEIO" in error or "Errno 121" in error:
-            return (f"no answer from the bq769x0 at {self.address:#04x}: a chip that has not had its TS1 boot pulse "
-                    f"stays in SHIP mode (or the address/CRC setting is wrong); retrying ({error})")
+            return (
+                f"no answer from the bq769x0 at {self.address:#04x}: a chip that has not had its TS1 boot pulse "
+                f"stays in SHIP mode (or the address/CRC setting is wrong); retrying ({error})"
+            )
         return f"bq769x0 not initialised: {error}; retrying"
 
     def _init(self) -> None:
-        self.io.write(r.CC_CFG, [r.CC_CFG_VALUE])                       # [DS p.35]
+        self.io.write(r.CC_CFG, [r.CC_CFG_VALUE])  # [DS p.35]
         got = self.io.read(r.CC_CFG, 1)[0] & r.CC_CFG_MASK
         if got != r.CC_CFG_VALUE:
             raise CommError(f"CC_CFG reads back {got:#04x}, not 0x19: wrong address or CRC setting?")
-        g1, off = self.io.read(r.ADCGAIN1, 2)                           # 0x50, 0x51 [DS p.36-37]
-        (g2,) = self.io.read(r.ADCGAIN2, 1)                             # 0x59
+        g1, off = self.io.read(r.ADCGAIN1, 2)  # 0x50, 0x51 [DS p.36-37]
+        (g2,) = self.io.read(r.ADCGAIN2, 1)  # 0x59
         self.gain_uv = float(r.decode_gain_uv(g1, g2))
         self.offset_mv = float(r.decode_offset_mv(off))
         ctrl1, ctrl2 = self.io.read(r.SYS_CTRL1, 2)
@@ -233,8 +259,7 @@ class Bq769x0Afe(Afe):
         except CommError as e:
             if not self._initialized:
                 self._init_reason = self._explain(str(e))
-            return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c,
-                                      crc_errors=self.errors.crc)
+            return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c, crc_errors=self.errors.crc)
 
     def set_fets(self, charge: bool, discharge: bool) -> None:
         value = r.CTRL2_CC_EN | (r.CTRL2_CHG_ON if charge else 0) | (r.CTRL2_DSG_ON if discharge else 0)
@@ -245,8 +270,9 @@ class Bq769x0Afe(Afe):
         if mask < 0 or mask >> self._n:
             raise ValueError(f"balancing mask {mask:#x} has bits beyond cell {self._n}")
         if not self._constraints.permits(mask):
-            raise ValueError(f"balancing mask {mask:#x} balances adjacent cells within a group "
-                             "(not allowed on bq769x0 [DS p.24])")
+            raise ValueError(
+                f"balancing mask {mask:#x} balances adjacent cells within a group (not allowed on bq769x0 [DS p.24])"
+            )
         cellbal = cv.cellbal_bytes(mask, self._channels, self.chip.groups)
         self._command(lambda: self.io.write_verify(r.CELLBAL1, cellbal, mask=r.CELLBAL_MASK), "set_balancing")
 
@@ -272,10 +298,12 @@ class Bq769x0Afe(Afe):
     def enter_ship_mode(self) -> None:
         """SHIP mode: SHUT bits 00 -> 01 -> 10 in SYS_CTRL1, other bits kept [DS p.27, p.32]. Opens both FETs;
         the chip then stops answering until it is booted again (TS1 pulse)."""
+
         def seq() -> None:
             base = self._ctrl1()
             for shut in (0x00, r.CTRL1_SHUT_B, r.CTRL1_SHUT_A):
                 self.io.write(r.SYS_CTRL1, [base | shut])
+
         self._command(seq, "enter_ship_mode")
 
     def close(self) -> None:
@@ -297,7 +325,7 @@ class Bq769x0Afe(Afe):
             self._init()
         buf = self._buf
         for start, n in self._plan:
-            buf[start:start + n] = bytes(self.io.read(start, n))
+            buf[start : start + n] = bytes(self.io.read(start, n))
         stat, ctrl1, ctrl2 = buf[r.SYS_STAT], buf[r.SYS_CTRL1], buf[r.SYS_CTRL2]
         if not ctrl2 & r.CTRL2_CC_EN:
             # CC_EN is never cleared by the driver: the chip was reset (POR or SHIP -> NORMAL). Configure it
@@ -325,7 +353,7 @@ class Bq769x0Afe(Afe):
         pack_v = cv.pack_volts((buf[r.BAT_HI] << 8) | buf[r.BAT_HI + 1], self._n, self.gain_uv, self.offset_mv)
         current = cv.cc_amps(buf[r.CC_HI], buf[r.CC_LO], self.shunt_ohm)
         temps = self._temperatures(now, buf)
-        balancing = cv.logical_mask(buf[r.CELLBAL1:r.CELLBAL1 + self.chip.groups], self._channels)
+        balancing = cv.logical_mask(buf[r.CELLBAL1 : r.CELLBAL1 + self.chip.groups], self._channels)
 
         if stat & r.STAT_CC_READY:
             # keep ALERT low so an external override stays visible (it is the OR of SYS_STAT) [DS p.25]
@@ -336,11 +364,21 @@ class Bq769x0Afe(Afe):
         if now < self._cc_from - _STAMP_EPS_S:
             current = math.nan
         return PackSample(
-            stamp=now, cell_voltages=cells, pack_voltage=pack_v, current=current, temperatures=temps,
-            die_temperature=self._ts.die_c, afe_flags=cv.stat_to_flags(stat),
-            charge_fet=bool(ctrl2 & r.CTRL2_CHG_ON), discharge_fet=bool(ctrl2 & r.CTRL2_DSG_ON),
-            balancing_mask=balancing, comm_ok=True, read_errors=self.errors.i2c, crc_errors=self.errors.crc,
-            load_present=bool(ctrl1 & r.CTRL1_LOAD_PRESENT))
+            stamp=now,
+            cell_voltages=cells,
+            pack_voltage=pack_v,
+            current=current,
+            temperatures=temps,
+            die_temperature=self._ts.die_c,
+            afe_flags=cv.stat_to_flags(stat),
+            charge_fet=bool(ctrl2 & r.CTRL2_CHG_ON),
+            discharge_fet=bool(ctrl2 & r.CTRL2_DSG_ON),
+            balancing_mask=balancing,
+            comm_ok=True,
+            read_errors=self.errors.i2c,
+            crc_errors=self.errors.crc,
+            load_present=bool(ctrl1 & r.CTRL1_LOAD_PRESENT),
+        )
 
     def _ts_codes(self, buf: bytearray, count: int) -> list[int]:
         return [cv.adc_code(buf, r.ts_register(k)) for k in range(count)]
@@ -348,6 +386,7 @@ class Bq769x0Afe(Afe):
     def _temperatures(self, now: float, buf: bytearray) -> np.ndarray:
         def write_ctrl1(temp_sel: bool) -> bool:
             return self._try(lambda: self.io.write(r.SYS_CTRL1, [r.ctrl1(temp_sel)]))
+
         return self._ts.update(now, lambda count: self._ts_codes(buf, count), write_ctrl1)
 
     def _xready_recovery(self, now: float, stat: int) -> None:
@@ -359,7 +398,7 @@ class Bq769x0Afe(Afe):
         if self.xready_recovery_s is not None and now - self._xready_since >= self.xready_recovery_s:
             if self._try(lambda: self.io.write(r.SYS_STAT, [r.STAT_DEVICE_XREADY])):
                 self._xready_since = None
-                self._try(self._reinit)   # FETs stay off and balancing stopped: the host decides [DS p.24]
+                self._try(self._reinit)  # FETs stay off and balancing stopped: the host decides [DS p.24]
 
     # ---- helpers -----------------------------------------------------------------------------------------------
     def _ctrl1(self) -> int:
@@ -372,8 +411,9 @@ class Bq769x0Afe(Afe):
 
     def _configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
         current = self.io.read(r.PROTECT1, 5)
-        codes = encode_protection(wanted, self.shunt_ohm, self.gain_uv, self.offset_mv,
-                                  protect3_debug=current[2] & 0x0F)
+        codes = encode_protection(
+            wanted, self.shunt_ohm, self.gain_uv, self.offset_mv, protect3_debug=current[2] & 0x0F
+        )
         if codes.clamped:
             log.warning("bq769x0 protection request outside the chip's range, clamped: %s", ", ".join(codes.clamped))
         self.io.write_verify(r.PROTECT1, codes.block, mask=_ALL_BITS)

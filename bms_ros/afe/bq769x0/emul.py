@@ -12,6 +12,7 @@ programmed delay (DELAY_DIS: at the next conversion); OCD/SCD are continuous-tim
 timed exactly (the simulation steps to the trip instant). Delays and thresholds are nominal (the chip's
 tolerances are +-20 % / +-10 %). All TS inputs see the pack's lumped temperature.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,21 +33,28 @@ from bms_ros.afe.bq769x0.protection_codes import (
 from bms_ros.afe.sim.faults import FaultInjector
 from bms_ros.afe.sim.pack_model import PackModel
 
-_EPS = 1e-12                    # s, float tolerance of the scheduler's clock comparisons
-_TRIP_EPS_S = 1e-9              # s, float tolerance on a protection delay having elapsed
-_SHIP_STEP_S = 1.0              # s, pack step while the chip sleeps (no chip events to land on)
-_T25_K = 298.15                 # K, the NTC's Beta-model reference temperature (25 degC)
-_DIE_REF_C = 25.0               # degC at which the die sensor reads DIE_V25 [DS p.21]
-_OFFSET_MV_MIN, _OFFSET_MV_MAX = -128, 127      # ADCOFFSET is a signed byte, mV [DS p.37]
-_GAIN1_RSVD, _GAIN2_RSVD = 0x01, 0x02           # reserved bits set in factory parts (E2E #838739)
-_PROTECT1_RSVD = 0x20           # PROTECT1 bit 5, reserved [DS p.32]
+_EPS = 1e-12  # s, float tolerance of the scheduler's clock comparisons
+_TRIP_EPS_S = 1e-9  # s, float tolerance on a protection delay having elapsed
+_SHIP_STEP_S = 1.0  # s, pack step while the chip sleeps (no chip events to land on)
+_T25_K = 298.15  # K, the NTC's Beta-model reference temperature (25 degC)
+_DIE_REF_C = 25.0  # degC at which the die sensor reads DIE_V25 [DS p.21]
+_OFFSET_MV_MIN, _OFFSET_MV_MAX = -128, 127  # ADCOFFSET is a signed byte, mV [DS p.37]
+_GAIN1_RSVD, _GAIN2_RSVD = 0x01, 0x02  # reserved bits set in factory parts (E2E #838739)
+_PROTECT1_RSVD = 0x20  # PROTECT1 bit 5, reserved [DS p.32]
 
 # writable bits per register (others read-only or reserved) [DS p.29-35]
 _WRITE_MASK = {
-    r.CELLBAL1: r.CELLBAL_MASK, r.CELLBAL2: r.CELLBAL_MASK, r.CELLBAL3: r.CELLBAL_MASK,
+    r.CELLBAL1: r.CELLBAL_MASK,
+    r.CELLBAL2: r.CELLBAL_MASK,
+    r.CELLBAL3: r.CELLBAL_MASK,
     r.SYS_CTRL1: r.CTRL1_ADC_EN | r.CTRL1_TEMP_SEL | r.CTRL1_SHUT_A | r.CTRL1_SHUT_B,
     r.SYS_CTRL2: r.CTRL2_DELAY_DIS | r.CTRL2_CC_EN | r.CTRL2_CC_ONESHOT | r.CTRL2_DSG_ON | r.CTRL2_CHG_ON,
-    r.PROTECT1: 0x9F, r.PROTECT2: 0x7F, r.PROTECT3: 0xFF, r.OV_TRIP: 0xFF, r.UV_TRIP: 0xFF, r.CC_CFG: r.CC_CFG_MASK,
+    r.PROTECT1: 0x9F,
+    r.PROTECT2: 0x7F,
+    r.PROTECT3: 0xFF,
+    r.OV_TRIP: 0xFF,
+    r.UV_TRIP: 0xFF,
+    r.CC_CFG: r.CC_CFG_MASK,
 }
 
 
@@ -72,11 +80,26 @@ class Bq769x0Sim(Bq769x0I2cTarget):
 
     faults: FaultInjector
 
-    def __init__(self, pack: PackModel, *, address: int = 0x08, crc: bool = False, chip: str | None = None,
-                 shunt_ohm: float = 0.001, adc_gain_uv: int = 377, adc_offset_mv: int = 4,
-                 thermistor_beta: float = 3435.0, thermistor_r25: float = 10_000.0, adc_noise_lsb: float = 0.0,
-                 cc_offset_counts: int = 0, seed: int = 0, start_time: float = 0.0, boot: bool = True,
-                 warm: bool = False, faults: FaultInjector | None = None):
+    def __init__(
+        self,
+        pack: PackModel,
+        *,
+        address: int = 0x08,
+        crc: bool = False,
+        chip: str | None = None,
+        shunt_ohm: float = 0.001,
+        adc_gain_uv: int = 377,
+        adc_offset_mv: int = 4,
+        thermistor_beta: float = 3435.0,
+        thermistor_r25: float = 10_000.0,
+        adc_noise_lsb: float = 0.0,
+        cc_offset_counts: int = 0,
+        seed: int = 0,
+        start_time: float = 0.0,
+        boot: bool = True,
+        warm: bool = False,
+        faults: FaultInjector | None = None,
+    ):
         if address not in r.ADDRESSES:
             raise ValueError(f"bq769x0 address must be 0x08 or 0x18, got {address:#x}")
         self.pack = pack
@@ -89,8 +112,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         if not _OFFSET_MV_MIN <= self.offset_mv <= _OFFSET_MV_MAX:
             raise ValueError("ADC offset must be -128..127 mV")
         g1, g2 = r.encode_gain(self.gain_uv)
-        self._trim = {r.ADCGAIN1: g1 | _GAIN1_RSVD, r.ADCOFFSET: self.offset_mv & 0xFF,
-                      r.ADCGAIN2: g2 | _GAIN2_RSVD}
+        self._trim = {r.ADCGAIN1: g1 | _GAIN1_RSVD, r.ADCOFFSET: self.offset_mv & 0xFF, r.ADCGAIN2: g2 | _GAIN2_RSVD}
         self.beta = float(thermistor_beta)
         self.r25 = float(thermistor_r25)
         self.adc_noise_lsb = float(adc_noise_lsb)
@@ -102,16 +124,16 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         self._ch_idx = np.array(self.channels)
         self.bus = BusStats()
         self.t = float(start_time)
-        self.events: list[tuple[float, str]] = []      # (time, what): trips, XREADY, SHIP, boot
+        self.events: list[tuple[float, str]] = []  # (time, what): trips, XREADY, SHIP, boot
         self.violations: list[tuple[float, str]] = []  # host misuse: adjacent balancing, reserved bits
-        self.phys_voltages = np.zeros(self.chip.channels)   # what each VC input saw at the last conversion
+        self.phys_voltages = np.zeros(self.chip.channels)  # what each VC input saw at the last conversion
         self.codes = np.zeros(self.chip.channels, dtype=np.int64)
         self.regs = bytearray(256)
         self.mode = "ship"
         self._pointer = 0
         if boot:
             self.boot()
-            if warm:                                 # a previous host session: CC on, thermistors, converted
+            if warm:  # a previous host session: CC on, thermistors, converted
                 self.regs[r.SYS_CTRL1] |= r.CTRL1_TEMP_SEL
                 self.regs[r.SYS_CTRL2] |= r.CTRL2_CC_EN
                 self._convert_cells()
@@ -125,7 +147,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         self.regs[:] = bytes(256)
         self.regs[r.OV_TRIP] = r.OV_TRIP_DEFAULT
         self.regs[r.UV_TRIP] = r.UV_TRIP_DEFAULT
-        self.regs[r.SYS_CTRL1] = r.CTRL1_ADC_EN          # set automatically in NORMAL mode [DS p.17]
+        self.regs[r.SYS_CTRL1] = r.CTRL1_ADC_EN  # set automatically in NORMAL mode [DS p.17]
         for reg, val in self._trim.items():
             self.regs[reg] = val
         self.mode = "normal"
@@ -143,7 +165,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         self.events.append((self.t, "boot"))
 
     def _enter_ship(self) -> None:
-        self.regs[r.SYS_CTRL2] &= ~(r.CTRL2_CHG_ON | r.CTRL2_DSG_ON) & 0xFF   # [DS Table 8-1]
+        self.regs[r.SYS_CTRL2] &= ~(r.CTRL2_CHG_ON | r.CTRL2_DSG_ON) & 0xFF  # [DS Table 8-1]
         self.mode = "ship"
         self._sync_pack()
         self.events.append((self.t, "ship"))
@@ -231,7 +253,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
             delay = self._scd_delay() if name == "scd" else self._ocd_delay()
             if since is not None and self.t >= since + delay - _TRIP_EPS_S:
                 self._trip(name, bit, r.CTRL2_DSG_ON)
-                self._scd_since = self._ocd_since = None   # DSG is off: no current, comparators idle
+                self._scd_since = self._ocd_since = None  # DSG is off: no current, comparators idle
 
     def _trip(self, name: str, stat_bit: int, fet_bits: int) -> None:
         self.regs[r.SYS_STAT] |= stat_bit
@@ -243,7 +265,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         """DEVICE_XREADY: both FETs off, all CELLBAL bits cleared [DS p.24-25, Table 8-1]."""
         self.regs[r.SYS_STAT] |= r.STAT_DEVICE_XREADY
         self.regs[r.SYS_CTRL2] &= ~(r.CTRL2_CHG_ON | r.CTRL2_DSG_ON) & 0xFF
-        self.regs[r.CELLBAL1:r.CELLBAL3 + 1] = bytes(3)
+        self.regs[r.CELLBAL1 : r.CELLBAL3 + 1] = bytes(3)
         self._sync_pack()
         self.events.append((self.t, "xready"))
 
@@ -276,7 +298,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
                 self.regs[r.SYS_CTRL2] &= ~r.CTRL2_CC_ONESHOT & 0xFF
         self._cc_q = 0.0
         if not self.regs[r.SYS_CTRL1] & r.CTRL1_ADC_EN:
-            return                     # no voltage/temperature conversions, hence no OV/UV protection
+            return  # no voltage/temperature conversions, hence no OV/UV protection
         codes = self._convert_cells()
         self._voltage_protections(codes)
         if self.t >= self._next_temp - _EPS:
@@ -284,7 +306,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
             self._convert_temperatures()
 
     def _convert_cells(self) -> np.ndarray:
-        phys = np.zeros(self.chip.channels)          # unused inputs are shorted: 0 V
+        phys = np.zeros(self.chip.channels)  # unused inputs are shorted: 0 V
         phys[self._ch_idx] = self.faults.apply_cells(self.pack.cell_voltages())
         self.phys_voltages = phys
         lsb = (phys * 1e6 - self.offset_mv * 1e3) / self.gain_uv
@@ -292,8 +314,8 @@ class Bq769x0Sim(Bq769x0I2cTarget):
             lsb = lsb + self.adc_noise_lsb * self._rng.standard_normal(lsb.shape)
         codes = np.clip(np.rint(lsb), 0, r.ADC_MASK).astype(np.int64)
         self.codes = codes
-        self.regs[r.VC1_HI:r.VC1_HI + 2 * codes.size] = codes.astype(">u2").tobytes()   # big-endian HI, LO
-        bat = min(int(np.rint(codes.sum() / 4)), 0xFFFF)   # sum of all inputs / 4 [DS p.21]
+        self.regs[r.VC1_HI : r.VC1_HI + 2 * codes.size] = codes.astype(">u2").tobytes()  # big-endian HI, LO
+        bat = min(int(np.rint(codes.sum() / 4)), 0xFFFF)  # sum of all inputs / 4 [DS p.21]
         self.regs[r.BAT_HI], self.regs[r.BAT_HI + 1] = bat >> 8, bat & 0xFF
         return codes
 
@@ -306,8 +328,9 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         uv = bool(((codes <= uv_full) & (codes >= r.UVMINQUAL)).any())
         p3 = self.regs[r.PROTECT3]
         for name, cond, delay, stat, fet in (
-                ("ov", ov, OV_DELAY_S[(p3 >> 4) & 0x03], r.STAT_OV, r.CTRL2_CHG_ON),
-                ("uv", uv, UV_DELAY_S[(p3 >> 6) & 0x03], r.STAT_UV, r.CTRL2_DSG_ON)):
+            ("ov", ov, OV_DELAY_S[(p3 >> 4) & 0x03], r.STAT_OV, r.CTRL2_CHG_ON),
+            ("uv", uv, UV_DELAY_S[(p3 >> 6) & 0x03], r.STAT_UV, r.CTRL2_DSG_ON),
+        ):
             attr = f"_{name}_since"
             if not cond:
                 setattr(self, attr, None)
@@ -318,7 +341,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
                 setattr(self, attr, since)
             if no_delay or self.t - since >= delay - _TRIP_EPS_S:
                 self._trip(name, stat, fet)
-                setattr(self, attr, None)     # the timer restarts: a re-enabled FET is cleared again
+                setattr(self, attr, None)  # the timer restarts: a re-enabled FET is cleared again
 
     def _convert_temperatures(self) -> None:
         temp_c = float(self.pack.temperature_c)
@@ -339,7 +362,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         normal = self.mode == "normal"
         self.pack.charge_fet = normal and bool(ctrl2 & r.CTRL2_CHG_ON)
         self.pack.discharge_fet = normal and bool(ctrl2 & r.CTRL2_DSG_ON)
-        cellbal = self.regs[r.CELLBAL1:r.CELLBAL1 + self.chip.groups] if normal else b""
+        cellbal = self.regs[r.CELLBAL1 : r.CELLBAL1 + self.chip.groups] if normal else b""
         self.pack.bleed_mask = cv.logical_mask(cellbal, self.channels)
         self.pack.bleed_duty = r.BALANCE_DUTY
 
@@ -359,11 +382,11 @@ class Bq769x0Sim(Bq769x0I2cTarget):
 
     def _write_reg(self, reg: int, value: int) -> None:
         if reg == r.SYS_STAT:
-            self.regs[reg] &= ~(value & r.STAT_W1C) & 0xFF       # write 1 to clear, 0 keeps [DS p.30]
+            self.regs[reg] &= ~(value & r.STAT_W1C) & 0xFF  # write 1 to clear, 0 keeps [DS p.30]
             return
         mask = _WRITE_MASK.get(reg)
         if mask is None or (reg in (r.CELLBAL2, r.CELLBAL3) and reg - r.CELLBAL1 >= self.chip.groups):
-            return                                                # read-only or absent on this chip
+            return  # read-only or absent on this chip
         if reg == r.SYS_CTRL1 and value & r.CTRL1_RSVD2:
             self.violations.append((self.t, "SYS_CTRL1 bit 2 (reserved) set"))
         if reg == r.PROTECT1 and value & _PROTECT1_RSVD:
@@ -375,7 +398,7 @@ class Bq769x0Sim(Bq769x0I2cTarget):
         if reg == r.SYS_CTRL1:
             self._shut_sequence(value & (r.CTRL1_SHUT_A | r.CTRL1_SHUT_B))
         if reg == r.SYS_CTRL2 and value & r.CTRL2_CC_ONESHOT and value & r.CTRL2_CC_EN:
-            self.regs[reg] &= ~r.CTRL2_CC_ONESHOT & 0xFF          # ignored while CC_EN = 1 [DS p.32]
+            self.regs[reg] &= ~r.CTRL2_CC_ONESHOT & 0xFF  # ignored while CC_EN = 1 [DS p.32]
         if reg in (r.SYS_CTRL2, r.CELLBAL1, r.CELLBAL2, r.CELLBAL3):
             self._sync_pack()
 

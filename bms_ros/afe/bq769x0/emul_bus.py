@@ -2,6 +2,7 @@
 per-byte CRC (generated on reads, checked on writes; a write byte with a bad CRC is NACKed and not applied
 [DS p.26]). The chip behind it (:mod:`emul`) supplies ``_read_reg``/``_write_reg``; faults act per transaction.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -11,9 +12,9 @@ from typing import Any, Protocol
 from bms_ros.afe.bq769x0.crc import crc8
 from bms_ros.afe.wire import WireStats
 
-I2C_M_RD = 0x0001               # linux/i2c.h read flag (as smbus2 sets it)
+I2C_M_RD = 0x0001  # linux/i2c.h read flag (as smbus2 sets it)
 
-BusStats = WireStats            # traffic seen by the emulated chip: the same counts as the driver's
+BusStats = WireStats  # traffic seen by the emulated chip: the same counts as the driver's
 
 
 class BusFaults(Protocol):
@@ -65,11 +66,11 @@ class Bq769x0I2cTarget:
                 self._write_reg(self._pointer, b)
                 self._pointer = (self._pointer + 1) & 0xFF
             return
-        for i in range(0, len(data) - 1, 2):   # a data byte without its CRC (STOP came first) is not applied
+        for i in range(0, len(data) - 1, 2):  # a data byte without its CRC (STOP came first) is not applied
             b, c = data[i], data[i + 1]
             want = crc8((self.address << 1, reg, b)) if i == 0 else crc8((b,))
             if c != want:
-                raise OSError(errno.EREMOTEIO, "bad write CRC: NACK, byte not written")   # [DS p.26]
+                raise OSError(errno.EREMOTEIO, "bad write CRC: NACK, byte not written")  # [DS p.26]
             self._write_reg(self._pointer, b)
             self._pointer = (self._pointer + 1) & 0xFF
 
@@ -83,7 +84,7 @@ class Bq769x0I2cTarget:
             if self.crc:
                 out.append(crc8(((self.address << 1) | 1, b)) if i == 0 else crc8((b,)))
         if len(out) < m.len:
-            out.extend(bytes(m.len - len(out)))    # odd length with CRC: the master clocks one more byte
+            out.extend(bytes(m.len - len(out)))  # odd length with CRC: the master clocks one more byte
         self.faults.corrupt_read(out, self.crc)
         ctypes.memmove(m.buf, bytes(out), m.len)
 

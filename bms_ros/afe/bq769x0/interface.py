@@ -5,6 +5,7 @@ The bus object only needs ``i2c_rdwr(*msgs)`` with :class:`smbus2.i2c_msg` messa
 parts needs raw bytes (it is not SMBus PEC), and a write + read pair in one ``i2c_rdwr`` is the repeated-start
 read of [DS Fig 8-4].
 """
+
 from __future__ import annotations
 
 import errno
@@ -19,12 +20,12 @@ from bms_ros.afe.bq769x0 import registers as r
 from bms_ros.afe.bq769x0.crc import split_read, write_frame
 from bms_ros.afe.wire import WireStats
 
-BYTE_BITS = 9                   # 8 data bits + ACK [I2C spec]
+BYTE_BITS = 9  # 8 data bits + ACK [I2C spec]
 # bus cost of one transaction beyond its data bytes: START, Sr, STOP [I2C spec; DS Fig 8-4]
-READ_CONDITIONS = 3             # START, repeated START, STOP
-WRITE_CONDITIONS = 2            # START, STOP
-READ_HEADER_BYTES = 3           # addr_w, register, addr_r
-WRITE_HEADER_BYTES = 1          # addr_w (the register byte is part of the frame)
+READ_CONDITIONS = 3  # START, repeated START, STOP
+WRITE_CONDITIONS = 2  # START, STOP
+READ_HEADER_BYTES = 3  # addr_w, register, addr_r
+WRITE_HEADER_BYTES = 1  # addr_w (the register byte is part of the frame)
 
 
 class I2cBus(Protocol):
@@ -42,13 +43,13 @@ class CommError(Exception):
 class Bq769x0Errors:
     """Cumulative communication error counters (never reset by the driver)."""
 
-    nack: int = 0           # OSError other than a timeout (NACK: EREMOTEIO/ENXIO/EIO)
-    timeout: int = 0        # ETIMEDOUT / TimeoutError
-    crc: int = 0            # read transactions with at least one bad CRC byte
-    retries: int = 0        # attempts that were repeated
-    failed: int = 0         # transactions that failed after all retries
-    reinit: int = 0         # times the driver re-ran init (chip reset seen, XREADY recovery)
-    adc_restored: int = 0   # times ADC_EN was found cleared (glitch, another bus master) and set again
+    nack: int = 0  # OSError other than a timeout (NACK: EREMOTEIO/ENXIO/EIO)
+    timeout: int = 0  # ETIMEDOUT / TimeoutError
+    crc: int = 0  # read transactions with at least one bad CRC byte
+    retries: int = 0  # attempts that were repeated
+    failed: int = 0  # transactions that failed after all retries
+    reinit: int = 0  # times the driver re-ran init (chip reset seen, XREADY recovery)
+    adc_restored: int = 0  # times ADC_EN was found cleared (glitch, another bus master) and set again
 
     @property
     def i2c(self) -> int:

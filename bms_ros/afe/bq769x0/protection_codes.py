@@ -9,6 +9,7 @@ Every quantity is rounded to the *safe* side of what was asked for, and the effe
 When the request lies outside the chip's range the nearest code is used (then necessarily on the unsafe side)
 and ``ProtectionCodes.clamped`` names the affected settings so the caller can log or refuse it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,8 +23,10 @@ SCD_THRESH_MV = {0: (22, 33, 44, 56, 67, 78, 89, 100), 1: (44, 67, 89, 111, 133,
 # [DS p.33] SCD_D (bits 4:3): 70, 100, 200, 400 us (rev. I; older headers say 50 us for code 0)
 SCD_DELAY_S = (70e-6, 100e-6, 200e-6, 400e-6)
 # [DS p.33-34] PROTECT2 OCD_T (bits 3:0), by RSNS
-OCD_THRESH_MV = {0: (8, 11, 14, 17, 19, 22, 25, 28, 31, 33, 36, 39, 42, 44, 47, 50),
-                 1: (17, 22, 28, 33, 39, 44, 50, 56, 61, 67, 72, 78, 83, 89, 94, 100)}
+OCD_THRESH_MV = {
+    0: (8, 11, 14, 17, 19, 22, 25, 28, 31, 33, 36, 39, 42, 44, 47, 50),
+    1: (17, 22, 28, 33, 39, 44, 50, 56, 61, 67, 72, 78, 83, 89, 94, 100),
+}
 # [DS p.34] OCD_D (bits 6:4): 8 ms .. 1280 ms (rev. I; older headers say 10 ms for code 0)
 OCD_DELAY_S = (0.008, 0.020, 0.040, 0.080, 0.160, 0.320, 0.640, 1.280)
 # [DS p.34] PROTECT3 UV_D (bits 7:6) and OV_D (bits 5:4)
@@ -90,8 +93,9 @@ class ProtectionCodes:
         return [self.protect1, self.protect2, self.protect3, self.ov_trip, self.uv_trip]
 
 
-def encode_protection(wanted: HardwareProtection, shunt_ohm: float, gain_uv: float, offset_mv: float,
-                      protect3_debug: int = 0) -> ProtectionCodes:
+def encode_protection(
+    wanted: HardwareProtection, shunt_ohm: float, gain_uv: float, offset_mv: float, protect3_debug: int = 0
+) -> ProtectionCodes:
     """Choose the register codes for ``wanted``. ``protect3_debug``: PROTECT3 bits 3:0 to keep [DS p.34]."""
     if shunt_ohm <= 0:
         raise ValueError("shunt resistance must be > 0")
@@ -103,8 +107,10 @@ def encode_protection(wanted: HardwareProtection, shunt_ohm: float, gain_uv: flo
         scd_t, scd_clamped = _floor_index(SCD_THRESH_MV[rsns], scd_mv)
         ocd_t, ocd_clamped = _floor_index(OCD_THRESH_MV[rsns], ocd_mv)
         err = 0.0
-        for options, code, want, clamped in ((SCD_THRESH_MV[rsns], scd_t, scd_mv, scd_clamped),
-                                             (OCD_THRESH_MV[rsns], ocd_t, ocd_mv, ocd_clamped)):
+        for options, code, want, clamped in (
+            (SCD_THRESH_MV[rsns], scd_t, scd_mv, scd_clamped),
+            (OCD_THRESH_MV[rsns], ocd_t, ocd_mv, ocd_clamped),
+        ):
             rel = abs(options[code] - want) / max(want, 1e-9)
             err += rel + (1e3 if clamped else 0.0)
         cand = (err, -rsns, rsns, scd_t, ocd_t, scd_clamped, ocd_clamped)
@@ -122,17 +128,34 @@ def encode_protection(wanted: HardwareProtection, shunt_ohm: float, gain_uv: flo
     p1 = (r.PROTECT1_RSNS if rsns else 0) | (scd_d << 3) | scd_t
     p2 = (ocd_d << 4) | ocd_t
     p3 = (uv_d << 6) | (ov_d << 4) | (protect3_debug & 0x0F)
-    clamped_names = tuple(name for name, flag in (
-        ("short_circuit", scd_clamped), ("discharge_overcurrent", ocd_clamped),
-        ("short_circuit_delay", scd_d_clamped), ("discharge_overcurrent_delay", ocd_d_clamped),
-        ("cell_overvoltage_delay", ov_d_clamped), ("cell_undervoltage_delay", uv_d_clamped),
-        ("cell_overvoltage", ov_clamped), ("cell_undervoltage", uv_clamped)) if flag)
+    clamped_names = tuple(
+        name
+        for name, flag in (
+            ("short_circuit", scd_clamped),
+            ("discharge_overcurrent", ocd_clamped),
+            ("short_circuit_delay", scd_d_clamped),
+            ("discharge_overcurrent_delay", ocd_d_clamped),
+            ("cell_overvoltage_delay", ov_d_clamped),
+            ("cell_undervoltage_delay", uv_d_clamped),
+            ("cell_overvoltage", ov_clamped),
+            ("cell_undervoltage", uv_clamped),
+        )
+        if flag
+    )
     effective = decode_protection(p1, p2, p3, ov, uv, shunt_ohm, gain_uv, offset_mv)
     return ProtectionCodes(p1, p2, p3, ov, uv, effective, clamped_names)
 
 
-def decode_protection(protect1: int, protect2: int, protect3: int, ov_trip: int, uv_trip: int, shunt_ohm: float,
-                      gain_uv: float, offset_mv: float) -> HardwareProtection:
+def decode_protection(
+    protect1: int,
+    protect2: int,
+    protect3: int,
+    ov_trip: int,
+    uv_trip: int,
+    shunt_ohm: float,
+    gain_uv: float,
+    offset_mv: float,
+) -> HardwareProtection:
     """SI values of programmed registers (nominal; the chip's tolerances are +-10 % / +-2.5 mV, delays +-20 %)."""
     rsns = 1 if protect1 & r.PROTECT1_RSNS else 0
     return HardwareProtection(

@@ -2,19 +2,20 @@
 
 [DS] = TI SLUSBK2I (rev. I, March 2022), pages of the PDF. Shared by the driver and the register-level simulator.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 # ---- I2C ------------------------------------------------------------------------------------------------------
-ADDRESSES = (0x08, 0x18)        # 7-bit, fixed by the order code [DS p.3]
-BUS_HZ = 100_000                # fSCL max [DS p.14, p.25]
+ADDRESSES = (0x08, 0x18)  # 7-bit, fixed by the order code [DS p.3]
+BUS_HZ = 100_000  # fSCL max [DS p.14, p.25]
 
 # ---- registers [DS p.29-37] -------------------------------------------------------------------------------------
 SYS_STAT = 0x00
 CELLBAL1 = 0x01
-CELLBAL2 = 0x02                 # BQ76930/40 only
-CELLBAL3 = 0x03                 # BQ76940 only
+CELLBAL2 = 0x02  # BQ76930/40 only
+CELLBAL3 = 0x03  # BQ76940 only
 SYS_CTRL1 = 0x04
 SYS_CTRL2 = 0x05
 PROTECT1 = 0x06
@@ -23,9 +24,9 @@ PROTECT3 = 0x08
 OV_TRIP = 0x09
 UV_TRIP = 0x0A
 CC_CFG = 0x0B
-VC1_HI = 0x0C                   # VCn_HI = 0x0C + 2(n-1), big-endian pairs, 14 bits
+VC1_HI = 0x0C  # VCn_HI = 0x0C + 2(n-1), big-endian pairs, 14 bits
 BAT_HI = 0x2A
-TS1_HI = 0x2C                   # TSn_HI = 0x2C + 2(n-1)
+TS1_HI = 0x2C  # TSn_HI = 0x2C + 2(n-1)
 CC_HI = 0x32
 CC_LO = 0x33
 ADCGAIN1 = 0x50
@@ -44,10 +45,10 @@ STAT_FAULTS = STAT_DEVICE_XREADY | STAT_OVRD_ALERT | STAT_UV | STAT_OV | STAT_SC
 STAT_W1C = STAT_CC_READY | STAT_FAULTS
 
 # SYS_CTRL1 [DS p.31-32]
-CTRL1_LOAD_PRESENT = 0x80       # read-only, valid with CHG_ON = 0
+CTRL1_LOAD_PRESENT = 0x80  # read-only, valid with CHG_ON = 0
 CTRL1_ADC_EN = 0x10
-CTRL1_TEMP_SEL = 0x08           # 1: thermistors in TSx, 0: die temperature
-CTRL1_RSVD2 = 0x04              # must not be set
+CTRL1_TEMP_SEL = 0x08  # 1: thermistors in TSx, 0: die temperature
+CTRL1_RSVD2 = 0x04  # must not be set
 CTRL1_SHUT_A = 0x02
 CTRL1_SHUT_B = 0x01
 
@@ -62,30 +63,30 @@ CTRL2_CC_ONESHOT = 0x20
 CTRL2_DSG_ON = 0x02
 CTRL2_CHG_ON = 0x01
 
-PROTECT1_RSNS = 0x80            # doubles the OCD and SCD thresholds [DS p.32]
-CC_CFG_VALUE = 0x19             # "must be programmed to 0x19" at start-up [DS p.35]
-CC_CFG_MASK = 0x3F              # CC_CFG bits 5:0; bits 7:6 reserved [DS p.35]
+PROTECT1_RSNS = 0x80  # doubles the OCD and SCD thresholds [DS p.32]
+CC_CFG_VALUE = 0x19  # "must be programmed to 0x19" at start-up [DS p.35]
+CC_CFG_MASK = 0x3F  # CC_CFG bits 5:0; bits 7:6 reserved [DS p.35]
 
-OV_TRIP_DEFAULT = 0xAC          # reset values [DS p.34-35]
+OV_TRIP_DEFAULT = 0xAC  # reset values [DS p.34-35]
 UV_TRIP_DEFAULT = 0x97
 
 # ---- conversions [DS p.18-22, p.36-37] ----------------------------------------------------------------------
-ADC_MASK = 0x3FFF               # 14-bit cell/TS readings, HI bits 7:6 reserved [DS p.35]
-ADC_GAIN_BASE_UV = 365          # GAIN = 365 + ADCGAIN<4:0> uV/LSB [DS p.36]
-CC_LSB_V = 8.44e-6              # coulomb counter LSB [DS p.20]
-TS_LSB_V = 382e-6               # TS readings use a fixed 382 uV LSB, not GAIN [DS p.20]
-TS_PULLUP_OHM = 10_000.0        # internal thermistor pull-up to ~3.3 V [DS p.11, p.20]
+ADC_MASK = 0x3FFF  # 14-bit cell/TS readings, HI bits 7:6 reserved [DS p.35]
+ADC_GAIN_BASE_UV = 365  # GAIN = 365 + ADCGAIN<4:0> uV/LSB [DS p.36]
+CC_LSB_V = 8.44e-6  # coulomb counter LSB [DS p.20]
+TS_LSB_V = 382e-6  # TS readings use a fixed 382 uV LSB, not GAIN [DS p.20]
+TS_PULLUP_OHM = 10_000.0  # internal thermistor pull-up to ~3.3 V [DS p.11, p.20]
 TS_BIAS_V = 3.3
-DIE_V25 = 1.200                 # die temperature 1.20 V at 25 degC, -4.2 mV/degC [DS p.12, p.21]
+DIE_V25 = 1.200  # die temperature 1.20 V at 25 degC, -4.2 mV/degC [DS p.12, p.21]
 DIE_DV_PER_C = -0.0042
-UVMINQUAL = 0x0518              # UV ignored below this reading (shorted inputs) [DS p.12, p.22]
-OV_FULL_BASE = 0x2008           # OV trip = 10-OV_TRIP-1000 [DS p.22]
-UV_FULL_BASE = 0x1000           # UV trip = 01-UV_TRIP-0000 [DS p.22]
+UVMINQUAL = 0x0518  # UV ignored below this reading (shorted inputs) [DS p.12, p.22]
+OV_FULL_BASE = 0x2008  # OV trip = 10-OV_TRIP-1000 [DS p.22]
+UV_FULL_BASE = 0x1000  # UV trip = 01-UV_TRIP-0000 [DS p.22]
 
 # ---- timing [DS p.11, p.17-18, p.21] --------------------------------------------------------------------------
-ADC_PERIOD_S = 0.25             # cell voltages, BAT and the CC window
-TEMP_PERIOD_S = 2.0             # TS / die temperature
-BALANCE_DUTY = 0.70             # balancing is paused for measurements: ~70 % duty per 250 ms [DS p.25]
+ADC_PERIOD_S = 0.25  # cell voltages, BAT and the CC window
+TEMP_PERIOD_S = 2.0  # TS / die temperature
+BALANCE_DUTY = 0.70  # balancing is paused for measurements: ~70 % duty per 250 ms [DS p.25]
 
 
 def decode_gain_uv(adcgain1: int, adcgain2: int) -> int:
@@ -111,7 +112,7 @@ def encode_gain(gain_uv: int) -> tuple[int, int]:
 @dataclass(frozen=True)
 class Chip:
     name: str
-    groups: int                 # 5-channel groups, each with its CELLBAL register and TS input
+    groups: int  # 5-channel groups, each with its CELLBAL register and TS input
 
     @property
     def channels(self) -> int:
@@ -133,8 +134,10 @@ MIN_CELLS, MAX_CELLS = 3, 15
 def select_chip(cell_count: int, chip: str | None = None) -> Chip:
     """The chip for ``cell_count`` series cells: the named one, else the smallest that fits."""
     if not isinstance(cell_count, int) or not MIN_CELLS <= cell_count <= MAX_CELLS:
-        raise ValueError(f"bq769x0 supports {MIN_CELLS}..{MAX_CELLS} series cells, got {cell_count!r}; "
-                         "larger packs need a different AFE (e.g. bq769x2) or several stacked AFEs")
+        raise ValueError(
+            f"bq769x0 supports {MIN_CELLS}..{MAX_CELLS} series cells, got {cell_count!r}; "
+            "larger packs need a different AFE (e.g. bq769x2) or several stacked AFEs"
+        )
     if chip is None:
         return CHIPS["bq76920" if cell_count <= 5 else "bq76930" if cell_count <= 10 else "bq76940"]
     try:
@@ -195,6 +198,6 @@ def sample_registers(channels: tuple[int, ...], groups: int, thermistor_count: i
     need.update(range(CELLBAL1, CELLBAL1 + groups))
     for ch in channels:
         need.update((vc_register(ch), vc_register(ch) + 1))
-    for k in range(max(thermistor_count, 1)):       # TS1 carries the die temperature with no thermistors
+    for k in range(max(thermistor_count, 1)):  # TS1 carries the die temperature with no thermistors
         need.update((ts_register(k), ts_register(k) + 1))
     return tuple(sorted(need))

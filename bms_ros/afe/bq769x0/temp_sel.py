@@ -3,6 +3,7 @@ internal die sensor (TEMP_SEL = 0) [DS p.21, p.31]. With thermistors fitted the 
 sensor now and then to refresh the die temperature; the TS registers hold the other sensor's value until the next
 2 s temperature conversion, so each switch waits :data:`TS_SETTLE_S` and the thermistor values are held meanwhile.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,10 +16,10 @@ from bms_ros.afe.bq769x0.conversions import TS_SETTLE_S, die_celsius, thermistor
 
 
 class TsMode(Enum):
-    DIE = "die"                    # no thermistors: TEMP_SEL = 0 for good
-    THERMISTOR = "thermistor"      # TEMP_SEL = 1, thermistor values fresh
-    TO_DIE = "to_die"              # TEMP_SEL just cleared: waiting for a die conversion
-    TO_THERM = "to_therm"          # TEMP_SEL just set again: waiting for a thermistor conversion
+    DIE = "die"  # no thermistors: TEMP_SEL = 0 for good
+    THERMISTOR = "thermistor"  # TEMP_SEL = 1, thermistor values fresh
+    TO_DIE = "to_die"  # TEMP_SEL just cleared: waiting for a die conversion
+    TO_THERM = "to_therm"  # TEMP_SEL just set again: waiting for a thermistor conversion
 
 
 class TempSelSweep:
@@ -52,15 +53,16 @@ class TempSelSweep:
         if self.mode is TsMode.TO_DIE:
             self.mode = TsMode.TO_THERM
 
-    def update(self, now: float, ts_codes: Callable[[int], list[int]],
-               write_ctrl1: Callable[[bool], bool]) -> np.ndarray:
+    def update(
+        self, now: float, ts_codes: Callable[[int], list[int]], write_ctrl1: Callable[[bool], bool]
+    ) -> np.ndarray:
         """Thermistor temperatures (degC) for this read; updates ``die_c``."""
         if self.settle_pending:
             if self.settle_start is None:
                 self.settle_start = now
             if now - self.settle_start < TS_SETTLE_S:
                 if self.mode is TsMode.DIE:
-                    self.die_c = math.nan                    # the TS register holds no die reading yet
+                    self.die_c = math.nan  # the TS register holds no die reading yet
                 return np.full(self.nts, math.nan)
             self.settle_pending = False
         if self.mode is TsMode.DIE:
@@ -85,4 +87,4 @@ class TempSelSweep:
                     self.mode, self.switch_t, self.last_die_t = TsMode.TO_THERM, now, now
             else:
                 self.mode = TsMode.THERMISTOR
-        return self.held.copy()                              # TS registers hold the other sensor meanwhile
+        return self.held.copy()  # TS registers hold the other sensor meanwhile

@@ -10,6 +10,7 @@ Status POR) re-runs init. After a reset, readings before the first full measurem
 
 Units: SI, current > 0 charging, NaN for unknown.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,7 +36,7 @@ from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection
 
 log = logging.getLogger(__name__)
 
-_FIRST_SET_S = r.FULL_SET_LOOPS * r.LOOP_S     # readings valid once a full measurement set is done [DS]
+_FIRST_SET_S = r.FULL_SET_LOOPS * r.LOOP_S  # readings valid once a full measurement set is done [DS]
 
 
 class Bq769x2Afe(Afe):
@@ -54,12 +55,26 @@ class Bq769x2Afe(Afe):
             says why) instead of raising.
     """
 
-    def __init__(self, bus, cell_count: int, *, address: int = r.DEFAULT_ADDRESS, crc: bool = False,
-                 shunt_ohm: float = 0.001, thermistor_count: int = 1, retries: int = 3,
-                 protection: HardwareProtection | None = None, extra: Bq769x2Protection | None = None,
-                 fet_control: str = "host", balance_max_cells: int = 4, channels: tuple[int, ...] | None = None,
-                 block_reads: bool = False, sleep: Callable[[float], None] = time.sleep, initialize: bool = True,
-                 retry_init: bool = False):
+    def __init__(
+        self,
+        bus,
+        cell_count: int,
+        *,
+        address: int = r.DEFAULT_ADDRESS,
+        crc: bool = False,
+        shunt_ohm: float = 0.001,
+        thermistor_count: int = 1,
+        retries: int = 3,
+        protection: HardwareProtection | None = None,
+        extra: Bq769x2Protection | None = None,
+        fet_control: str = "host",
+        balance_max_cells: int = 4,
+        channels: tuple[int, ...] | None = None,
+        block_reads: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        initialize: bool = True,
+        retry_init: bool = False,
+    ):
         if not 0 <= thermistor_count <= len(r.TS_TEMPERATURES):
             raise ValueError(f"bq769x2 reads TS1..TS3 here, asked for {thermistor_count} thermistors")
         if fet_control not in ("host", "autonomous"):
@@ -82,11 +97,12 @@ class Bq769x2Afe(Afe):
         self.chip = ""
         self._owns_bus = False
         self._initialized = False
-        self._valid_from: float | None = None       # caller time from which readings are trusted
-        self._fresh = True                           # the last init found the chip just out of reset (POR)
+        self._valid_from: float | None = None  # caller time from which readings are trusted
+        self._fresh = True  # the last init found the chip just out of reset (POR)
         self._amps, self._volts = r.user_amps(r.DA_CONFIG_10MA_10MV), r.user_volts(r.DA_CONFIG_10MA_10MV)
-        self._constraints = BalancingConstraints(groups=((0, cell_count),), max_per_group=self.balance_max_cells,
-                                                 allow_adjacent=False)
+        self._constraints = BalancingConstraints(
+            groups=((0, cell_count),), max_per_group=self.balance_max_cells, allow_adjacent=False
+        )
         self._plan = self._build_plan()
         self._init_reason = "not initialised"
         if initialize:
@@ -112,8 +128,14 @@ class Bq769x2Afe(Afe):
 
         from bms_ros.afe.i2c_clock import warn_if_faster
 
-        kwargs = {"address": int(cfg.i2c_address), "crc": bool(cfg.crc), "shunt_ohm": float(cfg.shunt_resistance),
-                  "thermistor_count": int(cfg.thermistor_count), "retry_init": True, **kwargs}
+        kwargs = {
+            "address": int(cfg.i2c_address),
+            "crc": bool(cfg.crc),
+            "shunt_ohm": float(cfg.shunt_resistance),
+            "thermistor_count": int(cfg.thermistor_count),
+            "retry_init": True,
+            **kwargs,
+        }
         warn_if_faster(int(cfg.i2c_bus), r.BUS_HZ, "bq769x2")
         try:
             bus = SMBus(int(cfg.i2c_bus))
@@ -182,7 +204,7 @@ class Bq769x2Afe(Afe):
         self.protection_codes, self.protection_full, self.protection = codes, codes.effective, codes.effective.base
         (mfg,) = struct.unpack("<H", self.io.subcommand_read(r.MFG_STATUS, 2))
         if self.fet_control == "host":
-            fs = self.io.read(r.FET_STATUS, 1)[0]      # keep FETs that are on: re-init must not cut power
+            fs = self.io.read(r.FET_STATUS, 1)[0]  # keep FETs that are on: re-init must not cut power
             self._fet_control(bool(fs & r.FS_CHG), bool(fs & r.FS_DSG))
         else:
             self.io.command(r.ALL_FETS_ON)
@@ -213,8 +235,7 @@ class Bq769x2Afe(Afe):
         except CommError as e:
             if not self._initialized:
                 self._init_reason = f"no answer from the bq769x2 at {self.io.address:#04x} ({e}); retrying"
-            return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c,
-                                      crc_errors=self.errors.crc)
+            return PackSample.missing(now, self._n, self._nts, read_errors=self.errors.i2c, crc_errors=self.errors.crc)
 
     def set_fets(self, charge: bool, discharge: bool) -> None:
         try:
@@ -231,8 +252,10 @@ class Bq769x2Afe(Afe):
         if mask < 0 or mask >> self._n:
             raise ValueError(f"balancing mask {mask:#x} has bits beyond cell {self._n}")
         if not self._constraints.permits(mask):
-            raise ValueError(f"balancing mask {mask:#x} breaks the bq769x2 rules (adjacent cells or more than "
-                             f"{self.balance_max_cells} at once, CBAL_MAX_CELLS)")
+            raise ValueError(
+                f"balancing mask {mask:#x} breaks the bq769x2 rules (adjacent cells or more than "
+                f"{self.balance_max_cells} at once, CBAL_MAX_CELLS)"
+            )
         phys = sum(1 << ch for cell, ch in enumerate(self._channels) if mask >> cell & 1)
         try:
             self.io.subcommand_write(r.CB_ACTIVE_CELLS, u2(phys))
@@ -272,16 +295,30 @@ class Bq769x2Afe(Afe):
 
     # ---- reading -----------------------------------------------------------------------------------------------
     def _build_plan(self) -> list[tuple[int, int]]:
-        need = [r.BATTERY_STATUS, r.SAFETY_STATUS_A, r.SAFETY_STATUS_B, r.SAFETY_STATUS_C, r.STACK_VOLTAGE,
-                r.LD_VOLTAGE, r.CC2_CURRENT, r.INT_TEMPERATURE, r.FET_STATUS]
-        need += [r.cell_register(ch) for ch in self._channels] + list(r.TS_TEMPERATURES[:self._nts])
-        sizes = {c: (1 if c in (r.SAFETY_STATUS_A, r.SAFETY_STATUS_B, r.SAFETY_STATUS_C, r.FET_STATUS) else 2)
-                 for c in need}
+        need = [
+            r.BATTERY_STATUS,
+            r.SAFETY_STATUS_A,
+            r.SAFETY_STATUS_B,
+            r.SAFETY_STATUS_C,
+            r.STACK_VOLTAGE,
+            r.LD_VOLTAGE,
+            r.CC2_CURRENT,
+            r.INT_TEMPERATURE,
+            r.FET_STATUS,
+        ]
+        need += [r.cell_register(ch) for ch in self._channels] + list(r.TS_TEMPERATURES[: self._nts])
+        sizes = {
+            c: (1 if c in (r.SAFETY_STATUS_A, r.SAFETY_STATUS_B, r.SAFETY_STATUS_C, r.FET_STATUS) else 2) for c in need
+        }
         self.needed_bytes = sum(sizes[c] for c in set(need))
         plan: list[list[int]] = []
         for c in sorted(set(need)):
-            if self.block_reads and plan and c + sizes[c] - plan[-1][0] <= r.TRANSFER_BUFFER_SIZE and \
-                    (c - (plan[-1][0] + plan[-1][1])) * (18 if self.io.crc else 9) <= 30:
+            if (
+                self.block_reads
+                and plan
+                and c + sizes[c] - plan[-1][0] <= r.TRANSFER_BUFFER_SIZE
+                and (c - (plan[-1][0] + plan[-1][1])) * (18 if self.io.crc else 9) <= 30
+            ):
                 plan[-1][1] = c + sizes[c] - plan[-1][0]
             else:
                 plan.append([c, sizes[c]])
@@ -296,7 +333,7 @@ class Bq769x2Afe(Afe):
             self._init()
         buf = bytearray(0x80)
         for start, n in self._plan:
-            buf[start:start + n] = self.io.read(start, n)
+            buf[start : start + n] = self.io.read(start, n)
 
         def i2(cmd: int) -> int:
             return int(struct.unpack_from("<h", buf, cmd)[0])
@@ -316,11 +353,20 @@ class Bq769x2Afe(Afe):
         stack = i2(r.STACK_VOLTAGE) * self._volts
         load = not fs & r.FS_DSG and i2(r.LD_VOLTAGE) * self._volts < r.LOAD_PRESENT_LD_FRACTION * stack
         cells = np.array([i2(r.cell_register(ch)) * 1e-3 if valid else nan for ch in self._channels])
-        temps = np.array([kelvin10_to_c(i2(a)) if valid else nan for a in r.TS_TEMPERATURES[:self._nts]])
+        temps = np.array([kelvin10_to_c(i2(a)) if valid else nan for a in r.TS_TEMPERATURES[: self._nts]])
         return PackSample(
-            stamp=now, cell_voltages=cells, pack_voltage=stack if valid else nan,
-            current=i2(r.CC2_CURRENT) * self._amps if valid else nan, temperatures=temps,
+            stamp=now,
+            cell_voltages=cells,
+            pack_voltage=stack if valid else nan,
+            current=i2(r.CC2_CURRENT) * self._amps if valid else nan,
+            temperatures=temps,
             die_temperature=kelvin10_to_c(i2(r.INT_TEMPERATURE)) if valid else nan,
             afe_flags=safety_to_flags(buf[r.SAFETY_STATUS_A], buf[r.SAFETY_STATUS_B], buf[r.SAFETY_STATUS_C]),
-            charge_fet=bool(fs & r.FS_CHG), discharge_fet=bool(fs & r.FS_DSG), balancing_mask=balancing,
-            comm_ok=True, read_errors=self.errors.i2c, crc_errors=self.errors.crc, load_present=bool(valid and load))
+            charge_fet=bool(fs & r.FS_CHG),
+            discharge_fet=bool(fs & r.FS_DSG),
+            balancing_mask=balancing,
+            comm_ok=True,
+            read_errors=self.errors.i2c,
+            crc_errors=self.errors.crc,
+            load_present=bool(valid and load),
+        )

@@ -11,6 +11,7 @@ OC after Recovery Time, SCD after SCD Recovery Time, temperatures at their recov
 FET_EN, no host block and no protection blocks them. Modelling choices: nominal thresholds and delays, one lumped
 temperature for all TS pins.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -28,15 +29,26 @@ from bms_ros.afe.wire import WireStats
 
 I2C_M_RD = 0x0001
 _EPS = 1e-12
-_CHG_BLOCK_A, _DSG_BLOCK_A = r.CHG_FET_PROT_A_DEFAULT, r.DSG_FET_PROT_A_ASSUMED   # SCD opens both
+_CHG_BLOCK_A, _DSG_BLOCK_A = r.CHG_FET_PROT_A_DEFAULT, r.DSG_FET_PROT_A_ASSUMED  # SCD opens both
 _CHG_BLOCK_B, _DSG_BLOCK_B = r.SB_OTC | r.SB_UTC, r.SB_OTD | r.SB_UTD
 
 
 class Bq769x2Emul:
-    def __init__(self, pack: PackModel, *, address: int = r.DEFAULT_ADDRESS, crc: bool = False,
-                 device_number: int = 0x7695, shunt_ohm: float = 0.001, channels: tuple[int, ...] | None = None,
-                 busy_polls: int = 1, faults: FaultInjector | None = None, seed: int = 0, start_time: float = 0.0,
-                 warm: bool = False):
+    def __init__(
+        self,
+        pack: PackModel,
+        *,
+        address: int = r.DEFAULT_ADDRESS,
+        crc: bool = False,
+        device_number: int = 0x7695,
+        shunt_ohm: float = 0.001,
+        channels: tuple[int, ...] | None = None,
+        busy_polls: int = 1,
+        faults: FaultInjector | None = None,
+        seed: int = 0,
+        start_time: float = 0.0,
+        warm: bool = False,
+    ):
         self.pack = pack
         self.address, self.crc = address, bool(crc)
         self.device_number = device_number
@@ -47,12 +59,12 @@ class Bq769x2Emul:
         self.faults = faults or FaultInjector(seed)
         self.faults.attach(self)
         self.bus = WireStats()
-        self._pointer = 0                                    # register of the last write (a read without one)
+        self._pointer = 0  # register of the last write (a read without one)
         self.t = float(start_time)
         self.events: list[tuple[float, str]] = []
         self.violations: list[tuple[float, str]] = []
         self.boot()
-        if warm:                                       # a chip a previous host session configured and ran
+        if warm:  # a chip a previous host session configured and ran
             self.advance(r.FULL_SET_LOOPS * r.LOOP_S)
             self.por = False
 
@@ -60,29 +72,29 @@ class Bq769x2Emul:
     def boot(self) -> None:
         """Power-on reset: data memory defaults, FET_EN = 0 (FET test mode), POR set, no conversions yet."""
         self.dm = bytearray(r.DM_LAST - r.DM_FIRST + 1)
-        self._dm_set(r.DA_CONFIG, b"\x05")                  # 1 mA, 1 mV... user units until the host sets them
-        self._dm_set(r.VCELL_MODE, struct.pack("<H", 0))     # 0: all 16 inputs [TRM VCell Mode]
-        self._dm_set(r.ENABLED_PROT_A, bytes([r.SA_COV | r.SA_SCD]))   # COV on by default [LS2 comment]
-        self._dm_set(r.CBAL_MAX_CELLS, b"\x01")              # [LS2 "only 1 by default"]
+        self._dm_set(r.DA_CONFIG, b"\x05")  # 1 mA, 1 mV... user units until the host sets them
+        self._dm_set(r.VCELL_MODE, struct.pack("<H", 0))  # 0: all 16 inputs [TRM VCell Mode]
+        self._dm_set(r.ENABLED_PROT_A, bytes([r.SA_COV | r.SA_SCD]))  # COV on by default [LS2 comment]
+        self._dm_set(r.CBAL_MAX_CELLS, b"\x01")  # [LS2 "only 1 by default"]
         for addr, fmt, value in r.DM_DEFAULTS:
             self._dm_set(addr, struct.pack(fmt, value))
         self.regs = bytearray(0x80)
         self.mode, self.cfgupdate, self.por, self.fet_en = "normal", False, True, False
-        self.host_off = 0                                    # FET_CONTROL bits
+        self.host_off = 0  # FET_CONTROL bits
         self.cb_active = 0
         self.safety = [0, 0, 0]
-        self._since: dict[str, float] = {}                   # protection -> condition start
-        self._clear_since: dict[str, float] = {}             # protection -> recovery condition start
+        self._since: dict[str, float] = {}  # protection -> condition start
+        self._clear_since: dict[str, float] = {}  # protection -> recovery condition start
         self._sub, self._sub_polls, self._buf = 0, 0, bytearray(r.TRANSFER_BUFFER_SIZE)
         self._csum_len = (0, 0)
         self._loop, self._next_loop, self._cc_q, self._shutdown_cmds = 0, self.t + r.LOOP_S, 0.0, 0
         self.phys_voltages = np.zeros(self.inputs)
-        self._cmp_since: dict[str, float] = {}               # current comparator -> when it went over
+        self._cmp_since: dict[str, float] = {}  # current comparator -> when it went over
         self._sync_pack()
         self.events.append((self.t, "boot"))
 
     def _dm_set(self, addr: int, data: bytes) -> None:
-        self.dm[addr - r.DM_FIRST:addr - r.DM_FIRST + len(data)] = data
+        self.dm[addr - r.DM_FIRST : addr - r.DM_FIRST + len(data)] = data
 
     def dm_u(self, addr: int, fmt: str = "<B") -> int:
         return int(struct.unpack_from(fmt, self.dm, addr - r.DM_FIRST)[0])
@@ -115,7 +127,7 @@ class Bq769x2Emul:
             for name, bit, delay in comparators:
                 if name in self._cmp_since and self.t >= self._cmp_since[name] + delay - 1e-9:
                     self._trip(name, 0, bit)
-                    self._cmp_since.clear()       # DSG or CHG is off now: the comparators restart
+                    self._cmp_since.clear()  # DSG or CHG is off now: the comparators restart
             if self.t >= self._next_loop - _EPS:
                 self._next_loop += r.LOOP_S
                 self._measurement_loop()
@@ -132,11 +144,11 @@ class Bq769x2Emul:
         cells = self.faults.apply_cells(self.pack.cell_voltages())
         phys = np.zeros(self.inputs)
         phys[list(self.channels)] = cells
-        self.phys_voltages = phys                          # what each input saw at the last loop
+        self.phys_voltages = phys  # what each input saw at the last loop
         for ch in range(self.inputs):
             self._put(r.cell_register(ch), round(phys[ch] * 1e3))
         self._put(r.CC2_CURRENT, round(amps / r.user_amps(da)))
-        if self._loop % r.FULL_SET_LOOPS == 0:           # stack, PACK, LD, temperatures: once per full set [DS]
+        if self._loop % r.FULL_SET_LOOPS == 0:  # stack, PACK, LD, temperatures: once per full set [DS]
             self._put(r.STACK_VOLTAGE, round(phys.sum() / r.user_volts(da)))
             self._put(r.PACK_VOLTAGE, round(self.pack.pack_voltage() / r.user_volts(da)))
             # LD: the load side of the high-side DSG FET; with DSG open a load pulls it towards 0 V (modelling
@@ -204,22 +216,64 @@ class Bq769x2Emul:
         i1 = "<b"
         # name, byte, bit, enabled, trip condition, delay, recovery condition, recovery wait
         rules = [
-            ("cov", 0, r.SA_COV, vmax >= cov, self.dm_u(r.COV_DELAY, "<H") * vdelay,
-             vmax < cov - self.dm_u(r.COV_RECOV_HYST) * lsb, 0.0),
-            ("cuv", 0, r.SA_CUV, 0.5 < vmin <= cuv, self.dm_u(r.CUV_DELAY, "<H") * vdelay,
-             vmin > cuv + self.dm_u(r.CUV_RECOV_HYST) * lsb, 0.0),
-            ("occ", 0, r.SA_OCC, False, 0.0, amps < occ_a, rec_t),       # trips: _current_comparators
+            (
+                "cov",
+                0,
+                r.SA_COV,
+                vmax >= cov,
+                self.dm_u(r.COV_DELAY, "<H") * vdelay,
+                vmax < cov - self.dm_u(r.COV_RECOV_HYST) * lsb,
+                0.0,
+            ),
+            (
+                "cuv",
+                0,
+                r.SA_CUV,
+                0.5 < vmin <= cuv,
+                self.dm_u(r.CUV_DELAY, "<H") * vdelay,
+                vmin > cuv + self.dm_u(r.CUV_RECOV_HYST) * lsb,
+                0.0,
+            ),
+            ("occ", 0, r.SA_OCC, False, 0.0, amps < occ_a, rec_t),  # trips: _current_comparators
             ("ocd1", 0, r.SA_OCD1, False, 0.0, -amps < 0.1, rec_t),
             ("ocd2", 0, r.SA_OCD2, False, 0.0, -amps < 0.1, rec_t),
             ("scd", 0, r.SA_SCD, False, 0.0, True, self.dm_u(r.SCD_RECOV_TIME)),
-            ("otc", 1, r.SB_OTC, temp >= self.dm_u(r.OTC_THRESHOLD, i1), self.dm_u(r.OTC_DELAY),
-             temp <= self.dm_u(r.OTC_RECOVERY, i1), 0.0),
-            ("otd", 1, r.SB_OTD, temp >= self.dm_u(r.OTD_THRESHOLD, i1), self.dm_u(r.OTD_DELAY),
-             temp <= self.dm_u(r.OTD_RECOVERY, i1), 0.0),
-            ("utc", 1, r.SB_UTC, temp <= self.dm_u(r.UTC_THRESHOLD, i1), self.dm_u(r.UTC_DELAY),
-             temp >= self.dm_u(r.UTC_RECOVERY, i1), 0.0),
-            ("utd", 1, r.SB_UTD, temp <= self.dm_u(r.UTD_THRESHOLD, i1), self.dm_u(r.UTD_DELAY),
-             temp >= self.dm_u(r.UTD_RECOVERY, i1), 0.0),
+            (
+                "otc",
+                1,
+                r.SB_OTC,
+                temp >= self.dm_u(r.OTC_THRESHOLD, i1),
+                self.dm_u(r.OTC_DELAY),
+                temp <= self.dm_u(r.OTC_RECOVERY, i1),
+                0.0,
+            ),
+            (
+                "otd",
+                1,
+                r.SB_OTD,
+                temp >= self.dm_u(r.OTD_THRESHOLD, i1),
+                self.dm_u(r.OTD_DELAY),
+                temp <= self.dm_u(r.OTD_RECOVERY, i1),
+                0.0,
+            ),
+            (
+                "utc",
+                1,
+                r.SB_UTC,
+                temp <= self.dm_u(r.UTC_THRESHOLD, i1),
+                self.dm_u(r.UTC_DELAY),
+                temp >= self.dm_u(r.UTC_RECOVERY, i1),
+                0.0,
+            ),
+            (
+                "utd",
+                1,
+                r.SB_UTD,
+                temp <= self.dm_u(r.UTD_THRESHOLD, i1),
+                self.dm_u(r.UTD_DELAY),
+                temp >= self.dm_u(r.UTD_RECOVERY, i1),
+                0.0,
+            ),
         ]
         for name, byte, bit, trip, delay, clear, wait in rules:
             enabled = (en_a if byte == 0 else en_b) & bit
@@ -252,19 +306,22 @@ class Bq769x2Emul:
     def _sync_pack(self) -> None:
         fs = self.fet_status()
         self.pack.charge_fet, self.pack.discharge_fet = bool(fs & r.FS_CHG), bool(fs & r.FS_DSG)
-        self.pack.bleed_mask = sum(1 << c for c, ch in enumerate(self.channels) if self.cb_active >> ch & 1) \
-            if self.mode == "normal" else 0
+        self.pack.bleed_mask = (
+            sum(1 << c for c, ch in enumerate(self.channels) if self.cb_active >> ch & 1)
+            if self.mode == "normal"
+            else 0
+        )
 
     # ---- subcommands -------------------------------------------------------------------------------------------
     def _reply(self, data: bytes) -> None:
-        self._buf[:len(data)] = data
+        self._buf[: len(data)] = data
         self._csum_len = (~((self._sub & 0xFF) + (self._sub >> 8) + sum(data)) & 0xFF, len(data) + r.SUBCMD_OVERHEAD)
 
     def _subcommand(self, sub: int) -> None:
         self._sub, self._sub_polls = sub, self.busy_polls
         if r.DM_FIRST <= sub <= r.DM_LAST:
             off = sub - r.DM_FIRST
-            self._reply(bytes(self.dm[off:off + r.TRANSFER_BUFFER_SIZE]))
+            self._reply(bytes(self.dm[off : off + r.TRANSFER_BUFFER_SIZE]))
         elif sub == r.DEVICE_NUMBER:
             self._reply(struct.pack("<H", self.device_number))
         elif sub == r.MFG_STATUS:
@@ -291,7 +348,7 @@ class Bq769x2Emul:
         self._sync_pack()
 
     def _commit(self, csum: int, length: int) -> None:
-        data = bytes(self._buf[:max(0, length - 4)])
+        data = bytes(self._buf[: max(0, length - 4)])
         if csum != (~((self._sub & 0xFF) + (self._sub >> 8) + sum(data)) & 0xFF):
             self.violations.append((self.t, f"bad checksum for {self._sub:#06x}"))
             return
@@ -314,7 +371,7 @@ class Bq769x2Emul:
     def _read_byte(self, reg: int) -> int:
         if reg in (r.SUBCMD_LOW, r.SUBCMD_HIGH):
             if self._sub_polls > 0:
-                return 0xFF                              # busy [TRM 3.x]
+                return 0xFF  # busy [TRM 3.x]
             return (self._sub >> (8 * (reg - r.SUBCMD_LOW))) & 0xFF
         if r.TRANSFER_BUFFER <= reg < r.CHECKSUM:
             return self._buf[reg - r.TRANSFER_BUFFER]
@@ -364,7 +421,7 @@ class Bq769x2Emul:
         if reg == r.SUBCMD_LOW and len(data) >= 2:
             self._subcommand(data[0] | data[1] << 8)
         elif r.TRANSFER_BUFFER <= reg < r.CHECKSUM:
-            self._buf[reg - r.TRANSFER_BUFFER:reg - r.TRANSFER_BUFFER + len(data)] = data
+            self._buf[reg - r.TRANSFER_BUFFER : reg - r.TRANSFER_BUFFER + len(data)] = data
         elif reg == r.CHECKSUM and len(data) >= 2:
             self._commit(data[0], data[1])
         return reg

@@ -10,6 +10,7 @@ subcommand (the chip returns 0xFF while busy), read the length at 0x61 (data + 4
 the checksum at 0x60 = ~(0x3E + 0x3F + sum(data)) & 0xFF. Writes put the data at 0x40.. and then checksum and
 length at 0x60/0x61 in one transaction; data memory is written the same way (in CONFIG_UPDATE mode).
 """
+
 from __future__ import annotations
 
 import errno
@@ -24,7 +25,7 @@ from bms_ros.afe.bq769x0.crc import crc8
 from bms_ros.afe.bq769x2 import registers as r
 from bms_ros.afe.wire import WireStats
 
-BUSY = 0xFF                     # 0x3E/0x3F read 0xFF while a subcommand executes [TRM 3.x; AN]
+BUSY = 0xFF  # 0x3E/0x3F read 0xFF while a subcommand executes [TRM 3.x; AN]
 
 
 class CommError(Exception):
@@ -37,9 +38,9 @@ class Bq769x2Errors:
 
     nack: int = 0
     timeout: int = 0
-    crc: int = 0            # read transactions with at least one bad CRC byte
-    checksum: int = 0       # subcommand replies whose 0x60 checksum or 0x61 length did not match
-    busy: int = 0           # subcommands that did not complete within the polling budget
+    crc: int = 0  # read transactions with at least one bad CRC byte
+    checksum: int = 0  # subcommand replies whose 0x60 checksum or 0x61 length did not match
+    busy: int = 0  # subcommands that did not complete within the polling budget
     retries: int = 0
     failed: int = 0
     reinit: int = 0
@@ -66,16 +67,22 @@ def write_frame(address: int, register: int, data: Sequence[int], use_crc: bool)
 
 def read_crcs(address: int, register: int, data: Sequence[int]) -> list[int]:
     """The CRC byte the chip sends after each byte of a read of ``data`` from ``register``."""
-    return [crc8((address << 1, register, (address << 1) | 1, b)) if i == 0 else crc8((b,))
-            for i, b in enumerate(data)]
+    return [crc8((address << 1, register, (address << 1) | 1, b)) if i == 0 else crc8((b,)) for i, b in enumerate(data)]
 
 
 class Bq769x2Bus:
     """Framing and retries over an smbus2-compatible ``i2c_rdwr``. ``sleep`` waits between subcommand polls
     (inject a no-op in simulation)."""
 
-    def __init__(self, bus, address: int = r.DEFAULT_ADDRESS, crc: bool = False, retries: int = 3,
-                 sleep: Callable[[float], None] = time.sleep, poll_limit: int = r.SUBCMD_POLLS):
+    def __init__(
+        self,
+        bus,
+        address: int = r.DEFAULT_ADDRESS,
+        crc: bool = False,
+        retries: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_limit: int = r.SUBCMD_POLLS,
+    ):
         self.bus = bus
         self.address = int(address)
         self.crc = bool(crc)

@@ -5,6 +5,7 @@ Faults as CAN would show them: a dropped request (``nack_rate``), a reply cut sh
 frames of a multi-frame answer lost), a corrupted frame (``crc_corrupt_rate``: the controller drops it),
 foreign traffic (``garbage_rate``: frames for another node and stray data ids), ``silent``.
 """
+
 from __future__ import annotations
 
 import threading
@@ -77,15 +78,19 @@ class DalyCanEmul:
         out_id = can_id(cmd, p.HOST_ADDRESS, p.BMS_ADDRESS)
         if f.hit(f.garbage_rate):
             f.injected["garbage"] += 1
-            self.bus.send(can.Message(arbitration_id=can_id(cmd, 0x41, p.BMS_ADDRESS), data=bytes(8),
-                                      is_extended_id=True))                      # for another host
-            self.bus.send(can.Message(arbitration_id=can_id(0x97, p.HOST_ADDRESS, p.BMS_ADDRESS), data=bytes(8),
-                                      is_extended_id=True))                      # a stray data id
+            self.bus.send(
+                can.Message(arbitration_id=can_id(cmd, 0x41, p.BMS_ADDRESS), data=bytes(8), is_extended_id=True)
+            )  # for another host
+            self.bus.send(
+                can.Message(
+                    arbitration_id=can_id(0x97, p.HOST_ADDRESS, p.BMS_ADDRESS), data=bytes(8), is_extended_id=True
+                )
+            )  # a stray data id
         for k, data in enumerate(frames):
             if cut is not None and k >= cut:
                 break
             if f.take_crc_corruption():
-                continue                      # a frame with a bad CRC never reaches the host's controller
+                continue  # a frame with a bad CRC never reaches the host's controller
             self.bus.send(can.Message(arbitration_id=out_id, data=data, is_extended_id=True))
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 status (cell and sensor counts, cycles), cell voltages, temperatures, failure bits, and MOSFET commands
 (0xDA charge, 0xD9 discharge [PDB]). Like JBD, the board keeps its own protections: "on" only removes our block.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,12 +19,20 @@ __all__ = ["DalyPack"]
 class DalyPack(PackSource):
     accepts_fet_commands = True
 
-    def __init__(self, port: Port | None, cell_count: int, thermistor_count: int = 1, timeout: float = 0.3,
-                 retries: int = 1, can_bus=None):
+    def __init__(
+        self,
+        port: Port | None,
+        cell_count: int,
+        thermistor_count: int = 1,
+        timeout: float = 0.3,
+        retries: int = 1,
+        can_bus=None,
+    ):
         """``port``: a pyserial port (UART / RS485); or ``can_bus``: a python-can bus (Daly over CAN)."""
         super().__init__(cell_count, max(1, thermistor_count))
         if can_bus is not None:
             from bms_ros.afe.daly.can_link import DalyCanLink
+
             self.reader: FrameReader | DalyCanLink = DalyCanLink(can_bus, self.stats, timeout=timeout)
         elif port is not None:
             self.reader = FrameReader(port, p.extract, self.stats, timeout=timeout)
@@ -66,8 +75,9 @@ class DalyPack(PackSource):
             cells = self._parse(p.parse_cells, self._ask(p.CMD_CELLS, -(-n // p.CELLS_PER_FRAME)), n)
             temps: tuple[float, ...] = ()
             if temps_reported:
-                temps = self._parse(p.parse_temps, self._ask(p.CMD_TEMPS, -(-temps_reported // p.TEMPS_PER_FRAME)),
-                                    temps_reported)
+                temps = self._parse(
+                    p.parse_temps, self._ask(p.CMD_TEMPS, -(-temps_reported // p.TEMPS_PER_FRAME)), temps_reported
+                )
             flags, words = p.decode_failures(self._one(p.CMD_FAILURES))
         except AfeError as e:
             self.last_error = str(e)
@@ -76,11 +86,22 @@ class DalyPack(PackSource):
         t = np.full(nts, np.nan)
         k = min(len(temps), nts)
         t[:k] = temps[:k]
-        report = PackReport(soc=soc, remaining_ah=remaining, cycle_count=float(cycles), protection=words,
-                            fets_controllable=True)
-        return PackSample(stamp=now, cell_voltages=np.array(cells), pack_voltage=volts, current=current,
-                          temperatures=t, afe_flags=flags, charge_fet=chg, discharge_fet=dsg,
-                          read_errors=self.stats.timeouts, crc_errors=self.stats.rejects, pack_report=report)
+        report = PackReport(
+            soc=soc, remaining_ah=remaining, cycle_count=float(cycles), protection=words, fets_controllable=True
+        )
+        return PackSample(
+            stamp=now,
+            cell_voltages=np.array(cells),
+            pack_voltage=volts,
+            current=current,
+            temperatures=t,
+            afe_flags=flags,
+            charge_fet=chg,
+            discharge_fet=dsg,
+            read_errors=self.stats.timeouts,
+            crc_errors=self.stats.rejects,
+            pack_report=report,
+        )
 
     def set_fets(self, charge: bool, discharge: bool) -> None:
         """One command per FET, each acknowledged by an echo frame; blocks are written before releases, so a

@@ -1,5 +1,6 @@
 """A Daly board on the wire: 13-byte replies to 0x90..0x98 reads and 0xD9 / 0xDA MOSFET commands, over the
 pack model and the pack's own simulated BMS. Faults act on the reply bytes (SerialFaults)."""
+
 from __future__ import annotations
 
 import struct
@@ -62,14 +63,16 @@ class DalyEmul:
             cells = self.faults.apply_cells(pk.cell_voltages())
             out = []
             for k in range(0, pk.cell_count, p.CELLS_PER_FRAME):
-                words = [_u(x * 1000.0, 0xFFFF) for x in cells[k:k + p.CELLS_PER_FRAME]]
+                words = [_u(x * 1000.0, 0xFFFF) for x in cells[k : k + p.CELLS_PER_FRAME]]
                 words += [0] * (p.CELLS_PER_FRAME - len(words))
                 out.append(bytes((k // p.CELLS_PER_FRAME + 1,)) + struct.pack(">HHH", *words) + b"\x00")
             return out
         if cmd == p.CMD_TEMPS:
             t = _u(pk.temperature_c + p.TEMP_OFFSET, 255)
-            return [bytes((k // p.TEMPS_PER_FRAME + 1,)) + bytes([t] * p.TEMPS_PER_FRAME)
-                    for k in range(0, self.nts, p.TEMPS_PER_FRAME)]
+            return [
+                bytes((k // p.TEMPS_PER_FRAME + 1,)) + bytes([t] * p.TEMPS_PER_FRAME)
+                for k in range(0, self.nts, p.TEMPS_PER_FRAME)
+            ]
         if cmd == p.CMD_FAILURES:
             return [p.encode_failures(b.protections)]
         if cmd in (p.CMD_CHARGE_MOS, p.CMD_DISCHARGE_MOS):
@@ -84,9 +87,8 @@ class DalyEmul:
 
     def respond(self, req: bytes) -> bytes:
         self.requests += 1
-        if len(req) != p.FRAME_LEN or req[0] != p.START or req[1] != p.HOST_ADDRESS or \
-                p.checksum(req[:12]) != req[12]:
-            return b""                                  # a board ignores what it cannot read
+        if len(req) != p.FRAME_LEN or req[0] != p.START or req[1] != p.HOST_ADDRESS or p.checksum(req[:12]) != req[12]:
+            return b""  # a board ignores what it cannot read
         out = b"".join(self.faults.mangle(p.reply(req[2], d), slice(12, 13)) for d in self.frames(req[2], req[4:12]))
         return out
 

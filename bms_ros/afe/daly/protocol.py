@@ -7,6 +7,7 @@ checksum = sum of the first 12 bytes mod 256).
 
 Request: A5 40 cmd 08 <8 x 00> sum     Reply: A5 01 cmd 08 <8 data bytes> sum     (big-endian fields)
 """
+
 from __future__ import annotations
 
 import struct
@@ -15,33 +16,54 @@ from bms_ros.afe.serial_link import Extract
 from bms_ros.core.types import AfeFlag
 
 __all__ = [
-    "CMD_CELLS", "CMD_CHARGE_MOS", "CMD_DISCHARGE_MOS", "CMD_FAILURES", "CMD_MOS", "CMD_SOC", "CMD_STATUS",
-    "CMD_TEMPS", "FRAME_LEN", "ParseError", "decode_failures", "extract", "parse_cells", "parse_mos",
-    "parse_soc", "parse_status", "parse_temps", "reply", "request",
+    "CMD_CELLS",
+    "CMD_CHARGE_MOS",
+    "CMD_DISCHARGE_MOS",
+    "CMD_FAILURES",
+    "CMD_MOS",
+    "CMD_SOC",
+    "CMD_STATUS",
+    "CMD_TEMPS",
+    "FRAME_LEN",
+    "ParseError",
+    "decode_failures",
+    "extract",
+    "parse_cells",
+    "parse_mos",
+    "parse_soc",
+    "parse_status",
+    "parse_temps",
+    "reply",
+    "request",
 ]
 
-START = 0xA5                 # [DUP; TS]
-HOST_ADDRESS = 0x40          # UART / RS485 host address [TS; dbus-serialbattery daly.py]
-BMS_ADDRESS = 0x01           # address byte of the board's replies [TS checkReadCheckSum]
-DATA_LEN = 0x08              # always 8 data bytes [DUP]
+START = 0xA5  # [DUP; TS]
+HOST_ADDRESS = 0x40  # UART / RS485 host address [TS; dbus-serialbattery daly.py]
+BMS_ADDRESS = 0x01  # address byte of the board's replies [TS checkReadCheckSum]
+DATA_LEN = 0x08  # always 8 data bytes [DUP]
 FRAME_LEN = 13
-CMD_SOC, CMD_MOS, CMD_STATUS = 0x90, 0x93, 0x94          # [DUP; PDB]
-CMD_CELLS, CMD_TEMPS, CMD_FAILURES = 0x95, 0x96, 0x98    # [DUP; PDB]
-CMD_DISCHARGE_MOS, CMD_CHARGE_MOS = 0xD9, 0xDA           # data[0] 1 = on, 0 = off [PDB set_*_mosfet]
+CMD_SOC, CMD_MOS, CMD_STATUS = 0x90, 0x93, 0x94  # [DUP; PDB]
+CMD_CELLS, CMD_TEMPS, CMD_FAILURES = 0x95, 0x96, 0x98  # [DUP; PDB]
+CMD_DISCHARGE_MOS, CMD_CHARGE_MOS = 0xD9, 0xDA  # data[0] 1 = on, 0 = off [PDB set_*_mosfet]
 KNOWN = {CMD_SOC, CMD_MOS, CMD_STATUS, CMD_CELLS, CMD_TEMPS, CMD_FAILURES, CMD_DISCHARGE_MOS, CMD_CHARGE_MOS}
-CURRENT_OFFSET = 30000       # current = (raw - 30000) x 0.1 A, > 0 charging [PDB get_soc; TS]
-TEMP_OFFSET = 40             # temperatures: raw - 40 degC [DUP; PDB]
-CELLS_PER_FRAME, TEMPS_PER_FRAME = 3, 7                  # 0x95 / 0x96 frame layout [DUP; PDB]
+CURRENT_OFFSET = 30000  # current = (raw - 30000) x 0.1 A, > 0 charging [PDB get_soc; TS]
+TEMP_OFFSET = 40  # temperatures: raw - 40 degC [DUP; PDB]
+CELLS_PER_FRAME, TEMPS_PER_FRAME = 3, 7  # 0x95 / 0x96 frame layout [DUP; PDB]
 MAX_CELLS, MAX_TEMPS = 48, 16
 
 # 0x98 failure bits [PDB error_codes.py]: (byte, bit) -> (our word, AfeFlag); level-2 cell / current alarms
 # are the board's protection trips, level 1 are warnings reported as words only
 FAILURES: dict[tuple[int, int], tuple[str, AfeFlag]] = {
-    (0, 0): ("cell_voltage_high_1", AfeFlag.NONE), (0, 1): ("cell_overvoltage", AfeFlag.OVERVOLTAGE),
-    (0, 2): ("cell_voltage_low_1", AfeFlag.NONE), (0, 3): ("cell_undervoltage", AfeFlag.UNDERVOLTAGE),
-    (0, 5): ("pack_overvoltage", AfeFlag.OVERVOLTAGE), (0, 7): ("pack_undervoltage", AfeFlag.UNDERVOLTAGE),
-    (1, 1): ("charge_overtemperature", AfeFlag.NONE), (1, 3): ("charge_undertemperature", AfeFlag.NONE),
-    (1, 5): ("discharge_overtemperature", AfeFlag.NONE), (1, 7): ("discharge_undertemperature", AfeFlag.NONE),
+    (0, 0): ("cell_voltage_high_1", AfeFlag.NONE),
+    (0, 1): ("cell_overvoltage", AfeFlag.OVERVOLTAGE),
+    (0, 2): ("cell_voltage_low_1", AfeFlag.NONE),
+    (0, 3): ("cell_undervoltage", AfeFlag.UNDERVOLTAGE),
+    (0, 5): ("pack_overvoltage", AfeFlag.OVERVOLTAGE),
+    (0, 7): ("pack_undervoltage", AfeFlag.UNDERVOLTAGE),
+    (1, 1): ("charge_overtemperature", AfeFlag.NONE),
+    (1, 3): ("charge_undertemperature", AfeFlag.NONE),
+    (1, 5): ("discharge_overtemperature", AfeFlag.NONE),
+    (1, 7): ("discharge_undertemperature", AfeFlag.NONE),
     (2, 1): ("charge_overcurrent", AfeFlag.NONE),
     (2, 3): ("discharge_overcurrent", AfeFlag.OVERCURRENT_DISCHARGE),
     (5, 0): ("frontend_error", AfeFlag.DEVICE_FAULT),

@@ -1,5 +1,6 @@
 """A JBD board on the wire: answers 0x03 / 0x04 / 0x05 reads and 0xE1 writes with the bytes a board sends,
 over the pack model and the pack's own simulated BMS. Faults act on the reply bytes (SerialFaults)."""
+
 from __future__ import annotations
 
 import struct
@@ -21,8 +22,14 @@ def _u16(v: float) -> int:
 
 
 class JbdEmul:
-    def __init__(self, pack: PackModel, thermistor_count: int = 1, bms: SimPackBms | None = None, seed: int = 0,
-                 hardware: str = "JBD-SP04S020-sim"):
+    def __init__(
+        self,
+        pack: PackModel,
+        thermistor_count: int = 1,
+        bms: SimPackBms | None = None,
+        seed: int = 0,
+        hardware: str = "JBD-SP04S020-sim",
+    ):
         self.pack, self.nts = pack, int(thermistor_count)
         self.bms = bms or SimPackBms(pack)
         self.faults = SerialFaults(seed)
@@ -59,9 +66,18 @@ class JbdEmul:
         if b.host_block_charge or b.host_block_discharge:
             prot |= 1 << _BIT["mos_software_lock"]
         cur = int(min(max(round(pk.current_a * 100.0), -32768), 32767))
-        data = struct.pack(">HhHHHHHHH", _u16(pk.pack_voltage() * 100.0), cur, _u16(b.reported_soc() * cap * 100),
-                           _u16(cap * 100.0), int(b.cycles), (25 << 9) | (6 << 5) | 15,
-                           int(pk.bleed_mask) & 0xFFFF, 0, prot)
+        data = struct.pack(
+            ">HhHHHHHHH",
+            _u16(pk.pack_voltage() * 100.0),
+            cur,
+            _u16(b.reported_soc() * cap * 100),
+            _u16(cap * 100.0),
+            int(b.cycles),
+            (25 << 9) | (6 << 5) | 15,
+            int(pk.bleed_mask) & 0xFFFF,
+            0,
+            prot,
+        )
         fet = (1 if pk.charge_fet else 0) | (2 if pk.discharge_fet else 0)
         data += bytes((0x10, _u16(b.reported_soc() * 100.0), fet, pk.cell_count, self.nts))
         for _ in range(self.nts):
@@ -78,9 +94,9 @@ class JbdEmul:
         if len(request) < 7 or request[0] != p.START or request[-1] != p.END:
             return b""
         kind, reg, n = request[1], request[2], request[3]
-        body = request[2:4 + n]
+        body = request[2 : 4 + n]
         if p.checksum(body) != (request[4 + n] << 8 | request[5 + n]):
-            return b""                                    # a board ignores a corrupted request
+            return b""  # a board ignores a corrupted request
         if kind == p.READ and reg == p.REG_BASIC:
             out = p.reply(reg, self.basic())
         elif kind == p.READ and reg == p.REG_CELLS:

@@ -9,6 +9,7 @@ Request:  DD  A5|5A  reg  len  data...  chk_hi chk_lo  77      checksum over reg
 Reply:    DD  reg  status  len  data...  chk_hi chk_lo  77     checksum over status, len, data
 checksum = (0x10000 - sum) & 0xFFFF [MAP "Checksum"; e.g. DD A5 03 00 FF FD 77].
 """
+
 from __future__ import annotations
 
 import struct
@@ -18,34 +19,49 @@ from bms_ros.afe.serial_link import Extract
 from bms_ros.core.types import AfeFlag
 
 __all__ = [
-    "END", "READ", "REG_BASIC", "REG_CELLS", "REG_HWVER", "REG_MOS", "START", "WRITE", "BasicInfo", "ParseError",
-    "decode_protection", "extract", "mos_request", "parse_basic", "parse_cells", "parse_hwver", "read_request",
+    "END",
+    "READ",
+    "REG_BASIC",
+    "REG_CELLS",
+    "REG_HWVER",
+    "REG_MOS",
+    "START",
+    "WRITE",
+    "BasicInfo",
+    "ParseError",
+    "decode_protection",
+    "extract",
+    "mos_request",
+    "parse_basic",
+    "parse_cells",
+    "parse_hwver",
+    "read_request",
 ]
 
-START, END = 0xDD, 0x77          # frame start / end [MAP "Packet details"]
-READ, WRITE = 0xA5, 0x5A         # [MAP "Payload to BMS"]
-REG_BASIC, REG_CELLS, REG_HWVER = 0x03, 0x04, 0x05   # [MAP register descriptions; V13 3.x]
-REG_MOS = 0xE1                   # MOSFET control: bit 0 disables CHG, bit 1 disables DSG [MAP; JT JBD_MOS_*]
-STATUS_OK = 0x00                 # reply status; 0x80 = error [MAP "Payload from BMS"]
-MAX_DATA = 0x7F                  # longest data we accept (32 cells x 2 bytes + margins); longer = framing error
-KELVIN10_OFFSET = 2731           # NTC values in 0.1 K [MAP 0x03 offset 0x16]
-MAX_CELLS, MAX_NTC = 32, 8       # balance status covers 32 cells [MAP 0x0C/0x0E]; ntc_config 8 bits [MAP 0x2E]
+START, END = 0xDD, 0x77  # frame start / end [MAP "Packet details"]
+READ, WRITE = 0xA5, 0x5A  # [MAP "Payload to BMS"]
+REG_BASIC, REG_CELLS, REG_HWVER = 0x03, 0x04, 0x05  # [MAP register descriptions; V13 3.x]
+REG_MOS = 0xE1  # MOSFET control: bit 0 disables CHG, bit 1 disables DSG [MAP; JT JBD_MOS_*]
+STATUS_OK = 0x00  # reply status; 0x80 = error [MAP "Payload from BMS"]
+MAX_DATA = 0x7F  # longest data we accept (32 cells x 2 bytes + margins); longer = framing error
+KELVIN10_OFFSET = 2731  # NTC values in 0.1 K [MAP 0x03 offset 0x16]
+MAX_CELLS, MAX_NTC = 32, 8  # balance status covers 32 cells [MAP 0x0C/0x0E]; ntc_config 8 bits [MAP 0x2E]
 
 # protection status bits [MAP 0x03 offset 0x10]: (our word, AfeFlag the core maps to a fault)
 PROTECTION_BITS: tuple[tuple[str, AfeFlag], ...] = (
-    ("cell_overvoltage", AfeFlag.OVERVOLTAGE),          # bit 0
-    ("cell_undervoltage", AfeFlag.UNDERVOLTAGE),        # bit 1
-    ("pack_overvoltage", AfeFlag.OVERVOLTAGE),          # bit 2
-    ("pack_undervoltage", AfeFlag.UNDERVOLTAGE),        # bit 3
-    ("charge_overtemperature", AfeFlag.NONE),           # bit 4 (our own temperature rules see the NTCs)
-    ("charge_undertemperature", AfeFlag.NONE),          # bit 5
-    ("discharge_overtemperature", AfeFlag.NONE),        # bit 6
-    ("discharge_undertemperature", AfeFlag.NONE),       # bit 7
-    ("charge_overcurrent", AfeFlag.NONE),               # bit 8 (our charge_overcurrent rule sees the current)
+    ("cell_overvoltage", AfeFlag.OVERVOLTAGE),  # bit 0
+    ("cell_undervoltage", AfeFlag.UNDERVOLTAGE),  # bit 1
+    ("pack_overvoltage", AfeFlag.OVERVOLTAGE),  # bit 2
+    ("pack_undervoltage", AfeFlag.UNDERVOLTAGE),  # bit 3
+    ("charge_overtemperature", AfeFlag.NONE),  # bit 4 (our own temperature rules see the NTCs)
+    ("charge_undertemperature", AfeFlag.NONE),  # bit 5
+    ("discharge_overtemperature", AfeFlag.NONE),  # bit 6
+    ("discharge_undertemperature", AfeFlag.NONE),  # bit 7
+    ("charge_overcurrent", AfeFlag.NONE),  # bit 8 (our charge_overcurrent rule sees the current)
     ("discharge_overcurrent", AfeFlag.OVERCURRENT_DISCHARGE),  # bit 9
-    ("short_circuit", AfeFlag.SHORT_CIRCUIT),           # bit 10
-    ("frontend_error", AfeFlag.DEVICE_FAULT),           # bit 11
-    ("mos_software_lock", AfeFlag.NONE),                # bit 12: FET locked by config / 0xE1
+    ("short_circuit", AfeFlag.SHORT_CIRCUIT),  # bit 10
+    ("frontend_error", AfeFlag.DEVICE_FAULT),  # bit 11
+    ("mos_software_lock", AfeFlag.NONE),  # bit 12: FET locked by config / 0xE1
 )
 
 
@@ -94,7 +110,7 @@ def extract(buf: bytearray) -> Extract:
     if buf[total - 1] != END:
         return Extract(None, 1, "framing")
     chk = buf[total - 3] << 8 | buf[total - 2]
-    if checksum(bytes(buf[2:4 + n])) != chk:
+    if checksum(bytes(buf[2 : 4 + n])) != chk:
         return Extract(None, 1, "checksum")
     return Extract(bytes(buf[:total]), total)
 
@@ -105,7 +121,7 @@ def payload(frame: bytes, reg: int) -> bytes:
         raise ParseError(f"reply to register {frame[1]:#04x}, expected {reg:#04x}")
     if frame[2] != STATUS_OK:
         raise ParseError(f"register {reg:#04x}: board answered error status {frame[2]:#04x}")
-    return frame[4:4 + frame[3]]
+    return frame[4 : 4 + frame[3]]
 
 
 @dataclass(frozen=True)
@@ -113,14 +129,14 @@ class BasicInfo:
     """Register 0x03 decoded to SI [MAP 0x03]."""
 
     voltage_v: float
-    current_a: float           # > 0 charging [MAP: negative values indicate discharge]
+    current_a: float  # > 0 charging [MAP: negative values indicate discharge]
     remaining_ah: float
     full_ah: float
     cycles: int
     date: str
     balance_mask: int
     protection: int
-    soc: float                 # 0..1
+    soc: float  # 0..1
     charge_fet: bool
     discharge_fet: bool
     cell_count: int
@@ -153,12 +169,22 @@ def parse_basic(data: bytes) -> BasicInfo:
         raise ParseError(f"basic info: temperature out of range {temps}")
     if rem > full and full:
         raise ParseError("basic info: remaining capacity above full capacity")
-    day, month, year = date & 0x1F, (date >> 5) & 0xF, 2000 + (date >> 9)   # [MAP 0x03 offset 0x0A]
+    day, month, year = date & 0x1F, (date >> 5) & 0xF, 2000 + (date >> 9)  # [MAP 0x03 offset 0x0A]
     return BasicInfo(
-        voltage_v=v / 100.0, current_a=i / 100.0, remaining_ah=rem / 100.0, full_ah=full / 100.0, cycles=cyc,
+        voltage_v=v / 100.0,
+        current_a=i / 100.0,
+        remaining_ah=rem / 100.0,
+        full_ah=full / 100.0,
+        cycles=cyc,
         date=f"{year:04d}-{month:02d}-{day:02d}" if 1 <= day <= 31 and 1 <= month <= 12 else "",
-        balance_mask=bal_lo | bal_hi << 16, protection=prot, soc=soc / 100.0, charge_fet=bool(fet & 1),
-        discharge_fet=bool(fet & 2), cell_count=cells, temperatures_c=temps)
+        balance_mask=bal_lo | bal_hi << 16,
+        protection=prot,
+        soc=soc / 100.0,
+        charge_fet=bool(fet & 1),
+        discharge_fet=bool(fet & 2),
+        cell_count=cells,
+        temperatures_c=temps,
+    )
 
 
 def parse_cells(data: bytes, cell_count: int) -> tuple[float, ...]:

@@ -5,6 +5,7 @@ byte, a PEC byte after every read when ``pec`` (SpecificationInfo then says v1.1
 acts on transactions (NACK, timeout, a corrupted PEC byte); ``bms.trip(name)`` makes the pack trip its own
 protection; ``silent = True`` makes the pack stop answering.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -18,8 +19,8 @@ from bms_ros.afe.sim.pack_model import PackModel
 
 __all__ = ["SbsEmul"]
 
-I2C_M_RD = 0x0001            # linux/i2c.h read flag (as smbus2 sets it)
-MAX_STEP_S = 1.0             # pack model integration step
+I2C_M_RD = 0x0001  # linux/i2c.h read flag (as smbus2 sets it)
+MAX_STEP_S = 1.0  # pack model integration step
 
 
 def _u16(v: float) -> int:
@@ -27,9 +28,19 @@ def _u16(v: float) -> int:
 
 
 class SbsEmul:
-    def __init__(self, pack: PackModel, *, address: int = r.ADDRESS, pec: bool = True, capacity_mwh: bool = False,
-                 bms: SimPackBms | None = None, seed: int = 0, manufacturer: str = "SimBatt",
-                 device: str = "bq40z50-sim", chemistry: str = "LION"):
+    def __init__(
+        self,
+        pack: PackModel,
+        *,
+        address: int = r.ADDRESS,
+        pec: bool = True,
+        capacity_mwh: bool = False,
+        bms: SimPackBms | None = None,
+        seed: int = 0,
+        manufacturer: str = "SimBatt",
+        device: str = "bq40z50-sim",
+        chemistry: str = "LION",
+    ):
         self.pack, self.address, self.pec = pack, int(address), bool(pec)
         self.bms = bms or SimPackBms(pack)
         self.faults = FaultInjector(seed)
@@ -38,12 +49,15 @@ class SbsEmul:
         self.t = 0.0
         self.mode = r.BatteryMode.CAPACITY_MODE if capacity_mwh else r.BatteryMode(0)
         self.design_v = pack.chem.nominal_v * pack.cell_count
-        self.strings: dict[int, str] = {r.Cmd.MANUFACTURER_NAME: manufacturer, r.Cmd.DEVICE_NAME: device,
-                                          r.Cmd.DEVICE_CHEMISTRY: chemistry}
+        self.strings: dict[int, str] = {
+            r.Cmd.MANUFACTURER_NAME: manufacturer,
+            r.Cmd.DEVICE_NAME: device,
+            r.Cmd.DEVICE_CHEMISTRY: chemistry,
+        }
         self.serial = 0x1234
-        self.date = (2025 - 1980) << 9 | 6 << 5 | 15            # 2025-06-15 [LNX encoding]
+        self.date = (2025 - 1980) << 9 | 6 << 5 | 15  # 2025-06-15 [LNX encoding]
         self.transactions = 0
-        self.mac = 0                                            # last ManufacturerBlockAccess command
+        self.mac = 0  # last ManufacturerBlockAccess command
 
     # ---- time ---------------------------------------------------------------------------------------
     def advance_to(self, t: float) -> None:
@@ -56,7 +70,7 @@ class SbsEmul:
     # ---- registers ----------------------------------------------------------------------------------
     def _capacity(self, ah: float) -> int:
         if self.mode & r.BatteryMode.CAPACITY_MODE:
-            return _u16(ah * self.design_v / 0.01)                # 10 mWh units
+            return _u16(ah * self.design_v / 0.01)  # 10 mWh units
         return _u16(ah * 1000.0)
 
     def status_word(self) -> int:
@@ -82,7 +96,7 @@ class SbsEmul:
         p, C = self.pack, r.Cmd
         cap = float(p.capacity_ah.min())
         if C.CELL_VOLTAGE_4 <= cmd <= C.CELL_VOLTAGE_1:
-            i = C.CELL_VOLTAGE_1 - cmd                            # 0x3F = cell 1 [ZBQ]
+            i = C.CELL_VOLTAGE_1 - cmd  # 0x3F = cell 1 [ZBQ]
             return _u16(p.cell_voltages()[i] * 1000.0) if i < p.cell_count else 0
         table: dict[int, float] = {
             C.MANUFACTURER_ACCESS: 0,
@@ -98,7 +112,7 @@ class SbsEmul:
             C.CYCLE_COUNT: int(self.bms.cycles),
             C.DESIGN_CAPACITY: self._capacity(p.cfg.capacity_ah),
             C.DESIGN_VOLTAGE: _u16(self.design_v * 1000.0),
-            C.SPECIFICATION_INFO: 0x0031 if self.pec else 0x0021,   # version 3 = 1.1 with PEC [LNX]
+            C.SPECIFICATION_INFO: 0x0031 if self.pec else 0x0021,  # version 3 = 1.1 with PEC [LNX]
             C.MANUFACTURE_DATE: self.date,
             C.SERIAL_NUMBER: self.serial,
             C.STATE_OF_HEALTH: _u16(100.0 * cap / p.cfg.capacity_ah),
@@ -136,7 +150,7 @@ class SbsEmul:
     def _mac_write(self, frame: bytes) -> None:
         """Block write [0x44, len, mac_lo, mac_hi, (PEC)]: selects what a block read of 0x44 returns [ZBQ]."""
         n = frame[1]
-        if self.pec and (len(frame) < 3 + n or r.pec(bytes([self.address << 1]) + frame[:2 + n]) != frame[2 + n]):
+        if self.pec and (len(frame) < 3 + n or r.pec(bytes([self.address << 1]) + frame[: 2 + n]) != frame[2 + n]):
             raise OSError(errno.EREMOTEIO, "bad block-write PEC: NACK")
         self.mac = frame[2] | frame[3] << 8
 
@@ -175,7 +189,7 @@ class SbsEmul:
             out.append(r.pec(bytes((a, cmd, a | 1)) + data))
             if self.faults.take_crc_corruption():
                 out[-1] ^= 0x01
-        out.extend(b"\xff" * max(0, m.len - len(out)))          # a master reading on gets 0xFF (bus idle)
+        out.extend(b"\xff" * max(0, m.len - len(out)))  # a master reading on gets 0xFF (bus idle)
         ctypes.memmove(m.buf, bytes(out[: m.len]), m.len)
 
     def close(self) -> None:

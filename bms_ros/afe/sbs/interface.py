@@ -5,6 +5,7 @@ Every read is one ``i2c_rdwr`` (write the command, repeated START, read), so the
 addr_w, cmd, addr_r and the data bytes [AP get_PEC]. Words are little-endian [AP]. A block read is
 [count, data..., (PEC)] with count <= 32 [AP read_block].
 """
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,15 @@ class SbsCommError(Exception):
 
 
 class SbsBus:
-    def __init__(self, bus, address: int = r.ADDRESS, use_pec: bool = False, retries: int = 2,
-                 stats: LinkStats | None = None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        bus,
+        address: int = r.ADDRESS,
+        use_pec: bool = False,
+        retries: int = 2,
+        stats: LinkStats | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.bus, self.address, self.use_pec, self.retries = bus, int(address), bool(use_pec), int(retries)
         self.stats = stats or LinkStats()
         self.sleep = sleep
@@ -66,8 +74,9 @@ class SbsBus:
 
     def read_block(self, cmd: int) -> bytes:
         """Block read [count, data..., PEC]; the PEC covers the count byte; a count > 32 is a framing error."""
-        raw = self._transfer(cmd, 1 + r.BLOCK_MAX + self.use_pec,
-                             lambda raw: 1 + raw[0] if raw[0] <= r.BLOCK_MAX else -1)
+        raw = self._transfer(
+            cmd, 1 + r.BLOCK_MAX + self.use_pec, lambda raw: 1 + raw[0] if raw[0] <= r.BLOCK_MAX else -1
+        )
         return raw[1:]
 
     def mac_read(self, mac: int) -> bytes:
@@ -86,7 +95,7 @@ class SbsBus:
     def _write(self, data: list[int]) -> None:
         cmd = data[0]
         if self.use_pec:
-            data = [*data, r.pec(bytes([self.address << 1, *data]))]   # writes: addr_w, cmd, data [AP]
+            data = [*data, r.pec(bytes([self.address << 1, *data]))]  # writes: addr_w, cmd, data [AP]
         for _ in range(self.retries + 1):
             try:
                 self.bus.i2c_rdwr(i2c_msg.write(self.address, data))
@@ -94,4 +103,3 @@ class SbsBus:
             except OSError:
                 self.stats.timeouts += 1
         raise SbsCommError(f"write {cmd:#04x} failed")
-

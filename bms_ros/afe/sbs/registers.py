@@ -4,6 +4,7 @@ Sources (see /work/shared/reference/afe-facts.md Part C): [SBS] Smart Battery Da
 [LNX] Linux drivers/power/supply/sbs-battery.c; [AP] ArduPilot AP_BattMonitor_SMBus*.cpp; [ZBQ] Zephyr
 drivers/fuel_gauge/bq40z50 (bq4xz50.h); [CEC] Chromium EC include/battery_smart.h.
 """
+
 from __future__ import annotations
 
 import enum
@@ -23,9 +24,9 @@ __all__ = [
     "uses_pec",
 ]
 
-ADDRESS = 0x0B            # 7-bit SMBus address of a smart battery [AP, CEC]
-BLOCK_MAX = 32            # SMBus block: at most 32 data bytes after the count byte [AP read_block]
-KELVIN10_OFFSET = 2731    # Temperature is 0.1 K: degC = (raw - 2731) / 10 [LNX, AP]
+ADDRESS = 0x0B  # 7-bit SMBus address of a smart battery [AP, CEC]
+BLOCK_MAX = 32  # SMBus block: at most 32 data bytes after the count byte [AP read_block]
+KELVIN10_OFFSET = 2731  # Temperature is 0.1 K: degC = (raw - 2731) / 10 [LNX, AP]
 
 
 class Cmd(enum.IntEnum):
@@ -33,32 +34,32 @@ class Cmd(enum.IntEnum):
 
     MANUFACTURER_ACCESS = 0x00
     BATTERY_MODE = 0x03
-    TEMPERATURE = 0x08               # 0.1 K, unsigned
-    VOLTAGE = 0x09                   # mV, unsigned
-    CURRENT = 0x0A                   # mA, int16, > 0 charging [AP, LNX]
+    TEMPERATURE = 0x08  # 0.1 K, unsigned
+    VOLTAGE = 0x09  # mV, unsigned
+    CURRENT = 0x0A  # mA, int16, > 0 charging [AP, LNX]
     AVERAGE_CURRENT = 0x0B
     RELATIVE_STATE_OF_CHARGE = 0x0D  # %, may exceed 100 [LNX]
-    REMAINING_CAPACITY = 0x0F        # mAh, or 10 mWh with CAPACITY_MODE
+    REMAINING_CAPACITY = 0x0F  # mAh, or 10 mWh with CAPACITY_MODE
     FULL_CHARGE_CAPACITY = 0x10
     BATTERY_STATUS = 0x16
     CYCLE_COUNT = 0x17
     DESIGN_CAPACITY = 0x18
-    DESIGN_VOLTAGE = 0x19            # mV
+    DESIGN_VOLTAGE = 0x19  # mV
     SPECIFICATION_INFO = 0x1A
     MANUFACTURE_DATE = 0x1B
     SERIAL_NUMBER = 0x1C
-    MANUFACTURER_NAME = 0x20         # block
-    DEVICE_NAME = 0x21               # block
-    DEVICE_CHEMISTRY = 0x22          # block
-    CELL_VOLTAGE_4 = 0x3C            # bq40z50: 0x3C..0x3F = cell 4..1, reversed [ZBQ]
+    MANUFACTURER_NAME = 0x20  # block
+    DEVICE_NAME = 0x21  # block
+    DEVICE_CHEMISTRY = 0x22  # block
+    CELL_VOLTAGE_4 = 0x3C  # bq40z50: 0x3C..0x3F = cell 4..1, reversed [ZBQ]
     CELL_VOLTAGE_3 = 0x3D
     CELL_VOLTAGE_2 = 0x3E
     CELL_VOLTAGE_1 = 0x3F
-    MANUFACTURER_BLOCK_ACCESS = 0x44 # bq40z50 block [len, cmd_lo, cmd_hi, data...] [ZBQ]
-    STATE_OF_HEALTH = 0x4F           # bq40z50, % [ZBQ]
+    MANUFACTURER_BLOCK_ACCESS = 0x44  # bq40z50 block [len, cmd_lo, cmd_hi, data...] [ZBQ]
+    STATE_OF_HEALTH = 0x4F  # bq40z50, % [ZBQ]
 
 
-MAC_DEVICE_TYPE = 0x0001       # ManufacturerAccess commands read through 0x44 [ZBQ bq40z50.c]
+MAC_DEVICE_TYPE = 0x0001  # ManufacturerAccess commands read through 0x44 [ZBQ bq40z50.c]
 MAC_FIRMWARE_VERSION = 0x0002
 
 CELL_VOLTAGE_1_TO_4 = (Cmd.CELL_VOLTAGE_1, Cmd.CELL_VOLTAGE_2, Cmd.CELL_VOLTAGE_3, Cmd.CELL_VOLTAGE_4)
@@ -74,7 +75,7 @@ class BatteryMode(enum.IntFlag):
     PRIMARY_BATTERY = 1 << 9
     ALARM_MODE = 1 << 13
     CHARGER_MODE = 1 << 14
-    CAPACITY_MODE = 1 << 15          # 0: mA / mAh, 1: 10 mW / 10 mWh
+    CAPACITY_MODE = 1 << 15  # 0: mA / mAh, 1: 10 mW / 10 mWh
 
 
 class BatteryStatus(enum.IntFlag):

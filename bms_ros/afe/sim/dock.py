@@ -4,6 +4,7 @@ What a real dock controller does with ``~/charge_limits`` (or a charger with the
 constant-voltage setpoint is the CVL, the constant-current limit the smaller of its own rating and the CCL, and
 the heater output follows the BMS's heater decision (the heater is fed by the charger, see PackModel).
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,8 @@ from bms_ros.core.types import BmsOutput
 @dataclass
 class SimDock:
     pack: PackModel
-    rated_current_a: float            # the charger's own constant-current limit
-    follow_limits: bool = True        # False: a plain CC-CV charger that ignores the BMS (the heater still follows)
+    rated_current_a: float  # the charger's own constant-current limit
+    follow_limits: bool = True  # False: a plain CC-CV charger that ignores the BMS (the heater still follows)
 
     def apply(self, out: BmsOutput) -> None:
         """The BMS's latest decision reaches the dock (one sample later, as over a bus)."""

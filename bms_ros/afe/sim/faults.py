@@ -15,6 +15,7 @@ act through the simulator and the pack model. Random faults draw from a seeded g
     sim.faults.external_short(True)     # hard short on the pack terminals
     sim.faults.soft_internal_short(3, 50.0)  # cell 3 leaks through 50 ohm (high self-discharge)
 """
+
 from __future__ import annotations
 
 import errno
@@ -43,9 +44,9 @@ class FaultInjector:
         self._nack_burst = 0
         self._timeout_burst = 0
         self._crc_burst = 0
-        self.stuck: dict[int, float] = {}       # logical cell -> reading (V)
-        self.open_wires: set[int] = set()        # logical cells whose top sense wire is open
-        self.thermistors: dict[int, str] = {}    # TS index (0-based) -> "open" | "short"
+        self.stuck: dict[int, float] = {}  # logical cell -> reading (V)
+        self.open_wires: set[int] = set()  # logical cells whose top sense wire is open
+        self.thermistors: dict[int, str] = {}  # TS index (0-based) -> "open" | "short"
         self.injected = {"nack": 0, "timeout": 0, "crc": 0}
 
     def attach(self, sim: _Chip) -> None:
@@ -76,7 +77,7 @@ class FaultInjector:
         if self._timeout_burst > 0 or (self.timeout_rate > 0 and self._rng.random() < self.timeout_rate):
             self._timeout_burst = max(0, self._timeout_burst - 1)
             self.injected["timeout"] += 1
-            raise OSError(errno.ETIMEDOUT, "simulated I2C timeout")   # -> TimeoutError
+            raise OSError(errno.ETIMEDOUT, "simulated I2C timeout")  # -> TimeoutError
 
     def corrupt_read(self, raw: bytearray, with_crc: bool) -> None:
         """Maybe corrupt one CRC byte of an interleaved D,C,D,C reply (CRC parts only)."""

@@ -7,6 +7,7 @@ the I2C words read as their serial meaning.
     garbage_rate       random bytes arrive before the answer (line noise: the host must resync)
     silent = True      the pack stops answering altogether (link loss) until set False
 """
+
 from __future__ import annotations
 
 from bms_ros.afe.sim.faults import FaultInjector

@@ -5,6 +5,7 @@ power model (idle power plus a term per m/s and per rad/s), or joint states (sum
 over a drive efficiency). Inputs older than a timeout fall back to idle power, so a dead topic does not
 freeze the last load.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 
 @dataclass
 class RobotPowerModel:
-    idle_power_w: float = 10.0          # electronics, computers, sensors
-    power_per_mps_w: float = 40.0       # per m/s of |linear velocity|
-    power_per_radps_w: float = 15.0     # per rad/s of |angular velocity|
-    drive_efficiency: float = 0.8       # mechanical -> electrical for joint_states
+    idle_power_w: float = 10.0  # electronics, computers, sensors
+    power_per_mps_w: float = 40.0  # per m/s of |linear velocity|
+    power_per_radps_w: float = 15.0  # per rad/s of |angular velocity|
+    drive_efficiency: float = 0.8  # mechanical -> electrical for joint_states
     input_timeout_s: float = 1.0
 
     def from_cmd_vel(self, vx: float, vy: float, wz: float) -> float:

@@ -8,6 +8,7 @@ injector's "pack trips its own protection") until ``release(name)``.
     bms = SimPackBms(pack)
     bms.step(0.1)            # after pack.step: evaluate protections, drive pack.charge_fet / discharge_fet
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,9 +31,9 @@ PROTECTIONS: dict[str, tuple[bool, bool]] = {
 
 
 # emulator choices (a pack maker's typical settings, not taken from a datasheet): over-current trips in C
-CHARGE_OC_C = 3.0             # 1/h: charge over-current trip = 3 x capacity (A per Ah)
-DISCHARGE_OC_C = 6.0          # 1/h: discharge over-current trip = 6 x capacity
-TEMP_MARGIN_K = 5.0           # the pack's temperature trips sit 5 K beyond the chemistry's window
+CHARGE_OC_C = 3.0  # 1/h: charge over-current trip = 3 x capacity (A per Ah)
+DISCHARGE_OC_C = 6.0  # 1/h: discharge over-current trip = 6 x capacity
+TEMP_MARGIN_K = 5.0  # the pack's temperature trips sit 5 K beyond the chemistry's window
 
 
 @dataclass
@@ -53,23 +54,27 @@ class SimPackThresholds:
     def for_pack(cls, pack: PackModel) -> SimPackThresholds:
         c = pack.chem
         # between our soft and hard limits: the pack's own protection is the backstop behind the core's
-        return cls(cell_ov=(c.cell_ov + c.cell_ov_hard) / 2, cell_ov_release=c.cell_ov_release,
-                   cell_uv=(c.cell_uv + c.cell_uv_deep) / 2, cell_uv_release=c.cell_uv_release,
-                   charge_temp_max=c.charge_temp_max + TEMP_MARGIN_K,
-                   discharge_temp_max=c.discharge_temp_max + TEMP_MARGIN_K,
-                   charge_overcurrent=CHARGE_OC_C * pack.cfg.capacity_ah,
-                   discharge_overcurrent=DISCHARGE_OC_C * pack.cfg.capacity_ah)
+        return cls(
+            cell_ov=(c.cell_ov + c.cell_ov_hard) / 2,
+            cell_ov_release=c.cell_ov_release,
+            cell_uv=(c.cell_uv + c.cell_uv_deep) / 2,
+            cell_uv_release=c.cell_uv_release,
+            charge_temp_max=c.charge_temp_max + TEMP_MARGIN_K,
+            discharge_temp_max=c.discharge_temp_max + TEMP_MARGIN_K,
+            charge_overcurrent=CHARGE_OC_C * pack.cfg.capacity_ah,
+            discharge_overcurrent=DISCHARGE_OC_C * pack.cfg.capacity_ah,
+        )
 
 
 class SimPackBms:
     def __init__(self, pack: PackModel, thresholds: SimPackThresholds | None = None):
         self.pack = pack
         self.th = thresholds or SimPackThresholds.for_pack(pack)
-        self.active: set[str] = set()        # protections tripped by the measured state
-        self.forced: set[str] = set()        # protections tripped from outside (fault injection)
-        self.host_block_charge = False       # host command: keep the charge FET open
+        self.active: set[str] = set()  # protections tripped by the measured state
+        self.forced: set[str] = set()  # protections tripped from outside (fault injection)
+        self.host_block_charge = False  # host command: keep the charge FET open
         self.host_block_discharge = False
-        self.soc_report_error = 0.0          # the pack's own SoC gauge is off by this much (0..1)
+        self.soc_report_error = 0.0  # the pack's own SoC gauge is off by this much (0..1)
         self.cycles = 0.0
         self._last_soc = float(pack.soc.mean())
         self.drive_fets()
@@ -112,14 +117,15 @@ class SimPackBms:
         self._hyst("cell_overvoltage", float(v.max()) > th.cell_ov, float(v.max()) < th.cell_ov_release)
         self._hyst("cell_undervoltage", float(v.min()) < th.cell_uv, float(v.min()) > th.cell_uv_release)
         self._hyst("charge_overtemperature", t > th.charge_temp_max, t < th.charge_temp_max - th.temp_hysteresis)
-        self._hyst("discharge_overtemperature", t > th.discharge_temp_max,
-                   t < th.discharge_temp_max - th.temp_hysteresis)
+        self._hyst(
+            "discharge_overtemperature", t > th.discharge_temp_max, t < th.discharge_temp_max - th.temp_hysteresis
+        )
         self._hyst("charge_overcurrent", i > th.charge_overcurrent, False)
         self._hyst("discharge_overcurrent", -i > th.discharge_overcurrent, False)
         if p.external_short and p.discharge_fet:
             self.active.add("short_circuit")
         elif not p.external_short and "short_circuit" in self.active:
-            self.active.discard("short_circuit")     # released once the short is gone (board auto-recovery)
+            self.active.discard("short_circuit")  # released once the short is gone (board auto-recovery)
         if not p.external_short:
             self.active.discard("discharge_overcurrent")
         if i <= 0.0:

@@ -24,6 +24,7 @@ keeps falling) instead of sticking at the table's end.
 
 Steps up to ~1 s are accurate (exact exponentials for the RC pairs and the thermal mass).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -42,21 +43,21 @@ class PackModelConfig:
     initial_soc: float = 0.8
     ambient_c: float = 25.0
     seed: int = 1
-    capacity_spread: float = 0.02        # relative 1-sigma
+    capacity_spread: float = 0.02  # relative 1-sigma
     resistance_spread: float = 0.05
-    soc_spread: float = 0.01             # absolute 1-sigma
-    self_discharge_a: float = 0.0        # per cell, mean
+    soc_spread: float = 0.01  # absolute 1-sigma
+    self_discharge_a: float = 0.0  # per cell, mean
     rc_tau_s: float = 30.0
-    r1_fraction: float = 0.6             # R1 = fraction * R0
+    r1_fraction: float = 0.6  # R1 = fraction * R0
     thermal_mass_j_per_k: float = 900.0  # whole pack
     thermal_resistance_k_per_w: float = 3.0
     bleed_resistance_ohm: float = 33.0
     charger_cv_per_cell: float = float("nan")  # default: chemistry full voltage
-    self_discharge_spread: float = 0.0   # relative 1-sigma (half-normal) of the per-cell self-discharge
-    rc2_tau_s: float = 0.0               # optional second, slow RC pair (0: none)
-    r2_fraction: float = 0.0             # R2 = fraction * R0
-    r0_temp_coeff_per_k: float = 0.0     # R0(T) = R0(25 degC) * exp(-k (T - 25)); 0: no temperature dependence
-    heater_power_w: float = 0.0          # pack heater power from the charger (0: no heater fitted)
+    self_discharge_spread: float = 0.0  # relative 1-sigma (half-normal) of the per-cell self-discharge
+    rc2_tau_s: float = 0.0  # optional second, slow RC pair (0: none)
+    r2_fraction: float = 0.0  # R2 = fraction * R0
+    r0_temp_coeff_per_k: float = 0.0  # R0(T) = R0(25 degC) * exp(-k (T - 25)); 0: no temperature dependence
+    heater_power_w: float = 0.0  # pack heater power from the charger (0: no heater fitted)
 
 
 def _accepts_temp(chemistry: Chemistry) -> bool:
@@ -81,8 +82,7 @@ class PackModel:
         self.r1 = cfg.r1_fraction * self.r0
         self.c1 = cfg.rc_tau_s / self.r1
         self.soc = np.clip(cfg.initial_soc + cfg.soc_spread * rng.standard_normal(n), 0.0, 1.0)
-        self.self_discharge_a = cfg.self_discharge_a * (
-            1 + cfg.self_discharge_spread * np.abs(rng.standard_normal(n)))
+        self.self_discharge_a = cfg.self_discharge_a * (1 + cfg.self_discharge_spread * np.abs(rng.standard_normal(n)))
         self.r2 = cfg.r2_fraction * self.r0
         self.v_rc = np.zeros(n)
         self.v_rc2 = np.zeros(n)
@@ -90,26 +90,27 @@ class PackModel:
         self.ambient_c = cfg.ambient_c
         self.charge_fet = False
         self.discharge_fet = False
-        self.load_a = 0.0                # demanded by the robot (> 0 draws from the pack)
+        self.load_a = 0.0  # demanded by the robot (> 0 draws from the pack)
         self.charger_connected = False
-        self.charger_current_a = 0.0     # charger CC limit
-        self.charger_voltage_v: float | None = None   # charger CV (pack); None: cfg.charger_cv_per_cell x n
+        self.charger_current_a = 0.0  # charger CC limit
+        self.charger_voltage_v: float | None = None  # charger CV (pack); None: cfg.charger_cv_per_cell x n
         self.short_circuit = False
         self.short_circuit_a = 500.0
         self.bleed_mask = 0
-        self.bleed_duty = 1.0            # fraction of time the bleed switches conduct
-        self.transfer_a = np.zeros(n)    # active balancer, A into each cell
+        self.bleed_duty = 1.0  # fraction of time the bleed switches conduct
+        self.transfer_a = np.zeros(n)  # active balancer, A into each cell
         self.internal_short_ohm = np.full(n, np.inf)
         self.heater_on = False
-        self.current_a = 0.0             # actual pack current, > 0 charging
-        self.bleed_a = np.zeros(n)       # last step's bleed current per cell
+        self.current_a = 0.0  # actual pack current, > 0 charging
+        self.bleed_a = np.zeros(n)  # last step's bleed current per cell
         self.time_s = 0.0
         self._ocv_temp = _accepts_temp(chemistry)
-        self._ocv_key: tuple[float, np.ndarray, np.ndarray] | None = None   # cache: (temp, soc, ocv)
+        self._ocv_key: tuple[float, np.ndarray, np.ndarray] | None = None  # cache: (temp, soc, ocv)
         # fast path when the chemistry exposes its per-temperature OCV table (bms_ros.core.chemistry does)
         table_at = getattr(chemistry, "ocv_table_at", None)
-        self._ocv_table_at = table_at if self._ocv_temp and callable(table_at) and hasattr(chemistry, "ocv_soc") \
-            else None
+        self._ocv_table_at = (
+            table_at if self._ocv_temp and callable(table_at) and hasattr(chemistry, "ocv_soc") else None
+        )
         self._table_t = math.nan
         self._table = np.zeros(0)
         # beyond full / empty the charge goes on (``soc_excess``, SoC units, +-0.1 at most) and the voltage keeps
@@ -191,7 +192,7 @@ class PackModel:
             load = load if self.charge_fet else 0.0
         return charge - load
 
-    _demanded_current = demanded_current   # old name
+    _demanded_current = demanded_current  # old name
 
     def set_transfer(self, transfer_a: np.ndarray) -> None:
         """An ideal active (charge-transfer) balancer: per-cell current, A, > 0 into the cell; empty stops it."""

@@ -5,6 +5,7 @@ own protections it has the one a robot team sees first: short-circuit detection.
 SCD threshold opens the discharge FET at once (the delay is microseconds) and latches SHORT_CIRCUIT until the
 host clears it, as the bq769x0 does.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,18 +16,26 @@ from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection
 
 
 class SimulatedAfe(Afe):
-    def __init__(self, pack: PackModel, thermistor_count: int = 1, voltage_noise_v: float = 0.0,
-                 current_noise_a: float = 0.0, seed: int = 0, start_time: float | None = None):
+    def __init__(
+        self,
+        pack: PackModel,
+        thermistor_count: int = 1,
+        voltage_noise_v: float = 0.0,
+        current_noise_a: float = 0.0,
+        seed: int = 0,
+        start_time: float | None = None,
+    ):
         self.pack = pack
         self._thermistors = thermistor_count
         self._vn, self._in = voltage_noise_v, current_noise_a
         self._rng = np.random.default_rng(seed)
         self._t = start_time
-        self._protection: HardwareProtection | None = None    # as programmed by configure_protection
-        self._flags = AfeFlag.NONE                             # latched until clear_faults
+        self._protection: HardwareProtection | None = None  # as programmed by configure_protection
+        self._flags = AfeFlag.NONE  # latched until clear_faults
         n = pack.cell_count
         self._constraints = BalancingConstraints(
-            groups=tuple((s, min(s + 5, n)) for s in range(0, n, 5)), max_per_group=5, allow_adjacent=False)
+            groups=tuple((s, min(s + 5, n)) for s in range(0, n, 5)), max_per_group=5, allow_adjacent=False
+        )
 
     @property
     def cell_count(self) -> int:
@@ -66,11 +75,18 @@ class SimulatedAfe(Afe):
         current = self.pack.current_a + self._in * self._rng.standard_normal()
         temps = np.full(self._thermistors, self.pack.temperature_c)
         return PackSample(
-            stamp=now, cell_voltages=cells, pack_voltage=float(cells.sum()), current=float(current),
-            temperatures=temps, die_temperature=self.pack.temperature_c,
-            charge_fet=self.pack.charge_fet, discharge_fet=self.pack.discharge_fet,
-            balancing_mask=self.pack.bleed_mask, afe_flags=self._flags,
-            load_present=not self.pack.charge_fet and (self.pack.load_a > 0 or self.pack.external_short))
+            stamp=now,
+            cell_voltages=cells,
+            pack_voltage=float(cells.sum()),
+            current=float(current),
+            temperatures=temps,
+            die_temperature=self.pack.temperature_c,
+            charge_fet=self.pack.charge_fet,
+            discharge_fet=self.pack.discharge_fet,
+            balancing_mask=self.pack.bleed_mask,
+            afe_flags=self._flags,
+            load_present=not self.pack.charge_fet and (self.pack.load_a > 0 or self.pack.external_short),
+        )
 
     def set_fets(self, charge: bool, discharge: bool) -> None:
         self.pack.charge_fet, self.pack.discharge_fet = bool(charge), bool(discharge)

@@ -10,6 +10,7 @@ simulation's current time. The chip starts "warm" (thermistors already selected,
 would leave it) so temperatures are valid from the first read; pass ``sim_kwargs={"warm": False}`` for a cold
 chip (the driver then reports NaN temperatures for ~2.25 s after init, until TEMP_SEL has taken effect).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,39 +26,80 @@ from bms_ros.core.types import AfeFlag, BalancingConstraints, HardwareProtection
 
 
 class SimulatedBq769x0(Afe):
-    def __init__(self, pack: PackModel, *, crc: bool = True, address: int = 0x08, chip: str | None = None,
-                 shunt_ohm: float = 0.001, thermistor_count: int = 1, protection: HardwareProtection | None = None,
-                 start_time: float | None = None, sim_kwargs: dict | None = None, driver_kwargs: dict | None = None):
-        r.select_chip(pack.cell_count, chip)                       # clear error for 1, 2 or 16+ cells
+    def __init__(
+        self,
+        pack: PackModel,
+        *,
+        crc: bool = True,
+        address: int = 0x08,
+        chip: str | None = None,
+        shunt_ohm: float = 0.001,
+        thermistor_count: int = 1,
+        protection: HardwareProtection | None = None,
+        start_time: float | None = None,
+        sim_kwargs: dict | None = None,
+        driver_kwargs: dict | None = None,
+    ):
+        r.select_chip(pack.cell_count, chip)  # clear error for 1, 2 or 16+ cells
         self.pack = pack
         sim_kwargs = {"warm": True, **(sim_kwargs or {})}
         self.chip = Bq769x0Sim(pack, address=address, crc=crc, chip=chip, shunt_ohm=shunt_ohm, **sim_kwargs)
         # the chip runs on its own clock from 0; caller time = chip time + offset (keeps the chip's small time
         # steps exact when the caller's clock is e.g. ROS time around 1.7e9 s)
         self._offset = start_time
-        self.driver = Bq769x0Afe(self.chip, pack.cell_count, address=address, crc=crc, chip=chip,
-                                 shunt_ohm=shunt_ohm, thermistor_count=thermistor_count, protection=protection,
-                                 **(driver_kwargs or {}))
+        self.driver = Bq769x0Afe(
+            self.chip,
+            pack.cell_count,
+            address=address,
+            crc=crc,
+            chip=chip,
+            shunt_ohm=shunt_ohm,
+            thermistor_count=thermistor_count,
+            protection=protection,
+            **(driver_kwargs or {}),
+        )
 
     @classmethod
     def from_config(cls, pack: PackModel, cfg, **kwargs) -> SimulatedBq769x0:
         """From an ``AfeConfig``-like object (i2c_address, crc, shunt_resistance, thermistor_count,
         thermistor_beta, thermistor_r25); the simulated NTCs get the same Beta and R25."""
-        sim_kwargs = {"thermistor_beta": cfg.thermistor_beta, "thermistor_r25": cfg.thermistor_r25,
-                      **kwargs.pop("sim_kwargs", {})}
-        driver_kwargs = {"thermistor_beta": cfg.thermistor_beta, "thermistor_r25": cfg.thermistor_r25,
-                         **kwargs.pop("driver_kwargs", {})}
-        return cls(pack, crc=bool(cfg.crc), address=int(cfg.i2c_address), shunt_ohm=float(cfg.shunt_resistance),
-                   thermistor_count=int(cfg.thermistor_count), sim_kwargs=sim_kwargs, driver_kwargs=driver_kwargs,
-                   **kwargs)
+        sim_kwargs = {
+            "thermistor_beta": cfg.thermistor_beta,
+            "thermistor_r25": cfg.thermistor_r25,
+            **kwargs.pop("sim_kwargs", {}),
+        }
+        driver_kwargs = {
+            "thermistor_beta": cfg.thermistor_beta,
+            "thermistor_r25": cfg.thermistor_r25,
+            **kwargs.pop("driver_kwargs", {}),
+        }
+        return cls(
+            pack,
+            crc=bool(cfg.crc),
+            address=int(cfg.i2c_address),
+            shunt_ohm=float(cfg.shunt_resistance),
+            thermistor_count=int(cfg.thermistor_count),
+            sim_kwargs=sim_kwargs,
+            driver_kwargs=driver_kwargs,
+            **kwargs,
+        )
 
     @classmethod
-    def create(cls, cell_count: int = 4, chemistry: str = "nmc", capacity_ah: float = 10.0, initial_soc: float = 0.5,
-               seed: int = 1, **kwargs) -> SimulatedBq769x0:
+    def create(
+        cls,
+        cell_count: int = 4,
+        chemistry: str = "nmc",
+        capacity_ah: float = 10.0,
+        initial_soc: float = 0.5,
+        seed: int = 1,
+        **kwargs,
+    ) -> SimulatedBq769x0:
         """A pack model with default spreads and a simulated AFE over it (3..15 cells)."""
         r.select_chip(cell_count, kwargs.get("chip"))
-        pack = PackModel(get_chemistry(chemistry), PackModelConfig(
-            cell_count=cell_count, capacity_ah=capacity_ah, initial_soc=initial_soc, seed=seed))
+        pack = PackModel(
+            get_chemistry(chemistry),
+            PackModelConfig(cell_count=cell_count, capacity_ah=capacity_ah, initial_soc=initial_soc, seed=seed),
+        )
         return cls(pack, **kwargs)
 
     @property

@@ -7,6 +7,7 @@ Like :class:`SimulatedBq769x0`: ``read(now)`` advances chip and pack to ``now`` 
 call anchors it), then runs the driver's read. The chip starts warm (a full measurement set done), so the first
 read is valid; ``sim_kwargs={"warm": False}`` shows the power-on window. Subcommand polling does not sleep.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,29 +27,63 @@ def _no_sleep(_s: float) -> None:
 
 
 class SimulatedBq769x2(Afe):
-    def __init__(self, pack: PackModel, *, crc: bool = True, address: int = r.DEFAULT_ADDRESS,
-                 shunt_ohm: float = 0.001, thermistor_count: int = 1, protection: HardwareProtection | None = None,
-                 start_time: float | None = None, sim_kwargs: dict | None = None, driver_kwargs: dict | None = None):
-        r.channel_map(pack.cell_count, 16)                    # clear error for 1, 2 or 17+ cells
+    def __init__(
+        self,
+        pack: PackModel,
+        *,
+        crc: bool = True,
+        address: int = r.DEFAULT_ADDRESS,
+        shunt_ohm: float = 0.001,
+        thermistor_count: int = 1,
+        protection: HardwareProtection | None = None,
+        start_time: float | None = None,
+        sim_kwargs: dict | None = None,
+        driver_kwargs: dict | None = None,
+    ):
+        r.channel_map(pack.cell_count, 16)  # clear error for 1, 2 or 17+ cells
         self.pack = pack
-        self.chip = Bq769x2Emul(pack, address=address, crc=crc, shunt_ohm=shunt_ohm,
-                                **{"warm": True, **(sim_kwargs or {})})
+        self.chip = Bq769x2Emul(
+            pack, address=address, crc=crc, shunt_ohm=shunt_ohm, **{"warm": True, **(sim_kwargs or {})}
+        )
         self._offset = start_time
-        self.driver = Bq769x2Afe(self.chip, pack.cell_count, address=address, crc=crc, shunt_ohm=shunt_ohm,
-                                 thermistor_count=thermistor_count, protection=protection, sleep=_no_sleep,
-                                 **(driver_kwargs or {}))
+        self.driver = Bq769x2Afe(
+            self.chip,
+            pack.cell_count,
+            address=address,
+            crc=crc,
+            shunt_ohm=shunt_ohm,
+            thermistor_count=thermistor_count,
+            protection=protection,
+            sleep=_no_sleep,
+            **(driver_kwargs or {}),
+        )
 
     @classmethod
     def from_config(cls, pack: PackModel, cfg, **kwargs) -> SimulatedBq769x2:
-        return cls(pack, crc=bool(cfg.crc), address=int(cfg.i2c_address), shunt_ohm=float(cfg.shunt_resistance),
-                   thermistor_count=int(cfg.thermistor_count), **kwargs)
+        return cls(
+            pack,
+            crc=bool(cfg.crc),
+            address=int(cfg.i2c_address),
+            shunt_ohm=float(cfg.shunt_resistance),
+            thermistor_count=int(cfg.thermistor_count),
+            **kwargs,
+        )
 
     @classmethod
-    def create(cls, cell_count: int = 4, chemistry: str = "nmc", capacity_ah: float = 10.0, initial_soc: float = 0.5,
-               seed: int = 1, **kwargs) -> SimulatedBq769x2:
+    def create(
+        cls,
+        cell_count: int = 4,
+        chemistry: str = "nmc",
+        capacity_ah: float = 10.0,
+        initial_soc: float = 0.5,
+        seed: int = 1,
+        **kwargs,
+    ) -> SimulatedBq769x2:
         r.channel_map(cell_count, 16)
-        pack = PackModel(get_chemistry(chemistry), PackModelConfig(
-            cell_count=cell_count, capacity_ah=capacity_ah, initial_soc=initial_soc, seed=seed))
+        pack = PackModel(
+            get_chemistry(chemistry),
+            PackModelConfig(cell_count=cell_count, capacity_ah=capacity_ah, initial_soc=initial_soc, seed=seed),
+        )
         return cls(pack, **kwargs)
 
     @property

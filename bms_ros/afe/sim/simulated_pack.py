@@ -4,6 +4,7 @@ sim_daly``): the node runs the same parser and driver code as on hardware, over 
 ``read(now)`` advances the emulated pack to ``now`` on the caller's clock (the first call anchors it), then runs
 the driver's read. ``faults`` is the emulator's injector; ``bms`` the pack's own simulated BMS (``bms.trip``).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,7 +34,7 @@ class SimulatedPack(PackSource):
         return self.emul.bms
 
     @property
-    def stats(self):   # overrides an attribute of PackSource with the driver's
+    def stats(self):  # overrides an attribute of PackSource with the driver's
         return self.driver.stats
 
     @property

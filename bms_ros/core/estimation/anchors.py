@@ -5,6 +5,7 @@ the OCV), at the end of a CC-CV charge (the full anchor, also the one end-of-cha
 discharge cut-off under a small current (empty). ``AnchorDetector`` keeps the rest timer and the full/empty
 latches and says which anchors a sample gives; the estimator applies them (``StateEstimator._apply_anchor``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,19 +58,26 @@ class AnchorDetector:
         finite = np.isfinite(v)
         if not finite.any():
             return kinds
-        if (not self.full_done and 0 < it <= ec.tail_current * design
-                and np.max(v[finite]) >= self.chem.full_v - ec.full_voltage_margin):
+        if (
+            not self.full_done
+            and 0 < it <= ec.tail_current * design
+            and np.max(v[finite]) >= self.chem.full_v - ec.full_voltage_margin
+        ):
             self.full_done = True
             kinds.append("full")
-        if (not self.empty_done and -ec.empty_anchor_current * design <= it < 0
-                and np.min(v[finite]) <= self.chem.empty_v + ec.empty_voltage_margin):
+        if (
+            not self.empty_done
+            and -ec.empty_anchor_current * design <= it < 0
+            and np.min(v[finite]) <= self.chem.empty_v + ec.empty_voltage_margin
+        ):
             self.empty_done = True
             kinds.append("empty")
         return kinds
 
 
-def bound_on_plateau(chem: Chemistry, ekf: CellEkf, v: np.ndarray, s: np.ndarray, ocv_error: float,
-                     temp_c: float) -> None:
+def bound_on_plateau(
+    chem: Chemistry, ekf: CellEkf, v: np.ndarray, s: np.ndarray, ocv_error: float, temp_c: float
+) -> None:
     """Where the OCV is too flat to give an SoC (``s`` NaN), a rested voltage still bounds it: the SoC lies
     between the points whose OCV is PLATEAU_SIGMAS ``ocv_error`` below and above the reading (on LFP's plateaus a
     span of tens of points, but not all of them). A cell whose estimate lies outside that span is wrong whatever
@@ -83,7 +91,7 @@ def bound_on_plateau(chem: Chemistry, ekf: CellEkf, v: np.ndarray, s: np.ndarray
     soc = ekf.soc
     outside = flat & ((soc < lo) | (soc > hi))
     if outside.any():
-        mid, var = 0.5 * (lo + hi), (hi - lo) ** 2 / 12.0     # uniform over the span
+        mid, var = 0.5 * (lo + hi), (hi - lo) ** 2 / 12.0  # uniform over the span
         idx = np.flatnonzero(outside)
         ekf.inflate_soc(idx, (mid[idx] - soc[idx]) ** 2)  # as uncertain as it is shown to be wrong
         ekf.update_soc(np.where(outside, mid, math.nan), var)

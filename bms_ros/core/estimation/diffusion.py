@@ -5,6 +5,7 @@ first-order lag with time constant ``tau``); the OCV the terminal shows is the s
 one time constant for the low end of the SoC range and one for the high end (``Chemistry.diffusion_taus``),
 blended by ``Chemistry.diffusion_weight``; both slow in the cold with the resistances' Arrhenius factor.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,9 @@ class SurfaceLag:
         lo, hi = self.chem.diffusion_taus
         return lo * f, hi * f
 
-    def steady(self, i_t: float, capacity_ah: float, temp_c: float,
-               taus: tuple[float, float] | None = None) -> tuple[float, float]:
+    def steady(
+        self, i_t: float, capacity_ah: float, temp_c: float, taus: tuple[float, float] | None = None
+    ) -> tuple[float, float]:
         """Surface minus average SoC (low and high end) after a long constant current ``i_t`` (A)."""
         k = 2.0 * i_t / (_S_PER_H * capacity_ah)
         lo, hi = self.taus(temp_c) if taus is None else taus
@@ -42,6 +44,7 @@ class SurfaceLag:
 
     def step(self, i_t: float, dt: float, capacity_ah: float, temp_c: float) -> None:
         """First-order lags towards the steady offsets over ``dt`` s, discretised like the RC pairs."""
+
         def lag(x: float, x_ss: float, tau: float) -> float:
             return x + (1.0 - math.exp(-dt / tau)) * (x_ss - x) if tau > 0.0 else 0.0
 

@@ -33,6 +33,7 @@ Model (I > 0 charging, true current I_t = I_meas - b):
     v_k' = a_k v_k + R_k (1 - a_k) I_t,   a_k = exp(-dt / tau_k),  k = 1, 2
     V    = OCV(soc, T) + v1 + v2 + R0 I_t
 """
+
 from __future__ import annotations
 
 import math
@@ -41,9 +42,9 @@ import numpy as np
 
 from bms_ros.core.chemistry import Chemistry
 
-VAR_FLOOR = 1e-12          # least variance of any state (the dense filter's floor on the diagonal of P)
-_OUTLIER_NIS = 9.0         # a normalised innovation squared beyond this (3 sigma) counts towards a run of outliers
-_OUTLIER_DEWEIGHT = 1e6    # an outlier's measurement variance is multiplied by this (it is not used)
+VAR_FLOOR = 1e-12  # least variance of any state (the dense filter's floor on the diagonal of P)
+_OUTLIER_NIS = 9.0  # a normalised innovation squared beyond this (3 sigma) counts towards a run of outliers
+_OUTLIER_DEWEIGHT = 1e6  # an outlier's measurement variance is multiplied by this (it is not used)
 
 
 def _per_cell(v: np.ndarray | float, n: int) -> np.ndarray:
@@ -76,34 +77,41 @@ class CellEkf:
         n = n_cells
         self.dim = 3 * n + 1
         self.ib = 3 * n
-        self.x = np.zeros(self.dim)                 # means: soc, v1, v2 (per cell), offset
-        self._X = self.x[: 3 * n].reshape(3, n)     # view: cell means as (component, cell)
-        self.G = np.zeros((3, n))                   # gain of each cell state on the offset, Cov(x_i, b) / p
-        self.C = np.zeros((3, 3, n))                # covariance of each cell given the offset
-        self._Cdiag = self.C.reshape(9, n)[::4]     # view: its diagonal, (3, n)
-        self.p = 0.0                                # offset variance, A^2
-        self.last_nis = np.zeros(n)          # normalised innovation squared per cell, last update
-        self.bias_ema = np.zeros(n)          # EMA of the signed normalised innovation (persistent bias)
-        self.bias_v = np.zeros(n)            # EMA of the innovation, V
+        self.x = np.zeros(self.dim)  # means: soc, v1, v2 (per cell), offset
+        self._X = self.x[: 3 * n].reshape(3, n)  # view: cell means as (component, cell)
+        self.G = np.zeros((3, n))  # gain of each cell state on the offset, Cov(x_i, b) / p
+        self.C = np.zeros((3, 3, n))  # covariance of each cell given the offset
+        self._Cdiag = self.C.reshape(9, n)[::4]  # view: its diagonal, (3, n)
+        self.p = 0.0  # offset variance, A^2
+        self.last_nis = np.zeros(n)  # normalised innovation squared per cell, last update
+        self.bias_ema = np.zeros(n)  # EMA of the signed normalised innovation (persistent bias)
+        self.bias_v = np.zeros(n)  # EMA of the innovation, V
         self.outlier_run = np.zeros(n, dtype=int)  # consecutive samples beyond the outlier bound
         self._f_cache: tuple | None = None
         self._c = np.zeros((3, n))
-        self._H = np.ones((3, n))                   # measurement row per cell: (slope, 1, 1)
+        self._H = np.ones((3, n))  # measurement row per cell: (slope, 1, 1)
         self.soc_cov = SocCov(self)
 
     # --- state access ---------------------------------------------------------------------------------
-    def init(self, soc: np.ndarray, soc_std: np.ndarray | float, offset: float = 0.0, offset_std: float = 0.0,
-             v_rc: tuple[np.ndarray, np.ndarray] | None = None, rc_std: float = 0.004) -> None:
+    def init(
+        self,
+        soc: np.ndarray,
+        soc_std: np.ndarray | float,
+        offset: float = 0.0,
+        offset_std: float = 0.0,
+        v_rc: tuple[np.ndarray, np.ndarray] | None = None,
+        rc_std: float = 0.004,
+    ) -> None:
         n = self.n
         self.x[:] = 0.0
         self.x[:n] = soc
         if v_rc is not None:
-            self.x[n:2 * n], self.x[2 * n:3 * n] = v_rc
+            self.x[n : 2 * n], self.x[2 * n : 3 * n] = v_rc
         self.x[self.ib] = offset
         self.C[:] = 0.0
         self.G[:] = 0.0
         self._Cdiag[0] = np.asarray(soc_std, dtype=float) ** 2
-        self._Cdiag[1:] = rc_std ** 2
+        self._Cdiag[1:] = rc_std**2
         self.p = float(offset_std) ** 2
         self.bias_ema[:] = 0.0
         self.bias_v[:] = 0.0
@@ -119,11 +127,11 @@ class CellEkf:
 
     @property
     def v1(self) -> np.ndarray:
-        return self.x[self.n:2 * self.n]
+        return self.x[self.n : 2 * self.n]
 
     @property
     def v2(self) -> np.ndarray:
-        return self.x[2 * self.n:3 * self.n]
+        return self.x[2 * self.n : 3 * self.n]
 
     @property
     def offset(self) -> float:
@@ -145,13 +153,23 @@ class CellEkf:
         self._f_cache = (dt, a1, a2, d[:, None], np.outer(d, d)[:, :, None])
         return self._f_cache[1:]
 
-    def predict(self, i_meas: float, dt: float, cap_ah: np.ndarray, r1: np.ndarray, r2: np.ndarray,
-                q_soc: np.ndarray, q_v1: np.ndarray, q_v2: np.ndarray, q_offset: float) -> None:
+    def predict(
+        self,
+        i_meas: float,
+        dt: float,
+        cap_ah: np.ndarray,
+        r1: np.ndarray,
+        r2: np.ndarray,
+        q_soc: np.ndarray,
+        q_v1: np.ndarray,
+        q_v2: np.ndarray,
+        q_offset: float,
+    ) -> None:
         """Advance by ``dt`` s with measured current ``i_meas``; r1, r2 in ohm per cell; q_* are the process
         variances added over this step (per cell for q_soc, q_v1, q_v2)."""
         it = i_meas - self.x[self.ib]
         a1, a2, d, dd = self._transition(dt)
-        c = self._c                               # d x_i' / d b (the true current is i_meas - b)
+        c = self._c  # d x_i' / d b (the true current is i_meas - b)
         np.divide(-dt, 3600.0 * cap_ah, out=c[0])
         np.multiply(r1, -(1.0 - a1), out=c[1])
         np.multiply(r2, -(1.0 - a2), out=c[2])
@@ -159,7 +177,7 @@ class CellEkf:
         X *= d
         X -= c * it
         h = d * self.G
-        h += c                                    # x_i' = ... + h_i (b - b_hat) + D e_i + w_i
+        h += c  # x_i' = ... + h_i (b - b_hat) + D e_i + w_i
         C = self.C
         C *= dd
         cd = self._Cdiag
@@ -179,10 +197,19 @@ class CellEkf:
         self.p = p_new
 
     # --- voltage measurement --------------------------------------------------------------------------
-    def update_voltage(self, v_meas: np.ndarray, i_meas: float, temp_c: float, r0: np.ndarray,
-                       r_var: np.ndarray, outlier_sigma: float, bias_alpha: float,
-                       flat_slope: float = 0.0, r_bias: np.ndarray | None = None,
-                       soc_shift: float | np.ndarray = 0.0) -> np.ndarray:
+    def update_voltage(
+        self,
+        v_meas: np.ndarray,
+        i_meas: float,
+        temp_c: float,
+        r0: np.ndarray,
+        r_var: np.ndarray,
+        outlier_sigma: float,
+        bias_alpha: float,
+        flat_slope: float = 0.0,
+        r_bias: np.ndarray | None = None,
+        soc_shift: float | np.ndarray = 0.0,
+    ) -> np.ndarray:
         """Correct with the cell voltages (NaN entries skipped). ``r0`` ohm per cell, ``r_var`` measurement
         variance per cell, scaled by ``(flat_slope / slope)^2`` where the OCV is flatter than ``flat_slope``
         (V per unit SoC): there a few mV of model error are many points of SoC. ``r_bias`` is the variance of
@@ -193,7 +220,7 @@ class CellEkf:
         n, x = self.n, self.x
         it = i_meas - x[self.ib]
         ocv, slope = self.chem.ocv_and_slope(x[:n] + soc_shift, temp_c)
-        y = v_meas - (ocv + x[n:2 * n] + x[2 * n:3 * n] + r0 * it)
+        y = v_meas - (ocv + x[n : 2 * n] + x[2 * n : 3 * n] + r0 * it)
         R = _per_cell(r_var, n)
         Rb = R if r_bias is None else _per_cell(r_bias, n)
         if flat_slope > 0.0:
@@ -208,13 +235,13 @@ class CellEkf:
             return np.full(n, np.nan)
         H = self._H
         H[0] = slope
-        u = (self.C * H).sum(axis=1)              # C_i H_i^T, (3, n)
+        u = (self.C * H).sum(axis=1)  # C_i H_i^T, (3, n)
         hch = (H * u).sum(axis=0)
         a = (H * self.G).sum(axis=0)
-        a -= r0                                   # the innovation's gain on the offset
+        a -= r0  # the innovation's gain on the offset
         hph = a * a
         hph *= self.p
-        hph += hch                                # H P H^T of the dense filter, per cell
+        hph += hch  # H P H^T of the dense filter, per cell
         sdiag = hph + R
         if ok is None:
             yr = y

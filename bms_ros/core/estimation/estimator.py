@@ -4,6 +4,7 @@
 coordinator: the diffusion lag, anchors, innovation monitor, saved state and constants live in their own modules
 of this package (see its docstring).
 """
+
 from __future__ import annotations
 
 import math
@@ -62,15 +63,16 @@ class StateEstimator(EstimatorPersistence):
         self.lag = SurfaceLag(self.chem)
         self.anchors = AnchorDetector(self.chem, self.design_ah)
         self.monitor = InnovationMonitor(self.chem, self.design_ah)
-        self.capacity = CapacityEstimator(self.design_ah, self.ec.capacity_min_delta_soc, self.ec.capacity_drift,
-                                          self.ec.current_noise)
+        self.capacity = CapacityEstimator(
+            self.design_ah, self.ec.capacity_min_delta_soc, self.ec.capacity_drift, self.ec.current_noise
+        )
         self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
         self.energy = EnergyTable(self.chem)
         self.initialized = False
         self.cycle_count = 0.0
         self.discharged_ah = 0.0
-        self.ah_counter = 0.0            # net measured charge since start (anchors difference it)
-        self.temperature_c = T_REF_C     # degC until a sample reports one
+        self.ah_counter = 0.0  # net measured charge since start (anchors difference it)
+        self.temperature_c = T_REF_C  # degC until a sample reports one
         self._pending: dict[str, Any] | None = None
         self._pending_now: float | None = None
         self._last_stamp: float | None = None
@@ -79,9 +81,9 @@ class StateEstimator(EstimatorPersistence):
         self._r_step: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._cap_cache: tuple[float, np.ndarray] | None = None
         self._i_avg = 0.0
-        self._i_hi = 0.0                 # envelope of the recent charge / discharge current (bounds the RC states)
+        self._i_hi = 0.0  # envelope of the recent charge / discharge current (bounds the RC states)
         self._i_lo = 0.0
-        self._startup: StartupRestCheck | None = None   # a saved SoC waiting for a seen rest to be checked
+        self._startup: StartupRestCheck | None = None  # a saved SoC waiting for a seen rest to be checked
         self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=self.design_ah, soh=1.0)
 
     # --- parameters at the present operating point ------------------------------------------------------
@@ -130,8 +132,13 @@ class StateEstimator(EstimatorPersistence):
     def reset(self, soc: float | np.ndarray, soc_std: float | None = None) -> None:
         """Start from a given SoC (all cells, or one per cell) instead of the first voltage reading."""
         soc_std = self.ec.initial_soc_std if soc_std is None else soc_std
-        self.ekf.init(np.broadcast_to(np.asarray(soc, dtype=float), (self.n,)).copy(), soc_std,
-                      offset=0.0, offset_std=self._offset_prior_std(), rc_std=self.ec.ocv_error)
+        self.ekf.init(
+            np.broadcast_to(np.asarray(soc, dtype=float), (self.n,)).copy(),
+            soc_std,
+            offset=0.0,
+            offset_std=self._offset_prior_std(),
+            rc_std=self.ec.ocv_error,
+        )
         self._init_model_error()
         self._surface = (0.0, 0.0)
         self.initialized = True
@@ -166,7 +173,7 @@ class StateEstimator(EstimatorPersistence):
             self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
             self._last = self._output(sample.stamp)
             return self._last
-        if self._last_stamp is None:     # started by reset(): the first sample starts the clock
+        if self._last_stamp is None:  # started by reset(): the first sample starts the clock
             self._last_stamp, self._last_i, self._last_v = sample.stamp, i_meas, v
             self._last = self._output(sample.stamp)
             return self._last
@@ -188,15 +195,14 @@ class StateEstimator(EstimatorPersistence):
         a1 = math.exp(-dt / self.chem.tau1_s)
         a2 = math.exp(-dt / self.chem.tau2_s)
         ds = abs(it_in) * dt / (tun.S_PER_H * cap)
-        q_soc = ec.current_noise ** 2 * ds + ec.soc_process_noise ** 2 * dt / tun.S_PER_H
-        floor = tun.RC_NOISE_FLOOR_V ** 2
+        q_soc = ec.current_noise**2 * ds + ec.soc_process_noise**2 * dt / tun.S_PER_H
+        floor = tun.RC_NOISE_FLOOR_V**2
         q_v1 = ((ec.model_error_fraction * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
         # the slow RC state also carries the model's persistent voltage error (OCV table, hysteresis, diffusion)
         # as a Gauss-Markov process of stationary std voltage_model_error and correlation time tau2: the filter
         # can then explain a few mV of offset without moving the SoC, and the SoC variance cannot collapse
         # below what that error allows
-        q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error ** 2)) \
-            * (1.0 - a2 * a2)
+        q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error**2)) * (1.0 - a2 * a2)
         q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / tun.S_PER_H if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
         if self.lag.enabled:
@@ -205,23 +211,38 @@ class StateEstimator(EstimatorPersistence):
         it = i_meas - ekf.offset
         # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
         # not current-driven and must not scale the error term
-        over = np.abs(ekf.v1 + r0 * it) + np.maximum(np.abs(ekf.v2) - tun.MODEL_ERROR_SIGMAS * ec.voltage_model_error,
-                                                      0.0)
+        over = np.abs(ekf.v1 + r0 * it) + np.maximum(
+            np.abs(ekf.v2) - tun.MODEL_ERROR_SIGMAS * ec.voltage_model_error, 0.0
+        )
         # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
         # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
         r_model = (ec.model_error_fraction * over) ** 2
-        r_var = ec.voltage_noise ** 2 * max(1.0, tun.NOISE_REF_DT_S / dt) + r_model * max(1.0, ec.model_error_time / dt)
+        r_var = ec.voltage_noise**2 * max(1.0, tun.NOISE_REF_DT_S / dt) + r_model * max(1.0, ec.model_error_time / dt)
         alpha = self.monitor.alpha(dt, it)
-        innov = ekf.update_voltage(v, i_meas, self.temperature_c, r0, r_var, ec.outlier_sigma, alpha,
-                                   ec.ocv_flat_slope, ec.voltage_noise ** 2 + r_model,
-                                   self._surface_at(ekf.soc))
+        innov = ekf.update_voltage(
+            v,
+            i_meas,
+            self.temperature_c,
+            r0,
+            r_var,
+            ec.outlier_sigma,
+            alpha,
+            ec.ocv_flat_slope,
+            ec.voltage_noise**2 + r_model,
+            self._surface_at(ekf.soc),
+        )
         self._bound_rc(it_in, a2, r1, r2)
         if self.monitor.active(it):
             self._check_bias(innov, v, it)
         if ec.estimate_current_offset:
             ekf.clamp_offset(tun.OFFSET_CLAMP_SIGMA * self._offset_prior_std())
-        if ec.offset_from_open_fets and not sample.charge_fet and not sample.discharge_fet \
-                and abs(i_meas) < tun.OPEN_FET_MAX_C * self.design_ah and ec.estimate_current_offset:
+        if (
+            ec.offset_from_open_fets
+            and not sample.charge_fet
+            and not sample.discharge_fet
+            and abs(i_meas) < tun.OPEN_FET_MAX_C * self.design_ah
+            and ec.estimate_current_offset
+        ):
             ekf.update_offset(i_meas, (tun.OPEN_FET_OFFSET_STD_C * self.design_ah) ** 2)
         # bookkeeping with the corrected current; the capacity counter uses the raw reading, since at constant
         # current the filter cannot tell an offset from a capacity error (the offset spec bounds that error)
@@ -236,8 +257,9 @@ class StateEstimator(EstimatorPersistence):
         self._i_avg += (1.0 - math.exp(-dt / ec.load_time_constant)) * (it - self._i_avg)
         self._anchors(sample.stamp, v, i_meas, ekf.offset, dt)
         if self._startup is not None:
-            verdict = self._startup.observe(sample.stamp, v, self._at_rest(i_meas, ekf.offset), self._rest_s,
-                                            ec.rest_time)
+            verdict = self._startup.observe(
+                sample.stamp, v, self._at_rest(i_meas, ekf.offset), self._rest_s, ec.rest_time
+            )
             if verdict == "check":
                 self._startup_rest_check(sample.stamp, v, i_meas, self._startup)
             if verdict != "wait":
@@ -282,13 +304,14 @@ class StateEstimator(EstimatorPersistence):
         k = 1.0 + tun.RC_ENVELOPE_ERRORS * self.ec.model_error_fraction
         m = self.ec.voltage_model_error
         m2 = tun.RC_BOUND_SIGMAS * m
-        self.ekf.clamp_rc((k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m,
-                          (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2)
+        self.ekf.clamp_rc(
+            (k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m, (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2
+        )
 
     def _init_model_error(self) -> None:
         """The slow RC state starts with at least the stationary model error as its uncertainty."""
         self._i_hi = self._i_lo = 0.0
-        self.ekf.floor_rc_slow_var(self.ec.voltage_model_error ** 2)
+        self.ekf.floor_rc_slow_var(self.ec.voltage_model_error**2)
 
     def _initialize(self, stamp: float, v: np.ndarray, i_meas: float) -> None:
         self._surface = self._steady_surface(i_meas)
@@ -306,10 +329,12 @@ class StateEstimator(EstimatorPersistence):
             self.initialized = True
             return
         now = self._pending_now if self._pending_now is not None else stamp
-        std, off, off_std, elapsed = resume_prior(pending, now, self._offset_prior_std(),
-                                                  self.ec.estimate_current_offset)
-        self.ekf.init(np.asarray(pending["cell_soc"], dtype=float), std, off, off_std,
-                      rc_std=self._rc_prior_std(i_meas))
+        std, off, off_std, elapsed = resume_prior(
+            pending, now, self._offset_prior_std(), self.ec.estimate_current_offset
+        )
+        self.ekf.init(
+            np.asarray(pending["cell_soc"], dtype=float), std, off, off_std, rc_std=self._rc_prior_std(i_meas)
+        )
         self._init_model_error()
         self.initialized = True
         if not (elapsed >= 0) or elapsed >= self.ec.rest_time:
@@ -342,9 +367,9 @@ class StateEstimator(EstimatorPersistence):
         s_surface = self.chem.soc_from_ocv(v - over, self.temperature_c)
         slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), tun.MIN_OCV_SLOPE_V)
         s = s_surface - self._surface_at(s_surface, surface)
-        err = self.ec.ocv_error ** 2 + (self.ec.model_error_fraction * over) ** 2
-        var = err / slope ** 2
-        var = np.where(var <= tun.MAX_OCV_SOC_STD ** 2, var, NAN)
+        err = self.ec.ocv_error**2 + (self.ec.model_error_fraction * over) ** 2
+        var = err / slope**2
+        var = np.where(var <= tun.MAX_OCV_SOC_STD**2, var, NAN)
         return np.where(np.isfinite(var), s, NAN), var
 
     # --- anchors ----------------------------------------------------------------------------------------
@@ -354,7 +379,7 @@ class StateEstimator(EstimatorPersistence):
             self._apply_anchor(stamp, v, it, kind)
 
     def _apply_anchor(self, stamp: float, v: np.ndarray, it: float, kind: str) -> None:
-        if kind == "rest":   # rested: the terminal voltage is the OCV
+        if kind == "rest":  # rested: the terminal voltage is the OCV
             s, var = self._soc_from_voltage(v, 0.0, use_rc=False)
             self._rest_interval_check(v, s)
         else:
@@ -388,8 +413,18 @@ class StateEstimator(EstimatorPersistence):
         di = i_now - i_prev
         if not (math.isfinite(di) and abs(di) >= self.ec.resistance_step * self.design_ah) or self._last_v is None:
             return
-        y, phi, noise = step_observation(self.chem, self.ekf, _clip01(self.ekf.soc), v - self._last_v, i_prev, di,
-                                         dt, self.temperature_c, self.design_ah, self._cap())
+        y, phi, noise = step_observation(
+            self.chem,
+            self.ekf,
+            _clip01(self.ekf.soc),
+            v - self._last_v,
+            i_prev,
+            di,
+            dt,
+            self.temperature_c,
+            self.design_ah,
+            self._cap(),
+        )
         self.rls.update(y, phi, noise)
 
     # --- output -----------------------------------------------------------------------------------------
@@ -401,13 +436,23 @@ class StateEstimator(EstimatorPersistence):
         # this step's resistances (at the SoC before the correction: they vary slowly with SoC)
         r0, r1, r2 = self._r_step if self._r_step is not None else self._resistances(cell_soc)
         self._r_step = None
-        charge, wh, to_full = remaining(self.chem, self.energy, cell_soc, cap, r0 + r1 + r2, self._i_avg,
-                                        self.temperature_c)
+        charge, wh, to_full = remaining(
+            self.chem, self.energy, cell_soc, cap, r0 + r1 + r2, self._i_avg, self.temperature_c
+        )
         min_i = self.ec.min_runtime_current * self.design_ah
         tte, ttf = times(charge, to_full, self._i_avg, min_i)
         return Estimate(
-            soc=soc, soc_std=soc_std, cell_soc=cell_soc, soh=self.capacity.capacity_ah / self.design_ah,
-            capacity_ah=self.capacity.capacity_ah, design_capacity_ah=self.design_ah, charge_ah=charge,
-            resistance_ohm=float(r0.sum()), energy_wh=wh, time_to_empty_s=tte, time_to_full_s=ttf,
+            soc=soc,
+            soc_std=soc_std,
+            cell_soc=cell_soc,
+            soh=self.capacity.capacity_ah / self.design_ah,
+            capacity_ah=self.capacity.capacity_ah,
+            design_capacity_ah=self.design_ah,
+            charge_ah=charge,
+            resistance_ohm=float(r0.sum()),
+            energy_wh=wh,
+            time_to_empty_s=tte,
+            time_to_full_s=ttf,
             cycle_count=self.cycle_count,
-            current_offset_a=ekf.offset if self.ec.estimate_current_offset else NAN)
+            current_offset_a=ekf.offset if self.ec.estimate_current_offset else NAN,
+        )

@@ -1,5 +1,6 @@
 """Pack-level quantities from per-cell SoC: pack SoC (weakest cells), remaining charge and energy, time to
 empty and to full."""
+
 from __future__ import annotations
 
 import math
@@ -35,13 +36,12 @@ def pack_soc(cell_soc: np.ndarray, cell_cov: np.ndarray | _Cov, cap_ah: np.ndarr
     soc = d / den
     # gradient of D/(D+F) with respect to soc_i (via D) and soc_j (via F)
     # (two non-zero entries at most: the quadratic form in scalars, no n x n product)
-    gi = float(cap_ah[i] * f / den ** 2)
-    gj = float(cap_ah[j] * d / den ** 2)
+    gi = float(cap_ah[i] * f / den**2)
+    gj = float(cap_ah[j] * d / den**2)
     if i == j:
         var = (gi + gj) ** 2 * float(cell_cov[i, i])
     else:
-        var = gi * gi * float(cell_cov[i, i]) + 2.0 * gi * gj * float(cell_cov[i, j]) \
-            + gj * gj * float(cell_cov[j, j])
+        var = gi * gi * float(cell_cov[i, i]) + 2.0 * gi * gj * float(cell_cov[i, j]) + gj * gj * float(cell_cov[j, j])
     return float(soc), math.sqrt(max(var, 0.0))
 
 
@@ -58,8 +58,15 @@ class EnergyTable:
         return (np.interp(s_from, self.soc, self.cum) - np.interp(s_to, self.soc, self.cum)) * cap_ah
 
 
-def remaining(chem: Chemistry, energy: EnergyTable, cell_soc: np.ndarray, cap_ah: np.ndarray,
-              r_cell_ohm: np.ndarray, i_avg: float, temp_c: float) -> tuple[float, float, float]:
+def remaining(
+    chem: Chemistry,
+    energy: EnergyTable,
+    cell_soc: np.ndarray,
+    cap_ah: np.ndarray,
+    r_cell_ohm: np.ndarray,
+    i_avg: float,
+    temp_c: float,
+) -> tuple[float, float, float]:
     """(charge_ah, energy_wh, charge_to_full_ah) of the string.
 
     The usable charge ends when the first cell's terminal voltage reaches empty at the average load:

@@ -16,6 +16,7 @@ the cell loses by itself: its self-discharge current is ``-b_i * capacity`` (A).
 The weighted sums are kept with the newest point at the origin (old points shift by the step), so one 4x4
 solve per update serves every cell. Balancing bleeds cells on purpose: while it runs the fit starts over.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,8 @@ SOC_RANGE = (0.15, 0.95)
 class SelfDischargeMonitor:
     def __init__(self, n_cells: int):
         self.n = n_cells
-        self.current_a = math.nan          # the largest per-cell self-discharge current (A); NaN until known
-        self.rate_c = math.nan             # the same per Ah of capacity (C-rate, 1/h): what the protection sees
+        self.current_a = math.nan  # the largest per-cell self-discharge current (A); NaN until known
+        self.rate_c = math.nan  # the same per Ah of capacity (C-rate, 1/h): what the protection sees
         self.cell_current_a = np.full(n_cells, math.nan)
         self.restart()
 
@@ -55,8 +56,14 @@ class SelfDischargeMonitor:
 
     def update(self, t: float, cell_soc: np.ndarray, current_a: float, capacity_ah: float, balancing: bool) -> float:
         """One observation (core time ``t``, s); returns the largest self-discharge current (A, NaN unknown)."""
-        if balancing or cell_soc.shape != (self.n,) or self.n < 3 or not np.isfinite(cell_soc).all() \
-                or not math.isfinite(current_a) or not capacity_ah > 0:
+        if (
+            balancing
+            or cell_soc.shape != (self.n,)
+            or self.n < 3
+            or not np.isfinite(cell_soc).all()
+            or not math.isfinite(current_a)
+            or not capacity_ah > 0
+        ):
             if balancing:
                 self.restart()
             return self.current_a

@@ -1,5 +1,6 @@
 """State of health: capacity from charge throughput between SoC anchors, resistance by recursive least
 squares on current steps, equivalent full cycles."""
+
 from __future__ import annotations
 
 import math
@@ -12,7 +13,7 @@ from bms_ros.core.estimation.ekf import CellEkf
 
 _S_PER_H = 3600.0
 R_STEP_SENSOR_STD_V = 0.003  # V, 1-sigma cell-voltage noise of each of the two readings in a step (tuning value)
-R_STEP_FIT = 0.2             # relative error of the ECM's prediction of a 1 s step (R1, R2, OCV drift; tuning value)
+R_STEP_FIT = 0.2  # relative error of the ECM's prediction of a 1 s step (R1, R2, OCV drift; tuning value)
 
 
 @dataclass
@@ -20,10 +21,10 @@ class Anchor:
     """SoC of every cell known from voltage alone (rest, full, empty), and the charge counter then."""
 
     stamp: float
-    soc: np.ndarray          # per cell, NaN where the voltage said too little
-    var: np.ndarray          # per cell
-    ah: float                # net charge counter (offset-corrected), Ah
-    offset_var: float        # current offset variance then, A^2
+    soc: np.ndarray  # per cell, NaN where the voltage said too little
+    var: np.ndarray  # per cell
+    ah: float  # net charge counter (offset-corrected), Ah
+    offset_var: float  # current offset variance then, A^2
     kind: str
 
 
@@ -41,12 +42,12 @@ class CapacityEstimator:
     def __init__(self, design_ah: float, min_delta: float, drift_per_cycle: float, gain_error: float):
         self.design_ah = design_ah
         self.capacity_ah = design_ah
-        self.var = (0.05 * design_ah) ** 2    # prior: rated capacity, 5 % (1-sigma)
+        self.var = (0.05 * design_ah) ** 2  # prior: rated capacity, 5 % (1-sigma)
         self.min_delta = min_delta
         self.drift = drift_per_cycle
         self.gain_error = gain_error
-        self.anchor: Anchor | None = None     # the latest anchor seen (for diagnostics)
-        self.ref: Anchor | None = None        # per-cell references: soc/var per cell, ah/stamp/offset_var too
+        self.anchor: Anchor | None = None  # the latest anchor seen (for diagnostics)
+        self.ref: Anchor | None = None  # per-cell references: soc/var per cell, ah/stamp/offset_var too
         self._ref_ah = np.zeros(0)
         self._ref_stamp = np.zeros(0)
         self._ref_offset_var = np.zeros(0)
@@ -62,8 +63,9 @@ class CapacityEstimator:
         seen = np.isfinite(a.soc) & np.isfinite(a.var)
         n = a.soc.size
         if self.ref is None or self.ref.soc.shape != a.soc.shape:
-            self.ref = Anchor(a.stamp, np.where(seen, a.soc, np.nan), np.where(seen, a.var, np.nan), a.ah,
-                              a.offset_var, a.kind)
+            self.ref = Anchor(
+                a.stamp, np.where(seen, a.soc, np.nan), np.where(seen, a.var, np.nan), a.ah, a.offset_var, a.kind
+            )
             self._ref_ah = np.full(n, a.ah)
             self._ref_stamp = np.full(n, a.stamp)
             self._ref_offset_var = np.full(n, a.offset_var)
@@ -83,7 +85,7 @@ class CapacityEstimator:
             soc_var = float(np.median(ref.var[ok] + a.var[ok]))
             dt_h = float(np.median(np.maximum(a.stamp - self._ref_stamp[ok], 0.0))) / 3600.0
             off_var = float(np.median(np.maximum(self._ref_offset_var[ok], a.offset_var)))
-            var_obs = (c_obs ** 2 * soc_var + off_var * dt_h ** 2 + (self.gain_error * dahm) ** 2) / dsm ** 2
+            var_obs = (c_obs**2 * soc_var + off_var * dt_h**2 + (self.gain_error * dahm) ** 2) / dsm**2
             if math.isfinite(c_obs) and 0.3 * self.design_ah <= c_obs <= 1.5 * self.design_ah:
                 k = self.var / (self.var + var_obs)
                 self.capacity_ah += k * (c_obs - self.capacity_ah)
@@ -115,7 +117,7 @@ class ResistanceRls:
 
     def __init__(self, n_cells: int, forgetting: float):
         self.k = np.ones(n_cells)
-        self.p = np.full(n_cells, 0.01)       # prior: +-10 % (1-sigma) around the chemistry's table
+        self.p = np.full(n_cells, 0.01)  # prior: +-10 % (1-sigma) around the chemistry's table
         self.lam = forgetting
         self.updates = 0
 
@@ -133,9 +135,18 @@ class ResistanceRls:
         self.updates += 1
 
 
-def step_observation(chem: Chemistry, ekf: CellEkf, soc01: np.ndarray, dv: np.ndarray, i_prev: float, di: float,
-                     dt: float, temp_c: float, design_ah: float, cap_ah: np.ndarray,
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def step_observation(
+    chem: Chemistry,
+    ekf: CellEkf,
+    soc01: np.ndarray,
+    dv: np.ndarray,
+    i_prev: float,
+    di: float,
+    dt: float,
+    temp_c: float,
+    design_ah: float,
+    cap_ah: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One observation of R0 for ``ResistanceRls.update`` from a current step ``di`` (A) over ``dt`` s: the
     voltage change ``dv`` with the modelled RC and OCV drift removed (``y``), the regressor ``phi`` = R0 di at
     the chemistry's R0, and the observation's noise variance. ``soc01`` is the filter's SoC clipped to 0..1."""
@@ -145,9 +156,12 @@ def step_observation(chem: Chemistry, ekf: CellEkf, soc01: np.ndarray, dv: np.nd
     a1 = math.exp(-dt / chem.tau1_s)
     a2 = math.exp(-dt / chem.tau2_s)
     it_prev = i_prev - ekf.offset
-    drift = ((1 - a1) * (r1 * it_prev - ekf.v1) + (1 - a2) * (r2 * it_prev - ekf.v2)
-             + chem.docv_dsoc(soc, temp_c) * it_prev * dt / (_S_PER_H * cap_ah))
+    drift = (
+        (1 - a1) * (r1 * it_prev - ekf.v1)
+        + (1 - a2) * (r2 * it_prev - ekf.v2)
+        + chem.docv_dsoc(soc, temp_c) * it_prev * dt / (_S_PER_H * cap_ah)
+    )
     y = dv - drift - (r1 * (1 - a1) + r2 * (1 - a2)) * di
     phi = r0 * di
-    noise = 2 * R_STEP_SENSOR_STD_V ** 2 + (R_STEP_FIT * phi) ** 2     # two readings' noise + the model fit
+    noise = 2 * R_STEP_SENSOR_STD_V**2 + (R_STEP_FIT * phi) ** 2  # two readings' noise + the model fit
     return y, phi, noise

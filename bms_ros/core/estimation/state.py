@@ -4,6 +4,7 @@ The dictionary is JSON-serialisable (``core.persistence`` writes it). ``parse_st
 type (never coerced: "0.5" is not a number, true is not 1) and range, and raises on anything wrong, so a
 damaged or foreign file starts the estimator from defaults instead of from nonsense.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,10 +26,10 @@ NAN = math.nan
 STATE_VERSION = 1
 PENDING_KEYS = ("stamp", "cell_soc", "cell_soc_std", "current_offset_a", "current_offset_std")
 # Plausible ranges of a saved state; beyond them the file is not this pack's (or is damaged)
-CAPACITY_RANGE = (0.3, 1.5)          # learned capacity / design capacity
+CAPACITY_RANGE = (0.3, 1.5)  # learned capacity / design capacity
 RESISTANCE_SCALE_RANGE = (0.2, 10.0)  # learned R0 / the chemistry's R0
-SOC_RANGE = (-0.1, 1.1)               # the filter's SoC may lie a little outside 0..1
-DESIGN_MATCH_REL = 1e-9               # relative tolerance of the saved design capacity (a float round trip)
+SOC_RANGE = (-0.1, 1.1)  # the filter's SoC may lie a little outside 0..1
+DESIGN_MATCH_REL = 1e-9  # relative tolerance of the saved design capacity (a float round trip)
 
 
 def _number(x: Any) -> bool:
@@ -75,8 +76,7 @@ def parse_state(d: dict[str, Any], n: int, chemistry: str, design_ah: float) -> 
     if not number(d["design_capacity_ah"]):
         raise TypeError(f"design_capacity_ah: expected a number, got {d['design_capacity_ah']!r:.60}")
     if abs(float(d["design_capacity_ah"]) - design_ah) > DESIGN_MATCH_REL * design_ah:
-        raise ValueError(f"saved for a design capacity of {d['design_capacity_ah']} Ah, configured "
-                         f"{design_ah} Ah")
+        raise ValueError(f"saved for a design capacity of {d['design_capacity_ah']} Ah, configured {design_ah} Ah")
     st["capacity_ah"] = num("capacity_ah", CAPACITY_RANGE[0] * design_ah, CAPACITY_RANGE[1] * design_ah)
     st["capacity_std"] = num("capacity_std", 0.0, design_ah)
     st["capacity_updates"] = int(num("capacity_updates", 0, 1e12))
@@ -118,18 +118,31 @@ class EstimatorPersistence:
     def state_dict(self) -> dict[str, Any]:
         """What survives a restart (JSON-serialisable)."""
         d: dict[str, Any] = {
-            "version": STATE_VERSION, "chemistry": self.chem.name, "cell_count": self.n,
-            "design_capacity_ah": self.design_ah, "capacity_ah": self.capacity.capacity_ah,
-            "capacity_std": math.sqrt(self.capacity.var), "capacity_updates": self.capacity.updates,
-            "resistance_scale": self.rls.k.tolist(), "resistance_var": self.rls.p.tolist(),
-            "cycle_count": self.cycle_count, "discharged_ah": self.discharged_ah,
-            "stamp": NAN, "cell_soc": None, "cell_soc_std": None, "current_offset_a": 0.0,
+            "version": STATE_VERSION,
+            "chemistry": self.chem.name,
+            "cell_count": self.n,
+            "design_capacity_ah": self.design_ah,
+            "capacity_ah": self.capacity.capacity_ah,
+            "capacity_std": math.sqrt(self.capacity.var),
+            "capacity_updates": self.capacity.updates,
+            "resistance_scale": self.rls.k.tolist(),
+            "resistance_var": self.rls.p.tolist(),
+            "cycle_count": self.cycle_count,
+            "discharged_ah": self.discharged_ah,
+            "stamp": NAN,
+            "cell_soc": None,
+            "cell_soc_std": None,
+            "current_offset_a": 0.0,
             "current_offset_std": self._offset_prior_std(),
         }
         if self.initialized:
-            d.update(stamp=self._last_stamp if self._last_stamp is not None else NAN,
-                     cell_soc=self.ekf.soc.tolist(), cell_soc_std=np.sqrt(self.ekf.soc_var).tolist(),
-                     current_offset_a=self.ekf.offset, current_offset_std=math.sqrt(self.ekf.offset_var))
+            d.update(
+                stamp=self._last_stamp if self._last_stamp is not None else NAN,
+                cell_soc=self.ekf.soc.tolist(),
+                cell_soc_std=np.sqrt(self.ekf.soc_var).tolist(),
+                current_offset_a=self.ekf.offset,
+                current_offset_std=math.sqrt(self.ekf.offset_var),
+            )
         elif self._pending is not None:
             d.update({k: self._pending[k] for k in PENDING_KEYS})
         return d
@@ -141,8 +154,7 @@ class EstimatorPersistence:
         try:
             st = self._parse_state(d)
         except (KeyError, TypeError, ValueError, ArithmeticError, RecursionError) as e:
-            log.warning("estimator state rejected (%s): starting from defaults (SoC from voltage, rated capacity)",
-                        e)
+            log.warning("estimator state rejected (%s): starting from defaults (SoC from voltage, rated capacity)", e)
             return False
         self.capacity.capacity_ah = st["capacity_ah"]
         self.capacity.var = st["capacity_std"] ** 2
@@ -155,8 +167,12 @@ class EstimatorPersistence:
             self._pending = st
             self._pending_now = now
             self.initialized = False
-        self._last = Estimate(design_capacity_ah=self.design_ah, capacity_ah=st["capacity_ah"],
-                                          soh=st["capacity_ah"] / self.design_ah, cycle_count=self.cycle_count)
+        self._last = Estimate(
+            design_capacity_ah=self.design_ah,
+            capacity_ah=st["capacity_ah"],
+            soh=st["capacity_ah"] / self.design_ah,
+            cycle_count=self.cycle_count,
+        )
         return True
 
     def _parse_state(self, d: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """``ProtectionConfig``: every ``protection.*`` parameter (one section per fault, see ``limit_sections`` and
 ``check_sections``) and the cross-field rules between them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,11 +43,17 @@ from bms_ros.core.protection.policy import POLICY
 
 @dataclass
 class ProtectionConfig:
-    stale_timeout: float = param(1.0, "FETs open when no valid sample arrived for this long", "s", 0.05, 60.0,
-                                 runtime=True)
+    stale_timeout: float = param(
+        1.0, "FETs open when no valid sample arrived for this long", "s", 0.05, 60.0, runtime=True
+    )
     afe_flag_clear_timeout: float = param(
-        2.0, "After a fault reset or a clear request, an AFE status flag still read back is ignored this long",
-        "s", 0.1, 60.0, runtime=True)
+        2.0,
+        "After a fault reset or a clear request, an AFE status flag still read back is ignored this long",
+        "s",
+        0.1,
+        60.0,
+        runtime=True,
+    )
     fault_log_size: int = param(200, "Entries kept in the persistent fault log", min=1, max=100000)
     cell_overvoltage: CellOvervoltage = field(default_factory=CellOvervoltage)
     cell_undervoltage: CellUndervoltage = field(default_factory=CellUndervoltage)
@@ -57,7 +64,8 @@ class ProtectionConfig:
     charge_overcurrent: ChargeOvercurrent = field(default_factory=ChargeOvercurrent)
     discharge_overcurrent: DischargeOvercurrent = field(default_factory=DischargeOvercurrent)
     discharge_overcurrent_sustained: DischargeOvercurrentSustained = field(
-        default_factory=DischargeOvercurrentSustained)
+        default_factory=DischargeOvercurrentSustained
+    )
     short_circuit: ShortCircuit = field(default_factory=ShortCircuit)
     charge_overtemperature: ChargeOvertemperature = field(default_factory=ChargeOvertemperature)
     charge_undertemperature: ChargeUndertemperature = field(default_factory=ChargeUndertemperature)
@@ -108,8 +116,10 @@ class ProtectionConfig:
         below("discharge_overtemperature.threshold", "sensor_loss.temperature_max")
         below("discharge_overcurrent_sustained.threshold", "discharge_overcurrent.threshold")
         if self.discharge_overcurrent.delay > self.discharge_overcurrent_sustained.delay:
-            raise ConfigError("protection.discharge_overcurrent.delay: must not exceed "
-                              "protection.discharge_overcurrent_sustained.delay (the fast level is the fast one)")
+            raise ConfigError(
+                "protection.discharge_overcurrent.delay: must not exceed "
+                "protection.discharge_overcurrent_sustained.delay (the fast level is the fast one)"
+            )
 
 
 def _get(obj: object, dotted: str) -> float:
@@ -117,4 +127,4 @@ def _get(obj: object, dotted: str) -> float:
     value: Any = obj
     for part in dotted.split("."):
         value = getattr(value, part)
-    return value                 # the path names a float parameter; getattr cannot say which (Any)
+    return value  # the path names a float parameter; getattr cannot say which (Any)

@@ -23,6 +23,7 @@ condition) use the same machine with the value 1.0/0.0 against a threshold of 0.
 
 ``POLICY`` (``protection.policy``) is the one table of what each fault does.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,23 +69,25 @@ class Protection:
         self.active = np.zeros(n, dtype=bool)
         self.latched = np.zeros(n, dtype=bool)
         self.over = np.zeros(n, dtype=bool)
-        self.level = np.zeros(n)                 # s: trip level (counts up beyond, down inside)
-        self.hold_acc = np.zeros(n)              # s: time known back past release, without a break
+        self.level = np.zeros(n)  # s: trip level (counts up beyond, down inside)
+        self.hold_acc = np.zeros(n)  # s: time known back past release, without a break
         self.last_over = np.zeros(n, dtype=bool)  # the last known value was beyond the threshold
-        self.prev_up = np.zeros(n, dtype=bool)   # the previous evaluation counted up
+        self.prev_up = np.zeros(n, dtype=bool)  # the previous evaluation counted up
         self.prev_clear = np.zeros(n, dtype=bool)  # the previous evaluation was active and known back past release
         self.trips: list[deque[float]] = [deque() for _ in range(n)]
-        self.flag_ignore_until: dict[int, float] = {}   # rule index -> core time (flag read back is ignored)
+        self.flag_ignore_until: dict[int, float] = {}  # rule index -> core time (flag read back is ignored)
         self.physical_ok = np.ones(n, dtype=bool)
         self.last_values = np.full(n, math.nan)
-        self.t: float | None = None              # core time of the last evaluation
-        self.lock_code = ""                      # the code unlock() needs (set when the lock trips)
-        self._lock_hot = False                   # the last sample's hottest thermistor beyond the lock temperature
+        self.t: float | None = None  # core time of the last evaluation
+        self.lock_code = ""  # the code unlock() needs (set when the lock trips)
+        self._lock_hot = False  # the last sample's hottest thermistor beyond the lock temperature
         self._none = np.zeros(n, dtype=bool)
-        self._none.setflags(write=False)     # shared "no rule" result of the quiet path: never written to
+        self._none.setflags(write=False)  # shared "no rule" result of the quiet path: never written to
         self.warn = self._none
-        self._physical_kind = [(i, "ov" if r.afe_flag == AfeFlag.OVERVOLTAGE else
-                                "uv" if r.afe_flag == AfeFlag.UNDERVOLTAGE else "load") for i, r in self.flag_rules]
+        self._physical_kind = [
+            (i, "ov" if r.afe_flag == AfeFlag.OVERVOLTAGE else "uv" if r.afe_flag == AfeFlag.UNDERVOLTAGE else "load")
+            for i, r in self.flag_rules
+        ]
         self._quiet = False
         self.set_config(cfg)
 
@@ -99,8 +102,9 @@ class Protection:
         self.esc_count = [getattr(s, "escalation_count", 0) for s in secs]
         self.esc_window = [getattr(s, "escalation_window", 0.0) for s in secs]
         # the quiet path's trip test per rule, in Python floats: (index into Measurement.values, sign, threshold)
-        self._trip_tests = [(int(k), float(sg), float(th)) for k, sg, th in zip(self.measure_idx, self.sign,
-                                                                                 self.thr, strict=True)]
+        self._trip_tests = [
+            (int(k), float(sg), float(th)) for k, sg, th in zip(self.measure_idx, self.sign, self.thr, strict=True)
+        ]
         self._quiet = False
 
     # -------------------------------------------------------------------------------------------------------
@@ -143,9 +147,13 @@ class Protection:
             self._update_physical(m)
             return ProtectionResult(0, 0, 0, 0, 0, 0, [])
         result = self._evaluate_full(m)
-        self._quiet = not (result.active or result.latched or self.flag_ignore_until) \
-            and not self.level.any() and not self.last_over.any() and not self.prev_up.any() \
+        self._quiet = (
+            not (result.active or result.latched or self.flag_ignore_until)
+            and not self.level.any()
+            and not self.last_over.any()
+            and not self.prev_up.any()
             and not self.prev_clear.any()
+        )
         return result
 
     def _evaluate_full(self, m: Measurement) -> ProtectionResult:
@@ -153,7 +161,7 @@ class Protection:
         dt = 0.0 if self.t is None else max(t - self.t, 0.0)
         self.t = t
         vals = m.values[self.measure_idx]
-        for i, _r in self.flag_rules:      # AFE flags we asked to clear: ignore the stale read-back for a while
+        for i, _r in self.flag_rules:  # AFE flags we asked to clear: ignore the stale read-back for a while
             until = self.flag_ignore_until.get(i)
             if until is not None:
                 if vals[i] == 0.0 or t > until:
@@ -163,16 +171,18 @@ class Protection:
         self.last_values = vals
         exact = m.exact[self.measure_idx] & ~np.isnan(vals)
         with np.errstate(invalid="ignore"):
-            over = self.sign * (vals - self.thr) > 0         # a bound beyond the limit is beyond it
+            over = self.sign * (vals - self.thr) > 0  # a bound beyond the limit is beyond it
             clear = exact & (self.sign * (vals - self.rel) < 0)
         inside = exact & ~over
         active = self.active
         # trip level: beyond counts up; unknown after beyond counts up; known inside counts down
         up = (over | (~inside & self.last_over)) & ~active
         # an interval counts up when the condition held at both of its ends (the first sample beyond starts)
-        self.level = np.where(up, np.where(self.prev_up, self.level + dt, self.level),
-                              np.where(inside | active, np.maximum(self.level - COUNT_DOWN_RATE * dt, 0.0),
-                                       self.level))
+        self.level = np.where(
+            up,
+            np.where(self.prev_up, self.level + dt, self.level),
+            np.where(inside | active, np.maximum(self.level - COUNT_DOWN_RATE * dt, 0.0), self.level),
+        )
         self.prev_up = up
         self.last_over = np.where(over, True, np.where(inside, False, self.last_over))
         trip = up & (self.level >= self.delay)
@@ -182,7 +192,7 @@ class Protection:
         self.hold_acc = np.where(holding & self.prev_clear, self.hold_acc + min(dt, self.cfg.stale_timeout), 0.0)
         self.prev_clear = holding
         release = active & clear & (self.hold_acc >= self.hold)
-        release[self.lock_index] &= not self.latched[self.lock_index]   # only unlock() ends the lock
+        release[self.lock_index] &= not self.latched[self.lock_index]  # only unlock() ends the lock
 
         events: list[FaultEvent] = []
         if trip.any() or release.any():
@@ -234,10 +244,13 @@ class Protection:
     def _update_physical(self, m: Measurement) -> None:
         """Whether the condition behind each AFE flag is gone (used to clear the flag)."""
         c = self.cfg
-        ok = {"ov": m.cell_max < c.cell_overvoltage.release, "uv": m.cell_min > c.cell_undervoltage.release,
-              # over-current, short circuit: the FETs interrupted the current, but the fault is only gone once
-              # the load that drew it is: the AFE's load detection (LOAD_PRESENT, CHG off) reads no load [DS p.24]
-              "load": m.valid and not m.load_present}
+        ok = {
+            "ov": m.cell_max < c.cell_overvoltage.release,
+            "uv": m.cell_min > c.cell_undervoltage.release,
+            # over-current, short circuit: the FETs interrupted the current, but the fault is only gone once
+            # the load that drew it is: the AFE's load detection (LOAD_PRESENT, CHG off) reads no load [DS p.24]
+            "load": m.valid and not m.load_present,
+        }
         physical_ok = self.physical_ok
         for i, kind in self._physical_kind:
             physical_ok[i] = ok[kind]
@@ -245,9 +258,15 @@ class Protection:
     def _result(self, warn: np.ndarray, clear_flags: int, events: list[FaultEvent]) -> ProtectionResult:
         bits, a, la = self.bits, self.active, self.latched
         self.warn = warn
-        return ProtectionResult(int(bits @ a), int(bits @ la), int(bits @ warn),
-                                int(bits @ ((a & self.blocks_c) | la)), int(bits @ ((a & self.blocks_d) | la)),
-                                clear_flags, events)
+        return ProtectionResult(
+            int(bits @ a),
+            int(bits @ la),
+            int(bits @ warn),
+            int(bits @ ((a & self.blocks_c) | la)),
+            int(bits @ ((a & self.blocks_d) | la)),
+            clear_flags,
+            events,
+        )
 
     def warnings_blocking(self) -> tuple[bool, bool]:
         """Whether pending (not yet tripped) conditions of the last evaluation would block charge / discharge."""
@@ -267,7 +286,7 @@ class Protection:
     def reset(self, now: float | None = None) -> tuple[list[str], list[str], list[FaultEvent]]:
         """Clear latched faults whose condition is gone; returns (cleared, remaining, events). The system lock
         is never cleared here (see ``unlock``). ``now``: the stamp for the events (core time runs the timers)."""
-        self._quiet = False                 # the next evaluation takes the full path (and re-checks)
+        self._quiet = False  # the next evaluation takes the full path (and re-checks)
         t = self.t if self.t is not None else 0.0
         stamp = t if now is None else now
         cleared: list[str] = []
@@ -287,7 +306,7 @@ class Protection:
             if gone:
                 self.latched[i] = False
                 self.trips[i].clear()
-                if i in flag_idx:          # the AFE still holds the flag until the node clears it
+                if i in flag_idx:  # the AFE still holds the flag until the node clears it
                     self.active[i] = False
                     self.hold_acc[i] = 0.0
                     self.prev_clear[i] = False
@@ -304,12 +323,16 @@ class Protection:
         if i is None or not self.latched[i]:
             return ""
         if i == self.lock_index:
-            return ("system lock (IEC 62619): a fault reset cannot end it; inspect the pack, then call ~/unlock with "
-                    "the code in the Protection diagnostic and the fault log")
+            return (
+                "system lock (IEC 62619): a fault reset cannot end it; inspect the pack, then call ~/unlock with "
+                "the code in the Protection diagnostic and the fault log"
+            )
         kind = dict(self._physical_kind).get(i)
         if kind == "load" and not self.physical_ok[i]:
-            return ("LOAD_PRESENT: the AFE still detects a load on the pack terminals; disconnect the load "
-                    "(or the short), then reset again")
+            return (
+                "LOAD_PRESENT: the AFE still detects a load on the pack terminals; disconnect the load "
+                "(or the short), then reset again"
+            )
         if kind in ("ov", "uv") and not self.physical_ok[i]:
             return "the cell voltage is still beyond the release level"
         return "the condition is still present"
@@ -346,4 +369,3 @@ class Protection:
 
     def result_now(self) -> ProtectionResult:
         return self._result(np.zeros(len(POLICY), dtype=bool), 0, [])
-

@@ -1,6 +1,7 @@
 """Protection sections of the faults that compare a measured value with a threshold (voltage, current,
 temperature, cell spread, self-discharge): ``protection.<section>.*``, with the defaults of a Li-ion NMC pack
 (``core.config.chemistry_defaults`` sets them per chemistry)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ _CELL_OVERVOLTAGE = "Cell over-voltage (highest cell, software)"
 @dataclass
 class CellOvervoltage:
     """``protection.cell_overvoltage``"""
+
     threshold: float = threshold_param(4.25, _CELL_OVERVOLTAGE, *VOLTS)
     release: float = release_param(4.15, _CELL_OVERVOLTAGE, *VOLTS)
     delay: float = delay_param(1.0, _CELL_OVERVOLTAGE)
@@ -39,6 +41,7 @@ _CELL_UNDERVOLTAGE = "Cell under-voltage (lowest cell, software)"
 @dataclass
 class CellUndervoltage:
     """``protection.cell_undervoltage``"""
+
     threshold: float = threshold_param(2.8, _CELL_UNDERVOLTAGE, *VOLTS)
     release: float = release_param(3.0, _CELL_UNDERVOLTAGE, *VOLTS)
     delay: float = delay_param(2.0, _CELL_UNDERVOLTAGE)
@@ -54,6 +57,7 @@ _CELL_OVERVOLTAGE_HARD = "Cell above the hard limit (always latches)"
 @dataclass
 class CellOvervoltageHard:
     """``protection.cell_overvoltage_hard``"""
+
     threshold: float = threshold_param(4.35, _CELL_OVERVOLTAGE_HARD, *VOLTS)
     release: float = release_param(4.25, _CELL_OVERVOLTAGE_HARD, *VOLTS)
     delay: float = delay_param(0.5, _CELL_OVERVOLTAGE_HARD)
@@ -66,6 +70,7 @@ _CELL_UNDERVOLTAGE_DEEP = "Cell deeply discharged (always latches)"
 @dataclass
 class CellUndervoltageDeep:
     """``protection.cell_undervoltage_deep``"""
+
     threshold: float = threshold_param(2.5, _CELL_UNDERVOLTAGE_DEEP, *VOLTS)
     release: float = release_param(2.8, _CELL_UNDERVOLTAGE_DEEP, *VOLTS)
     delay: float = delay_param(2.0, _CELL_UNDERVOLTAGE_DEEP)
@@ -78,6 +83,7 @@ _PACK_OVERVOLTAGE = "Pack over-voltage, as pack voltage / cell count"
 @dataclass
 class PackOvervoltage:
     """``protection.pack_overvoltage``"""
+
     threshold: float = threshold_param(4.25, _PACK_OVERVOLTAGE, *VOLTS)
     release: float = release_param(4.15, _PACK_OVERVOLTAGE, *VOLTS)
     delay: float = delay_param(1.0, _PACK_OVERVOLTAGE)
@@ -93,6 +99,7 @@ _PACK_UNDERVOLTAGE = "Pack under-voltage, as pack voltage / cell count"
 @dataclass
 class PackUndervoltage:
     """``protection.pack_undervoltage``"""
+
     threshold: float = threshold_param(2.8, _PACK_UNDERVOLTAGE, *VOLTS)
     release: float = release_param(3.0, _PACK_UNDERVOLTAGE, *VOLTS)
     delay: float = delay_param(2.0, _PACK_UNDERVOLTAGE)
@@ -108,6 +115,7 @@ _CHARGE_OVERCURRENT = "Charge over-current"
 @dataclass
 class ChargeOvercurrent:
     """``protection.charge_overcurrent``"""
+
     threshold: float = threshold_param(15.0, _CHARGE_OVERCURRENT, *AMPS)
     release: float = release_param(12.0, _CHARGE_OVERCURRENT, *AMPS)
     delay: float = delay_param(2.0, _CHARGE_OVERCURRENT)
@@ -123,6 +131,7 @@ _DISCHARGE_OVERCURRENT = "Discharge over-current, fast high level (magnitude)"
 @dataclass
 class DischargeOvercurrent:
     """``protection.discharge_overcurrent``"""
+
     threshold: float = threshold_param(35.0, _DISCHARGE_OVERCURRENT, *AMPS)
     release: float = release_param(28.0, _DISCHARGE_OVERCURRENT, *AMPS)
     delay: float = delay_param(0.5, _DISCHARGE_OVERCURRENT)
@@ -138,6 +147,7 @@ _DISCHARGE_OVERCURRENT_SUSTAINED = "Discharge over-current, slower sustained lev
 @dataclass
 class DischargeOvercurrentSustained:
     """``protection.discharge_overcurrent_sustained``"""
+
     threshold: float = threshold_param(20.0, _DISCHARGE_OVERCURRENT_SUSTAINED, *AMPS)
     release: float = release_param(15.0, _DISCHARGE_OVERCURRENT_SUSTAINED, *AMPS)
     delay: float = delay_param(10.0, _DISCHARGE_OVERCURRENT_SUSTAINED)
@@ -153,6 +163,7 @@ _CHARGE_OVERTEMPERATURE = "Too hot to charge (hottest thermistor)"
 @dataclass
 class ChargeOvertemperature:
     """``protection.charge_overtemperature``"""
+
     threshold: float = threshold_param(45.0, _CHARGE_OVERTEMPERATURE, *DEGC)
     release: float = release_param(40.0, _CHARGE_OVERTEMPERATURE, *DEGC)
     delay: float = delay_param(2.0, _CHARGE_OVERTEMPERATURE)
@@ -168,6 +179,7 @@ _CHARGE_UNDERTEMPERATURE = "Too cold to charge (coldest thermistor)"
 @dataclass
 class ChargeUndertemperature:
     """``protection.charge_undertemperature``"""
+
     threshold: float = threshold_param(0.0, _CHARGE_UNDERTEMPERATURE, *DEGC)
     release: float = release_param(3.0, _CHARGE_UNDERTEMPERATURE, *DEGC)
     delay: float = delay_param(2.0, _CHARGE_UNDERTEMPERATURE)
@@ -183,6 +195,7 @@ _DISCHARGE_OVERTEMPERATURE = "Too hot to discharge (hottest thermistor)"
 @dataclass
 class DischargeOvertemperature:
     """``protection.discharge_overtemperature``"""
+
     threshold: float = threshold_param(60.0, _DISCHARGE_OVERTEMPERATURE, *DEGC)
     release: float = release_param(55.0, _DISCHARGE_OVERTEMPERATURE, *DEGC)
     delay: float = delay_param(2.0, _DISCHARGE_OVERTEMPERATURE)
@@ -198,6 +211,7 @@ _DISCHARGE_UNDERTEMPERATURE = "Too cold to discharge (coldest thermistor)"
 @dataclass
 class DischargeUndertemperature:
     """``protection.discharge_undertemperature``"""
+
     threshold: float = threshold_param(-20.0, _DISCHARGE_UNDERTEMPERATURE, *DEGC)
     release: float = release_param(-17.0, _DISCHARGE_UNDERTEMPERATURE, *DEGC)
     delay: float = delay_param(2.0, _DISCHARGE_UNDERTEMPERATURE)
@@ -213,6 +227,7 @@ _AFE_OVERTEMPERATURE = "AFE die over-temperature"
 @dataclass
 class AfeOvertemperature:
     """``protection.afe_overtemperature``"""
+
     threshold: float = threshold_param(85.0, _AFE_OVERTEMPERATURE, *DEGC)
     release: float = release_param(75.0, _AFE_OVERTEMPERATURE, *DEGC)
     delay: float = delay_param(2.0, _AFE_OVERTEMPERATURE)
@@ -228,6 +243,7 @@ _CELL_IMBALANCE = "Cell voltage spread (highest - lowest); reported, no FET acti
 @dataclass
 class CellImbalance:
     """``protection.cell_imbalance``"""
+
     threshold: float = threshold_param(0.15, _CELL_IMBALANCE, "V", 0.001, 2.0)
     release: float = release_param(0.1, _CELL_IMBALANCE, "V", 0.001, 2.0)
     delay: float = delay_param(30.0, _CELL_IMBALANCE)
@@ -237,13 +253,16 @@ class CellImbalance:
     escalation_window: float = escalation_window_param(_CELL_IMBALANCE)
 
 
-_INTERNAL_SHORT = ("Soft internal short: a cell's estimated self-discharge, per Ah of capacity (always latches; "
-                   "0.04 C finds a 10-ohm short on a 5 Ah cell, healthy cells stay below 0.025 C)")
+_INTERNAL_SHORT = (
+    "Soft internal short: a cell's estimated self-discharge, per Ah of capacity (always latches; "
+    "0.04 C finds a 10-ohm short on a 5 Ah cell, healthy cells stay below 0.025 C)"
+)
 
 
 @dataclass
 class InternalShort:
     """``protection.internal_short``"""
+
     threshold: float = threshold_param(0.04, _INTERNAL_SHORT, "1/h", 0.005, 10.0)
     release: float = release_param(0.02, _INTERNAL_SHORT, "1/h", 0.005, 10.0)
     delay: float = delay_param(60.0, _INTERNAL_SHORT)

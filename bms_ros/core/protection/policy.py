@@ -1,6 +1,7 @@
 """``POLICY``: the one table of what each fault does (what it measures, which way it trips, what it blocks, whether
 it always latches), and ``policy_table(cfg)``, the table resolved with the configured numbers (for documentation,
 diagnostics and tests)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,21 +14,21 @@ if TYPE_CHECKING:
     from bms_ros.core.protection.config import ProtectionConfig
 
 RuleKind = Literal["value", "flag"]
-ABOVE = +1                       # Rule.direction: trips above the threshold
-BELOW = -1                       # Rule.direction: trips below the threshold
+ABOVE = +1  # Rule.direction: trips above the threshold
+BELOW = -1  # Rule.direction: trips below the threshold
 
 
 @dataclass(frozen=True)
 class Rule:
     fault: Fault
-    section: str                 # ProtectionConfig attribute
-    measure: str                 # key of the measurement vector (see Measurement)
-    kind: RuleKind               # "value" (threshold/release) or "flag" (condition 1.0/0.0)
-    direction: int               # ABOVE (+1): trips above the threshold, BELOW (-1): below
+    section: str  # ProtectionConfig attribute
+    measure: str  # key of the measurement vector (see Measurement)
+    kind: RuleKind  # "value" (threshold/release) or "flag" (condition 1.0/0.0)
+    direction: int  # ABOVE (+1): trips above the threshold, BELOW (-1): below
     blocks_charge: bool
     blocks_discharge: bool
     always_latch: bool = False
-    afe_flag: AfeFlag = AfeFlag.NONE   # the AFE status flag behind a "flag" rule
+    afe_flag: AfeFlag = AfeFlag.NONE  # the AFE status flag behind a "flag" rule
 
     @property
     def name(self) -> str:
@@ -42,16 +43,31 @@ POLICY: tuple[Rule, ...] = (
     Rule(Fault.CELL_OVERVOLTAGE, "cell_overvoltage", "cell_max", "value", ABOVE, C, _),
     Rule(Fault.CELL_UNDERVOLTAGE, "cell_undervoltage", "cell_min", "value", BELOW, _, D),
     Rule(Fault.CELL_OVERVOLTAGE_HARD, "cell_overvoltage_hard", "cell_max", "value", ABOVE, C, D, always_latch=True),
-    Rule(Fault.CELL_UNDERVOLTAGE_DEEP, "cell_undervoltage_deep", "cell_min", "value", BELOW, C, D,
-         always_latch=True),
+    Rule(Fault.CELL_UNDERVOLTAGE_DEEP, "cell_undervoltage_deep", "cell_min", "value", BELOW, C, D, always_latch=True),
     Rule(Fault.PACK_OVERVOLTAGE, "pack_overvoltage", "pack_avg", "value", ABOVE, C, _),
     Rule(Fault.PACK_UNDERVOLTAGE, "pack_undervoltage", "pack_avg", "value", BELOW, _, D),
     Rule(Fault.CHARGE_OVERCURRENT, "charge_overcurrent", "charge_current", "value", ABOVE, C, _),
     Rule(Fault.DISCHARGE_OVERCURRENT, "discharge_overcurrent", "discharge_current", "value", ABOVE, _, D),
-    Rule(Fault.DISCHARGE_OVERCURRENT_SUSTAINED, "discharge_overcurrent_sustained", "discharge_current", "value",
-         ABOVE, _, D),
-    Rule(Fault.SHORT_CIRCUIT, "short_circuit", "flag_short_circuit", "flag", ABOVE, C, D, always_latch=True,
-         afe_flag=AfeFlag.SHORT_CIRCUIT),
+    Rule(
+        Fault.DISCHARGE_OVERCURRENT_SUSTAINED,
+        "discharge_overcurrent_sustained",
+        "discharge_current",
+        "value",
+        ABOVE,
+        _,
+        D,
+    ),
+    Rule(
+        Fault.SHORT_CIRCUIT,
+        "short_circuit",
+        "flag_short_circuit",
+        "flag",
+        ABOVE,
+        C,
+        D,
+        always_latch=True,
+        afe_flag=AfeFlag.SHORT_CIRCUIT,
+    ),
     Rule(Fault.CHARGE_OVERTEMPERATURE, "charge_overtemperature", "temp_max", "value", ABOVE, C, _),
     Rule(Fault.CHARGE_UNDERTEMPERATURE, "charge_undertemperature", "temp_min", "value", BELOW, C, _),
     Rule(Fault.DISCHARGE_OVERTEMPERATURE, "discharge_overtemperature", "temp_max", "value", ABOVE, C, D),
@@ -64,14 +80,39 @@ POLICY: tuple[Rule, ...] = (
     # they are; a loss shorter than stale_timeout changes no FET, and the return of the link cuts nothing. A
     # longer loss opens both FETs through the FET controller's stale-data rule (core.fet_control).
     Rule(Fault.AFE_COMM_LOSS, "afe_comm_loss", "comm_loss", "flag", ABOVE, _, _),
-    Rule(Fault.AFE_DEVICE_FAULT, "afe_device_fault", "flag_device_fault", "flag", ABOVE, C, D,
-         afe_flag=AfeFlag.DEVICE_FAULT),
-    Rule(Fault.AFE_HW_OVERVOLTAGE, "afe_hw_overvoltage", "flag_hw_ov", "flag", ABOVE, C, _,
-         afe_flag=AfeFlag.OVERVOLTAGE),
-    Rule(Fault.AFE_HW_UNDERVOLTAGE, "afe_hw_undervoltage", "flag_hw_uv", "flag", ABOVE, _, D,
-         afe_flag=AfeFlag.UNDERVOLTAGE),
-    Rule(Fault.AFE_HW_OVERCURRENT, "afe_hw_overcurrent", "flag_hw_oc", "flag", ABOVE, _, D,
-         afe_flag=AfeFlag.OVERCURRENT_DISCHARGE),
+    Rule(
+        Fault.AFE_DEVICE_FAULT,
+        "afe_device_fault",
+        "flag_device_fault",
+        "flag",
+        ABOVE,
+        C,
+        D,
+        afe_flag=AfeFlag.DEVICE_FAULT,
+    ),
+    Rule(
+        Fault.AFE_HW_OVERVOLTAGE, "afe_hw_overvoltage", "flag_hw_ov", "flag", ABOVE, C, _, afe_flag=AfeFlag.OVERVOLTAGE
+    ),
+    Rule(
+        Fault.AFE_HW_UNDERVOLTAGE,
+        "afe_hw_undervoltage",
+        "flag_hw_uv",
+        "flag",
+        ABOVE,
+        _,
+        D,
+        afe_flag=AfeFlag.UNDERVOLTAGE,
+    ),
+    Rule(
+        Fault.AFE_HW_OVERCURRENT,
+        "afe_hw_overcurrent",
+        "flag_hw_oc",
+        "flag",
+        ABOVE,
+        _,
+        D,
+        afe_flag=AfeFlag.OVERCURRENT_DISCHARGE,
+    ),
     Rule(Fault.OPEN_WIRE, "open_wire", "open_wire", "flag", ABOVE, C, D),
     Rule(Fault.CELL_READING_STUCK, "cell_reading_stuck", "stuck_cell", "flag", ABOVE, C, D),
     Rule(Fault.INTERNAL_SHORT, "internal_short", "self_discharge", "value", ABOVE, C, _, always_latch=True),
@@ -86,16 +127,15 @@ LOCKING_FAULTS = int(Fault.CELL_OVERVOLTAGE_HARD | Fault.CELL_UNDERVOLTAGE_DEEP)
 @dataclass(frozen=True)
 class ResolvedPolicy:
     fault: str
-    parameters: str              # protection.<section>
-    trips_when: str              # e.g. "cell_max > 4.25 for 1 s"
+    parameters: str  # protection.<section>
+    trips_when: str  # e.g. "cell_max > 4.25 for 1 s"
     releases_when: str
-    blocks: str                  # "charge", "discharge", "both", "none (reported)"
-    on_trip: str                 # "auto-release", "latch", "always latch"
-    escalation: str              # "latch after 3 trips in 600 s" or "-"
+    blocks: str  # "charge", "discharge", "both", "none (reported)"
+    on_trip: str  # "auto-release", "latch", "always latch"
+    escalation: str  # "latch after 3 trips in 600 s" or "-"
 
 
-_BLOCKS = {(True, True): "both", (True, False): "charge", (False, True): "discharge",
-           (False, False): "none (reported)"}
+_BLOCKS = {(True, True): "both", (True, False): "charge", (False, True): "discharge", (False, False): "none (reported)"}
 
 
 def policy_table(cfg: ProtectionConfig) -> list[ResolvedPolicy]:
@@ -115,8 +155,10 @@ def policy_table(cfg: ProtectionConfig) -> list[ResolvedPolicy]:
         blocks = _BLOCKS[(r.blocks_charge, r.blocks_discharge)]
         if r.fault == Fault.SYSTEM_LOCK:
             lk = cfg.system_lock
-            trips = f"a locking fault ({', '.join(fault_names(LOCKING_FAULTS))}) trips, or temp_max > " \
-                    f"{lk.temperature:g}" + ("" if lk.enabled else " (disabled)")
+            trips = (
+                f"a locking fault ({', '.join(fault_names(LOCKING_FAULTS))}) trips, or temp_max > "
+                f"{lk.temperature:g}" + ("" if lk.enabled else " (disabled)")
+            )
             rel = "never by itself: ~/unlock with the code reported at the lock"
         on_trip = "always latch" if r.always_latch else ("latch" if getattr(s, "latch", False) else "auto-release")
         n = getattr(s, "escalation_count", 0)
