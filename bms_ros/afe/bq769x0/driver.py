@@ -1,6 +1,7 @@
 """bq769x0 (BQ76920/30/40) chip logic over an injectable smbus2-compatible bus.
 
-Framing, CRC, retries and error counters live in :mod:`interface`; the TEMP_SEL sweep in :mod:`temp_sel`; code
+Framing, CRC, retries and error counters live in :mod:`interface`; the TEMP_SEL sweep in :mod:`temp_sel`; the
+boot / re-init sequence in :mod:`boot`; code
 to SI conversions in :mod:`conversions`. On a robot pass ``smbus2.SMBus(n)`` (or use :meth:`Bq769x0Afe.open`);
 in tests and simulation pass a :class:`bms_ros.afe.bq769x0.emul.Bq769x0Sim`.
 
@@ -24,6 +25,7 @@ from bms_ros.afe.base import Afe, AfeError
 from bms_ros.afe.bq769x0 import conversions as cv
 from bms_ros.afe.bq769x0 import interface
 from bms_ros.afe.bq769x0 import registers as r
+from bms_ros.afe.bq769x0.boot import Bq769x0Boot
 from bms_ros.afe.bq769x0.interface import Bq769x0Bus, Bq769x0Errors, CommError, I2cBus
 from bms_ros.afe.bq769x0.protection_codes import ProtectionCodes, decode_protection, encode_protection
 from bms_ros.afe.bq769x0.temp_sel import TempSelSweep
@@ -37,7 +39,7 @@ _ALL_BITS = 0xFF
 _STAMP_EPS_S = 1e-9  # s, float tolerance when comparing a read time with a validity start
 
 
-class Bq769x0Afe(Afe):
+class Bq769x0Afe(Bq769x0Boot, Afe):
     """A bq769x0 AFE on an I2C bus.
 
     Args:
@@ -202,57 +204,6 @@ class Bq769x0Afe(Afe):
         """0-based VC channel of each logical cell."""
         return self._channels
 
-    def init(self) -> None:
-        """Boot sequence (see the module docstring). Raises AfeError if the chip does not answer."""
-        try:
-            self._init()
-        except CommError as e:
-            raise AfeError(f"bq769x0 init failed at {self.address:#04x} (crc={self.crc}): {e}") from None
-
-    @property
-    def status_reason(self) -> str:
-        if not self._initialized:
-            return self._init_reason
-        if self._protection_pending:
-            return (
-                "hardware protection not programmed yet: the chip enforces its reset defaults (OV 4.25 V); "
-                "retrying at every read"
-            )
-        return ""
-
-    def _explain(self, error: str) -> str:
-        if "NACK" in error.upper() or "ACK" in error or "EREMOTEIO" in error or "Errno 121" in error:
-            return (
-                f"no answer from the bq769x0 at {self.address:#04x}: a chip that has not had its TS1 boot pulse "
-                f"stays in SHIP mode (or the address/CRC setting is wrong); retrying ({error})"
-            )
-        return f"bq769x0 not initialised: {error}; retrying"
-
-    def _init(self) -> None:
-        self.io.write(r.CC_CFG, [r.CC_CFG_VALUE])  # [DS p.35]
-        got = self.io.read(r.CC_CFG, 1)[0] & r.CC_CFG_MASK
-        if got != r.CC_CFG_VALUE:
-            raise CommError(f"CC_CFG reads back {got:#04x}, not 0x19: wrong address or CRC setting?")
-        g1, off = self.io.read(r.ADCGAIN1, 2)  # 0x50, 0x51 [DS p.36-37]
-        (g2,) = self.io.read(r.ADCGAIN2, 1)  # 0x59
-        self.gain_uv = float(r.decode_gain_uv(g1, g2))
-        self.offset_mv = float(r.decode_offset_mv(off))
-        ctrl1, ctrl2 = self.io.read(r.SYS_CTRL1, 2)
-        if not ctrl2 & r.CTRL2_CC_EN:
-            # CC_EN = 0: the chip is fresh from a reset, nothing converted yet (cells read OFFSET, the die 310
-            # degC, CC 0 A): invalid until the first 250 ms conversion and the first 2 s temperature [DS p.18-21]
-            self._cold = "reset"
-            self._ts.restart_settle()
-        if (ctrl1 ^ self._ctrl1()) & r.CTRL1_TEMP_SEL:
-            # the TS registers hold the other sensor until the next 2 s temperature conversion [DS p.21]
-            self._ts.restart_settle()
-        self.io.write(r.SYS_CTRL1, [self._ctrl1()])
-        self.io.write(r.SYS_CTRL2, [r.CTRL2_CC_EN | (ctrl2 & (r.CTRL2_DSG_ON | r.CTRL2_CHG_ON))])
-        self.io.write(r.CELLBAL1, [0] * self.chip.groups)
-        self._configure_protection(self._wanted_protection)
-        self._initialized = True
-        self._init_reason = ""
-
     def read(self, now: float) -> PackSample:
         try:
             return self._read_sample(now)
@@ -389,26 +340,7 @@ class Bq769x0Afe(Afe):
 
         return self._ts.update(now, lambda count: self._ts_codes(buf, count), write_ctrl1)
 
-    def _xready_recovery(self, now: float, stat: int) -> None:
-        if not stat & r.STAT_DEVICE_XREADY:
-            self._xready_since = None
-            return
-        if self._xready_since is None:
-            self._xready_since = now
-        if self.xready_recovery_s is not None and now - self._xready_since >= self.xready_recovery_s:
-            if self._try(lambda: self.io.write(r.SYS_STAT, [r.STAT_DEVICE_XREADY])):
-                self._xready_since = None
-                self._try(self._reinit)  # FETs stay off and balancing stopped: the host decides [DS p.24]
-
     # ---- helpers -----------------------------------------------------------------------------------------------
-    def _ctrl1(self) -> int:
-        return r.ctrl1(self._ts.temp_sel)
-
-    def _reinit(self) -> None:
-        self.errors.reinit += 1
-        self._ts.on_reinit()
-        self._init()
-
     def _configure_protection(self, wanted: HardwareProtection) -> HardwareProtection:
         current = self.io.read(r.PROTECT1, 5)
         codes = encode_protection(
