@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from bms_ros.core.balancing import Balancer
+from bms_ros.core.bms_state import ESTIMATOR_SECTION, STORE_SECTION, BmsPersistence
 from bms_ros.core.charge_limits import ChargeControl, ChargeInputs
 from bms_ros.core.chemistry import get_chemistry
 from bms_ros.core.config import BmsConfig
@@ -30,14 +31,11 @@ from bms_ros.core.measurement import MI, Measurer
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.protection import FaultEvent, Protection, ProtectionResult
 from bms_ros.core.reported import ConsumerView
-from bms_ros.core.state_schema import parse_protection_state
 from bms_ros.core.timebase import CoreClock
 from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estimate, PackSample
 
 log = logging.getLogger(__name__)
 
-STORE_SECTION = "protection"
-ESTIMATOR_SECTION = "estimator"
 _OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 # "charging" starts above fet.state_current and ends below this fraction of it (hysteresis against a current
 # that hovers at the threshold, so Nav2's IsBatteryCharging does not chatter)
@@ -48,7 +46,7 @@ CHARGING_RELEASE_FRACTION = 0.5
 IMBALANCE_JUDGED_SOC = (0.2, 0.9)
 
 
-class Bms:
+class Bms(BmsPersistence):
     """The decision core for one pack.
 
     ``store``: where latched faults, the fault log and per-cell balancing times persist (None: nowhere).
@@ -187,37 +185,6 @@ class Bms:
         self.fets.shut_down = True
         self._persist(force=True)
         self._persist_estimator()
-
-    def persist(self) -> None:
-        """Write what the steps since the last call changed: latched faults and their events at once, the
-        estimator every ``estimation.state_save_period`` of core time and at each whole cycle. ``step`` does no
-        I/O; the node (and the replay tools) call this after publishing, so a slow disk never delays a decision."""
-        if self.store is None:
-            self._pending_events.clear()
-            return
-        self._persist()
-        t = self.clock.t
-        if t is None:
-            return
-        if (
-            t - self._estimator_saved_at >= self.cfg.estimation.state_save_period
-            or self._cycles_now != self._saved_cycles
-        ):
-            self._estimator_saved_at = t
-            self._saved_cycles = self._cycles_now
-            self._persist_estimator()
-
-    def _persist_estimator(self) -> None:
-        if self.store is None:
-            return
-        try:
-            self.store.put(ESTIMATOR_SECTION, self.estimator.state_dict())
-        except OSError as e:
-            log.error("cannot persist the estimator state to %s: %s", self.store.path, e)
-
-    @property
-    def fault_history(self) -> list[dict[str, Any]]:
-        return list(self.fault_log)
 
     # ------------------------------------------------------------------------------------------------ step
     def step(self, sample: PackSample) -> BmsOutput:
@@ -385,68 +352,6 @@ class Bms:
             }
         )
 
-    # ----------------------------------------------------------------------------------------- persistence
-    def _log_events(self, events: list[FaultEvent], sample: PackSample | None) -> None:
-        for e in events:
-            d = e.to_dict()
-            if sample is not None:
-                d["context"] = _context(sample)
-            self.fault_log.append(d)
-            self._pending_events.append(e)
-            level = logging.ERROR if e.fault == Fault.SYSTEM_LOCK.name else logging.INFO
-            log.log(
-                level,
-                "fault %s %s at %.3f s (value %s) %s %s",
-                e.fault,
-                e.event,
-                e.stamp,
-                d["value"],
-                e.detail,
-                d.get("context", ""),
-            )
-
-    def _persist(self, force: bool = False) -> None:
-        if self.store is None:
-            self._pending_events.clear()
-            return
-        latched = self.protection.latched_mask()
-        if not force and not self._pending_events and latched == self._saved_latched:
-            return
-        state = {
-            "latched": fault_names(latched),
-            "lock_code": self.protection.lock_code if latched & Fault.SYSTEM_LOCK else "",
-            "fault_log": list(self.fault_log),
-            "balancing_time_s": self.balancer.time_s.tolist(),
-        }
-        try:
-            self.store.put(STORE_SECTION, state)
-        except OSError as e:
-            log.error("cannot persist the protection state to %s: %s", self.store.path, e)
-            return
-        self._saved_latched = latched
-        self._pending_events.clear()
-
-    def _restore(self) -> None:
-        """Latched faults, the fault log, balancing times and the estimator's state from the store. Each part is
-        checked against its schema (core.state_schema): a wrong one is reported and left at its default, the
-        rest is used; a bad file never stops the start."""
-        if self.store is None:
-            return
-        st = parse_protection_state(self.store.get(STORE_SECTION), self.cfg.pack.cell_count)
-        for msg in st.errors:
-            log.error(msg)
-        for msg in st.warnings:
-            log.warning(msg)
-        self.protection.restore_latched(st.latched, st.lock_code)
-        self._saved_latched = self.protection.latched_mask()
-        self.fault_log.extend(st.fault_log)
-        if st.balancing_time_s is not None:
-            self.balancer.time_s = st.balancing_time_s
-        self._last_result = self.protection.result_now()
-        est = self.store.get(ESTIMATOR_SECTION)
-        if est is not None:
-            self.estimator.load_state(est, None)  # invalid state: a warning and safe defaults
-
 
 def _usable(s: PackSample, cell_count: int, t: float) -> tuple[PackSample, str]:
     """The sample on core time, or a missing sample with the reason it cannot be used (never an exception)."""
@@ -470,22 +375,4 @@ def _nanmax(a: float, b: float) -> float:
     return max(a, b)
 
 
-def _context(s: PackSample) -> dict[str, Any]:
-    def f(x: float) -> float | None:
-        return None if not math.isfinite(x) else round(float(x), 4)
-
-    cells = s.cell_voltages
-    ok = cells[np.isfinite(cells)]
-    temps = s.temperatures[np.isfinite(s.temperatures)]
-    return {
-        "cell_max": f(ok.max()) if ok.size else None,
-        "cell_min": f(ok.min()) if ok.size else None,
-        "pack_voltage": f(s.pack_voltage),
-        "current": f(s.current),
-        "temp_max": f(temps.max()) if temps.size else None,
-        "temp_min": f(temps.min()) if temps.size else None,
-        "afe_flags": int(s.afe_flags),
-    }
-
-
-__all__ = ["Bms", "BmsOutput", "Estimate"]
+__all__ = ["ESTIMATOR_SECTION", "STORE_SECTION", "Bms", "BmsOutput", "Estimate"]
