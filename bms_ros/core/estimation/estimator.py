@@ -17,10 +17,11 @@ from bms_ros.core.estimation import tuning as tun
 from bms_ros.core.estimation.anchors import AnchorDetector, bound_on_plateau, record_capacity_anchor
 from bms_ros.core.estimation.diffusion import SurfaceLag
 from bms_ros.core.estimation.ekf import CellEkf
+from bms_ros.core.estimation.initialization import EstimatorStart
 from bms_ros.core.estimation.monitor import InnovationMonitor
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
 from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls, step_observation
-from bms_ros.core.estimation.startup_check import StartupRestCheck, check_saved_soc, resume_prior
+from bms_ros.core.estimation.startup_check import StartupRestCheck
 from bms_ros.core.estimation.state import STATE_VERSION, EstimatorPersistence
 from bms_ros.core.params import ConfigError
 from bms_ros.core.timebase import GAP_S
@@ -49,7 +50,7 @@ def resolve_chemistry(config: BmsConfig) -> Chemistry:
         raise ConfigError(f"estimation.chemistry_table: {e}") from None
 
 
-class StateEstimator(EstimatorPersistence):
+class StateEstimator(EstimatorStart, EstimatorPersistence):
     """The coordinator: the filter (``ekf``), the diffusion lag (``lag``), the anchors (``anchors``), the
     innovation monitor, capacity (``capacity``) and resistance (``rls``) learning, the output and persistence."""
 
@@ -128,23 +129,7 @@ class StateEstimator(EstimatorPersistence):
     def _rest_s(self, value: float) -> None:
         self.anchors.rest_s = value
 
-    # --- public API -----------------------------------------------------------------------------------
-    def reset(self, soc: float | np.ndarray, soc_std: float | None = None) -> None:
-        """Start from a given SoC (all cells, or one per cell) instead of the first voltage reading."""
-        soc_std = self.ec.initial_soc_std if soc_std is None else soc_std
-        self.ekf.init(
-            np.broadcast_to(np.asarray(soc, dtype=float), (self.n,)).copy(),
-            soc_std,
-            offset=0.0,
-            offset_std=self._offset_prior_std(),
-            rc_std=self.ec.ocv_error,
-        )
-        self._init_model_error()
-        self._surface = (0.0, 0.0)
-        self.initialized = True
-        self._pending = None
-        self._startup = None
-
+    # --- public API (reset: core.estimation.initialization) -------------------------------------------
     @property
     def end_of_charge(self) -> bool:
         """The end of a CC-CV charge (the full anchor: the top cell within ``full_voltage_margin`` of full and
@@ -285,15 +270,7 @@ class StateEstimator(EstimatorPersistence):
         self._rest_s = 0.0
         return tun.GAP_RESUME_DT_S
 
-    # --- initialisation ---------------------------------------------------------------------------------
-    def _offset_prior_std(self) -> float:
-        return self.ec.current_offset_std * self.design_ah if self.ec.estimate_current_offset else 0.0
-
-    def _rc_prior_std(self, i_meas: float) -> float:
-        """Uncertainty of the RC voltages at start: small after a rest, up to their full value under load."""
-        _r0, r1, r2 = self._resistances(np.full(self.n, tun.MID_SOC))
-        return float(self.ec.ocv_error + np.max(r1 + r2) * abs(i_meas))
-
+    # --- the RC bound -----------------------------------------------------------------------------------
     def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
         """Keep the RC voltages where the current history allows them: between R times the (decaying) envelope
         of the recent discharge and charge currents, plus the model error the slow state carries. Without
@@ -307,50 +284,6 @@ class StateEstimator(EstimatorPersistence):
         self.ekf.clamp_rc(
             (k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m, (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2
         )
-
-    def _init_model_error(self) -> None:
-        """The slow RC state starts with at least the stationary model error as its uncertainty."""
-        self._i_hi = self._i_lo = 0.0
-        self.ekf.floor_rc_slow_var(self.ec.voltage_model_error**2)
-
-    def _initialize(self, stamp: float, v: np.ndarray, i_meas: float) -> None:
-        self._surface = self._steady_surface(i_meas)
-        s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
-        pending, self._pending = self._pending, None
-        if pending is None:
-            std = np.full(self.n, self.ec.initial_soc_std)
-            if abs(i_meas) <= self.ec.rest_current * self.design_ah:
-                # at rest, though for how long is unknown: the OCV says more than the generic prior where steep
-                ocv_std = np.maximum(tun.START_OCV_SIGMAS * np.sqrt(var_ocv), tun.START_STD_MIN)
-                std = np.minimum(std, np.nan_to_num(ocv_std, nan=tun.NO_INFO_SOC_STD))
-            s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
-            self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
-            self._init_model_error()
-            self.initialized = True
-            return
-        now = self._pending_now if self._pending_now is not None else stamp
-        std, off, off_std, elapsed = resume_prior(
-            pending, now, self._offset_prior_std(), self.ec.estimate_current_offset
-        )
-        self.ekf.init(
-            np.asarray(pending["cell_soc"], dtype=float), std, off, off_std, rc_std=self._rc_prior_std(i_meas)
-        )
-        self._init_model_error()
-        self.initialized = True
-        if not (elapsed >= 0) or elapsed >= self.ec.rest_time:
-            # the pack may have rested while the node was off: check the saved SoC against the OCV once a rest
-            # is seen (core.estimation.startup_check); one sample at zero current is no evidence of rest
-            self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else tun.UNKNOWN_OFF_VAR_SCALE)
-            self._startup.observe(stamp, v, self._at_rest(i_meas, off), 0.0, self.ec.rest_time)
-
-    def _at_rest(self, i_meas: float, offset: float) -> bool:
-        return min(abs(i_meas), abs(i_meas - offset)) <= self.ec.rest_current * self.design_ah
-
-    def _startup_rest_check(self, stamp: float, v: np.ndarray, i_meas: float, chk: StartupRestCheck) -> None:
-        """The saved SoC against the rested voltages (core.estimation.startup_check.check_saved_soc)."""
-        s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
-        var = check_saved_soc(self.ekf, s_ocv, var_ocv, chk)
-        self._record_anchor(stamp, s_ocv, var, "startup-rest")
 
     def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
