@@ -28,3 +28,15 @@ def test_mypy_clean_on_core_and_afe():
     pytest.importorskip("mypy")
     r = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+MAX_MODULE_LINES = 400  # ISSUE 12: a module a newcomer can hold in their head (after ruff format)
+
+
+def test_no_module_is_longer_than_about_400_lines():
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in sorted((ROOT / "bms_ros").rglob("*.py"))
+        if "msg" not in p.relative_to(ROOT).parts and (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}
