@@ -10,6 +10,7 @@ GOLDEN = json.loads(DATA.read_text())
 TOL = 2e-9  # values are stored rounded to 1e-9
 
 
+@pytest.mark.slow  # interpreter-independent logic: ./dev test runs it once, ./dev compat skips it
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_decisions_and_estimates_match_the_recorded_ones(name):
     values, samples = _streams()[name]
