@@ -290,6 +290,16 @@ def test_die_temperature_sweep_and_cold_start():
     assert s.temperatures.shape == (0,) and s.die_temperature == pytest.approx(25.0, abs=0.5)
 
 
+def test_after_a_die_temperature_sweep_the_thermistors_read_the_pack_again():
+    """The switch back wrote SYS_CTRL1 without TEMP_SEL: the 'thermistor' then read the die sensor."""
+    afe = SimulatedBq769x0.create(cell_count=4, seed=15, driver_kwargs={"die_temp_period_s": 10.0})
+    samples = run(afe, 0.0, 40.0)
+    assert any(np.isfinite(s.die_temperature) for s in samples)  # a sweep happened
+    assert afe.chip.regs[r.SYS_CTRL1] & r.CTRL1_TEMP_SEL  # and TEMP_SEL is back on
+    late = [s.temperatures for s in samples[-50:]]
+    assert all(np.allclose(t, afe.pack.temperature_c, atol=1.0) for t in late), late[-1]
+
+
 def test_same_seed_same_samples():
     def trace(seed):
         afe = SimulatedBq769x0.create(

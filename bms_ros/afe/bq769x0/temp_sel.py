@@ -80,9 +80,9 @@ class TempSelSweep:
         if now - self.switch_t >= TS_SETTLE_S:
             if self.mode is TsMode.TO_DIE:
                 die = die_celsius(ts_codes(1)[0])
-                # the write below runs while the mode is still TO_DIE, so it asks for temp_sel False (kept as
-                # found in the 2026-12 split; see the issue 12 report)
-                if write_ctrl1(self.temp_sel):
+                # back to the thermistors: TEMP_SEL set (self.temp_sel is still False in TO_DIE; writing it left
+                # the die sensor selected and the "thermistors" reading the die)
+                if write_ctrl1(True):
                     self.die_c = die
                     self.mode, self.switch_t, self.last_die_t = TsMode.TO_THERM, now, now
             else:
