@@ -20,3 +20,10 @@ class FixedEstimator:
 
     def load_state(self, d: dict, now: float | None = None) -> bool:
         return True
+
+
+def step(bms, s):
+    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
+    out = bms.step(s)
+    bms.persist()
+    return out

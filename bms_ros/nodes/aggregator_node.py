@@ -34,9 +34,10 @@ from bms_ros.core import (
 from bms_ros.msg import AggregateStatus, BmsStatus
 from bms_ros.nodes.aggregate_messages import fill_battery_state, fill_status, reading_from_msgs
 from bms_ros.nodes.diagnostics import ERROR, OK, WARN, make_updater
+from bms_ros.nodes.node_params import plain
 from bms_ros.nodes.process import run_node
+from bms_ros.nodes.publishers import BATTERY_QOS
 
-BATTERY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # Nav2 subscribes RELIABLE
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # best effort matches both reliable and best-effort odometry publishers
 ODOM_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -47,7 +48,7 @@ class AggregatorNode(Node):
     def __init__(self, node_name: str = "bms_aggregator", **kwargs):
         super().__init__(node_name, **kwargs)
         overrides = getattr(self, "_parameter_overrides", {})
-        self.cfg: AggregatorConfig = load_aggregator_config({k: _plain(p.value) for k, p in overrides.items()})
+        self.cfg: AggregatorConfig = load_aggregator_config({k: plain(p.value) for k, p in overrides.items()})
         for name, value in flatten(self.cfg).items():  # as validated (an integer given for a number: float)
             self.declare_parameter(
                 name,
@@ -194,12 +195,6 @@ class AggregatorNode(Node):
         stat.add("drive energy per metre (J/m)", f"{s.drive_energy_per_metre:.1f}")
         stat.add("low battery", ["ok", "low", "critical"][s.level] + (f": {s.low_reason}" if s.low_reason else ""))
         return stat
-
-
-def _plain(value):
-    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-        return list(value)
-    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ import logging
 
 import numpy as np
 import pytest
+from builders import step
 
 from bms_ros.config import load_config
 from bms_ros.core.bms import ESTIMATOR_SECTION, Bms
@@ -16,14 +17,6 @@ from bms_ros.core.estimation.startup_check import CONFIRM_S
 from bms_ros.core.estimator import StateEstimator
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import PackSample
-
-
-def step(bms, s):
-    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
-    out = bms.step(s)
-    bms.persist()
-    return out
-
 
 CHEM = get_chemistry("nmc")
 

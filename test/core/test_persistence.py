@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 import pytest
-from builders import FixedEstimator
+from builders import FixedEstimator, step
 
 from bms_ros.core import persistence
 from bms_ros.core.bms import Bms
@@ -15,13 +15,6 @@ from bms_ros.core.config import core_config
 from bms_ros.core.faults import Fault
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import AfeFlag, PackSample
-
-
-def step(bms, s):
-    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
-    out = bms.step(s)
-    bms.persist()
-    return out
 
 
 def sample(t: float, cell: float = 3.7, flags: AfeFlag = AfeFlag.NONE, current: float = 0.0) -> PackSample:

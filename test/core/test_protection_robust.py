@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from builders import FixedEstimator
+from builders import FixedEstimator, step
 from fuzz_streams import CLOCKS, CONDITIONS, PATTERNS, run_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,14 +25,6 @@ from bms_ros.core.config import core_config
 from bms_ros.core.faults import Fault
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import BmsOutput, PackSample
-
-
-def step(bms, s):
-    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
-    out = bms.step(s)
-    bms.persist()
-    return out
-
 
 DT = 0.1
 OV = 4.40  # above OV (4.25) and hard OV (4.35) of the NMC defaults

@@ -8,6 +8,7 @@ import logging
 
 import numpy as np
 import pytest
+from builders import step
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,14 +18,6 @@ from bms_ros.core.config import core_config
 from bms_ros.core.faults import Fault
 from bms_ros.core.persistence import StateStore
 from bms_ros.core.types import Estimate, PackSample
-
-
-def step(bms, s):
-    """As the node does: a step, then what it changed persisted (Bms.step itself does no I/O)."""
-    out = bms.step(s)
-    bms.persist()
-    return out
-
 
 GOOD_LOG = [{"t": 1.0, "fault": "SHORT_CIRCUIT", "event": "trip", "value": None, "detail": ""}]
 
