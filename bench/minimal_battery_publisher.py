@@ -10,7 +10,7 @@ from sensor_msgs.msg import BatteryState
 
 def main() -> None:
     cells, rate = int(sys.argv[1]), float(sys.argv[2])
-    rclpy.init()
+    rclpy.init(args=sys.argv)  # --ros-args (the bench gives each process its own namespace)
     node = rclpy.create_node("minimal_battery_publisher")
     pub = node.create_publisher(
         BatteryState, "battery_state", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

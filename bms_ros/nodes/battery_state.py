@@ -6,6 +6,7 @@ and the end of charge (one detector, which also makes the SoC 1.0); here they on
 
 from __future__ import annotations
 
+import array
 import math
 
 import numpy as np
@@ -66,6 +67,12 @@ def supply_status(out: BmsOutput, charger_contact: bool | None, lost: bool) -> i
     return BatteryState.POWER_SUPPLY_STATUS_NOT_CHARGING
 
 
+def float32_array(values: np.ndarray) -> array.array:
+    """A float32[] field's value: array.array('f') is what rclpy stores it as, and assigning one skips the
+    per-element checks a list gets (the same float32 values: both round each float64 to nearest)."""
+    return array.array("f", np.asarray(values, dtype=np.float32).tobytes())
+
+
 def finite_or_nan(x: float) -> float:
     return float(x) if x is not None and math.isfinite(x) else math.nan
 
@@ -96,10 +103,10 @@ def fill_battery_state(
     msg.power_supply_technology = technology(chemistry)
     msg.present = True
     cells = np.full(s.cell_count, nan) if lost else s.cell_voltages
-    msg.cell_voltage = [float(v) for v in cells]
+    msg.cell_voltage = float32_array(cells)
     # Per-cell temperature only where each cell has its own sensor; otherwise honestly unknown.
     per_cell = s.temperatures if s.temperatures.size == s.cell_count and not lost else np.full(s.cell_count, nan)
-    msg.cell_temperature = [float(v) for v in per_cell]
+    msg.cell_temperature = float32_array(per_cell)
     msg.location = location
     msg.serial_number = serial_number
     return msg

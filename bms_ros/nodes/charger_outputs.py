@@ -2,7 +2,8 @@
 
 Only transport: every value is the core's decision (BmsOutput); see bms_ros.core.charge_limits and
 bms_ros.core.heater. ``heater`` (std_msgs/Bool, relative: remap it onto the GPIO or relay driver) is published
-every cycle, and False when the node stops.
+every cycle while something subscribes to it, and False when the node stops. Like ``~/charge_limits`` it is
+VOLATILE: a message published with nobody matched reaches nobody, so it is not built (bms_ros.nodes.publishers).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from std_msgs.msg import Bool
 from bms_ros.core import BmsOutput
 from bms_ros.msg import ChargeLimits
 from bms_ros.msg_fields import charge_limits_fields
-from bms_ros.nodes.qos_events import publisher_events
+from bms_ros.nodes.qos_events import publisher_events, subscribed
 
 
 class ChargerOutputs:
@@ -27,12 +28,14 @@ class ChargerOutputs:
             self.can = CanOutput(node, cfg.can)
 
     def publish(self, out: BmsOutput, stamp, frame_id: str) -> None:
-        msg = ChargeLimits()
-        msg.header.stamp, msg.header.frame_id = stamp, frame_id
-        for k, v in charge_limits_fields(out).items():
-            setattr(msg, k, v)
-        self.limits_pub.publish(msg)
-        self.heater_pub.publish(Bool(data=bool(out.heater_on)))
+        if subscribed(self.limits_pub):
+            msg = ChargeLimits()
+            msg.header.stamp, msg.header.frame_id = stamp, frame_id
+            for k, v in charge_limits_fields(out).items():
+                setattr(msg, k, v)
+            self.limits_pub.publish(msg)
+        if subscribed(self.heater_pub):
+            self.heater_pub.publish(Bool(data=bool(out.heater_on)))
 
     def close(self) -> None:
         try:

@@ -18,7 +18,7 @@ try:  # Iron and newer
 except ImportError:  # Humble
     from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks  # type: ignore[no-redef]
 
-__all__ = ["publisher_events", "subscription_events"]
+__all__ = ["publisher_events", "subscribed", "subscription_events"]
 
 
 def publisher_events(on_incompatible_qos: Callable[[Any], None] | None = None) -> PublisherEventCallbacks:
@@ -29,3 +29,9 @@ def publisher_events(on_incompatible_qos: Callable[[Any], None] | None = None) -
 def subscription_events() -> SubscriptionEventCallbacks:
     """No QoS event handlers (the publisher's side reports a mismatch)."""
     return SubscriptionEventCallbacks(use_default_callbacks=False)
+
+
+def subscribed(publisher) -> bool:
+    """Something is matched to ``publisher``. On a VOLATILE topic a message published without a match reaches
+    nobody, now or later, so not building it changes nothing a subscriber sees."""
+    return publisher.get_subscription_count() > 0

@@ -3,6 +3,10 @@
 Relative topic names so a launch file can remap them onto the robot: ``cmd_vel`` (geometry_msgs/Twist),
 ``joint_states`` (sensor_msgs/JointState), ``load_current`` (std_msgs/Float64, A), ``charger_present``
 (std_msgs/Bool, subscribed by the node itself) and the service ``~/set_charger_connected`` (SetBool).
+
+Only the load topic that ``sim.load_source`` names is subscribed (none for ``constant``), and a runtime change
+of ``sim.load_source`` moves the subscription: the others' messages were ignored anyway, and every subscription
+is one more entity the executor rebuilds its wait set from on every wake (bench/bench_node_overhead.py).
 """
 
 from __future__ import annotations
@@ -34,16 +38,29 @@ class SimInterface:
         self.node, self.pack, self.sim, self.set_contact = node, pack, sim, set_contact
         self.load = LoadInput(power_model(sim))
         self.dock = SimDock(pack, sim.charger_current, follow_limits=sim.charger_follows_limits)
-        node.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, 10, event_callbacks=subscription_events())
-        node.create_subscription(
-            JointState, "joint_states", self._on_joint_states, 10, event_callbacks=subscription_events()
-        )
-        node.create_subscription(
-            Float64, "load_current", self._on_load_current, 10, event_callbacks=subscription_events()
-        )
+        self._load_topics = {
+            "cmd_vel": (Twist, "cmd_vel", self._on_cmd_vel),
+            "joint_states": (JointState, "joint_states", self._on_joint_states),
+            "current": (Float64, "load_current", self._on_load_current),
+        }
+        self.load_subscription = None
+        self._subscribe_load(sim.load_source)
         node.create_service(SetBool, "~/set_charger_connected", self._on_set_charger)
 
+    def _subscribe_load(self, source: str) -> None:
+        """The subscription for ``source``'s topic (none for ``constant``), replacing the previous one."""
+        if self.load_subscription is not None:
+            self.node.destroy_subscription(self.load_subscription)
+            self.load_subscription = None
+        if source in self._load_topics:
+            msg_type, topic, callback = self._load_topics[source]
+            self.load_subscription = self.node.create_subscription(
+                msg_type, topic, callback, 10, event_callbacks=subscription_events()
+            )
+
     def reconfigure(self, sim: SimConfig) -> None:
+        if sim.load_source != self.sim.load_source:
+            self._subscribe_load(sim.load_source)
         self.sim = sim
         self.load.model = power_model(sim)
         if self.dock.follow_limits and not sim.charger_follows_limits:
