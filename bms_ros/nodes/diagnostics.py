@@ -2,7 +2,9 @@
 
 The fallback mirrors diagnostic_updater's Updater (ROS 2 branch): same ``diagnostic_updater.period``
 parameter, ``/diagnostics`` topic (depth 1), status names ``"<node name>: <task>"``, hardware_id, and the
-DiagnosticStatusWrapper calls (summary, mergeSummary, add) the tasks use, so tooling sees no difference.
+DiagnosticStatusWrapper calls (summary, mergeSummary, add) the tasks use, so tooling sees no difference. Unlike
+the Updater it skips a periodic update while nothing subscribes to /diagnostics (VOLATILE: nobody could receive
+it; the tasks only read the node's state).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-from bms_ros.nodes.qos_events import publisher_events
+from bms_ros.nodes.qos_events import publisher_events, subscribed
 
 try:  # the real one on a full ROS install
     from diagnostic_updater import DiagnosticStatusWrapper as _RealWrapper
@@ -70,6 +72,8 @@ class FallbackUpdater:
         self._publish([stat])
 
     def update(self) -> None:
+        if not subscribed(self.publisher):  # VOLATILE: an array nobody is matched to reaches nobody
+            return
         out = []
         for name, fn in self.tasks:
             stat = FallbackStatusWrapper(level=ERROR, name=name, message="No message was set", hardware_id=self.hwid)

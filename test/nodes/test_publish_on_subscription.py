@@ -1,4 +1,5 @@
-"""~/status, ~/afe_raw, ~/charge_limits and heater are built only while something subscribes (issue 15).
+"""~/status, ~/afe_raw, ~/charge_limits, heater and the built-in /diagnostics are built only while something
+subscribes (issue 15).
 
 They are VOLATILE: a message published with nobody matched reaches nobody. What a consumer must see is
 unchanged: once it subscribes, every sample, however late it joins.
@@ -9,11 +10,13 @@ from __future__ import annotations
 import time
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
 from std_msgs.msg import Bool
 
 from bms_ros.msg import AfeSample, BmsStatus, ChargeLimits
+from bms_ros.nodes.diagnostics import FallbackUpdater
 
 from rostest_util import NodeProcess, spin_until
 
@@ -38,7 +41,11 @@ def test_topics_nobody_subscribes_to_are_not_built_and_a_subscriber_gets_them(ro
     node = BmsNode("bms_unsubscribed")
     try:
         out = node.outputs
-        sent: dict[str, list] = {"battery": [], "status": [], "raw": [], "limits": [], "heater": []}
+        sent: dict[str, list] = {"battery": [], "status": [], "raw": [], "limits": [], "heater": [], "diag": []}
+        updater = node.diagnostics.updater
+        fallback = isinstance(updater, FallbackUpdater)  # diagnostic_updater's own Updater always publishes
+        if fallback:
+            updater.publisher.publish = sent["diag"].append
         out.battery.publish = sent["battery"].append
         out.status.publish = sent["status"].append
         out.raw.publish = sent["raw"].append
@@ -46,21 +53,27 @@ def test_topics_nobody_subscribes_to_are_not_built_and_a_subscriber_gets_them(ro
         out.charger.heater_pub.publish = sent["heater"].append
         for _ in range(3):
             node.source._on_timer()
+        updater.update()
         assert len(sent["battery"]) == 3, "battery_state goes out on every sample, subscribed or not"
         assert not sent["status"] and not sent["raw"] and not sent["limits"] and not sent["heater"]
+        assert not sent["diag"]
 
         for t, topic in (
             (BmsStatus, "/bms_unsubscribed/status"),
             (AfeSample, "/bms_unsubscribed/afe_raw"),
             (ChargeLimits, "/bms_unsubscribed/charge_limits"),
             (Bool, "/heater"),
+            (DiagnosticArray, "/diagnostics"),
         ):
             ros_node.create_subscription(t, topic, lambda m: None, 10)
-        pubs = (out.status, out.raw, out.charger.limits_pub, out.charger.heater_pub)
+        pubs = (out.status, out.raw, out.charger.limits_pub, out.charger.heater_pub, updater.publisher)
         assert spin_until(ros_node, lambda: all(p.get_subscription_count() for p in pubs), 10.0)
         for _ in range(3):
             node.source._on_timer()
-        assert [len(v) for v in sent.values()] == [6, 3, 3, 3, 3]
+        updater.update()
+        assert [len(v) for v in sent.values()] == [6, 3, 3, 3, 3, 1 if fallback else 0]
+        if fallback:
+            assert len(sent["diag"][0].status) == 7, "every task reports"
         assert sent["status"][-1].header.stamp == sent["battery"][-1].header.stamp
         assert sent["raw"][-1].sample_time == pytest.approx(node.last_output.sample.stamp)
     finally:
