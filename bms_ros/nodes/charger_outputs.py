@@ -26,16 +26,19 @@ class ChargerOutputs:
             from bms_ros.nodes.can_output import CanOutput  # python-can only when enabled
 
             self.can = CanOutput(node, cfg.can)
+        self._limits = ChargeLimits()  # refilled for every sample (every field is set; publish() serialises it)
+        self._heater = Bool()
 
     def publish(self, out: BmsOutput, stamp, frame_id: str) -> None:
         if subscribed(self.limits_pub):
-            msg = ChargeLimits()
+            msg = self._limits
             msg.header.stamp, msg.header.frame_id = stamp, frame_id
             for k, v in charge_limits_fields(out).items():
                 setattr(msg, k, v)
             self.limits_pub.publish(msg)
         if subscribed(self.heater_pub):
-            self.heater_pub.publish(Bool(data=bool(out.heater_on)))
+            self._heater.data = bool(out.heater_on)
+            self.heater_pub.publish(self._heater)
 
     def close(self) -> None:
         try:

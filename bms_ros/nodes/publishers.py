@@ -42,9 +42,10 @@ class BmsPublishers:
         self.status = node.create_publisher(BmsStatus, "~/status", 10, event_callbacks=publisher_events())
         self.raw = node.create_publisher(AfeSample, "~/afe_raw", 10, event_callbacks=publisher_events())
         self.charger = ChargerOutputs(node, cfg)  # ~/charge_limits, heater, CAN (can.enabled)
-        # one BatteryState, refilled for every sample: publish() serialises it before it returns, and
-        # fill_battery_state sets every field but the header
-        self._battery_msg = BatteryState()
+        # one message per topic, refilled for every sample: publish() serialises it before it returns, and the
+        # fill functions set every field but the header (msg_fields' dicts hold every field: the bag tools build
+        # their messages from them alone)
+        self._battery_msg, self._status_msg, self._raw_msg = BatteryState(), BmsStatus(), AfeSample()
 
     def _on_incompatible_qos(self, event) -> None:
         self.node.get_logger().warn(
@@ -76,13 +77,13 @@ class BmsPublishers:
         if subscribed(self.status):
             self._publish_status(out, stamp, contact)
         if subscribed(self.raw):
-            raw = AfeSample()
+            raw = self._raw_msg
             raw.header.stamp, raw.header.frame_id = stamp, cfg.frame_id
             self.raw.publish(sample_to_msg(raw, out.sample))
         self.charger.publish(out, stamp, cfg.frame_id)
 
     def _publish_status(self, out: BmsOutput, stamp: Time, contact: bool | None) -> None:
-        st = BmsStatus()
+        st = self._status_msg
         st.header.stamp, st.header.frame_id = stamp, self.cfg.frame_id
         fill_status(st, out)
         st.charger_contact = (
