@@ -360,6 +360,8 @@ def _usable(s: PackSample, cell_count: int, t: float) -> tuple[PackSample, str]:
         why = f"{max(n_cells, 0)} cell voltages in the sample, {cell_count} configured"
         bad = PackSample.missing(t, cell_count, int(s.temperatures.shape[0]), s.read_errors, s.crc_errors)
         return dataclasses.replace(bad, comm_ok=s.comm_ok), why
+    if t == s.stamp:  # the common case: the sample is already on core time (a replace would copy it)
+        return s, ""
     return dataclasses.replace(s, stamp=t), ""
 
 
