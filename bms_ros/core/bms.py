@@ -36,6 +36,7 @@ from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estima
 
 log = logging.getLogger(__name__)
 
+_LOCK_BIT = int(Fault.SYSTEM_LOCK)
 _OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 # "charging" starts above fet.state_current and ends below this fraction of it (hysteresis against a current
 # that hovers at the threshold, so Nav2's IsBatteryCharging does not chatter)
@@ -312,7 +313,7 @@ class Bms(BmsPersistence):
             balancing_reason=bal.reason,
             invalid_reason=m.invalid_reason,
             cells_held=int((m.cell_status != 0).sum()),
-            lock_code=self.lock_code,
+            lock_code=self.protection.lock_code if prot.latched & _LOCK_BIT else "",  # as self.lock_code
             reported=self.view.sample(sample, m.valid, fresh),
             data_held=bool(have and fresh and not m.valid),
             data_age=age,
