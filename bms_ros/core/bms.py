@@ -255,6 +255,7 @@ class Bms(BmsPersistence):
             fresh and operational,
             prot.active | prot.latched,
         )
+        balancing = bool(bal.mask) or bool(bal.transfer_a.any())
         chg = self.charge_control.update(
             ChargeInputs(
                 stamp=t,
@@ -265,7 +266,7 @@ class Bms(BmsPersistence):
                 pack_voltage=core_sample.pack_voltage,
                 temp_min=m.temp_min,
                 temp_max=m.temp_max,
-                balancing=bool(bal.mask) or bool(bal.transfer_a.any()),
+                balancing=balancing,
                 faults=prot.active | prot.latched,
                 active=prot.active,
                 warnings=prot.warnings,
@@ -273,9 +274,7 @@ class Bms(BmsPersistence):
             )
         )
         if m.valid:
-            self.self_discharge.update(
-                t, est.cell_soc, core_sample.current, est.capacity_ah, bool(bal.mask) or bool(bal.transfer_a.any())
-            )
+            self.self_discharge.update(t, est.cell_soc, core_sample.current, est.capacity_ah, balancing)
 
         if m.valid:  # a held or unknown sample keeps the last decision (no flapping on a failed read)
             th = cfg.fet.state_current
@@ -312,7 +311,7 @@ class Bms(BmsPersistence):
             afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason,
             invalid_reason=m.invalid_reason,
-            cells_held=int((m.cell_status != 0).sum()),
+            cells_held=int(np.count_nonzero(m.cell_status)),
             lock_code=self.protection.lock_code if prot.latched & _LOCK_BIT else "",  # as self.lock_code
             reported=self.view.sample(sample, m.valid, fresh),
             data_held=bool(have and fresh and not m.valid),

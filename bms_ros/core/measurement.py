@@ -277,7 +277,7 @@ class Measurer:
             t,
             True,
             np.array(v),
-            np.ones(len(MEASURES), dtype=bool),
+            _ALL_EXACT,  # read-only: a reader takes copies (Protection indexes it)
             "",
             vmax,
             vmin,
