@@ -243,20 +243,22 @@ class Measurer:
         for a, b in zip(cl, prev, strict=True):
             if a == b or abs(a - b) > split:  # unchanged: the stuck / frozen tests; a big move: the split test
                 return None
-        # the same state the full path leaves
+        # the same state the full path leaves; one copy of the readings serves every array below (all of them
+        # are replaced, never written in place)
+        own, own_t = cells.copy(), temps.copy()
         self._t_prev = t
         # every reading changed: each row of the stuck reference is these cells (built if a full step needs it)
         self._stuck_ref = None
-        self._stuck_base = cells.copy() if n >= 2 and cfg.cell_reading_stuck.voltage_delta > 0 else None
+        self._stuck_base = own if n >= 2 and cfg.cell_reading_stuck.voltage_delta > 0 else None
         # the open-wire event counts stay 0 (nothing to decay, no rail reading, no split)
         self._prev_ok = self._all_ok
         self._frozen_since = math.nan
-        self._prev_cells = cells.copy()
+        self._prev_cells = own
         self._prev_current = current
         self._prev_list = cl
-        for ch, x in ((self.cells, cells), (therm, temps)):
+        for ch, x in ((self.cells, own), (therm, own_t)):
             ch.good_t[:] = t
-            ch.hi, ch.lo = x.copy(), x.copy()
+            ch.hi = ch.lo = x
         v = [math.nan] * len(MEASURES)
         v[_I_COMM] = 0.0
         v[_I_OPEN_WIRE] = v[_I_STUCK] = v[_I_IMPLAUSIBLE] = 0.0
