@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bms_ros.core import AfeFlag, Bms, Fault, PackSample
 from bms_ros.core.config import core_config
 from bms_ros.tools import bags
+from bms_ros.tools.columns import parse_csv_block
 from bms_ros.tools.replay_io import CsvSampleSource
 
 pytest.importorskip("rosbags")
@@ -138,19 +139,39 @@ def test_a_bag_whose_cell_count_changes_falls_back_to_rosbags(tmp_path):
 _FIELD = st.one_of(
     st.floats(-5.0, 5.0, allow_nan=False), st.just(math.nan), st.floats(allow_nan=False, allow_infinity=True)
 )
+_ROW = st.tuples(st.floats(0.0, 10.0), st.lists(_FIELD, min_size=1 + N + M, max_size=1 + N + M), st.booleans())
+
+
+def _csv(tmp: Path, rows: list) -> tuple[Path, list[str]]:
+    header = ["t", "current"] + [f"cell_voltage_{k + 1}" for k in range(N)]
+    header += [f"temperature_{k + 1}" for k in range(M)]
+    lines = [",".join(header) + "\n"]
+    for t, vals, failed in sorted(rows, key=lambda r: r[0]):
+        vals = [math.nan] * (1 + N) + vals[1 + N :] if failed else vals  # a failed read: no cell, no current
+        lines.append(",".join(repr(x) for x in (t, *vals)) + "\n")
+    path = tmp / "rec.csv"
+    path.write_text("".join(lines))
+    return path, lines
 
 
 @SETTINGS
-@given(st.lists(st.tuples(st.floats(0.0, 10.0), st.lists(_FIELD, min_size=1 + N + M, max_size=1 + N + M)), max_size=40))
+@given(st.lists(_ROW, max_size=40))
 def test_csv_blocks_parse_like_the_row_parser(tmp_path_factory, rows):
-    rows = sorted(rows, key=lambda r: r[0])
-    header = ["t", "current"] + [f"cell_voltage_{k + 1}" for k in range(N)] + [f"temperature_{k + 1}" for k in range(M)]
-    lines = [",".join(header) + "\n"] + [",".join(repr(x) for x in (t, *vals)) + "\n" for t, vals in rows]
-    path = Path(tmp_path_factory.mktemp("csv")) / "rec.csv"
-    path.write_text("".join(lines))
+    path, lines = _csv(Path(tmp_path_factory.mktemp("csv")), rows)
     src = CsvSampleSource(path)
     got = list(src)
     want = list(src._rows(lines[1:], 1, -math.inf))
     assert len(got) == len(want)
     for a, b in zip(want, got, strict=True):
         _same_sample(a, b)
+
+
+def test_a_plain_recording_is_parsed_as_one_numpy_block(tmp_path):
+    """The property above compares the block parser with the row parser only if blocks are taken."""
+    rows = [(0.1 * k, [-1.0] + [3.7] * N + [25.0] * M, k == 3) for k in range(10)]
+    path, lines = _csv(tmp_path, rows)
+    arr = parse_csv_block(lines[1:], N, M, -math.inf)
+    assert arr is not None and arr.shape == (10, 2 + N + M)
+    got = list(CsvSampleSource(path))
+    assert not got[3].comm_ok and not got[3].charge_fet and math.isnan(got[3].pack_voltage)
+    assert got[2].comm_ok and got[2].charge_fet and got[2].pack_voltage == pytest.approx(3.7 * N)
