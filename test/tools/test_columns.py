@@ -175,3 +175,20 @@ def test_a_plain_recording_is_parsed_as_one_numpy_block(tmp_path):
     got = list(CsvSampleSource(path))
     assert not got[3].comm_ok and not got[3].charge_fet and math.isnan(got[3].pack_voltage)
     assert got[2].comm_ok and got[2].charge_fet and got[2].pack_voltage == pytest.approx(3.7 * N)
+
+
+def test_a_bag_of_one_layout_is_read_as_a_view_over_its_payloads(tmp_path):
+    """The property compares the CDR view with rosbags only if the view is taken (not the rosbags fallback)."""
+    from rosbags.rosbag2 import Reader
+
+    from bms_ros.tools.columns import decode_afe_cdr
+
+    samples = _stream([("drive", 10), ("missing", 2), ("fets_open", 3)], 3)
+    bags.write_bag(tmp_path / "run", ((s, None) for s in samples))
+    with Reader(tmp_path / "run") as reader:
+        raws = [raw for _c, _t, raw in reader.messages()]
+    cols = decode_afe_cdr(raws)
+    assert cols is not None and len(cols) == len(samples)
+    for a, b in zip(bags.read_samples(tmp_path / "run"), cols.samples(), strict=True):
+        _same_sample(a, b)
+    assert decode_afe_cdr([raws[0][:-1]]) is None  # a payload of another length: not this layout
