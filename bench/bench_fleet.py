@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fleet replay throughput: 32 bags of 16S through bms-replay's fleet mode, 1 and 2 workers, and Ray.
 
-    ./dev py bench/bench_fleet.py [--bags 32] [--samples 2000] [--repeat 2] [--no-ray]
+    ./dev py bench/bench_fleet.py [--bags 32] [--samples 2000] [--repeat 2] [--no-ray] [--compare /work/main]
 
 Workload: bench/workloads.py, a different seed per bag (10 Hz drive with noise, charge, sensor faults), written
 as mcap bags; one robot per bag. Each repetition runs the process pool with 1 and with 2 workers and then Ray
@@ -9,16 +9,19 @@ as mcap bags; one robot per bag. Each repetition runs the process pool with 1 an
 rate is the median over repetitions (samples / wall time, including the workers' start). The per-robot CSVs of
 the pool and of Ray are compared byte for byte. Samples per CPU-second (this process plus the pool's workers;
 not for Ray, whose workers are not our children) show whether a slower wall-clock scaling is the machine's load
-or the code: equal rates per CPU-second mean the workers did not get in each other's way.
+or the code: equal rates per CPU-second mean the workers did not get in each other's way. With ``--compare``, the
+other checkout's fleet replay (pool, 1 worker) runs in a child interpreter in the same rotation, on the same bags.
 """
 
 from __future__ import annotations
 
 import argparse
 import filecmp
+import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +45,33 @@ def same_tree(a: Path, b: Path) -> bool:
     return fa == fb and all(filecmp.cmp(a / p, b / p, shallow=False) for p in fa)
 
 
+_OTHER = """
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from bms_ros.tools.fleet import RobotJob, run_fleet
+jobs = [RobotJob(j[0], tuple(j[1]), *j[2:]) for j in json.loads(sys.argv[2])]
+t0 = time.perf_counter()
+run_fleet(jobs, 1, "process")
+dt = time.perf_counter() - t0
+a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps([dt, a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime]))
+"""
+
+
+def other_checkout(root: Path, jobs: list[RobotJob]) -> tuple[float, float]:
+    """(wall s, CPU s) of ``root``'s fleet replay of ``jobs``, pool with 1 worker, in a child interpreter (its CPU
+    includes the interpreter's start)."""
+    args = json.dumps([[j.robot, list(j.bags), j.config, None, j.out_dir] for j in jobs])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run(
+        [sys.executable, "-c", _OTHER, str(root), args], capture_output=True, text=True, env=env, cwd=root
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"{root}: {r.stderr[-500:]}")
+    wall, cpu = json.loads(r.stdout.strip().splitlines()[-1])
+    return wall, cpu
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     ap.add_argument("--bags", type=int, default=32)
@@ -49,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cells", type=int, default=16)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--no-ray", action="store_true")
+    ap.add_argument("--compare", type=Path, help="another checkout (e.g. main): its pool with 1 worker, same bags")
     a = ap.parse_args(argv)
     try:
         import ray
@@ -77,12 +108,19 @@ def main(argv: list[str] | None = None) -> int:
         modes = [("pool, 1 worker", "process", 1), ("pool, 2 workers", "process", 2)]
         if use_ray:
             modes.append(("ray, local, 2 CPUs", "ray", 2))
+        if a.compare is not None:
+            modes.append((f"{a.compare}, pool, 1", "other", 1))
         for rep in range(a.repeat):
             for name, backend, workers in modes:
                 out = root / f"out_{backend}_{workers}_{rep}"
                 jobs = [
                     RobotJob(p.name, (str(p),), str(cfg), None, str(out)) for p in sorted((root / "bags").iterdir())
                 ]
+                if backend == "other":
+                    wall, cpu_s = other_checkout(a.compare, jobs)
+                    runs.setdefault(name, []).append(wall)
+                    cpu.setdefault(name, []).append(cpu_s)
+                    continue
                 if backend == "ray" and rep == 0:
                     import ray
 
@@ -110,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             per_cpu = f"{total / statistics.median(cpu[k]):>10.0f}" if not k.startswith("ray") else f"{'n/a':>10}"
             print(f"  {k:<22}{r:>10.0f}   per CPU-second: {per_cpu}")
         print(f"2 workers / 1 worker: {rate['pool, 2 workers'] / rate['pool, 1 worker']:.2f}")
+        if a.compare is not None:
+            other = f"{a.compare}, pool, 1"
+            print(
+                f"this / {a.compare}, pool with 1 worker: {rate['pool, 1 worker'] / rate[other]:.2f} (wall), "
+                f"{statistics.median(cpu[other]) / statistics.median(cpu['pool, 1 worker']):.2f} (per CPU-second)"
+            )
         if use_ray:
             same = same_tree(root / f"out_process_2_{a.repeat - 1}", root / f"out_ray_2_{a.repeat - 1}")
             print(

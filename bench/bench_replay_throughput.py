@@ -4,10 +4,11 @@
 
 Workload: bench/workloads.py (a 10 Hz drive with current, noise, an offset, charge and sensor faults; before
 ISSUE 15 this bench replayed a pack at rest with 0 A), written as an mcap bag. In-process stages of this
-checkout: reading + decoding the AfeSample messages, Bms.step (the node's exact core), the state estimator
-alone, and the whole CLI (bag in, CSV out). With ``--compare``, the CLI of this checkout and of the other one
-run as child processes, alternately, and the run loop's own rate (bms-replay's last stderr line: samples over
-the loop's wall time, interpreter start excluded) is compared. Medians over ``--repeat`` rounds.
+checkout: reading + decoding the AfeSample messages (through rosbags one message at a time, and as columns: a
+numpy view over the CDR payloads, what bms-replay reads since ISSUE 15 item 3), Bms.step (the node's exact core),
+the state estimator alone, and the whole CLI (bag in, CSV out). With ``--compare``, the CLI of this checkout and
+of the other one run as child processes, alternately, and the run loop's own rate (bms-replay's last stderr
+line: samples over the loop's wall time, interpreter start excluded) is compared. Medians over ``--repeat`` rounds.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import workloads  # puts this checkout first on sys.path
 from bms_ros.config import load_config
 from bms_ros.core.bms import Bms
 from bms_ros.core.estimator import StateEstimator
-from bms_ros.tools.bags import read_samples, write_bag
+from bms_ros.tools.bags import BagSampleSource, read_samples, write_bag
 from bms_ros.tools.replay import main as replay_main
 
 
@@ -82,7 +83,8 @@ def main() -> None:
             f"      design_capacity_ah: {workloads.CAP_AH}\n    balancing:\n      when: both\n"
         )
         for _ in range(a.repeat):  # interleaved, so a burst of other load hits every stage alike
-            timed("bag read + decode", lambda: sum(1 for _ in read_samples(bag)))
+            timed("bag read, rosbags per message", lambda: sum(1 for _ in read_samples(bag)))
+            timed("bag read, columnar (CDR view)", lambda: sum(1 for _ in BagSampleSource(bag)))
             timed("Bms.step (core)", core)
             timed("  of which the estimator", estimator)
             timed(

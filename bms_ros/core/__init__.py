@@ -14,6 +14,7 @@ from typing import Any
 # import system would otherwise shadow with the submodule itself)
 _WHERE = {
     "AGGREGATOR_SPECS": "aggregator_config",
+    "AfeFlag": "types",
     "Aggregate": "aggregate",
     "AggregatorConfig": "aggregator_config",
     "Bms": "bms",

@@ -36,6 +36,7 @@ from bms_ros.core.types import BalancingConstraints, BmsOutput, BmsState, Estima
 
 log = logging.getLogger(__name__)
 
+_LOCK_BIT = int(Fault.SYSTEM_LOCK)
 _OV_FAULTS = int(Fault.CELL_OVERVOLTAGE | Fault.PACK_OVERVOLTAGE | Fault.AFE_HW_OVERVOLTAGE)
 # "charging" starts above fet.state_current and ends below this fraction of it (hysteresis against a current
 # that hovers at the threshold, so Nav2's IsBatteryCharging does not chatter)
@@ -254,6 +255,7 @@ class Bms(BmsPersistence):
             fresh and operational,
             prot.active | prot.latched,
         )
+        balancing = bool(bal.mask) or bool(bal.transfer_a.any())
         chg = self.charge_control.update(
             ChargeInputs(
                 stamp=t,
@@ -264,7 +266,7 @@ class Bms(BmsPersistence):
                 pack_voltage=core_sample.pack_voltage,
                 temp_min=m.temp_min,
                 temp_max=m.temp_max,
-                balancing=bool(bal.mask) or bool(bal.transfer_a.any()),
+                balancing=balancing,
                 faults=prot.active | prot.latched,
                 active=prot.active,
                 warnings=prot.warnings,
@@ -272,9 +274,7 @@ class Bms(BmsPersistence):
             )
         )
         if m.valid:
-            self.self_discharge.update(
-                t, est.cell_soc, core_sample.current, est.capacity_ah, bool(bal.mask) or bool(bal.transfer_a.any())
-            )
+            self.self_discharge.update(t, est.cell_soc, core_sample.current, est.capacity_ah, balancing)
 
         if m.valid:  # a held or unknown sample keeps the last decision (no flapping on a failed read)
             th = cfg.fet.state_current
@@ -311,8 +311,8 @@ class Bms(BmsPersistence):
             afe_flags_to_clear=prot.afe_flags_to_clear,
             balancing_reason=bal.reason,
             invalid_reason=m.invalid_reason,
-            cells_held=int((m.cell_status != 0).sum()),
-            lock_code=self.lock_code,
+            cells_held=int(np.count_nonzero(m.cell_status)),
+            lock_code=self.protection.lock_code if prot.latched & _LOCK_BIT else "",  # as self.lock_code
             reported=self.view.sample(sample, m.valid, fresh),
             data_held=bool(have and fresh and not m.valid),
             data_age=age,
@@ -360,6 +360,8 @@ def _usable(s: PackSample, cell_count: int, t: float) -> tuple[PackSample, str]:
         why = f"{max(n_cells, 0)} cell voltages in the sample, {cell_count} configured"
         bad = PackSample.missing(t, cell_count, int(s.temperatures.shape[0]), s.read_errors, s.crc_errors)
         return dataclasses.replace(bad, comm_ok=s.comm_ok), why
+    if t == s.stamp:  # the common case: the sample is already on core time (a replace would copy it)
+        return s, ""
     return dataclasses.replace(s, stamp=t), ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from functools import lru_cache
 
 
 class Fault(enum.IntFlag):
@@ -44,4 +45,9 @@ def fault_name(fault: Fault) -> str:
 
 def fault_names(mask: int) -> list[str]:
     """Names of the set bits, lowest first (``['CELL_OVERVOLTAGE', ...]``)."""
-    return [fault_name(f) for f in Fault if f.value and mask & f.value]
+    return list(_names(int(mask)))
+
+
+@lru_cache(maxsize=256)  # a run sees a handful of masks; building the names walks the enum (~60 us)
+def _names(mask: int) -> tuple[str, ...]:
+    return tuple(fault_name(f) for f in Fault if f.value and mask & f.value)

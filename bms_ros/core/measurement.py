@@ -26,6 +26,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bms_ros.core.measurement_channels import (
+    HELD,
+    INVALID,
+    PEAK_DECAY_K_PER_S,
+    PEAK_DECAY_V_PER_S,
+    VALID,
+    Channels,
+    worst,
+)
 from bms_ros.core.types import AfeFlag, PackSample
 
 if TYPE_CHECKING:
@@ -67,13 +76,6 @@ FLAG_MEASURES: tuple[tuple[int, int], ...] = tuple(
     )
 )
 
-VALID, HELD, INVALID = 0, 1, 2  # channel status codes (Measurement.cell_status, thermistor_status)
-
-# A held channel's worst value fades at this rate: faster than any real cell or thermistor moves (a cell at 5C
-# moves < 10 mV/s; a pack heats < 1 K/s), so a real value is never under-estimated, and an old peak is gone in
-# seconds once the channel reads again.
-PEAK_DECAY_V_PER_S = 0.1
-PEAK_DECAY_K_PER_S = 1.0
 # Open sense wire: a channel counts one event per switch from a plausible reading to 0 V or full scale. The
 # count decays with this time constant; this many events within it are an open wire (a lone glitch is not).
 OPEN_WIRE_EVENT_TAU_S = 10.0
@@ -83,6 +85,13 @@ OPEN_WIRE_EVENTS = 3.0
 # it (a real cell moves < 10 mV between reads at rest; a current step moves every cell the same way).
 OPEN_WIRE_SPLIT_V = 0.1
 OPEN_WIRE_SUM_FRACTION = 0.1  # the pair's sum moves less than this fraction of OPEN_WIRE_SPLIT_V
+
+_I_COMM, _I_OPEN_WIRE, _I_STUCK, _I_IMPLAUSIBLE = (
+    MI[k] for k in ("comm_loss", "open_wire", "stuck_cell", "implausible")
+)
+_I_CELL_MAX, _I_CELL_MIN, _I_SPREAD, _I_PACK_AVG = (MI[k] for k in ("cell_max", "cell_min", "cell_spread", "pack_avg"))
+_I_CHARGE, _I_DISCHARGE, _I_SENSOR_LOSS = (MI[k] for k in ("charge_current", "discharge_current", "sensor_loss"))
+_I_TEMP_MAX, _I_TEMP_MIN, _I_DIE = (MI[k] for k in ("temp_max", "temp_min", "die_temp"))
 
 _ALL_EXACT = np.ones(len(MEASURES), dtype=bool)
 _ALL_EXACT.setflags(write=False)
@@ -111,59 +120,14 @@ class Measurement:
         self.values[MI[key]] = value
 
 
-class _Channels:
-    """Valid / held / invalid per channel with a decaying worst-case peak (see the module docstring)."""
-
-    def __init__(self, n: int, decay_per_s: float):
-        self.n = n
-        self.decay = decay_per_s
-        self.good_t = np.full(n, -math.inf)  # core time of the last good reading
-        self.hi = np.full(n, math.nan)  # worst high / low plausible value
-        self.lo = np.full(n, math.nan)
-        self.flaky_until = np.full(n, -math.inf)  # core time until which the channel counts as intermittent
-        self.clean = False  # every channel valid and none intermittent (the fast path)
-
-    def update(
-        self, t: float, dt: float, x: np.ndarray, ok: np.ndarray, hold: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(high values, low values, status) for this sample."""
-        if self.clean and bool(ok.all()):
-            self.good_t[:] = t
-            self.hi, self.lo = x.copy(), x.copy()
-            return self.hi, self.lo, np.zeros(self.n, dtype=np.int8)
-        flaky = t < self.flaky_until
-        fade = self.decay * dt
-        with np.errstate(invalid="ignore"):  # held: the peak as it was; valid but intermittent: a fading peak
-            hi = np.where(ok, np.where(flaky, np.fmax(x, self.hi - fade), x), self.hi)
-            lo = np.where(ok, np.where(flaky, np.fmin(x, self.lo + fade), x), self.lo)
-        self.good_t = np.where(ok, t, self.good_t)
-        held = ~ok & (t - self.good_t <= hold)
-        status = np.where(ok, VALID, np.where(held, HELD, INVALID)).astype(np.int8)
-        hi = np.where(status == INVALID, math.nan, hi)
-        lo = np.where(status == INVALID, math.nan, lo)
-        self.flaky_until = np.where(ok, self.flaky_until, t + hold)
-        self.hi, self.lo = np.where(status == INVALID, self.hi, hi), np.where(status == INVALID, self.lo, lo)
-        self.clean = bool(ok.all()) and not bool((t < self.flaky_until).any())
-        return hi, lo, status
-
-
-def _worst(hi: np.ndarray, lo: np.ndarray, status: np.ndarray) -> tuple[float, float, bool]:
-    """(max, min, exact) over the known (valid or held) channels; NaN when none is known. Exact only when every
-    channel read valid: a held value may count a trip up, never down (it is not a reading)."""
-    known = status != INVALID
-    if not known.any():
-        return math.nan, math.nan, False
-    return float(hi[known].max()), float(lo[known].min()), bool((status == VALID).all())
-
-
 class Measurer:
     """Sample -> Measurement. Keeps the per-channel history the validation needs."""
 
     def __init__(self, cfg: ProtectionConfig, cell_count: int):
         self.cfg = cfg
         self.n = cell_count
-        self.cells = _Channels(cell_count, PEAK_DECAY_V_PER_S)
-        self.therm: _Channels | None = None
+        self.cells = Channels(cell_count, PEAK_DECAY_V_PER_S)
+        self.therm: Channels | None = None
         self._prev_cells: np.ndarray | None = None
         self._prev_current = math.nan
         self._frozen_since = math.nan
@@ -171,9 +135,18 @@ class Measurer:
         self._wire_events = np.zeros(cell_count)
         self._prev_ok = np.ones(cell_count, dtype=bool)
         self._stuck_ref: np.ndarray | None = None  # row i: the cells when cell i's reading last changed
+        self._stuck_base: np.ndarray | None = None  # set: every row of _stuck_ref is this (built when needed)
+        self._prev_list: list[float] | None = None  # _prev_cells as floats (the quiet path compares them)
+        self._wire_quiet = True  # no open-wire event counted (every _wire_events entry is 0)
+        self._all_ok = np.ones(cell_count, dtype=bool)
+        self._all_ok.setflags(write=False)
 
     def measure(self, s: PackSample, t: float, reason: str = "") -> Measurement:
         """``t``: core time (monotonic). ``reason``: why the sample layer already rejected this sample."""
+        if not reason and s.comm_ok:
+            quiet = self._measure_quiet(s, t)
+            if quiet is not None:
+                return quiet
         cfg = self.cfg
         imp = cfg.implausible_data
         hold = cfg.stale_timeout
@@ -189,7 +162,7 @@ class Measurer:
         stuck = self._stuck(cells, in_range)
         ok = in_range & ~stuck
         hi, lo, cstat = self.cells.update(t, dt, cells, ok, hold)
-        vmax, vmin, cexact = _worst(hi, lo, cstat)
+        vmax, vmin, cexact = worst(hi, lo, cstat)
         v[MI["open_wire"]] = 1.0 if self._open_wire(cells, in_range, dt) else 0.0
         v[MI["stuck_cell"]] = 1.0 if stuck.any() else 0.0
         current, pack = s.current, s.pack_voltage
@@ -230,6 +203,93 @@ class Measurer:
         valid = not reason and bool((cstat == VALID).all())
         return Measurement(s.stamp, t, valid, v, exact, reason, vmax, vmin, tmax, tmin, load_present, cstat, tstat)
 
+    def _measure_quiet(self, s: PackSample, t: float) -> Measurement | None:
+        """``measure`` for the common sample, in Python floats, or None when the sample is not one.
+
+        The common sample: every cell and thermistor reading valid and in range (none held, none intermittent),
+        every cell changed since the last sample, which was such a sample too, by less than an open-wire split,
+        no open-wire event pending, pack voltage and current finite and the cells summing to the pack. Then the
+        full path's patterns cannot fire (no stuck cell: each reading changed; no frozen values; no open wire)
+        and this computes the same values and state with a few calls (test_measurement_quiet_path checks both
+        paths agree on random streams)."""
+        prev = self._prev_list
+        n = self.n
+        cells = s.cell_voltages
+        therm = self.therm
+        temps = s.temperatures
+        m = temps.shape[0]
+        if prev is None or not self._wire_quiet or not self.cells.clean or cells.shape != (n,):
+            return None
+        if therm is None or therm.n != m or not m or not therm.clean:
+            return None
+        cfg = self.cfg
+        imp, sl = cfg.implausible_data, cfg.sensor_loss
+        cl = cells.tolist()
+        current, pack = s.current, s.pack_voltage
+        total = float(cells.sum())
+        if not (math.isfinite(total) and math.isfinite(current) and math.isfinite(pack)):
+            return None
+        vmax, vmin = max(cl), min(cl)
+        if vmin < imp.cell_min or vmax > imp.cell_max or abs(total - pack) > imp.pack_tolerance_per_cell * n:
+            return None
+        tl = temps.tolist()
+        t_sum = math.fsum(tl)
+        if not math.isfinite(t_sum):
+            return None
+        tmax, tmin = max(tl), min(tl)
+        if tmin < sl.temperature_min or tmax > sl.temperature_max:
+            return None
+        split = OPEN_WIRE_SPLIT_V
+        for a, b in zip(cl, prev, strict=True):
+            if a == b or abs(a - b) > split:  # unchanged: the stuck / frozen tests; a big move: the split test
+                return None
+        # the same state the full path leaves; one copy of the readings serves every array below (all of them
+        # are replaced, never written in place)
+        own, own_t = cells.copy(), temps.copy()
+        self._t_prev = t
+        # every reading changed: each row of the stuck reference is these cells (built if a full step needs it)
+        self._stuck_ref = None
+        self._stuck_base = own if n >= 2 and cfg.cell_reading_stuck.voltage_delta > 0 else None
+        # the open-wire event counts stay 0 (nothing to decay, no rail reading, no split)
+        self._prev_ok = self._all_ok
+        self._frozen_since = math.nan
+        self._prev_cells = own
+        self._prev_current = current
+        self._prev_list = cl
+        for ch, x in ((self.cells, own), (therm, own_t)):
+            ch.good_t[:] = t
+            ch.hi = ch.lo = x
+        v = [math.nan] * len(MEASURES)
+        v[_I_COMM] = 0.0
+        v[_I_OPEN_WIRE] = v[_I_STUCK] = v[_I_IMPLAUSIBLE] = 0.0
+        v[_I_CELL_MAX], v[_I_CELL_MIN], v[_I_SPREAD] = vmax, vmin, vmax - vmin
+        if n:
+            v[_I_PACK_AVG] = pack / n
+        v[_I_CHARGE], v[_I_DISCHARGE] = current, -current
+        v[_I_SENSOR_LOSS] = 1.0 if m < sl.min_thermistors else 0.0
+        v[_I_TEMP_MAX], v[_I_TEMP_MIN] = tmax, tmin
+        die = s.die_temperature
+        v[_I_DIE] = die if math.isfinite(die) else math.nan
+        flags = int(s.afe_flags)
+        for key, bit in FLAG_MEASURES:
+            v[key] = 1.0 if flags & bit else 0.0
+        load_present = bool(s.load_present) or bool(s.charge_fet)
+        return Measurement(
+            s.stamp,
+            t,
+            True,
+            np.array(v),
+            _ALL_EXACT,  # read-only: a reader takes copies (Protection indexes it)
+            "",
+            vmax,
+            vmin,
+            tmax,
+            tmin,
+            load_present,
+            np.zeros(n, dtype=np.int8),
+            np.zeros(m, dtype=np.int8),
+        )
+
     # ---------------------------------------------------------------------------------------------- patterns
     def _stuck(self, cells: np.ndarray, in_range: np.ndarray) -> np.ndarray:
         """Cells whose reading stayed bit-identical while most other cells moved by more than
@@ -239,8 +299,10 @@ class Measurer:
         n = self.n
         prev = self._prev_cells
         if n < 2 or delta <= 0 or prev is None or not in_range.all():
-            self._stuck_ref = None
+            self._stuck_ref = self._stuck_base = None
             return np.zeros(n, dtype=bool)
+        if self._stuck_base is not None:  # left by the quiet path
+            self._stuck_ref, self._stuck_base = np.tile(self._stuck_base, (n, 1)), None
         if self._stuck_ref is None:
             self._stuck_ref = np.tile(cells, (n, 1))
         changed = cells != prev
@@ -274,6 +336,7 @@ class Measurer:
                 s2 = low + high
                 lo_hi = ((low < imp.cell_min) & (high > imp.cell_max)) | ((high < imp.cell_min) & (low > imp.cell_max))
                 pair = bool((lo_hi & (s2 >= 2 * imp.cell_min) & (s2 <= 2 * imp.cell_max)).any())
+        self._wire_quiet = not self._wire_events.any()
         return pair or bool((self._wire_events >= OPEN_WIRE_EVENTS).any())
 
     def _frozen(self, t: float, cells: np.ndarray, current: float, reason: str) -> str:
@@ -294,6 +357,7 @@ class Measurer:
         else:
             self._frozen_since = math.nan
         self._prev_cells = cells.copy()
+        self._prev_list = cells.tolist()
         self._prev_current = current
         return reason
 
@@ -304,13 +368,13 @@ class Measurer:
         temps = s.temperatures
         m = temps.shape[0]
         if self.therm is None or self.therm.n != m:
-            self.therm = _Channels(m, PEAK_DECAY_K_PER_S)
+            self.therm = Channels(m, PEAK_DECAY_K_PER_S)
         if not m:
             return math.nan, math.nan, True, np.zeros(0, dtype=np.int8), m < sl.min_thermistors
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(temps) & (temps >= sl.temperature_min) & (temps <= sl.temperature_max)
         hi, lo, stat = self.therm.update(t, dt, temps, ok, hold)
-        tmax, tmin, texact = _worst(hi, lo, stat)
+        tmax, tmin, texact = worst(hi, lo, stat)
         lost = (not bool(ok.all()) and s.comm_ok) or m < sl.min_thermistors
         return tmax, tmin, texact, stat, lost
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from bms_ros.core import BmsOutput, PackSample
 from bms_ros.msg_fields import afe_sample_fields, sample_from_afe_msg, status_fields
+from bms_ros.tools.columns import SampleColumns, decode_afe_cdr
 
 AFE_SAMPLE = "bms_ros/msg/AfeSample"
 BMS_STATUS = "bms_ros/msg/BmsStatus"
@@ -46,11 +47,10 @@ def typestore():
     return store
 
 
-def read_samples(path: str | Path, topic: str | None = None) -> Iterator[PackSample]:
-    """PackSamples from the AfeSample messages of a bag, in recorded order."""
+def _open(path: Path, topic: str | None):
+    """An open rosbags Reader and the AfeSample connections to read (BagError when there are none)."""
     from rosbags.rosbag2 import Reader
 
-    path = Path(path)
     if not path.exists():
         raise BagError(f"{path}: no such bag")
     try:
@@ -74,6 +74,17 @@ def read_samples(path: str | Path, topic: str | None = None) -> Iterator[PackSam
                 f"{path}: no {AFE_SAMPLE} messages; topics: "
                 + (", ".join(f"{c.topic} [{c.msgtype}]" for c in reader.connections) or "none")
             )
+    except BaseException:
+        reader.close()
+        raise
+    return reader, conns
+
+
+def read_samples(path: str | Path, topic: str | None = None) -> Iterator[PackSample]:
+    """PackSamples from the AfeSample messages of a bag, in recorded order (each message through rosbags)."""
+    path = Path(path)
+    reader, conns = _open(path, topic)
+    try:
         store, n = typestore(), 0
         try:
             for conn, _t, raw in reader.messages(connections=conns):
@@ -85,6 +96,62 @@ def read_samples(path: str | Path, topic: str | None = None) -> Iterator[PackSam
             raise BagError(f"{path}: bag is corrupted or truncated after {n} samples: {e}") from None
     finally:
         reader.close()
+
+
+COLUMN_BLOCK = 4096  # messages decoded as one block (bounded memory; large enough that per-block cost vanishes)
+
+
+def read_columns(
+    path: str | Path, topic: str | None = None, block: int | None = None
+) -> Iterator[SampleColumns | _Mixed]:
+    """The AfeSample messages of a bag as blocks of columns, in recorded order: a block of one layout is read as
+    a numpy view over the CDR payloads (``columns.decode_afe_cdr``), any other through rosbags."""
+    path = Path(path)
+    block = block or COLUMN_BLOCK
+    reader, conns = _open(path, topic)
+    try:
+        n = 0
+        raws: list[bytes] = []
+        try:
+            for _conn, _t, raw in reader.messages(connections=conns):
+                raws.append(raw)
+                if len(raws) >= block:
+                    yield _decode(raws)
+                    n += len(raws)
+                    raws = []
+            if raws:
+                yield _decode(raws)
+        except BagError:
+            raise
+        except Exception as e:
+            raise BagError(f"{path}: bag is corrupted or truncated after {n} samples: {e}") from None
+    finally:
+        reader.close()
+
+
+def _decode(raws: list[bytes]) -> SampleColumns | _Mixed:
+    cols = decode_afe_cdr(raws)
+    if cols is not None:
+        return cols
+    store = typestore()
+    samples = [sample_from_afe_msg(store.deserialize_cdr(r, AFE_SAMPLE)) for r in raws]
+    shapes = {(s.cell_voltages.shape, s.temperatures.shape) for s in samples}
+    if len(shapes) == 1:
+        return SampleColumns.from_samples(samples)
+    return _Mixed(samples)
+
+
+class _Mixed:
+    """A block whose samples differ in shape (a cell count that changes mid-bag): no columns, the samples."""
+
+    def __init__(self, samples: list[PackSample]):
+        self._samples = samples
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def samples(self) -> Iterator[PackSample]:
+        return iter(self._samples)
 
 
 class BagOutputSink:
@@ -176,4 +243,5 @@ class BagSampleSource:
             )
 
     def __iter__(self) -> Iterator[PackSample]:
-        return read_samples(self.path, self.topic)
+        for block in read_columns(self.path, self.topic):
+            yield from block.samples()

@@ -10,6 +10,9 @@ Output CSV: one row per input row, ``t,soc,soc_std,soh,capacity_ah,resistance_oh
 time_to_full_s,charge_ah,energy_wh,cycle_count,current_offset_a,state,faults,fault_names,charge_allowed,
 discharge_allowed,balancing``.
 
+Input is read as columns (``bms_ros.tools.columns``: a bag's AfeSample messages as a numpy view over their CDR
+payloads, a CSV a block of rows at a time by numpy) and handed to the core one PackSample per row, as the node does.
+
 Structure (so other inputs and outputs plug in): a *source* yields PackSample (``CsvSampleSource``), ``run()``
 drives one Bms over it, *sinks* receive every (sample, BmsOutput) pair (``CsvOutputSink``); the CSV ones live in
 ``bms_ros.tools.replay_io``. Deterministic: same input and config, same bytes out. Exit codes: 0 ok, 2 bad input

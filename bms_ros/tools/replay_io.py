@@ -6,6 +6,7 @@ PackSample from a recording, ``CsvOutputSink`` writes one ``OUTPUT_COLUMNS`` row
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import IO, Protocol
 import numpy as np
 
 from bms_ros.core import BmsOutput, PackSample
+from bms_ros.tools.columns import csv_columns, parse_csv_block
+
+CSV_BLOCK = 4096  # rows parsed as one block
 
 
 class ReplayError(Exception):
@@ -72,45 +76,64 @@ class CsvSampleSource:
             return max(sum(1 for line in f if line.strip()) - 1, 0)
 
     def __iter__(self) -> Iterator[PackSample]:
+        """Blocks of rows parsed by numpy as columns (``columns.parse_csv_block``); a block that is not plain
+        numbers in order goes through the row parser, which names the line that is wrong."""
         n, m = self.cell_count, self.thermistor_count
-        width = 2 + n + m
         last_t = -math.inf
         with open(self.path, newline="") as f:
-            reader = csv.reader(f)
-            next(reader)
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != width:
-                    raise ReplayError(f"{self.path}:{line}: {len(row)} fields, the header has {width}")
-                try:
-                    vals = [_num(c) for c in row]
-                except ValueError:
-                    bad = next(c for c in row if not _is_number(c))
-                    raise ReplayError(f"{self.path}:{line}: not a number: {bad.strip()!r}") from None
-                t = vals[0]
-                if not math.isfinite(t):
-                    raise ReplayError(f"{self.path}:{line}: t must be a number")
-                if t < last_t:
-                    raise ReplayError(f"{self.path}:{line}: t goes backwards ({t} after {last_t})")
-                last_t = t
-                cells = np.array(vals[2 : 2 + n])
-                temps = np.array(vals[2 + n :])
-                current = vals[1]
-                comm_ok = bool(np.isfinite(cells).any() or math.isfinite(current))
-                if not comm_ok:
-                    yield PackSample.missing(t, n, m)
-                    continue
-                yield PackSample(
-                    stamp=t,
-                    cell_voltages=cells,
-                    pack_voltage=float(np.sum(cells)),
-                    current=current,
-                    temperatures=temps,
-                    charge_fet=True,
-                    discharge_fet=True,
-                )
+            f.readline()
+            line_no = 1  # lines read so far (the header)
+            while True:
+                lines = list(itertools.islice(f, CSV_BLOCK))
+                if not lines:
+                    return
+                arr = parse_csv_block(lines, n, m, last_t)
+                if arr is not None:
+                    yield from csv_columns(arr, n).samples()
+                    last_t = float(arr[-1, 0])
+                else:
+                    for sample in self._rows(lines, line_no, last_t):
+                        last_t = sample.stamp
+                        yield sample
+                line_no += len(lines)
+
+    def _rows(self, lines: list[str], line_no: int, last_t: float) -> Iterator[PackSample]:
+        n, m = self.cell_count, self.thermistor_count
+        width = 2 + n + m
+        reader = csv.reader(lines)
+        for row in reader:
+            line = line_no + reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != width:
+                raise ReplayError(f"{self.path}:{line}: {len(row)} fields, the header has {width}")
+            try:
+                vals = [_num(c) for c in row]
+            except ValueError:
+                bad = next(c for c in row if not _is_number(c))
+                raise ReplayError(f"{self.path}:{line}: not a number: {bad.strip()!r}") from None
+            t = vals[0]
+            if not math.isfinite(t):
+                raise ReplayError(f"{self.path}:{line}: t must be a number")
+            if t < last_t:
+                raise ReplayError(f"{self.path}:{line}: t goes backwards ({t} after {last_t})")
+            last_t = t
+            cells = np.array(vals[2 : 2 + n])
+            temps = np.array(vals[2 + n :])
+            current = vals[1]
+            comm_ok = bool(np.isfinite(cells).any() or math.isfinite(current))
+            if not comm_ok:
+                yield PackSample.missing(t, n, m)
+                continue
+            yield PackSample(
+                stamp=t,
+                cell_voltages=cells,
+                pack_voltage=float(np.sum(cells)),
+                current=current,
+                temperatures=temps,
+                charge_fet=True,
+                discharge_fet=True,
+            )
 
 
 def _is_number(x: str) -> bool:

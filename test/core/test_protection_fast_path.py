@@ -88,6 +88,8 @@ step = st.fixed_dictionaries(
         ),
         "load_present": st.booleans(),
         "action": st.sampled_from([None] * 20 + ["reset", "reset", "restore", "config"]),
+        # the previous step's values again: a condition that lasts (trips, then holds: the steady path)
+        "repeat": st.sampled_from([False, True, True]),
     }
 )
 
@@ -145,8 +147,12 @@ def _assert_same_state(a: Protection, b: Protection) -> None:
 @given(st.lists(step, min_size=1, max_size=120))
 def test_quiet_path_equals_full_evaluation(steps: list[dict]) -> None:
     fast, full = Protection(CFG), FullProtection(CFG)
-    t, quiet_steps = 0.0, 0
+    t, quiet_steps, steady_steps = 0.0, 0, 0
+    values = None
     for s in steps:
+        if s["repeat"] and values is not None:
+            s = {**s, "values": values}
+        values = s["values"]
         t += s["dt"]
         if s["action"] == "reset":
             assert _key(fast.reset(t)) == _key(full.reset(t))
@@ -159,9 +165,52 @@ def test_quiet_path_equals_full_evaluation(steps: list[dict]) -> None:
             full.set_config(CFG)
         m = _measurement(t, s)
         quiet_steps += fast._quiet
+        steady_steps += fast._steady and bool(fast.active.any() or fast.latched.any())
         assert _key(fast.evaluate(m)) == _key(full.evaluate(m))
         _assert_same_state(fast, full)
     event(f"quiet share {round(10 * quiet_steps / len(steps)) * 10} %")  # --hypothesis-show-statistics
+    event(f"steady share {round(10 * steady_steps / len(steps)) * 10} %")
+
+
+def test_steady_path_is_taken_while_a_fault_holds() -> None:
+    p = Protection(CFG)
+    s = {"values": dict(NOMINAL, charge_current=CFG.charge_overcurrent.threshold + 5.0), "valid": True}
+    s["values"] = {k: s["values"].get(k, 0.0) for k in MEASURES}
+    s["load_present"] = True
+    t = 0.0
+    while not p.active.any():
+        t += 0.5
+        p.evaluate(_measurement(t, s))
+    p.evaluate(_measurement(t + 0.5, s))
+    assert p._steady
+    warn = np.zeros(len(POLICY), dtype=bool)
+    p.warn = warn
+    r = p.evaluate(_measurement(t + 1.0, s))
+    assert p.warn is p._none and r.active  # the steady path ran (the full one stores a new array)
+
+
+def test_steady_path_follows_a_held_value_between_release_and_threshold() -> None:
+    """Beyond (trip), between release and threshold (held: inside, not clear), unknown, beyond again, back."""
+    ov = CFG.cell_overvoltage
+    fast, full = Protection(CFG), FullProtection(CFG)
+    t = 0.0
+    for v, exact, n in (
+        (ov.threshold + 0.05, True, 30),
+        ((ov.threshold + ov.release) / 2, True, 5),
+        (math.nan, False, 3),
+        (ov.threshold + 0.01, False, 3),
+        ((ov.threshold + ov.release) / 2, True, 3),
+        (3.8, True, 40),
+    ):
+        for _ in range(n):
+            t += 0.5
+            s = {"values": {k: NOMINAL.get(k, 0.0) for k in MEASURES}, "valid": True, "load_present": True}
+            s["values"]["cell_max"] = v
+            s["exact"] = {"cell_max": exact}
+            m = _measurement(t, s)
+            assert _key(fast.evaluate(m)) == _key(full.evaluate(m))
+            _assert_same_state(fast, full)
+    assert not fast.active.any()
 
 
 def test_quiet_path_is_taken_on_a_healthy_stream() -> None:

@@ -37,6 +37,7 @@ from bms_ros.core.measurement import MI, Measurement
 from bms_ros.core.protection.config import ProtectionConfig
 from bms_ros.core.protection.events import FaultEvent, ProtectionResult
 from bms_ros.core.protection.policy import LOCKING_FAULTS, POLICY
+from bms_ros.core.protection.steady import steady_ready, steady_step, steady_tests
 from bms_ros.core.types import AfeFlag
 
 # A value known to be back inside its limit counts the trip level down at this fraction of the rate a value
@@ -65,6 +66,7 @@ class Protection:
         self.blocks_c = np.array([r.blocks_charge for r in POLICY])
         self.blocks_d = np.array([r.blocks_discharge for r in POLICY])
         self.flag_rules = [(i, r) for i, r in enumerate(POLICY) if r.afe_flag]
+        self._locking = (self.bits & LOCKING_FAULTS) != 0  # the rules whose fault is a lock condition
         self.lock_index = next(i for i, r in enumerate(POLICY) if r.fault == Fault.SYSTEM_LOCK)
         self.active = np.zeros(n, dtype=bool)
         self.latched = np.zeros(n, dtype=bool)
@@ -88,7 +90,8 @@ class Protection:
             (i, "ov" if r.afe_flag == AfeFlag.OVERVOLTAGE else "uv" if r.afe_flag == AfeFlag.UNDERVOLTAGE else "load")
             for i, r in self.flag_rules
         ]
-        self._quiet = False
+        self._quiet = self._steady = False
+        self._steady_masks = (0, 0, 0, 0)  # active, latched, block charge, block discharge of the steady path
         self.set_config(cfg)
 
     def set_config(self, cfg: ProtectionConfig) -> None:
@@ -105,7 +108,8 @@ class Protection:
         self._trip_tests = [
             (int(k), float(sg), float(th)) for k, sg, th in zip(self.measure_idx, self.sign, self.thr, strict=True)
         ]
-        self._quiet = False
+        self._steady_tests = steady_tests(self)
+        self._quiet = self._steady = False
 
     # -------------------------------------------------------------------------------------------------------
     def _inside_all_thresholds(self, m: Measurement) -> bool:
@@ -128,7 +132,7 @@ class Protection:
         return 1.0 if self._locking_fault_active() or self._lock_hot else 0.0
 
     def _locking_fault_active(self) -> bool:
-        return bool(int(self.bits @ (self.active & ((self.bits & LOCKING_FAULTS) != 0))))
+        return bool((self.active & self._locking).any())
 
     # -------------------------------------------------------------------------------------------------------
     def evaluate(self, m: Measurement) -> ProtectionResult:
@@ -146,7 +150,13 @@ class Protection:
             self.over = self.warn = self._none
             self._update_physical(m)
             return ProtectionResult(0, 0, 0, 0, 0, 0, [])
+        if self._steady:  # a fault held beyond its release and nothing else going on (core.protection.steady)
+            steady = steady_step(self, m)
+            if steady is not None:
+                return steady
         result = self._evaluate_full(m)
+        self._steady = steady_ready(self)
+        self._steady_masks = (result.active, result.latched, result.block_charge, result.block_discharge)
         self._quiet = (
             not (result.active or result.latched or self.flag_ignore_until)
             and not self.level.any()
@@ -286,7 +296,7 @@ class Protection:
     def reset(self, now: float | None = None) -> tuple[list[str], list[str], list[FaultEvent]]:
         """Clear latched faults whose condition is gone; returns (cleared, remaining, events). The system lock
         is never cleared here (see ``unlock``). ``now``: the stamp for the events (core time runs the timers)."""
-        self._quiet = False  # the next evaluation takes the full path (and re-checks)
+        self._quiet = self._steady = False  # the next evaluation takes the full path (and re-checks)
         t = self.t if self.t is not None else 0.0
         stamp = t if now is None else now
         cleared: list[str] = []
@@ -348,7 +358,7 @@ class Protection:
         # judged now, not by the lock rule's value, which was computed before this step's evaluation
         if self._locking_fault_active() or self._lock_hot:
             return False, "the lock condition is still present", []
-        self._quiet = False
+        self._quiet = self._steady = False
         self.latched[i] = False
         self.active[i] = False
         self.hold_acc[i] = 0.0
@@ -365,7 +375,7 @@ class Protection:
         self.active |= sel
         if self.latched[self.lock_index]:
             self.lock_code = lock_code or self.lock_code or NO_STORED_UNLOCK_CODE
-        self._quiet = False
+        self._quiet = self._steady = False
 
     def result_now(self) -> ProtectionResult:
         return self._result(np.zeros(len(POLICY), dtype=bool), 0, [])
