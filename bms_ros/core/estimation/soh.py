@@ -46,7 +46,8 @@ class CapacityEstimator:
 
     A new anchor whose SoC differs by at least ``min_delta`` from the reference (median over the cells both
     read) is a pair: the filter is updated and the new anchor becomes the reference. A smaller swing leaves
-    the reference where it is, so swings made of several anchors accumulate until they are large enough.
+    the reference where it is, so swings made of several anchors accumulate until they are large enough,
+    unless it is the more precise reading (then it becomes the reference, the older one's error forgotten).
     """
 
     def __init__(
@@ -121,7 +122,11 @@ class CapacityEstimator:
             return None
         ds = float(np.median(a.soc[common] - ref.soc[common]))
         if abs(ds) < self.min_delta:
-            return None  # too small a swing: keep the reference, the next anchor may make it large enough
+            # too small a swing: keep the reference, the next anchor may make it large enough; but a more
+            # precise reading of about the same SoC (a rest on the dock after the full anchor) replaces it
+            if float(np.median(a.var[common])) < float(np.median(ref.var[common])):
+                self._new_reference(a)
+            return None
         dah = a.ah - ref.ah
         dt_h = max(a.stamp - ref.stamp, 0.0) / 3600.0
         self.p[1, 1] += self.offset_drift_a**2 * dt_h
