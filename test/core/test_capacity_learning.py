@@ -27,6 +27,7 @@ def live(est: StateEstimator, life: RobotLife, fraction: float, park_s: float = 
         est.update(s)
 
 
+@pytest.mark.slow  # about 20 s each: three simulated days of a robot
 @pytest.mark.parametrize("chem", ["nmc", "lfp"])
 @pytest.mark.parametrize("datasheet", [0.95, 1.05])
 def test_capacity_within_2_percent_after_three_partial_cycles(chem, datasheet):
@@ -42,6 +43,7 @@ def test_capacity_within_2_percent_after_three_partial_cycles(chem, datasheet):
     assert e.soh == pytest.approx(e.capacity_ah / (datasheet * TRUE_AH))
 
 
+@pytest.mark.slow
 def test_learned_capacity_survives_a_restart_and_keeps_learning():
     life = RobotLife(RobotLifeConfig(chemistry="nmc", capacity_ah=TRUE_AH, seed=8, dt_s=2.0))
     est = estimator("nmc", 1.05 * TRUE_AH)
@@ -60,6 +62,7 @@ def test_learned_capacity_survives_a_restart_and_keeps_learning():
     assert abs(e.capacity_ah - life.true_capacity_ah) <= 2.0 * e.capacity_std_ah
 
 
+@pytest.mark.slow
 def test_a_cycle_with_a_current_offset_or_without_a_park_does_not_ruin_it():
     life = RobotLife(RobotLifeConfig(chemistry="nmc", capacity_ah=TRUE_AH, seed=9, dt_s=2.0))
     est = estimator("nmc", 0.95 * TRUE_AH)
