@@ -100,6 +100,7 @@ def status_fields(out: BmsOutput) -> dict[str, Any]:
         "soc_std": _f(e.soc_std),
         "soh": _f(e.soh),
         "capacity_ah": _f(e.capacity_ah),
+        "capacity_std_ah": _f(e.capacity_std_ah),
         "design_capacity_ah": _f(e.design_capacity_ah),
         "internal_resistance_ohm": _f(e.resistance_ohm),
         "energy_remaining_wh": _f(e.energy_wh),

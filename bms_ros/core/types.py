@@ -144,6 +144,7 @@ class Estimate:
     cell_soc: np.ndarray = field(default_factory=lambda: np.zeros(0))
     soh: float = NAN  # capacity / design capacity, 0..1
     capacity_ah: float = NAN  # learned usable capacity
+    capacity_std_ah: float = NAN  # its 1-sigma uncertainty
     design_capacity_ah: float = NAN
     charge_ah: float = NAN  # remaining charge
     resistance_ohm: float = NAN  # pack internal resistance

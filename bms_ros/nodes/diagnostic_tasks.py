@@ -152,6 +152,7 @@ class BmsDiagnostics:
         stat.add("SoC std (%)", _fmt(e.soc_std * 100, digits=2))
         stat.add("SoH (%)", _fmt(e.soh * 100, digits=1))
         stat.add("Capacity (Ah)", _fmt(e.capacity_ah))
+        stat.add("Capacity std (Ah)", _fmt(e.capacity_std_ah))
         stat.add("Internal resistance (mohm)", _fmt(e.resistance_ohm * 1000, digits=1))
         stat.add("Energy remaining (Wh)", _fmt(e.energy_wh, digits=1))
         stat.add("Time to empty (s)", _fmt(e.time_to_empty_s, digits=0))

@@ -103,10 +103,10 @@ class EstimationConfig:
     # --- state of health --------------------------------------------------------------------------------
     learn_capacity: bool = param(True, "Learn capacity from charge throughput between anchors")
     capacity_min_delta_soc: float = param(
-        0.4, "Least SoC swing between anchors that updates the capacity", min=0.05, max=1.0
+        0.2, "Least SoC swing between anchors that updates the capacity", min=0.05, max=1.0
     )
     capacity_rest_time: float = param(
-        3600.0,
+        1200.0,
         "Least rest before a rest anchor may update the capacity (shorter rests still correct the SoC)",
         "s",
         10.0,

@@ -65,7 +65,12 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
         self.anchors = AnchorDetector(self.chem, self.design_ah)
         self.monitor = InnovationMonitor(self.chem, self.design_ah)
         self.capacity = CapacityEstimator(
-            self.design_ah, self.ec.capacity_min_delta_soc, self.ec.capacity_drift, self.ec.current_noise
+            self.design_ah,
+            self.ec.capacity_min_delta_soc,
+            self.ec.capacity_drift,
+            self.ec.current_noise,
+            self.ec.current_offset_std * self.design_ah,
+            self.ec.current_offset_drift * self.design_ah,
         )
         self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
         self.energy = EnergyTable(self.chem)
@@ -329,7 +334,7 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
         if not self.ec.learn_capacity or not np.isfinite(s).any():
             return
         a = Anchor(stamp, s.copy(), var.copy(), self.ah_counter, self.ekf.offset_var, kind)
-        record_capacity_anchor(self.capacity, a, self._rest_s, self.ec.capacity_rest_time)
+        record_capacity_anchor(self.capacity, a, self.anchors, self.ec.capacity_rest_time, self.temperature_c)
 
     # --- monitors ---------------------------------------------------------------------------------------
     def _check_bias(self, innov: np.ndarray, v: np.ndarray, it: float) -> None:
@@ -380,6 +385,7 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
             cell_soc=cell_soc,
             soh=self.capacity.capacity_ah / self.design_ah,
             capacity_ah=self.capacity.capacity_ah,
+            capacity_std_ah=self.capacity.std,
             design_capacity_ah=self.design_ah,
             charge_ah=charge,
             resistance_ohm=float(r0.sum()),

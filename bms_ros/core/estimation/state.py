@@ -170,6 +170,7 @@ class EstimatorPersistence:
         self._last = Estimate(
             design_capacity_ah=self.design_ah,
             capacity_ah=st["capacity_ah"],
+            capacity_std_ah=st["capacity_std"],
             soh=st["capacity_ah"] / self.design_ah,
             cycle_count=self.cycle_count,
         )
