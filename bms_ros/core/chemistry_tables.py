@@ -31,7 +31,17 @@ _SCALARS = (
     "diffusion_tau_s",
     "diffusion_tau_full_s",
     "diffusion_full_soc",
+    "ocv_uncertainty_v",
+    "ecm_uncertainty",
+    "hysteresis_v",
+    "hysteresis_soc",
+    "tau_activation_k",
 )
+# A table measured on the cell (or fitted by bms-identify) fits it to about the sensor's accuracy: the OCV
+# curve to 3 mV (1-sigma; the rest relaxation and the fit of a C/20 curve), the resistances to 15 % (1-sigma;
+# spread of an HPPC fit over SoC). Tuning values of the estimator, chosen on the training cells (bench/README)
+TABLE_OCV_UNCERTAINTY_V = 0.003
+TABLE_ECM_UNCERTAINTY = 0.15
 _OCV_AT_T = re.compile(r"^ocv_v@(-?\d+(?:\.\d+)?)$")
 _CSV_SCALAR = re.compile(r"^#\s*([a-z][a-z0-9_]*)\s*[:=]\s*(\S.*?)\s*$")  # "# full_v: 3.65" above the header
 
@@ -72,6 +82,13 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
         else:
             changes = _from_csv(text)
         changes.setdefault("name", f"{base.name}:{p.stem}")
+        if "ocv_v" in changes:  # a curve measured on the cell, unless the table says how good it is
+            changes.setdefault("ocv_uncertainty_v", TABLE_OCV_UNCERTAINTY_V)
+            # the curve is the table's: hysteresis about it only where the table states it (bms-identify
+            # fits it from the charge and discharge rests; a single measured curve has none known)
+            changes.setdefault("hysteresis_v", 0.0)
+        if "ecm_soc" in changes or any(k in changes for k in ("r0_ohm_per_ah", "r1_ohm_per_ah", "r2_ohm_per_ah")):
+            changes.setdefault("ecm_uncertainty", TABLE_ECM_UNCERTAINTY)
         changes["source"] = str(p)
         for k in ("r0_chg_table", "r1_chg_table", "r2_chg_table"):  # not given: the discharge table
             changes.setdefault(k, None)
