@@ -85,6 +85,7 @@ class Chemistry:
     # (V) and the relative 1-sigma error of the resistances. A generic built-in curve is tens of mV off a given
     # cell; a table measured on the cell a few mV (``TABLE_OCV_UNCERTAINTY_V`` in core.chemistry_tables)
     ocv_uncertainty_v: float = 0.003
+    ocv_soc_uncertainty: float = 0.0  # ... and its SoC axis (1-sigma): where the knees and plateaus lie
     ecm_uncertainty: float = 0.15
     # one-state hysteresis (ISSUE 13 item 4): the OCV after a long charge lies hysteresis_v above the curve,
     # after a long discharge as far below; the state moves between the two over hysteresis_soc of charge
@@ -172,6 +173,8 @@ class Chemistry:
     def _check_model_error(self) -> None:
         if not (0.0 <= self.ocv_uncertainty_v <= 0.5 and 0.0 <= self.ecm_uncertainty <= 5.0):
             raise ValueError(f"{self.name}: ocv_uncertainty_v must be in [0, 0.5] V, ecm_uncertainty in [0, 5]")
+        if not 0.0 <= self.ocv_soc_uncertainty <= 0.3:
+            raise ValueError(f"{self.name}: ocv_soc_uncertainty must be in [0, 0.3]")
         if not (0.0 <= self.hysteresis_v <= 0.2 and 0.001 <= self.hysteresis_soc <= 1.0):
             raise ValueError(f"{self.name}: hysteresis_v must be in [0, 0.2] V, hysteresis_soc in [0.001, 1]")
         if not 0.0 <= self.tau_activation_k <= 2e4:

@@ -32,6 +32,7 @@ _SCALARS = (
     "diffusion_tau_full_s",
     "diffusion_full_soc",
     "ocv_uncertainty_v",
+    "ocv_soc_uncertainty",
     "ecm_uncertainty",
     "hysteresis_v",
     "hysteresis_soc",
@@ -84,6 +85,7 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
         changes.setdefault("name", f"{base.name}:{p.stem}")
         if "ocv_v" in changes:  # a curve measured on the cell, unless the table says how good it is
             changes.setdefault("ocv_uncertainty_v", TABLE_OCV_UNCERTAINTY_V)
+            changes.setdefault("ocv_soc_uncertainty", 0.0)
             # the curve is the table's: hysteresis about it only where the table states it (bms-identify
             # fits it from the charge and discharge rests; a single measured curve has none known)
             changes.setdefault("hysteresis_v", 0.0)

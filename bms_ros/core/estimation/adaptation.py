@@ -19,6 +19,7 @@ removed and its uncertainty added (the rest bounds the SoC to the span the hyste
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -52,10 +53,12 @@ class PolarisationRls:
         self.updates = 0
         self._ref: tuple[float, np.ndarray, np.ndarray, np.ndarray, float] | None = None
         self._i_lo = self._i_hi = 0.0
+        self._set_rel_var()
+        self._a_cache: tuple = (math.nan, (0.0, 0.0), 1.0, 1.0, 0.0, 0.0)
 
-    def rel_std(self) -> np.ndarray:
-        """Relative 1-sigma of the modelled polarisation per cell (of the larger pair's scale)."""
-        return np.sqrt(np.maximum(self.p[0, 0], self.p[1, 1])) / np.maximum(self.k.min(axis=0), SCALE_RANGE[0])
+    def _set_rel_var(self) -> None:
+        """Relative variance of the modelled polarisation per cell (the larger pair's), kept in ``rel_var``."""
+        self.rel_var = np.maximum(self.p[0, 0], self.p[1, 1]) / np.maximum(self.k.min(axis=0), SCALE_RANGE[0]) ** 2
 
     def step(
         self,
@@ -66,39 +69,46 @@ class PolarisationRls:
         r1: np.ndarray,
         r2: np.ndarray,
         taus: tuple[float, float],
-        ocv_now: np.ndarray,
+        soc: np.ndarray,
+        ocv: Callable[[np.ndarray], np.ndarray],
         c_ah: float,
     ) -> None:
         """Advance the unit-scale RC copies with the true current ``it`` (A) over ``dt`` and, at the end of a
         window of steady current, update the scales. ``r1``, ``r2`` are the chemistry's resistances (ohm) before
-        scaling; ``ocv_now`` the OCV (V) at the filter's SoC (its change over a window is the charge counted);
-        ``c_ah`` the capacity (Ah)."""
-        a1, a2 = math.exp(-dt / taus[0]), math.exp(-dt / taus[1])
+        scaling; ``soc`` the filter's SoC and ``ocv(soc)`` the OCV (V) there (the OCV's change over a window is
+        the charge counted; evaluated only at a window's end); ``c_ah`` the capacity (Ah)."""
+        c = self._a_cache
+        if c[0] != dt or c[1] != taus:
+            a1, a2 = math.exp(-dt / taus[0]), math.exp(-dt / taus[1])
+            c = self._a_cache = (dt, taus, a1, a2, 1.0 - a1, 1.0 - a2)
+        _dt, _taus, a1, a2, b1, b2 = c
         u = self.u
-        u[0] = a1 * u[0] + r1 * (1.0 - a1) * it
-        u[1] = a2 * u[1] + r2 * (1.0 - a2) * it
+        u[0] *= a1
+        u[0] += r1 * (b1 * it)
+        u[1] *= a2
+        u[1] += r2 * (b2 * it)
         ref = self._ref
-        if ref is None or not np.all(np.isfinite(v)):
-            self._restart(stamp, v, u, ocv_now, it)
-            return
-        self._i_lo, self._i_hi = min(self._i_lo, it), max(self._i_hi, it)
-        if self._i_hi - self._i_lo > STEADY_I_C * c_ah + STEADY_I_REL * abs(ref[4]):
-            self._restart(stamp, v, u, ocv_now, it)
+        if ref is not None:
+            self._i_lo, self._i_hi = min(self._i_lo, it), max(self._i_hi, it)
+            if self._i_hi - self._i_lo > STEADY_I_C * c_ah + STEADY_I_REL * abs(ref[4]):
+                ref = None
+        if ref is None or not math.isfinite(float(v.sum())):
+            self._restart(stamp, v, u, soc, it)
             return
         if stamp - ref[0] < WINDOW_S:
             return
-        _t0, v0, u0, ocv0, _ = ref
+        _t0, v0, u0, soc0, _ = ref
         phi = u - u0  # (2, n)
-        y = (v - v0) - (ocv_now - ocv0)
         big = np.abs(phi).sum(axis=0) >= MIN_PHI_V
         if big.any():
-            d_ocv = np.abs(ocv_now - ocv0)
+            d_ocv = ocv(soc) - ocv(soc0)
+            y = (v - v0) - d_ocv
             noise = 2 * SENSOR_STD_V**2 + (FIT_ERROR * phi.sum(axis=0)) ** 2 + (OCV_SLOPE_ERROR * d_ocv) ** 2
             self._update(np.where(big, y, np.nan), phi, noise)
-        self._restart(stamp, v, u, ocv_now, it)
+        self._restart(stamp, v, u, soc, it)
 
-    def _restart(self, stamp: float, v: np.ndarray, u: np.ndarray, ocv: np.ndarray, it: float) -> None:
-        self._ref = (stamp, v.copy(), u.copy(), ocv.copy(), it)
+    def _restart(self, stamp: float, v: np.ndarray, u: np.ndarray, soc: np.ndarray, it: float) -> None:
+        self._ref = (stamp, v.copy(), u.copy(), soc.copy(), it)
         self._i_lo = self._i_hi = it
 
     def _update(self, y: np.ndarray, phi: np.ndarray, noise: np.ndarray) -> None:
@@ -116,6 +126,7 @@ class PolarisationRls:
         p_new[1, 1] = np.clip(p_new[1, 1], SCALE_VAR_FLOOR, self.p0)
         self.p = np.where(ok, p_new, p)
         self.updates += int(ok.any())
+        self._set_rel_var()
 
     @property
     def p0(self) -> float:

@@ -71,6 +71,7 @@ class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
         self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
         self.energy = EnergyTable(self.chem)
         self._init_model()
+        self._mef = self._model_error_fraction()  # this step's overpotential error fraction
         self.initialized = False
         self.cycle_count = 0.0
         self.discharged_ah = 0.0
@@ -176,7 +177,7 @@ class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
         a2 = math.exp(-dt / taus[1])
         ds = abs(it_in) * dt / (tun.S_PER_H * cap[0])
         q_soc = self._soc_process_var(ds, dt)
-        mef = self._model_error_fraction()
+        mef = self._mef = self._model_error_fraction()
         floor = tun.RC_NOISE_FLOOR_V**2
         q_v1 = ((mef * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
         # the slow RC state also carries the model's persistent voltage error (OCV table, hysteresis, diffusion)
@@ -278,7 +279,7 @@ class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
         their possible size, and stays hidden for many time constants."""
         self._i_hi = max(it, self._i_hi * a_slow, 0.0)
         self._i_lo = min(it, self._i_lo * a_slow, 0.0)
-        k = 1.0 + tun.RC_ENVELOPE_ERRORS * self._model_error_fraction()
+        k = 1.0 + tun.RC_ENVELOPE_ERRORS * self._mef
         m = self.ec.voltage_model_error
         m2 = tun.RC_BOUND_SIGMAS * m
         self.ekf.clamp_rc(
@@ -301,7 +302,7 @@ class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
         slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), tun.MIN_OCV_SLOPE_V)
         s = s_surface - self._surface_at(s_surface, surface)
         err = self.ec.ocv_error**2 + self._ocv_error_var() + (self._model_error_fraction() * over) ** 2
-        var = err / slope**2
+        var = err / slope**2 + self.chem.ocv_soc_uncertainty**2
         var = np.where(var <= tun.MAX_OCV_SOC_STD**2, var, NAN)
         return np.where(np.isfinite(var), s, NAN), var
 
@@ -325,7 +326,11 @@ class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
         self._record_anchor(stamp, s, var, kind)
 
     def _rest_interval_check(self, v: np.ndarray, s: np.ndarray) -> None:
-        bound_on_plateau(self.chem, self.ekf, v, s, self.ec.ocv_error, self.temperature_c)
+        # the span the rested voltage allows: the reading's own error, the curve's and the hysteresis offset's
+        err = np.sqrt(self.ec.ocv_error**2 + self._ocv_error_var())
+        bound_on_plateau(
+            self.chem, self.ekf, v - self.hyst.offset(), s, err, self.temperature_c, self.chem.ocv_soc_uncertainty
+        )
 
     def _record_anchor(self, stamp: float, s: np.ndarray, var: np.ndarray, kind: str) -> None:
         if not self.ec.learn_capacity or not np.isfinite(s).any():
@@ -391,7 +396,7 @@ class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
             cycle_count=self.cycle_count,
             current_offset_a=ekf.offset if self.ec.estimate_current_offset else NAN,
             polarisation_resistance_ohm=float((r1 + r2).sum()),
-            resistance_scale=float(self.rls.k.mean()),
-            polarisation_scale=float(self.pol.k.mean()),
-            hysteresis_state=float(self.hyst.h.mean()),
+            resistance_scale=float(self.rls.k.sum()) / self.n,
+            polarisation_scale=float(self.pol.k.sum()) / (2 * self.n),
+            hysteresis_state=float(self.hyst.h.sum()) / self.n,
         )

@@ -57,10 +57,12 @@ class EstimatorModel:
     pol: PolarisationRls
     hyst: Hysteresis
     _swing: np.ndarray
+    _r_base: tuple[np.ndarray, np.ndarray, np.ndarray]
 
     def _init_model(self) -> None:
         self.pol = PolarisationRls(self.n, self.chem)
         self.hyst = Hysteresis(self.n, self.chem)
+        self._mef_cache: tuple[tuple[int, int, float], np.ndarray] | None = None
         self._swing = np.zeros(self.n)  # SoC counted since the SoC was last read (the capacity error's lever)
 
     def _base_resistances(self, soc: np.ndarray, charging: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,7 +75,7 @@ class EstimatorModel:
         """Cell resistances (ohm) for a charge or discharge current with what was learned: R0 scaled by the
         current steps (``rls``), R1 and R2 by the relaxations (``pol``); R0 and the charge-transfer and
         diffusion parts behind R1, R2 change differently with temperature and age, so each has its own scale."""
-        r0, r1, r2 = self._base_resistances(soc, charging)
+        r0, r1, r2 = self._r_base = self._base_resistances(soc, charging)
         k = self.pol.k
         return r0 * self.rls.k, r1 * k[0], r2 * k[1]
 
@@ -83,13 +85,21 @@ class EstimatorModel:
     def _model_error_fraction(self) -> np.ndarray:
         """The overpotential's relative error per cell: the configured floor, widened while the polarisation
         (and R0) is not yet learned."""
+        key = (self.rls.updates, self.pol.updates, self.ec.model_error_fraction)
+        c = self._mef_cache
+        if c is not None and c[0] == key:
+            return c[1]
         r0_var = np.minimum(self.rls.p, self.chem.ecm_uncertainty**2)
-        rel = self.pol.rel_std()
-        return np.sqrt(self.ec.model_error_fraction**2 + rel * rel + r0_var)
+        mef = np.sqrt(self.ec.model_error_fraction**2 + self.pol.rel_var + r0_var)
+        self._mef_cache = (key, mef)
+        return mef
 
     def _ocv_error_var(self) -> np.ndarray | float:
         """Variance (V^2) of the OCV curve at the cell: the curve's own error and the hysteresis offset's."""
         return self.chem.ocv_uncertainty_v**2 + self.hyst.var()
+
+    def _hyst_offset(self) -> np.ndarray | float:
+        return self.hyst.offset()
 
     def _soc_process_var(self, ds: float, dt: float) -> np.ndarray:
         """SoC variance added over a step that counted ``ds`` (SoC, unsigned): the current sensor's noise, the
@@ -114,6 +124,9 @@ class EstimatorModel:
     def _ocv_noise(self, ds: float, dt: float) -> tuple[np.ndarray | float, np.ndarray | float]:
         """(per-sample variance, persistent variance) of the OCV error in the voltage measurement."""
         var = self._ocv_error_var()
+        su = self.chem.ocv_soc_uncertainty
+        if su > 0.0:  # the curve's SoC axis: a voltage error of slope * su
+            var = var + (self.chem.docv_dsoc(self.ekf.soc, self.temperature_c) * su) ** 2
         w = min(max(ds / OCV_ERROR_CORR_SOC, dt / OCV_ERROR_CORR_S), 1.0)
         return var / w, var
 
@@ -123,10 +136,12 @@ class EstimatorModel:
         self.hyst.step(it, ds, rest_a)
         if not self.ec.learn_resistance:
             return
-        soc = self.ekf.soc
-        _r0, r1, r2 = self._base_resistances(soc, charging)
-        ocv = self.chem.ocv(_clip01(soc), self.temperature_c) + self.hyst.offset()
-        self.pol.step(stamp, v, it, dt, r1, r2, self._taus(), ocv, self.capacity.capacity_ah)
+        _r0, r1, r2 = self._r_base  # this step's (set by _resistances)
+        self.pol.step(stamp, v, it, dt, r1, r2, self._taus(), self.ekf.soc, self._ocv_at, self.capacity.capacity_ah)
+
+    def _ocv_at(self, soc: np.ndarray) -> np.ndarray:
+        """The OCV (V) at ``soc`` and the present temperature, hysteresis included."""
+        return self.chem.ocv(_clip01(soc), self.temperature_c) + self.hyst.offset()
 
     def adapted_parameters(self) -> dict[str, float]:
         """The learned model, for status and diagnostics: mean scales of R0, R1, R2 (1 = the chemistry's or the
@@ -135,7 +150,7 @@ class EstimatorModel:
             "r0_scale": float(np.mean(self.rls.k)),
             "r1_scale": float(np.mean(self.pol.k[0])),
             "r2_scale": float(np.mean(self.pol.k[1])),
-            "polarisation_rel_std": float(np.mean(self.pol.rel_std())),
+            "polarisation_rel_std": float(np.mean(np.sqrt(self.pol.rel_var))),
             "hysteresis_state": float(np.mean(self.hyst.h)),
             "polarisation_updates": float(self.pol.updates),
         }

@@ -125,6 +125,7 @@ class EstimatorPersistence:
     _pending_now: float | None
     _last_stamp: float | None
     _last: Estimate
+    _mef_cache: Any
 
     def _offset_prior_std(self) -> float:
         raise NotImplementedError
@@ -185,6 +186,7 @@ class EstimatorPersistence:
             self.pol.restore(np.array([st["polarisation_scale_r1"], st["polarisation_scale_r2"]]), np.array(var))
         if st["hysteresis_state"] is not None:
             self.hyst.h[:] = st["hysteresis_state"]
+        self._mef_cache = None  # the model error follows the restored parameters
         self.cycle_count = st["cycle_count"]
         self.discharged_ah = st["discharged_ah"]
         if st["cell_soc"] is not None:
