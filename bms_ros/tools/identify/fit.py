@@ -60,13 +60,13 @@ def identify(
     offset = segments.current_offset(rec, seg)
     q = segments.charge_ah(rec, offset)
     unbiased = Recording(rec.t, rec.i - offset, rec.v, rec.temp_c, rec.source)
-    ocv = fit_ocv(rec, q, seg, base, full_v, empty_v)
+    ocv = fit_ocv(rec, q, seg, full_v, empty_v)
     for _ in range(REFINEMENTS + 1):
         soc = ocv.soc_of(q)
         ecm = fit_ecm(unbiased, soc, ocv.ocv, ocv.capacity_ah, base, seg.steps)
         if _ == REFINEMENTS:
             break
-        ocv = refine(ocv, unbiased, q, seg, ecm.v_model, base)
+        ocv = refine(ocv, unbiased, q, seg, ecm.v_model)
     warnings = list(ocv.warnings)
     if ecm.steps_used < 10:
         warnings.append(f"only {ecm.steps_used} current steps: R0 is uncertain")

@@ -5,12 +5,11 @@ with their overpotential taken out: at each rest the steady segment passes throu
 overpotential per ampere there is the segment's voltage minus the rest's, divided by the segment's current,
 and between rests it is interpolated (constant beyond). A segment no rest falls on is not used.
 
-SoC axis: the curve spans the charge counts from the lowest to the highest point. Where those points sit on
-the SoC scale (0 at ``empty_v``, 1 at ``full_v``) is read from the built-in curve of the configured chemistry
-(scaled to the cell's voltage window) at their voltages: the steep ends make this a small correction when the
-recording runs from near empty to a full charge, and it is reported. Capacity = the charge between the lowest
-and the highest point over their SoC difference. Outside the measured span the table follows the built-in
-curve's shape, joined continuously.
+SoC axis: SoC 0 is where the curve reaches ``empty_v``, 1 where it reaches ``full_v`` (the cell's cut-off
+and charge voltages). Past the lowest and the highest point the curve is extended along its end slopes: when
+the recording runs down to the cut-off (a low-rate run home) and up through a full CC-CV dock charge, those
+ends are a few percent of the charge at most; the report warns otherwise. Capacity = the charge between the
+two ends: Ah counted between rest-anchored points, plus the two short extensions.
 """
 
 from __future__ import annotations
@@ -19,13 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bms_ros.core import Chemistry
 from bms_ros.tools.identify.recording import IdentifyError, Recording
 from bms_ros.tools.identify.segments import REST_TAIL_S, STEADY_SKIP_S, Segments
 
 GRID = np.linspace(0.0, 1.0, 101)  # SoC points of the written table
 N_BINS = 120  # the measured curve: point averages over this many equal charge bins
-MIN_SPAN = 0.3  # below this SoC span the capacity is not trusted (a warning)
+MIN_SPAN = 0.3  # below this SoC span the capacity cannot be read
+ANCHOR_SAMPLES = 10  # a rest within this many samples' charge of a steady segment's end anchors it
+END_BINS = 4  # the end slopes from this many bins (~3 % of the span)
+END_WARN = 0.05  # a measured span starting above 5 % or ending below 95 % SoC is warned about
 MIN_STEP_V = 1e-5  # V: the table's OCV must strictly increase
 
 
@@ -70,7 +71,8 @@ def steady_points(
         qq, vv, ii = q[a:b], rec.v[a:b], rec.i[a:b]
         order = np.argsort(qq)
         lo, hi = qq[order[0]], qq[order[-1]]
-        on = (rest_q >= lo - 1e-9) & (rest_q <= hi + 1e-9)
+        tol = ANCHOR_SAMPLES * rec.dt * float(np.max(np.abs(ii))) / 3600.0  # a rest right at its end is on it
+        on = (rest_q >= lo - tol) & (rest_q <= hi + tol)
         if not on.any():
             continue
         # a rest at the segment's own end (the charge stops, the cell rests) counts as on it
@@ -84,23 +86,28 @@ def steady_points(
 
 
 def _binned(q: np.ndarray, v: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted point means over N_BINS charge bins, then made non-decreasing."""
+    """Weighted point means over N_BINS charge bins."""
     edges = np.linspace(q.min(), q.max(), N_BINS + 1)
     k = np.clip(np.searchsorted(edges, q, side="right") - 1, 0, N_BINS - 1)
     wsum = np.bincount(k, weight, N_BINS)
     have = wsum > 0
     qm = np.bincount(k, weight * q, N_BINS)[have] / wsum[have]
     vm = np.bincount(k, weight * v, N_BINS)[have] / wsum[have]
-    return qm, np.maximum.accumulate(vm)
+    return qm, vm
 
 
-def _window_curve(base: Chemistry, full_v: float, empty_v: float) -> tuple[np.ndarray, np.ndarray]:
-    """The built-in curve scaled onto this cell's voltage window."""
-    vb = np.asarray(base.ocv(GRID), dtype=float)
-    return GRID, empty_v + (vb - vb[0]) * (full_v - empty_v) / (vb[-1] - vb[0])
+def _end_slope(cq: np.ndarray, cv: np.ndarray, low: bool) -> float:
+    """dOCV/dq (V/Ah) at one end of the measured curve: a line through its END_BINS end bins (more if flat)."""
+    for n in (END_BINS, 3 * END_BINS, cq.size):
+        x, y = (cq[:n], cv[:n]) if low else (cq[-n:], cv[-n:])
+        if x.size >= 2 and np.ptp(x) > 0:
+            g = float(np.polyfit(x, y, 1)[0])
+            if g > 0:
+                return g
+    raise IdentifyError("the OCV points do not rise with charge; is the current's sign right?")
 
 
-def fit_ocv(rec: Recording, q: np.ndarray, seg: Segments, base: Chemistry, full_v: float, empty_v: float) -> OcvFit:
+def fit_ocv(rec: Recording, q: np.ndarray, seg: Segments, full_v: float, empty_v: float) -> OcvFit:
     if len(seg.rests) < 2:
         raise IdentifyError(
             f"{rec.source}: {len(seg.rests)} rest(s) of 10 min or more; the OCV needs at least two "
@@ -113,10 +120,10 @@ def fit_ocv(rec: Recording, q: np.ndarray, seg: Segments, base: Chemistry, full_
     warnings = []
     if sq.size == 0:
         warnings.append("no steady (low-rate) segment passes a rest: the curve is interpolated between rests only")
-    return curve(rec.source, rq, rv, sq, sv, base, full_v, empty_v, warnings)
+    return curve(rec.source, rq, rv, sq, sv, full_v, empty_v, warnings)
 
 
-def refine(fit: OcvFit, rec: Recording, q: np.ndarray, seg: Segments, model_v: np.ndarray, base: Chemistry) -> OcvFit:
+def refine(fit: OcvFit, rec: Recording, q: np.ndarray, seg: Segments, model_v: np.ndarray) -> OcvFit:
     """The curve again, the steady segments' overpotential now taken from the fitted circuit (which follows
     the diffusion lag between rests) instead of interpolated between rests: OCV = measured - (model - OCV)."""
     skip = int(STEADY_SKIP_S / rec.dt)
@@ -125,7 +132,7 @@ def refine(fit: OcvFit, rec: Recording, q: np.ndarray, seg: Segments, model_v: n
         return fit
     sv = fit.ocv(fit.soc_of(q[idx])) + rec.v[idx] - model_v[idx]
     full_v, empty_v = float(fit.ocv_v[-1]), float(fit.ocv_v[0])
-    return curve(rec.source, fit.rest_q, fit.rest_v, q[idx], sv, base, full_v, empty_v, fit.warnings)
+    return curve(rec.source, fit.rest_q, fit.rest_v, q[idx], sv, full_v, empty_v, fit.warnings)
 
 
 def curve(
@@ -134,39 +141,43 @@ def curve(
     rv: np.ndarray,
     sq: np.ndarray,
     sv: np.ndarray,
-    base: Chemistry,
     full_v: float,
     empty_v: float,
     warnings: list[str],
 ) -> OcvFit:
     """Points -> capacity, SoC axis and the table (see the module docstring)."""
-    # every rest counts as much as a whole bin of steady samples
-    per_bin = max(sq.size / N_BINS, 1.0)
-    w = np.concatenate((np.full(rq.size, per_bin), np.ones(sq.size)))
-    cq, cv = _binned(np.concatenate((rq, sq)), np.concatenate((rv, sv)), w)
-    bs, bv = _window_curve(base, full_v, empty_v)
-    s_lo = float(np.interp(cv[0], bv, bs))
-    s_hi = float(np.interp(cv[-1], bv, bs))
+    # the steady samples binned with the rests within their span (a rest weighs as much as a bin of steady
+    # samples); the rests beyond it added as knots of their own; then non-decreasing
+    if sq.size:
+        tol = 0.5 * (sq.max() - sq.min()) / N_BINS
+        out = (rq < sq.min() - tol) | (rq > sq.max() + tol)
+        w = np.concatenate((np.full(int(np.sum(~out)), max(sq.size / N_BINS, 1.0)), np.ones(sq.size)))
+        bq, bv = _binned(np.concatenate((rq[~out], sq)), np.concatenate((rv[~out], sv)), w)
+        cq, cv = np.concatenate((bq, rq[out])), np.concatenate((bv, rv[out]))
+    else:
+        cq, cv = rq, rv
+    order = np.argsort(cq)
+    cq, cv = cq[order], np.maximum.accumulate(cv[order])
+    g_lo, g_hi = _end_slope(cq, cv, low=True), _end_slope(cq, cv, low=False)
+    q_empty = float(cq[0] - max(cv[0] - empty_v, 0.0) / g_lo)
+    q_full = float(cq[-1] + max(full_v - cv[-1], 0.0) / g_hi)
+    cap = q_full - q_empty
+    s_lo, s_hi = float((cq[0] - q_empty) / cap), float((cq[-1] - q_empty) / cap)
     if s_hi - s_lo < MIN_SPAN:
         raise IdentifyError(
-            f"{source}: the rests span {s_lo:.0%} to {s_hi:.0%} SoC; the capacity needs a recording from "
-            f"near empty to full (at least {MIN_SPAN:.0%} apart)"
+            f"{source}: the recording spans {s_lo:.0%} to {s_hi:.0%} SoC; the capacity needs a drive to near "
+            f"empty and a full charge (at least {MIN_SPAN:.0%} apart)"
         )
     warnings = [w for w in warnings if not w.startswith("the recording spans")]
-    if s_lo > 0.15 or s_hi < 0.9:
+    if s_lo > END_WARN or s_hi < 1.0 - END_WARN:
         warnings.append(
-            f"the recording spans {s_lo:.0%}..{s_hi:.0%} SoC: outside it the curve and the capacity lean on the "
-            "built-in curve; record a drive to near empty and a full dock charge"
+            f"the recording spans {s_lo:.0%}..{s_hi:.0%} SoC: the capacity extrapolates the curve's end slopes "
+            f"to {empty_v} / {full_v} V; record a drive down to the cut-off and a full dock charge"
         )
-    cap = float((cq[-1] - cq[0]) / (s_hi - s_lo))
-    q_empty = float(cq[0] - s_lo * cap)
-    ocv = np.interp(GRID, (cq - q_empty) / cap, cv)
-    below, above = GRID < s_lo, GRID > s_hi
-    b_lo, b_hi = float(np.interp(s_lo, bs, bv)), float(np.interp(s_hi, bs, bv))
-    if b_lo > empty_v:
-        ocv[below] = empty_v + (bv[below] - empty_v) * (cv[0] - empty_v) / (b_lo - empty_v)
-    if b_hi < full_v:
-        ocv[above] = full_v - (full_v - bv[above]) * (full_v - cv[-1]) / (full_v - b_hi)
+    qs = np.concatenate(([q_empty], cq, [q_full]))
+    vs = np.concatenate(([empty_v], cv, [full_v]))
+    keep = np.concatenate(([True], np.diff(qs) > 1e-12))
+    ocv = np.interp(GRID, (qs[keep] - q_empty) / cap, vs[keep])
     ocv[0], ocv[-1] = empty_v, full_v
     return OcvFit(GRID.copy(), strictly_increasing(ocv), cap, q_empty, s_lo, s_hi, rq, rv, sq, sv, warnings)
 
