@@ -149,3 +149,16 @@ def test_cli_bad_input_is_one_clear_line(args, message, recording, tmp_path, cap
 def test_cli_refuses_an_unknown_table_format(recording, tmp_path, capsys):
     assert main([str(recording[1]), "--chemistry", "nmc", "-o", str(tmp_path / "t.txt")]) == 2
     assert ".csv or .yaml" in capsys.readouterr().err
+
+
+def test_a_bag_gives_the_same_fit_as_its_csv(recording, fit, tmp_path):
+    """Bags are read as bms-replay reads them (AfeSample on ~/afe_raw)."""
+    pytest.importorskip("rosbags")
+    from bms_ros.tools.bags import write_bag
+
+    _, path = recording
+    bag = tmp_path / "run"
+    write_bag(bag, ((s, None) for s in CsvSampleSource(path)))
+    from_bag = identify_files([str(bag)], "nmc", tmp_path / "bag.yaml")
+    assert from_bag.capacity_ah == pytest.approx(fit.capacity_ah, rel=1e-3)
+    assert from_bag.ecm.tau2_s == pytest.approx(fit.ecm.tau2_s, rel=0.02)
