@@ -7,6 +7,7 @@ import hashlib
 import json
 import sys
 import time
+from pathlib import Path
 
 from bench.accuracy import levels, profiles, report, sensors, sim
 from bench.accuracy.scoring import evaluate
@@ -43,12 +44,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--simulate-only", action="store_true", help="only build the PyBaMM traces into the cache (no scoring)"
     )
+    ap.add_argument(
+        "--tables-from", nargs="+", default=[], metavar="JSON", help="print the tables of saved results (no run)"
+    )
     ap.add_argument("--out", default="", help="result name in bench/results/ (default accuracy_<pool>)")
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.tables_from:
+        rows = [r for f in args.tables_from for r in json.loads(Path(f).read_text())["rows"]]
+        cells = list(dict.fromkeys(r["cell"] for r in rows))
+        rows.sort(key=lambda r: (cells.index(r["cell"]), r["level"]))  # stable: the cases keep their order
+        print(report.markdown(rows, ", ".join(sorted({r["level"] for r in rows}))))
+        return 0
     if args.held_out and args.param:
         print("--param is for the training cells only: settings are never chosen on held-out cells", file=sys.stderr)
         return 2
