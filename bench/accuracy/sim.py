@@ -86,7 +86,9 @@ def _cached(cell: Cell, key: dict, build) -> Trace:
     t0 = time.perf_counter()
     tr = build()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **tr)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, **tr)
+    os.replace(tmp, path)  # whole or not at all: parallel runs share the cache
     print(
         f"  pybamm {cell.name} {key['what']}: {tr['t'][-1] / 3600:.2f} h in {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
