@@ -53,3 +53,16 @@ def test_cli_refuses_held_out_cells_for_tuning(monkeypatch, capsys):
     assert cli.main(["--held-out", "--param", "estimation.x=1"]) == 2  # never tune on held-out cells
     assert "held-out" in capsys.readouterr().err
     assert not ran
+
+
+def test_converged_means_within_2_points_and_staying_within_3():
+    import numpy as np
+
+    from bench.accuracy.scoring import converged_index, score
+
+    err = np.array([0.20, 0.10, 0.015, 0.035, 0.01, 0.025, 0.029, 0.0])
+    assert converged_index(err) == 4  # index 2 is within 2 but leaves 3 afterwards
+    assert converged_index(np.array([0.2, 0.05, 0.03])) is None
+    s = score(err, np.full(err.size, 0.01), np.arange(err.size, dtype=float))
+    assert s["convergence_s"] == 4.0 and s["max"] == pytest.approx(2.9)
+    assert s["coverage_2sigma"] == pytest.approx(2 / 4)  # from convergence on: |err| <= 2 sigma = 2 points
