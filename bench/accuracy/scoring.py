@@ -90,8 +90,8 @@ def evaluate(c: Case, values: dict[str, object], tr: Trace, meas: Trace, true_ca
     """One case at one level; ``tr`` the truth, ``meas`` the corrupted sensors of the same run."""
     k0 = 0
     if c.start == "under_load":
-        cap = float(values["pack.design_capacity_ah"])  # type: ignore[arg-type]
-        k0 = UNDER_LOAD_START_S + int(np.argmax(np.abs(meas["i"][UNDER_LOAD_START_S:]) > cap / 3))
+        # the same start at every level: the first sample above C/3 of the true capacity
+        k0 = UNDER_LOAD_START_S + int(np.argmax(np.abs(meas["i"][UNDER_LOAD_START_S:]) > true_cap / 3))
         tr = {k: v[k0:] for k, v in tr.items()}
         meas = {k: v[k0:] for k, v in meas.items()}
     truth = tr["soc"]
