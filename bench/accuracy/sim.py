@@ -108,7 +108,10 @@ def simulate_current(
         p = parameters(cell, ambient_c)
         p["Current function [A]"] = pb.Interpolant(t, -i, pb.t)
         sim = pb.Simulation(_model(cell), parameter_values=p, solver=pb.IDAKLUSolver())
-        sol = sim.solve(t_eval=t, initial_soc=soc0)  # every second a stop: the solver cannot step over pulses
+        # the solver stops where the current changes (it cannot step over a pulse) and reports every second
+        change = np.flatnonzero(np.diff(i) != 0)
+        stops = np.unique(np.concatenate(([0.0, t[-1]], t[change], t[change + 1])))
+        sol = sim.solve(t_eval=stops, t_interp=t, initial_soc=soc0)
         tr = _trace(p, sol)
         if stop_soc > 0 and np.any(tr["soc"] < stop_soc):
             end = int(np.argmax(tr["soc"] < stop_soc)) + 1
