@@ -37,4 +37,6 @@ def matched(chemistry):
     from bms_ros.core.chemistry import get_chemistry
 
     chem = get_chemistry(chemistry) if isinstance(chemistry, str) else chemistry
-    return dataclasses.replace(chem, ocv_uncertainty_v=0.0, ecm_uncertainty=0.0, hysteresis_v=0.0)
+    return dataclasses.replace(
+        chem, ocv_uncertainty_v=0.0, ocv_soc_uncertainty=0.0, ecm_uncertainty=0.0, hysteresis_v=0.0
+    )

@@ -65,6 +65,12 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
     ``r2_chg_ohm_ah`` for charging, default the discharge values; the scalars ``tau1_s``, ``tau2_s``,
     ``r_activation_k`` and the diffusion ones may stand here too).
 
+    Either format may state how far the table is to be trusted and the hysteresis (ISSUE 13): the scalars
+    ``ocv_uncertainty_v`` (1-sigma of the OCV curve, V; default TABLE_OCV_UNCERTAINTY_V when the table gives
+    the curve), ``ocv_soc_uncertainty`` (its SoC axis), ``ecm_uncertainty`` (relative 1-sigma of the
+    resistances; default TABLE_ECM_UNCERTAINTY when the table gives them), ``hysteresis_v`` / ``hysteresis_soc``
+    (default none about a table's own curve) and ``tau_activation_k`` (the time constants' Arrhenius factor).
+
     Raises ChemistryTableError naming the file and the problem.
     """
     p = Path(path)

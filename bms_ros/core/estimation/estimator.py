@@ -271,21 +271,6 @@ class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
         self._rest_s = 0.0
         return tun.GAP_RESUME_DT_S
 
-    # --- the RC bound -----------------------------------------------------------------------------------
-    def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
-        """Keep the RC voltages where the current history allows them: between R times the (decaying) envelope
-        of the recent discharge and charge currents, plus the model error the slow state carries. Without
-        this, a wrong SoC at a start under load is explained by RC voltages of the wrong sign or several times
-        their possible size, and stays hidden for many time constants."""
-        self._i_hi = max(it, self._i_hi * a_slow, 0.0)
-        self._i_lo = min(it, self._i_lo * a_slow, 0.0)
-        k = 1.0 + tun.RC_ENVELOPE_ERRORS * self._mef
-        m = self.ec.voltage_model_error
-        m2 = tun.RC_BOUND_SIGMAS * m
-        self.ekf.clamp_rc(
-            (k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m, (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2
-        )
-
     def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
         the OCV curve is too flat to say anything). The voltage gives the particles' surface SoC; the average

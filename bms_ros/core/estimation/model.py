@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bms_ros.core.chemistry import Chemistry
+from bms_ros.core.estimation import tuning as tun
 from bms_ros.core.estimation.adaptation import Hysteresis, PolarisationRls
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ class EstimatorModel:
     hyst: Hysteresis
     _swing: np.ndarray
     _r_base: tuple[np.ndarray, np.ndarray, np.ndarray]
+    _mef: np.ndarray
+    _i_hi: float
+    _i_lo: float
 
     def _init_model(self) -> None:
         self.pol = PolarisationRls(self.n, self.chem)
@@ -154,3 +158,17 @@ class EstimatorModel:
             "hysteresis_state": float(np.mean(self.hyst.h)),
             "polarisation_updates": float(self.pol.updates),
         }
+
+    def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
+        """Keep the RC voltages where the current history allows them: between R times the (decaying) envelope
+        of the recent discharge and charge currents, plus the model error the slow state carries. Without
+        this, a wrong SoC at a start under load is explained by RC voltages of the wrong sign or several times
+        their possible size, and stays hidden for many time constants."""
+        self._i_hi = max(it, self._i_hi * a_slow, 0.0)
+        self._i_lo = min(it, self._i_lo * a_slow, 0.0)
+        k = 1.0 + tun.RC_ENVELOPE_ERRORS * self._mef
+        m = self.ec.voltage_model_error
+        m2 = tun.RC_BOUND_SIGMAS * m
+        self.ekf.clamp_rc(
+            (k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m, (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2
+        )
