@@ -17,7 +17,8 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.80", "ruff>=0.6"],
         "bags": ["rosbags>=0.10"],
-        "bench": ["pybamm"],
+        "bench": ["pybamm", "scipy>=1.8"],
+        "identify": ["scipy>=1.8"],  # bms-identify's fitting; never the node
         "can": ["python-can>=4.3", "cantools>=39"],  # CAN output / CAN packs; imported only when enabled
         "serial": ["pyserial>=3.5"],  # UART/RS485 smart packs; imported only when used
         "ray": ["ray>=2.9", "rosbags>=0.10"],  # fleet replay on a cluster (bms-replay --backend ray); never the node
@@ -29,6 +30,7 @@ setup(
             "bms_monitor = bms_ros.tools.monitor:main",
             "bms-replay = bms_ros.tools.replay:main",
             "bms-policies = bms_ros.tools.policies:main",
+            "bms-identify = bms_ros.tools.identify.cli:main",
         ]
     },
 )

@@ -27,3 +27,16 @@ def step(bms, s):
     out = bms.step(s)
     bms.persist()
     return out
+
+
+def matched(chemistry):
+    """The built-in chemistry ``chemistry`` (a name or a Chemistry) known to be exact: for tests whose ground truth
+    *is* the chemistry's model (the generic curve's uncertainty is for real cells, which differ from it)."""
+    import dataclasses
+
+    from bms_ros.core.chemistry import get_chemistry
+
+    chem = get_chemistry(chemistry) if isinstance(chemistry, str) else chemistry
+    return dataclasses.replace(
+        chem, ocv_uncertainty_v=0.0, ocv_soc_uncertainty=0.0, ecm_uncertainty=0.0, hysteresis_v=0.0
+    )

@@ -81,6 +81,18 @@ class Chemistry:
     diffusion_tau_s: float = 0.0
     diffusion_tau_full_s: float | None = None
     diffusion_full_soc: float = 0.9
+    # how well this curve and circuit fit the actual cell (ISSUE 13 item 3): the 1-sigma error of the OCV curve
+    # (V) and the relative 1-sigma error of the resistances. A generic built-in curve is tens of mV off a given
+    # cell; a table measured on the cell a few mV (``TABLE_OCV_UNCERTAINTY_V`` in core.chemistry_tables)
+    ocv_uncertainty_v: float = 0.003
+    ocv_soc_uncertainty: float = 0.0  # ... and its SoC axis (1-sigma): where the knees and plateaus lie
+    ecm_uncertainty: float = 0.15
+    # one-state hysteresis (ISSUE 13 item 4): the OCV after a long charge lies hysteresis_v above the curve,
+    # after a long discharge as far below; the state moves between the two over hysteresis_soc of charge
+    hysteresis_v: float = 0.0
+    hysteresis_soc: float = 0.05
+    # Arrhenius Ea/R (K) of the RC time constants (0: fixed); tau(T) = tau(25 degC) * exp(k (1/T - 1/298.15 K))
+    tau_activation_k: float = 0.0
 
     def __post_init__(self) -> None:
         soc = np.asarray(self.ocv_soc, dtype=float)
@@ -154,8 +166,19 @@ class Chemistry:
             tau = getattr(self, key)
             if tau is not None and not (math.isfinite(tau) and 0.0 <= tau <= 1e5):
                 raise ValueError(f"{self.name}: {key} must be in [0, 1e5] s")
+        self._check_model_error()
         if not self.empty_v < self.full_v:
             raise ValueError(f"{self.name}: empty_v must be below full_v")
+
+    def _check_model_error(self) -> None:
+        if not (0.0 <= self.ocv_uncertainty_v <= 0.5 and 0.0 <= self.ecm_uncertainty <= 5.0):
+            raise ValueError(f"{self.name}: ocv_uncertainty_v must be in [0, 0.5] V, ecm_uncertainty in [0, 5]")
+        if not 0.0 <= self.ocv_soc_uncertainty <= 0.3:
+            raise ValueError(f"{self.name}: ocv_soc_uncertainty must be in [0, 0.3]")
+        if not (0.0 <= self.hysteresis_v <= 0.2 and 0.001 <= self.hysteresis_soc <= 1.0):
+            raise ValueError(f"{self.name}: hysteresis_v must be in [0, 0.2] V, hysteresis_soc in [0.001, 1]")
+        if not 0.0 <= self.tau_activation_k <= 2e4:
+            raise ValueError(f"{self.name}: tau_activation_k must be in [0, 20000] K")
 
     # --- OCV ------------------------------------------------------------------------------------------
     def ocv_table_at(self, temp_c: float = T_REF_C) -> np.ndarray:
@@ -224,6 +247,14 @@ class Chemistry:
             return 1.0
         t_k = min(max(temp_c, -40.0), 80.0) + 273.15
         return math.exp(self.r_activation_k * (1.0 / t_k - 1.0 / _T_REF_K))
+
+    def taus(self, temp_c: float = T_REF_C) -> tuple[float, float]:
+        """The RC time constants (s) at ``temp_c``: continuous in temperature (``tau_activation_k``)."""
+        if self.tau_activation_k == 0.0 or not math.isfinite(temp_c):
+            return self.tau1_s, self.tau2_s
+        t_k = min(max(temp_c, -40.0), 80.0) + 273.15
+        f = math.exp(self.tau_activation_k * (1.0 / t_k - 1.0 / _T_REF_K))
+        return self.tau1_s * f, self.tau2_s * f
 
     def ecm(
         self, soc: np.ndarray | float, temp_c: float = T_REF_C, charging: bool = False

@@ -31,7 +31,18 @@ _SCALARS = (
     "diffusion_tau_s",
     "diffusion_tau_full_s",
     "diffusion_full_soc",
+    "ocv_uncertainty_v",
+    "ocv_soc_uncertainty",
+    "ecm_uncertainty",
+    "hysteresis_v",
+    "hysteresis_soc",
+    "tau_activation_k",
 )
+# A table measured on the cell (or fitted by bms-identify) fits it to about the sensor's accuracy: the OCV
+# curve to 3 mV (1-sigma; the rest relaxation and the fit of a C/20 curve), the resistances to 15 % (1-sigma;
+# spread of an HPPC fit over SoC). Tuning values of the estimator, chosen on the training cells (bench/README)
+TABLE_OCV_UNCERTAINTY_V = 0.003
+TABLE_ECM_UNCERTAINTY = 0.15
 _OCV_AT_T = re.compile(r"^ocv_v@(-?\d+(?:\.\d+)?)$")
 _CSV_SCALAR = re.compile(r"^#\s*([a-z][a-z0-9_]*)\s*[:=]\s*(\S.*?)\s*$")  # "# full_v: 3.65" above the header
 
@@ -54,6 +65,12 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
     ``r2_chg_ohm_ah`` for charging, default the discharge values; the scalars ``tau1_s``, ``tau2_s``,
     ``r_activation_k`` and the diffusion ones may stand here too).
 
+    Either format may state how far the table is to be trusted and the hysteresis (ISSUE 13): the scalars
+    ``ocv_uncertainty_v`` (1-sigma of the OCV curve, V; default TABLE_OCV_UNCERTAINTY_V when the table gives
+    the curve), ``ocv_soc_uncertainty`` (its SoC axis), ``ecm_uncertainty`` (relative 1-sigma of the
+    resistances; default TABLE_ECM_UNCERTAINTY when the table gives them), ``hysteresis_v`` / ``hysteresis_soc``
+    (default none about a table's own curve) and ``tau_activation_k`` (the time constants' Arrhenius factor).
+
     Raises ChemistryTableError naming the file and the problem.
     """
     p = Path(path)
@@ -72,6 +89,14 @@ def load_chemistry_table(path: str | Path, base: Chemistry) -> Chemistry:
         else:
             changes = _from_csv(text)
         changes.setdefault("name", f"{base.name}:{p.stem}")
+        if "ocv_v" in changes:  # a curve measured on the cell, unless the table says how good it is
+            changes.setdefault("ocv_uncertainty_v", TABLE_OCV_UNCERTAINTY_V)
+            changes.setdefault("ocv_soc_uncertainty", 0.0)
+            # the curve is the table's: hysteresis about it only where the table states it (bms-identify
+            # fits it from the charge and discharge rests; a single measured curve has none known)
+            changes.setdefault("hysteresis_v", 0.0)
+        if "ecm_soc" in changes or any(k in changes for k in ("r0_ohm_per_ah", "r1_ohm_per_ah", "r2_ohm_per_ah")):
+            changes.setdefault("ecm_uncertainty", TABLE_ECM_UNCERTAINTY)
         changes["source"] = str(p)
         for k in ("r0_chg_table", "r1_chg_table", "r2_chg_table"):  # not given: the discharge table
             changes.setdefault(k, None)

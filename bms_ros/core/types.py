@@ -153,6 +153,13 @@ class Estimate:
     time_to_full_s: float = NAN
     cycle_count: float = 0.0  # equivalent full cycles
     current_offset_a: float = NAN  # estimated sensor offset
+    # the equivalent circuit as adapted to the pack (ISSUE 13 item 1): the RC pairs' resistance (R1 + R2, pack,
+    # ohm), the learned scales of R0 and of the polarisation (1 = the chemistry's or the table's), the mean
+    # hysteresis state (-1 discharge branch .. +1 charge branch; 0 also without a hysteresis model)
+    polarisation_resistance_ohm: float = NAN
+    resistance_scale: float = NAN
+    polarisation_scale: float = NAN
+    hysteresis_state: float = NAN
 
 
 @dataclass(frozen=True)

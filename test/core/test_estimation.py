@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from builders import matched
 
 from bms_ros.config import load_config
 from bms_ros.core.chemistry import get_chemistry, load_chemistry_table
@@ -19,7 +20,8 @@ from bms_ros.core.types import PackSample
 def make(cells=4, chem="nmc", cap=10.0, **est) -> StateEstimator:
     values = {"pack.cell_count": cells, "pack.chemistry": chem, "pack.design_capacity_ah": cap}
     values.update({f"estimation.{k}": v for k, v in est.items()})
-    return StateEstimator(load_config(values))
+    cfg = load_config(values)
+    return StateEstimator(cfg, chemistry=matched(cfg.pack.chemistry))
 
 
 class Cells:
@@ -103,6 +105,7 @@ def test_filter_is_consistent_on_a_dynamic_cycle():
     """Error stays inside the reported uncertainty, and is small, on a matched model with noisy sensors."""
     sim = Cells("nmc", [0.85, 0.8, 0.82, 0.9], seed=1, i_noise=0.01)
     e = make()
+    e.capacity.var = (0.002 * e.capacity.capacity_ah) ** 2  # matched: the capacity too is known (learned)
     e.update(sim.step(0.0))
     z, errs = [], []
     for k in range(2400):
@@ -240,7 +243,7 @@ def test_diffusion_lag_keeps_the_soc_through_the_knee_of_a_discharge():
     for name, chem in (("with lag", lfp), ("without lag", get_chemistry("lfp"))):
         sim = Cells(lfp, [0.30], seed=8)
         cfg = load_config({"pack.cell_count": 1, "pack.chemistry": "lfp", "pack.design_capacity_ah": 10.0})
-        e = StateEstimator(cfg, chemistry=chem)
+        e = StateEstimator(cfg, chemistry=matched(chem))
         d = e.state_dict()
         d.update(stamp=0.0, cell_soc=[0.30], cell_soc_std=[0.01], current_offset_a=0.0, current_offset_std=0.0)
         e.load_state(d, now=0.0)
@@ -258,7 +261,7 @@ def test_surface_offset_settles_at_its_steady_value_and_decays_at_rest():
     low-end one below SoC 0.85 and the high-end one above 0.95."""
     lfp = dataclasses.replace(get_chemistry("lfp"), diffusion_tau_s=100.0, diffusion_tau_full_s=20.0)
     cfg = load_config({"pack.cell_count": 1, "pack.chemistry": "lfp", "pack.design_capacity_ah": 10.0})
-    e = StateEstimator(cfg, chemistry=lfp)
+    e = StateEstimator(cfg, chemistry=matched(lfp))
     sim = Cells(lfp, [0.6], seed=9)
     e.update(sim.step(0.0))
     for _ in range(1000):  # 10 tau at 1C discharge
@@ -282,7 +285,7 @@ def test_rest_on_a_flat_plateau_moves_a_wrong_soc_into_the_span_the_voltage_allo
     chem = load_chemistry_table(table, get_chemistry("lfp"))
     cfg = load_config({"pack.cell_count": 2, "pack.chemistry": "lfp", "pack.design_capacity_ah": 10.0})
     sim = Cells(chem, [0.80, 0.80], seed=10, v_noise=0.001)
-    e = StateEstimator(cfg, chemistry=chem)
+    e = StateEstimator(cfg, chemistry=matched(chem))
     d = e.state_dict()
     d.update(stamp=0.0, cell_soc=[0.35, 0.75], cell_soc_std=[0.01, 0.01], current_offset_a=0.0, current_offset_std=0.0)
     e.load_state(d, now=0.0)

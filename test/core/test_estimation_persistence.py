@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 import pytest
-from builders import step
+from builders import matched, step
 
 from bms_ros.config import load_config
 from bms_ros.core.bms import ESTIMATOR_SECTION, Bms
@@ -24,7 +24,8 @@ CHEM = get_chemistry("nmc")
 def make(cells=3, **est) -> StateEstimator:
     values = {"pack.cell_count": cells, "pack.design_capacity_ah": 10.0}
     values.update({f"estimation.{k}": v for k, v in est.items()})
-    return StateEstimator(load_config(values))
+    cfg = load_config(values)
+    return StateEstimator(cfg, chemistry=matched(cfg.pack.chemistry))
 
 
 def sample(t, soc, current=0.0, cells=3) -> PackSample:

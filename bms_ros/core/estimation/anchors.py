@@ -18,7 +18,7 @@ from bms_ros.core.estimation.config import EstimationConfig
 from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.soh import Anchor, CapacityEstimator
 
-__all__ = ["AnchorDetector", "bound_on_plateau", "record_capacity_anchor"]
+__all__ = ["AnchorDetector", "bound_on_plateau", "plateau_span", "record_capacity_anchor"]
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,13 @@ class AnchorDetector:
 
 
 def bound_on_plateau(
-    chem: Chemistry, ekf: CellEkf, v: np.ndarray, s: np.ndarray, ocv_error: float, temp_c: float
+    chem: Chemistry,
+    ekf: CellEkf,
+    v: np.ndarray,
+    s: np.ndarray,
+    ocv_error: float | np.ndarray,
+    temp_c: float,
+    soc_error: float = 0.0,
 ) -> None:
     """Where the OCV is too flat to give an SoC (``s`` NaN), a rested voltage still bounds it: the SoC lies
     between the points whose OCV is PLATEAU_SIGMAS ``ocv_error`` below and above the reading (on LFP's plateaus a
@@ -134,8 +140,7 @@ def bound_on_plateau(
     if not flat.any():
         return
     k = PLATEAU_SIGMAS * ocv_error
-    lo = chem.soc_from_ocv(v - k, temp_c)
-    hi = chem.soc_from_ocv(v + k, temp_c)
+    lo, hi = plateau_span(chem, v, k, temp_c, PLATEAU_SIGMAS * soc_error)
     soc = ekf.soc
     outside = flat & ((soc < lo) | (soc > hi))
     if outside.any():
@@ -143,6 +148,13 @@ def bound_on_plateau(
         idx = np.flatnonzero(outside)
         ekf.inflate_soc(idx, (mid[idx] - soc[idx]) ** 2)  # as uncertain as it is shown to be wrong
         ekf.update_soc(np.where(outside, mid, math.nan), var)
+
+
+def plateau_span(
+    chem: Chemistry, v: np.ndarray, k: float | np.ndarray, temp_c: float, ks: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The SoCs whose OCV lies ``k`` (V) below and above the (rested) voltage ``v``, widened by ``ks`` (SoC)."""
+    return chem.soc_from_ocv(v - k, temp_c) - ks, chem.soc_from_ocv(v + k, temp_c) + ks
 
 
 def record_capacity_anchor(

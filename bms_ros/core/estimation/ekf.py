@@ -88,6 +88,7 @@ class CellEkf:
         self.bias_v = np.zeros(n)  # EMA of the innovation, V
         self.outlier_run = np.zeros(n, dtype=int)  # consecutive samples beyond the outlier bound
         self._f_cache: tuple | None = None
+        self.taus = (chem.tau1_s, chem.tau2_s)  # RC time constants (s); the estimator sets them per temperature
         self._c = np.zeros((3, n))
         self._H = np.ones((3, n))  # measurement row per cell: (slope, 1, 1)
         self.soc_cov = SocCov(self)
@@ -145,13 +146,13 @@ class CellEkf:
     def _transition(self, dt: float) -> tuple[float, float, np.ndarray, np.ndarray]:
         """(a1, a2, d, outer(d, d)) of the per-cell diagonal transition for a step of ``dt`` (cached)."""
         c = self._f_cache
-        if c is not None and abs(c[0] - dt) <= 1e-9 * dt:
-            return c[1:]
-        a1 = math.exp(-dt / self.chem.tau1_s)
-        a2 = math.exp(-dt / self.chem.tau2_s)
+        if c is not None and abs(c[0] - dt) <= 1e-9 * dt and c[5] == self.taus:
+            return c[1:5]
+        a1 = math.exp(-dt / self.taus[0])
+        a2 = math.exp(-dt / self.taus[1])
         d = np.array([1.0, a1, a2])
-        self._f_cache = (dt, a1, a2, d[:, None], np.outer(d, d)[:, :, None])
-        return self._f_cache[1:]
+        self._f_cache = (dt, a1, a2, d[:, None], np.outer(d, d)[:, :, None], self.taus)
+        return self._f_cache[1:5]
 
     def predict(
         self,

@@ -18,6 +18,7 @@ from bms_ros.core.estimation.anchors import AnchorDetector, bound_on_plateau, re
 from bms_ros.core.estimation.diffusion import SurfaceLag
 from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.initialization import EstimatorStart
+from bms_ros.core.estimation.model import EstimatorModel
 from bms_ros.core.estimation.monitor import InnovationMonitor
 from bms_ros.core.estimation.runtime import EnergyTable, pack_soc, remaining, times
 from bms_ros.core.estimation.soh import Anchor, CapacityEstimator, ResistanceRls, step_observation
@@ -50,7 +51,7 @@ def resolve_chemistry(config: BmsConfig) -> Chemistry:
         raise ConfigError(f"estimation.chemistry_table: {e}") from None
 
 
-class StateEstimator(EstimatorStart, EstimatorPersistence):
+class StateEstimator(EstimatorModel, EstimatorStart, EstimatorPersistence):
     """The coordinator: the filter (``ekf``), the diffusion lag (``lag``), the anchors (``anchors``), the
     innovation monitor, capacity (``capacity``) and resistance (``rls``) learning, the output and persistence."""
 
@@ -74,6 +75,8 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
         )
         self.rls = ResistanceRls(self.n, self.ec.resistance_forgetting)
         self.energy = EnergyTable(self.chem)
+        self._init_model()
+        self._mef = self._model_error_fraction()  # this step's overpotential error fraction
         self.initialized = False
         self.cycle_count = 0.0
         self.discharged_ah = 0.0
@@ -98,15 +101,6 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
         if c is None or c[0] != self.capacity.capacity_ah:
             c = self._cap_cache = (self.capacity.capacity_ah, np.full(self.n, self.capacity.capacity_ah))
         return c[1]
-
-    def _resistances(self, soc: np.ndarray, charging: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Cell resistances (ohm) for a charge or discharge current (the chemistry may tell them apart). The
-        learned scale applies to R0 only: a one-sample current step measures R0, and R0 and the charge-transfer
-        and diffusion parts behind R1, R2 change differently with temperature and age (scaling all three by
-        the step's ratio over-stated the RC overpotential in the cold and biased the SoC)."""
-        r0, r1, r2 = self.chem.ecm(_clip01(soc), self.temperature_c, charging)
-        d = self.design_ah
-        return r0 * (self.rls.k / d), r1 / d, r2 / d
 
     # --- the diffusion lag (core.estimation.diffusion) ------------------------------------------------------
     @property
@@ -179,25 +173,30 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
             self._resistance_step(v, i_prev, i_meas, dt)
         # predict
         soc = ekf.soc
-        r0, r1, r2 = self._r_step = self._resistances(soc, i_in - ekf.offset > 0.0)
+        charging = i_in - ekf.offset > 0.0
+        r0, r1, r2 = self._r_step = self._resistances(soc, charging)
         cap = self._cap()
         it_in = i_in - ekf.offset
-        a1 = math.exp(-dt / self.chem.tau1_s)
-        a2 = math.exp(-dt / self.chem.tau2_s)
-        ds = abs(it_in) * dt / (tun.S_PER_H * cap)
-        q_soc = ec.current_noise**2 * ds + ec.soc_process_noise**2 * dt / tun.S_PER_H
+        ekf.taus = taus = self._taus()
+        a1 = math.exp(-dt / taus[0])
+        a2 = math.exp(-dt / taus[1])
+        ds = abs(it_in) * dt / (tun.S_PER_H * cap[0])
+        q_soc = self._soc_process_var(ds, dt)
+        mef = self._mef = self._model_error_fraction()
         floor = tun.RC_NOISE_FLOOR_V**2
-        q_v1 = ((ec.model_error_fraction * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
+        q_v1 = ((mef * r1 * it_in) ** 2 + floor) * (1.0 - a1 * a1)
         # the slow RC state also carries the model's persistent voltage error (OCV table, hysteresis, diffusion)
         # as a Gauss-Markov process of stationary std voltage_model_error and correlation time tau2: the filter
         # can then explain a few mV of offset without moving the SoC, and the SoC variance cannot collapse
         # below what that error allows
-        q_v2 = ((ec.model_error_fraction * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error**2)) * (1.0 - a2 * a2)
+        q_v2 = ((mef * r2 * it_in) ** 2 + max(floor, ec.voltage_model_error**2)) * (1.0 - a2 * a2)
         q_b = (ec.current_offset_drift * self.design_ah) ** 2 * dt / tun.S_PER_H if ec.estimate_current_offset else 0.0
         ekf.predict(i_in, dt, cap, r1, r2, q_soc, q_v1, q_v2, q_b)
         if self.lag.enabled:
             self.lag.step(it_in, dt, self.capacity.capacity_ah, self.temperature_c)
-        # correct with the voltages
+        self._adapt(sample.stamp, v, it_in, dt, ds, charging)
+        var_predicted = ekf.soc_var.copy()
+        # correct with the voltages (the hysteresis offset removed: the filter's OCV is the chemistry's curve)
         it = i_meas - ekf.offset
         # overpotential the model explains; the slow state also carries up to a few sigma of model error, which is
         # not current-driven and must not scale the error term
@@ -206,21 +205,23 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
         )
         # the model's error (a fitted overpotential) persists for model_error_time: each sample carries only
         # dt / model_error_time of independent information about it, so its variance is scaled up by the ratio
-        r_model = (ec.model_error_fraction * over) ** 2
+        r_model = (mef * over) ** 2
+        r_ocv, r_ocv_bias = self._ocv_noise(ds, dt)
         r_var = ec.voltage_noise**2 * max(1.0, tun.NOISE_REF_DT_S / dt) + r_model * max(1.0, ec.model_error_time / dt)
         alpha = self.monitor.alpha(dt, it)
         innov = ekf.update_voltage(
-            v,
+            v - self.hyst.offset(),
             i_meas,
             self.temperature_c,
             r0,
-            r_var,
+            r_var + r_ocv,
             ec.outlier_sigma,
             alpha,
             ec.ocv_flat_slope,
-            ec.voltage_noise**2 + r_model,
+            ec.voltage_noise**2 + r_model + r_ocv_bias,
             self._surface_at(ekf.soc),
         )
+        self._swing_read(var_predicted)
         self._bound_rc(it_in, a2, r1, r2)
         if self.monitor.active(it):
             self._check_bias(innov, v, it)
@@ -275,21 +276,6 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
         self._rest_s = 0.0
         return tun.GAP_RESUME_DT_S
 
-    # --- the RC bound -----------------------------------------------------------------------------------
-    def _bound_rc(self, it: float, a_slow: float, r1: np.ndarray, r2: np.ndarray) -> None:
-        """Keep the RC voltages where the current history allows them: between R times the (decaying) envelope
-        of the recent discharge and charge currents, plus the model error the slow state carries. Without
-        this, a wrong SoC at a start under load is explained by RC voltages of the wrong sign or several times
-        their possible size, and stays hidden for many time constants."""
-        self._i_hi = max(it, self._i_hi * a_slow, 0.0)
-        self._i_lo = min(it, self._i_lo * a_slow, 0.0)
-        k = 1.0 + tun.RC_ENVELOPE_ERRORS * self.ec.model_error_fraction
-        m = self.ec.voltage_model_error
-        m2 = tun.RC_BOUND_SIGMAS * m
-        self.ekf.clamp_rc(
-            (k * self._i_lo) * r1 - m, (k * self._i_hi) * r1 + m, (k * self._i_lo) * r2 - m2, (k * self._i_hi) * r2 + m2
-        )
-
     def _soc_from_voltage(self, v: np.ndarray, i_t: float, use_rc: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Per-cell SoC from the voltage with the modelled overpotential removed, and its variance (NaN where
         the OCV curve is too flat to say anything). The voltage gives the particles' surface SoC; the average
@@ -302,11 +288,11 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
         else:
             over = (r0 + r1 + r2) * i_t
             surface = self._steady_surface(i_t)
-        s_surface = self.chem.soc_from_ocv(v - over, self.temperature_c)
+        s_surface = self.chem.soc_from_ocv(v - over - self.hyst.offset(), self.temperature_c)
         slope = np.maximum(self.chem.docv_dsoc(s_surface, self.temperature_c), tun.MIN_OCV_SLOPE_V)
         s = s_surface - self._surface_at(s_surface, surface)
-        err = self.ec.ocv_error**2 + (self.ec.model_error_fraction * over) ** 2
-        var = err / slope**2
+        err = self.ec.ocv_error**2 + self._ocv_error_var() + (self._model_error_fraction() * over) ** 2
+        var = err / slope**2 + self.chem.ocv_soc_uncertainty**2
         var = np.where(var <= tun.MAX_OCV_SOC_STD**2, var, NAN)
         return np.where(np.isfinite(var), s, NAN), var
 
@@ -324,11 +310,17 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
             # full: at the end of CV the current has decayed for many RC time constants, so the overpotential
             # is the steady one, (R0 + R1 + R2) I, whatever the filter's RC states went through in CV
             s, var = self._soc_from_voltage(v, it, use_rc=kind != "full")
+        var_before = self.ekf.soc_var.copy()
         self.ekf.update_soc(s, var)
+        self._swing_read(var_before)
         self._record_anchor(stamp, s, var, kind)
 
     def _rest_interval_check(self, v: np.ndarray, s: np.ndarray) -> None:
-        bound_on_plateau(self.chem, self.ekf, v, s, self.ec.ocv_error, self.temperature_c)
+        # the span the rested voltage allows: the reading's own error, the curve's and the hysteresis offset's
+        err = np.sqrt(self.ec.ocv_error**2 + self._ocv_error_var())
+        bound_on_plateau(
+            self.chem, self.ekf, v - self.hyst.offset(), s, err, self.temperature_c, self.chem.ocv_soc_uncertainty
+        )
 
     def _record_anchor(self, stamp: float, s: np.ndarray, var: np.ndarray, kind: str) -> None:
         if not self.ec.learn_capacity or not np.isfinite(s).any():
@@ -394,4 +386,8 @@ class StateEstimator(EstimatorStart, EstimatorPersistence):
             time_to_full_s=ttf,
             cycle_count=self.cycle_count,
             current_offset_a=ekf.offset if self.ec.estimate_current_offset else NAN,
+            polarisation_resistance_ohm=float((r1 + r2).sum()),
+            resistance_scale=float(self.rls.k.sum()) / self.n,
+            polarisation_scale=float(self.pol.k.sum()) / (2 * self.n),
+            hysteresis_state=float(self.hyst.h.sum()) / self.n,
         )

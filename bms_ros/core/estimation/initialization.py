@@ -13,6 +13,7 @@ import numpy as np
 
 from bms_ros.core.chemistry import Chemistry
 from bms_ros.core.estimation import tuning as tun
+from bms_ros.core.estimation.anchors import plateau_span
 from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.startup_check import StartupRestCheck, check_saved_soc, resume_prior
 
@@ -85,12 +86,7 @@ class EstimatorStart:
         s_ocv, var_ocv = self._soc_from_voltage(v, i_meas, use_rc=False)
         pending, self._pending = self._pending, None
         if pending is None:
-            std = np.full(self.n, self.ec.initial_soc_std)
-            if abs(i_meas) <= self.ec.rest_current * self.design_ah:
-                # at rest, though for how long is unknown: the OCV says more than the generic prior where steep
-                ocv_std = np.maximum(tun.START_OCV_SIGMAS * np.sqrt(var_ocv), tun.START_STD_MIN)
-                std = np.minimum(std, np.nan_to_num(ocv_std, nan=tun.NO_INFO_SOC_STD))
-            s0 = np.where(np.isfinite(s_ocv), s_ocv, self.chem.soc_from_ocv(v, self.temperature_c))
+            s0, std = self._first_reading(v, i_meas, s_ocv, var_ocv)
             self.ekf.init(s0, std, 0.0, self._offset_prior_std(), rc_std=self._rc_prior_std(i_meas))
             self._init_model_error()
             self.initialized = True
@@ -109,6 +105,36 @@ class EstimatorStart:
             # is seen (core.estimation.startup_check); one sample at zero current is no evidence of rest
             self._startup = StartupRestCheck(std, 1.0 if elapsed >= 0 else tun.UNKNOWN_OFF_VAR_SCALE)
             self._startup.observe(stamp, v, self._at_rest(i_meas, off), 0.0, self.ec.rest_time)
+
+    def _first_reading(
+        self, v: np.ndarray, i_meas: float, s_ocv: np.ndarray, var_ocv: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """SoC and its 1-sigma from the first voltage reading. At rest (for how long is unknown) the OCV's own
+        sigma, widened; under load at least ``initial_soc_std``; where the curve is too flat to read (within its
+        error) the span of SoCs it allows, as a uniform spread: a reading is never more certain than the curve."""
+        ocv_std = np.sqrt(var_ocv)
+        if abs(i_meas) <= self.ec.rest_current * self.design_ah:
+            std = np.maximum(tun.START_OCV_SIGMAS * ocv_std, tun.START_STD_MIN)
+        else:
+            std = np.maximum(ocv_std, self.ec.initial_soc_std)
+        flat = ~np.isfinite(s_ocv)
+        if not flat.any():
+            return s_ocv, std
+        k = tun.START_OCV_SIGMAS * np.sqrt(self.ec.ocv_error**2 + self._ocv_error_var())
+        r0, r1, r2 = self._resistances(np.full(self.n, tun.MID_SOC), i_meas > 0.0)
+        v_ocv = v - (r0 + r1 + r2) * i_meas - self._hyst_offset()
+        ks = tun.START_OCV_SIGMAS * self.chem.ocv_soc_uncertainty
+        lo, hi = plateau_span(self.chem, v_ocv, k, self.temperature_c, ks)
+        s_read = self.chem.soc_from_ocv(v_ocv, self.temperature_c)
+        # the reading itself is the likeliest point; the span on either side of it as a uniform spread
+        span_std = np.maximum(np.maximum(s_read - lo, hi - s_read) / np.sqrt(3.0), self.ec.initial_soc_std)
+        return np.where(flat, s_read, s_ocv), np.where(flat, span_std, std)
+
+    def _ocv_error_var(self) -> np.ndarray | float:
+        raise NotImplementedError
+
+    def _hyst_offset(self) -> np.ndarray | float:
+        raise NotImplementedError
 
     def _at_rest(self, i_meas: float, offset: float) -> bool:
         return min(abs(i_meas), abs(i_meas - offset)) <= self.ec.rest_current * self.design_ah

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from bms_ros.core.chemistry import Chemistry
+from bms_ros.core.estimation.adaptation import SCALE_RANGE, Hysteresis, PolarisationRls
 from bms_ros.core.estimation.ekf import CellEkf
 from bms_ros.core.estimation.soh import CapacityEstimator, ResistanceRls
 from bms_ros.core.types import Estimate
@@ -28,7 +29,9 @@ PENDING_KEYS = ("stamp", "cell_soc", "cell_soc_std", "current_offset_a", "curren
 # Plausible ranges of a saved state; beyond them the file is not this pack's (or is damaged)
 CAPACITY_RANGE = (0.3, 1.5)  # learned capacity / design capacity
 RESISTANCE_SCALE_RANGE = (0.2, 10.0)  # learned R0 / the chemistry's R0
+POLARISATION_SCALE_RANGE = SCALE_RANGE  # learned R1, R2 / the chemistry's
 SOC_RANGE = (-0.1, 1.1)  # the filter's SoC may lie a little outside 0..1
+POLARISATION_VAR_KEYS = ("polarisation_var_r1", "polarisation_var_r2")
 DESIGN_MATCH_REL = 1e-9  # relative tolerance of the saved design capacity (a float round trip)
 
 
@@ -82,6 +85,15 @@ def parse_state(d: dict[str, Any], n: int, chemistry: str, design_ah: float) -> 
     st["capacity_updates"] = int(num("capacity_updates", 0, 1e12))
     st["resistance_scale"] = vec("resistance_scale", *RESISTANCE_SCALE_RANGE)
     st["resistance_var"] = vec("resistance_var", 0.0, 1.0)
+    # the adapted polarisation and hysteresis (ISSUE 13); absent from files written before them: defaults
+    for key, lo, hi in (
+        ("polarisation_scale_r1", *POLARISATION_SCALE_RANGE),
+        ("polarisation_scale_r2", *POLARISATION_SCALE_RANGE),
+        ("polarisation_var_r1", 0.0, 25.0),
+        ("polarisation_var_r2", 0.0, 25.0),
+        ("hysteresis_state", -1.0, 1.0),
+    ):
+        st[key] = vec(key, lo, hi) if d.get(key) is not None else None
     st["cycle_count"] = num("cycle_count", 0.0, 1e7)
     st["discharged_ah"] = num("discharged_ah", 0.0, 1e12)
     if d.get("cell_soc") is None:
@@ -104,6 +116,8 @@ class EstimatorPersistence:
     ekf: CellEkf
     capacity: CapacityEstimator
     rls: ResistanceRls
+    pol: PolarisationRls
+    hyst: Hysteresis
     initialized: bool
     cycle_count: float
     discharged_ah: float
@@ -111,6 +125,7 @@ class EstimatorPersistence:
     _pending_now: float | None
     _last_stamp: float | None
     _last: Estimate
+    _mef_cache: Any
 
     def _offset_prior_std(self) -> float:
         raise NotImplementedError
@@ -127,6 +142,11 @@ class EstimatorPersistence:
             "capacity_updates": self.capacity.updates,
             "resistance_scale": self.rls.k.tolist(),
             "resistance_var": self.rls.p.tolist(),
+            "polarisation_scale_r1": self.pol.k[0].tolist(),
+            "polarisation_scale_r2": self.pol.k[1].tolist(),
+            "polarisation_var_r1": self.pol.p[0, 0].tolist(),
+            "polarisation_var_r2": self.pol.p[1, 1].tolist(),
+            "hysteresis_state": self.hyst.h.tolist(),
             "cycle_count": self.cycle_count,
             "discharged_ah": self.discharged_ah,
             "stamp": NAN,
@@ -161,6 +181,12 @@ class EstimatorPersistence:
         self.capacity.updates = st["capacity_updates"]
         self.rls.k[:] = st["resistance_scale"]
         self.rls.p[:] = st["resistance_var"]
+        if st["polarisation_scale_r1"] is not None and st["polarisation_scale_r2"] is not None:
+            var = [st[k] if st[k] is not None else np.full(self.n, self.pol.p0) for k in POLARISATION_VAR_KEYS]
+            self.pol.restore(np.array([st["polarisation_scale_r1"], st["polarisation_scale_r2"]]), np.array(var))
+        if st["hysteresis_state"] is not None:
+            self.hyst.h[:] = st["hysteresis_state"]
+        self._mef_cache = None  # the model error follows the restored parameters
         self.cycle_count = st["cycle_count"]
         self.discharged_ah = st["discharged_ah"]
         if st["cell_soc"] is not None:
