@@ -87,19 +87,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.simulate_only:
         simulate(cells, cases)
         return 0
-    rows = run(cells, cases, lv)
     pool = "held_out" if args.held_out else "training"
     name = args.out or f"accuracy_{pool}"
     sim.RESULTS.mkdir(parents=True, exist_ok=True)
-    (sim.RESULTS / f"{name}.json").write_text(json.dumps({"overrides": OVERRIDES, "rows": rows}, indent=1))
+    out = sim.RESULTS / f"{name}.json"
+    rows = run(
+        cells, cases, lv, lambda rows: out.write_text(json.dumps({"overrides": OVERRIDES, "rows": rows}, indent=1))
+    )
     md = report.markdown(rows, f"{pool} cells, levels {', '.join(lv)}")
     (sim.RESULTS / f"{name}.md").write_text(md)
     print(md)
     return 0
 
 
-def run(cells, cases, lv) -> list[dict]:
-    rows = []
+def run(cells, cases, lv, save=lambda rows: None) -> list[dict]:
+    """Score every cell at every level; ``save(rows)`` after each (cell, level), so a stopped run keeps them."""
+    rows: list[dict] = []
     for cell in cells:
         cap = sim.true_capacity(cell)
         for level in lv:
@@ -110,6 +113,7 @@ def run(cells, cases, lv) -> list[dict]:
                 meas = sensors.corrupt(tr, _seed(cell.name, c.kind, str(c.soc0), str(c.ambient_c)))
                 r = evaluate(c, values, tr, meas, cap)
                 rows.append({"cell": cell.name, "chemistry": cell.chemistry, "level": level, **r})
+            save(rows)
             print(f"  {cell.name} {level}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return rows
 

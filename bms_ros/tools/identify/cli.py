@@ -83,11 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     except IdentifyError as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 2
-    e = fit.ecm
+    ecm = fit.ecm
     print(
         f"{args.out}: capacity {fit.capacity_ah:.4f} Ah (set pack.design_capacity_ah), R0 "
-        f"{float(e.r0.mean()) / fit.capacity_ah * 1e3:.2f} mOhm, tau1 {e.tau1_s:.1f} s, tau2 {e.tau2_s:.0f} s, "
-        f"diffusion {e.diffusion_tau_s:.0f} s, residual {e.rms_mv:.2f} mV rms"
+        f"{float(ecm.r0.mean()) / fit.capacity_ah * 1e3:.2f} mOhm, tau1 {ecm.tau1_s:.1f} s, tau2 {ecm.tau2_s:.0f} s, "
+        f"diffusion {ecm.diffusion_tau_s:.0f} s, residual {ecm.rms_mv:.2f} mV rms"
     )
     for w in fit.warnings:
         print(f"{PROG}: warning: {w}", file=sys.stderr)

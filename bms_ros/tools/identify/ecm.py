@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from bms_ros.core import Chemistry
-from bms_ros.tools.identify.recording import Recording
+from bms_ros.tools.identify.recording import IdentifyError, Recording
 
 BAND = 0.1  # SoC width of one ECM band
-MIN_BAND_S = 300.0  # a band needs this much time under load to be fitted
+MIN_BAND_S = 300.0  # a band needs this much time under load to be fitted ...
+LOADED_FRACTION = 0.05  # ... under load: above 5 % of the recording's peak current
 MIN_STEPS = 3  # R0 of a band from its own steps only with at least this many; else the recording's median
 TAU1_GRID = (2.0, 5.0, 10.0, 20.0, 40.0, 70.0)  # s
 TAU2_GRID = (100.0, 200.0, 350.0, 600.0, 1000.0, 1500.0, 2500.0)  # s
@@ -68,7 +69,7 @@ class _Problem:
         self.arr = np.exp(base.r_activation_k * (1.0 / (temp + 273.15) - 1.0 / 298.15))
         edges = np.arange(0.0, 1.0 + BAND / 2, BAND)
         band = np.clip(np.searchsorted(edges, soc, side="right") - 1, 0, edges.size - 2)
-        loaded = np.abs(rec.i) > 0.05 * np.max(np.abs(rec.i))
+        loaded = np.abs(rec.i) > LOADED_FRACTION * np.max(np.abs(rec.i))
         keep = [b for b in range(edges.size - 1) if np.sum(loaded & (band == b)) * rec.dt >= MIN_BAND_S]
         if not keep:
             keep = [int(np.bincount(band).argmax())]
@@ -76,7 +77,7 @@ class _Problem:
         self.centres = np.array([float(np.clip(np.mean(soc[idx]), 0.0, 1.0)) for idx in self.bands])
         self.r0, self.steps_used = self._r0(steps, band, keep)
         self.r0_sample = np.interp(soc, self.centres, self.r0) * self.arr  # ohm
-        self._ocv_cache: dict[float, np.ndarray] = {}
+        self._ocv_cache: dict[tuple[float, float | None], np.ndarray] = {}
 
     def _r0(self, steps: np.ndarray, band: np.ndarray, keep: list[int]) -> tuple[np.ndarray, int]:
         rec = self.rec
@@ -84,8 +85,6 @@ class _Problem:
         r = (rec.v[steps] - rec.v[steps - 1]) / di / self.arr[steps]
         good = np.isfinite(r) & (r > 0)
         if not good.any():
-            from bms_ros.tools.identify.recording import IdentifyError
-
             raise IdentifyError(f"{rec.source}: no current step to read R0 from (the recording never changes load)")
         overall = float(np.median(r[good]))
         out = []

@@ -4,6 +4,7 @@ curve, measured vs model voltage, resistances over SoC). No plotting library nee
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ def svg_plot(
     xlabel: str,
     ylabel: str,
     lines: list[tuple[str, np.ndarray, np.ndarray]],
-    dots: list[tuple[str, np.ndarray, np.ndarray]] = (),
+    dots: Sequence[tuple[str, np.ndarray, np.ndarray]] = (),
 ) -> str:
     """A line and scatter plot as an SVG string (linear axes, min..max of the data)."""
     xs = np.concatenate([x for _, x, _ in [*lines, *dots]] or [np.zeros(1)])
