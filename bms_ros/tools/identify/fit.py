@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bms_ros.core import Chemistry, get_chemistry
-from bms_ros.tools.identify import segments
 from bms_ros.tools.identify.ecm import EcmFit, fit_ecm
 from bms_ros.tools.identify.ocv import OcvFit, fit_ocv, refine
 from bms_ros.tools.identify.recording import IdentifyError, Recording
+from bms_ros.tools.identify.segments import charge_ah, current_offset
+from bms_ros.tools.identify.segments import find as find_segments
 
 REFINEMENTS = 1  # OCV from the steady segments again with the fitted circuit's overpotential, then refit
 
@@ -56,9 +57,9 @@ def identify(
     empty_v = base.empty_v if empty_v is None else float(empty_v)
     if not full_v > empty_v:
         raise IdentifyError(f"full_v ({full_v} V) must be above empty_v ({empty_v} V)")
-    seg = segments.find(rec, rest_current_a)
-    offset = segments.current_offset(rec, seg)
-    q = segments.charge_ah(rec, offset)
+    seg = find_segments(rec, rest_current_a)
+    offset = current_offset(rec, seg)
+    q = charge_ah(rec, offset)
     unbiased = Recording(rec.t, rec.i - offset, rec.v, rec.temp_c, rec.source)
     ocv = fit_ocv(rec, q, seg, full_v, empty_v)
     for _ in range(REFINEMENTS + 1):
