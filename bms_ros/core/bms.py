@@ -157,7 +157,11 @@ class Bms(BmsPersistence):
     @property
     def lock_code(self) -> str:
         """The code ``unlock`` needs while the pack is locked ("" when it is not)."""
-        return self.protection.lock_code if self.protection.latched_mask() & Fault.SYSTEM_LOCK else ""
+        return self._lock_code(self.protection.latched_mask())
+
+    def _lock_code(self, latched: int) -> str:
+        """The lock code given the latched fault mask (the step passes its own, already computed)."""
+        return self.protection.lock_code if latched & _LOCK_BIT else ""
 
     def unlock(self, code: str, now: float) -> tuple[bool, str]:
         """End an IEC 62619 system lock (a deliberate act: the code reported with the lock event)."""
@@ -312,7 +316,7 @@ class Bms(BmsPersistence):
             balancing_reason=bal.reason,
             invalid_reason=m.invalid_reason,
             cells_held=int(np.count_nonzero(m.cell_status)),
-            lock_code=self.protection.lock_code if prot.latched & _LOCK_BIT else "",  # as self.lock_code
+            lock_code=self._lock_code(prot.latched),
             reported=self.view.sample(sample, m.valid, fresh),
             data_held=bool(have and fresh and not m.valid),
             data_age=age,
